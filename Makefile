@@ -1,0 +1,75 @@
+# DigitalMe — the make targets are the interface: run, test, lint, bench.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed-$(shell cat requirements/*.txt | sha1sum | cut -c1-12)
+
+# Test defaults: real PostgreSQL and Redis on this machine (override in the environment).
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/digitalme
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+TEST_ENV := ENV_FILE= DEBUG=false SECRET_KEY=test-secret-key-not-for-production JWT_SIGNING_KEY=test-jwt-signing-key-not-for-production-0123456789 \
+	SECURE_SSL_REDIRECT=false SESSION_COOKIE_SECURE=false CSRF_COOKIE_SECURE=false \
+	ALLOWED_HOSTS=localhost,127.0.0.1,testserver STATICFILES_BACKEND=django.contrib.staticfiles.storage.StaticFilesStorage WHITENOISE_USE_FINDERS=true \
+	LLM_MODEL=fake/ivan LITELLM_LOCAL_MODEL_COST_MAP=True TEST_OUTPUT_DIR=$(CURDIR)/test-output
+PYTEST_ARGS ?=
+
+.PHONY: help install run test test-lite lint bench superuser clean
+
+help:
+	@echo "make run        start DigitalMe locally (SQLite, no Redis, bundled LLM) on http://127.0.0.1:8000"
+	@echo "make test       full suite on PostgreSQL + Redis"
+	@echo "make test-lite  quick suite on SQLite, in-memory layers"
+	@echo "make lint       ruff + mypy"
+	@echo "make bench      chat load benchmark (PostgreSQL + Redis)"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(STAMP): $(PY)
+	$(PIP) install --quiet -c requirements/constraints.txt -r requirements/dev.txt
+	$(PIP) install --quiet --no-deps -r requirements/local-llm.txt
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	@$(PY) tools/dev_env.py
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py ensure_superuser
+	@echo ""
+	@echo "  DigitalMe is starting on http://127.0.0.1:$${PORT:-8000}/  (Ctrl-C stops web, worker and beat)"
+	@echo ""
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH PORT=$${PORT:-8000} honcho -f Procfile.dev start
+
+superuser: install
+	$(PY) manage.py createsuperuser
+
+test: install
+	@mkdir -p staticfiles test-output
+	@$(TEST_ENV) DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(PY) tools/check_services.py
+	$(TEST_ENV) DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+		if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
+
+test-lite: install
+	$(TEST_ENV) DATABASE_URL=sqlite:///$(CURDIR)/var/test-lite.sqlite3 REDIS_URL= \
+		$(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(TEST_ENV) $(VENV)/bin/mypy .
+
+bench: install
+	@$(TEST_ENV) DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(PY) tools/check_services.py
+	$(TEST_ENV) DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(PY) tools/bench.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) staticfiles test-output bench-output .pytest_cache .mypy_cache .ruff_cache

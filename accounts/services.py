@@ -1,0 +1,110 @@
+"""Account changes: registration, profile updates, deletion, data export."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.registry import user_data_exporters, user_deletion_hooks
+from digitalme.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+
+class AccountError(DomainError):
+    code = "account_error"
+
+
+def _raise_as_fields(exc: ValidationError) -> None:
+    fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+    raise AccountError("Invalid input: see fields.", code="invalid", fields=fields) from exc
+
+
+@transaction.atomic
+def user_create(
+    *, email: str, password: str, display_name: str = "", language: str = "en", is_staff: bool = False
+) -> User:
+    email = User.objects.normalize_email(email).lower()
+    if User.objects.filter(email__iexact=email).exists():
+        raise AccountError(
+            "Invalid input: see fields.",
+            code="invalid",
+            fields={"email": ["An account with this email already exists."]},
+        )
+    user = User(email=email, display_name=display_name, language=language, is_staff=is_staff)
+    try:
+        validate_password(password, user=user)
+    except ValidationError as exc:
+        raise AccountError("Invalid input: see fields.", code="invalid", fields={"password": exc.messages}) from exc
+    user.set_password(password)
+    try:
+        user.full_clean()
+    except ValidationError as exc:
+        _raise_as_fields(exc)
+    user.save()
+    _email_address_record(user)
+    logger.info("user registered", extra={"user_id": user.pk})
+    return user
+
+
+def _email_address_record(user: User) -> None:
+    """Keep allauth's EmailAddress in step so web log-in and password reset find API sign-ups."""
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.get_or_create(user=user, email=user.email, defaults={"primary": True, "verified": False})
+
+
+@transaction.atomic
+def user_update(*, user: User, **changes: Any) -> User:
+    allowed = {"display_name", "language", "timezone"}
+    for field, value in changes.items():
+        if field in allowed:
+            setattr(user, field, value)
+    try:
+        user.full_clean(exclude=["password"])
+    except ValidationError as exc:
+        _raise_as_fields(exc)
+    user.save(update_fields=[f for f in changes if f in allowed])
+    return user
+
+
+@transaction.atomic
+def user_delete(*, user: User, password: str) -> None:
+    """Delete the account and, through the registered hooks and cascades, all of its data."""
+    if not user.check_password(password):
+        raise AccountError(
+            "Invalid input: see fields.", code="invalid", fields={"password": ["The password is not correct."]}
+        )
+    for name, hook in user_deletion_hooks().items():
+        try:
+            hook(user)
+        except Exception:  # a provider being down must not keep a user's data alive
+            logger.exception("deletion hook failed", extra={"hook": name, "user_id": user.pk})
+    user_id = user.pk
+    user.delete()
+    logger.info("user deleted", extra={"user_id": user_id})
+
+
+def user_data_export(*, user: User) -> dict[str, Any]:
+    """Everything stored about the user, as JSON-ready data."""
+    export: dict[str, Any] = {
+        "exported_at": timezone.now().isoformat(),
+        "account": {
+            "id": user.pk,
+            "email": user.email,
+            "display_name": user.display_name,
+            "language": user.language,
+            "timezone": user.timezone,
+            "date_joined": user.date_joined.isoformat(),
+            "last_login": user.last_login.isoformat() if user.last_login else None,
+        },
+    }
+    for section, exporter in user_data_exporters().items():
+        export[section] = exporter(user)
+    return export

@@ -1,0 +1,82 @@
+"""One error shape for the whole API: {"detail", "code", "fields"} with the right 4xx status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+
+class DomainError(Exception):
+    """Base for the apps' domain errors; each interface maps them to 4xx or an error frame."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    code = "bad_request"
+
+    def __init__(self, detail: str, *, code: str | None = None, fields: dict | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code:
+            self.code = code
+        self.fields = fields or {}
+
+
+def _first_code(codes: Any) -> str:
+    if isinstance(codes, str):
+        return codes
+    if isinstance(codes, dict):
+        for value in codes.values():
+            return _first_code(value)
+    if isinstance(codes, list) and codes:
+        return _first_code(codes[0])
+    return "error"
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, DomainError):
+        return Response({"detail": exc.detail, "code": exc.code, "fields": exc.fields}, status=exc.status_code)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = exception_handler(exc, context)
+    if response is None or not isinstance(exc, exceptions.APIException):
+        return response
+    if isinstance(exc, exceptions.ValidationError):
+        fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        response.data = {"detail": "Invalid input: see fields.", "code": "invalid", "fields": fields}
+    else:
+        detail = exc.detail
+        if isinstance(detail, dict):
+            # simplejwt puts {"detail": ..., "code": ..., "messages": [...]} here.
+            text = str(detail.get("detail", "Request failed."))
+            code = str(detail.get("code", _first_code(exc.get_codes())))
+        else:
+            text = str(detail)
+            code = _first_code(exc.get_codes())
+        response.data = {"detail": text, "code": code, "fields": {}}
+    return response
+
+
+def json_error(request: HttpRequest, status_code: int, detail: str, code: str) -> JsonResponse:
+    return JsonResponse({"detail": detail, "code": code, "fields": {}}, status=status_code)
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None):
+    if request.path.startswith("/api/"):
+        return json_error(request, 404, "Not found.", "not_found")
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def handler500(request: HttpRequest):
+    if request.path.startswith("/api/"):
+        return json_error(request, 500, "Server error; it has been logged.", "server_error")
+    from django.views.defaults import server_error
+
+    return server_error(request)

@@ -1,0 +1,62 @@
+"""The one way to push events to browsers: channel-layer groups named here, sent after commit.
+
+Every open socket of a user joins `user_group(user.id)`; every socket showing Ivan joins
+`persona_group(slug)`. Services call `push_to_user` / `push_to_persona_watchers` inside their
+transaction; the send happens on commit, so nothing rolled back is ever shown.
+Consumers receive the event as a handler call: {"type": "push.event", "event": {...}} → the
+consumer's `push_event` method forwards `event` (an API.md server→client frame) to the socket.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def persona_group(slug: str) -> str:
+    return f"persona.{slug}"
+
+
+def _send(group: str, event: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, {"type": "push.event", "event": event})
+    except Exception:  # a push is best effort: the data is stored; pages reload it on reconnect
+        logger.exception("push to group failed", extra={"group": group, "event_type": event.get("type")})
+
+
+async def _asend(group: str, event: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        await layer.group_send(group, {"type": "push.event", "event": event})
+    except Exception:
+        logger.exception("push to group failed", extra={"group": group, "event_type": event.get("type")})
+
+
+def push_to_user(user_id: int, event: dict[str, Any]) -> None:
+    """Send `event` to every open socket of the user once the current transaction commits."""
+    transaction.on_commit(lambda: _send(user_group(user_id), event))
+
+
+def push_to_persona_watchers(slug: str, event: dict[str, Any]) -> None:
+    """Send `event` to every socket watching the persona once the current transaction commits."""
+    transaction.on_commit(lambda: _send(persona_group(slug), event))
+
+
+async def apush_to_user(user_id: int, event: dict[str, Any]) -> None:
+    """Async variant for code outside a transaction (the event's data is already committed)."""
+    await _asend(user_group(user_id), event)

@@ -1,0 +1,69 @@
+"""Request ids: one per request, honoured from `X-Request-ID` when sane, on every log line."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.http import HttpRequest, HttpResponse
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+current_request_id: ContextVar[str] = ContextVar("current_request_id", default="-")
+
+
+def new_request_id(incoming: str | None = None) -> str:
+    if incoming and _SANE_REQUEST_ID.match(incoming):
+        return incoming
+    return uuid.uuid4().hex
+
+
+class RequestIdMiddleware:
+    """Sets the request id for the request's context and echoes it in the response."""
+
+    async_capable = True
+    sync_capable = True
+
+    def __init__(self, get_response: Callable) -> None:
+        self.get_response = get_response
+        if iscoroutinefunction(self.get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
+        if iscoroutinefunction(self):
+            return self._acall(request)  # type: ignore[attr-defined]
+        token = self._start(request)
+        try:
+            response = self.get_response(request)
+            response[REQUEST_ID_HEADER] = request.request_id  # type: ignore[attr-defined]
+            return response
+        finally:
+            current_request_id.reset(token)
+
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        token = self._start(request)
+        try:
+            response = await self.get_response(request)
+            response[REQUEST_ID_HEADER] = request.request_id  # type: ignore[attr-defined]
+            return response
+        finally:
+            current_request_id.reset(token)
+
+    @staticmethod
+    def _start(request: HttpRequest):
+        request_id = new_request_id(request.headers.get(REQUEST_ID_HEADER))
+        request.request_id = request_id  # type: ignore[attr-defined]
+        return current_request_id.set(request_id)
+
+
+class RequestIdLogFilter(logging.Filter):
+    """Puts the current request id on every record (``-`` outside a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = current_request_id.get()
+        return True

@@ -1,0 +1,5 @@
+"""All WebSocket routes; each app contributes its own `routing.websocket_urlpatterns`."""
+
+from chat.routing import websocket_urlpatterns as chat_routes
+
+websocket_urlpatterns = [*chat_routes]

@@ -1,0 +1,26 @@
+"""Root URLs. Each app owns its paths (API and pages) in its own urls.py, mounted at the root."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from digitalme import health, views
+
+handler404 = "digitalme.errors.handler404"
+handler500 = "digitalme.errors.handler500"
+
+urlpatterns = [
+    path("health/", health.liveness, name="health"),
+    path("health/ready/", health.readiness, name="health-ready"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", views.landing, name="landing"),
+    path("", include("accounts.urls")),
+    path("", include("personality.urls")),
+    path("", include("chat.urls")),
+    path("", include("integrations.urls")),
+    path("", include("telegram_bot.urls")),
+]

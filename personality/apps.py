@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PersonalityConfig(AppConfig):
+    name = "personality"
+    verbose_name = "Ivan's persona"
