@@ -1,0 +1,58 @@
+"""PersonaProfile: the immutable snapshot of one persona version that the chat pipeline reads.
+
+Live, draft and historical versions all become a PersonaProfile, so the same pipeline can
+answer as the published Ivan, try a draft in the admin, or replay an old version in evaluation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class TraitSnapshot:
+    name: str
+    value: float  # 0.0..1.0
+    min: float
+    max: float
+    description: str = ""
+    low_behaviour: str = ""  # how the trait shows at low values
+    high_behaviour: str = ""  # how the trait shows at high values
+
+
+@dataclass(frozen=True)
+class FactSnapshot:
+    id: int | None
+    text: str
+    tags: tuple[str, ...] = ()
+    pinned: bool = False
+
+
+@dataclass(frozen=True)
+class StyleExampleSnapshot:
+    id: int | None
+    user_message: str
+    answer: str
+    language: str = "en"
+    source: str = "curated"  # curated | learned
+
+
+@dataclass(frozen=True)
+class PersonaProfile:
+    slug: str
+    name: str
+    version: int | None  # PersonaVersion number; None for an unsaved draft
+    short_bio: str
+    description: str = ""
+    languages: tuple[str, ...] = ("ru", "en")
+    speaking_style: str = ""
+    values: tuple[str, ...] = ()
+    boundaries: tuple[str, ...] = ()  # topics Ivan declines, each with how he declines
+    traits: tuple[TraitSnapshot, ...] = ()
+    facts: tuple[FactSnapshot, ...] = ()
+    style_examples: tuple[StyleExampleSnapshot, ...] = ()
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def pinned_facts(self) -> tuple[FactSnapshot, ...]:
+        return tuple(fact for fact in self.facts if fact.pinned)
