@@ -45,7 +45,9 @@ def test_switching_a_kind_off_deletes_its_data_and_keeps_the_other(auth_client, 
     integration = connect_google(user, google)
     GmailMessage.objects.create(user=user, integration=integration, message_id="m1", subject="hello")
     now = timezone.now()
-    CalendarEvent.objects.create(user=user, integration=integration, event_id="e1", starts_at=now, ends_at=now + timedelta(hours=1))
+    CalendarEvent.objects.create(
+        user=user, integration=integration, event_id="e1", starts_at=now, ends_at=now + timedelta(hours=1)
+    )
 
     response = auth_client.patch("/api/integrations/google/", {"kinds": {"gmail": False}}, format="json")
 
@@ -58,7 +60,12 @@ def test_switching_a_kind_off_deletes_its_data_and_keeps_the_other(auth_client, 
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({"kinds": {"github": False}}, "kinds"), ({"kinds": {"gmail": "maybe"}}, "kinds"), ({"enabled": "x"}, "enabled"), ({"token": "x"}, "token")],
+    [
+        ({"kinds": {"github": False}}, "kinds"),
+        ({"kinds": {"gmail": "maybe"}}, "kinds"),
+        ({"enabled": "x"}, "enabled"),
+        ({"token": "x"}, "token"),
+    ],
 )
 def test_bad_update_is_a_400_naming_the_field(auth_client, user, providers, body, field):
     connect_google(user, providers[0])
@@ -159,7 +166,9 @@ def test_load_test_is_staff_only_and_reports_percentiles(auth_client, staff_clie
     github.add_repo("staffer", "staffer/repo")
 
     assert auth_client.post("/api/integrations/load-test", {"concurrency": 2}, format="json").status_code == 403
-    response = staff_client.post("/api/integrations/load-test", {"provider": "github", "concurrency": 4, "rounds": 2}, format="json")
+    response = staff_client.post(
+        "/api/integrations/load-test", {"provider": "github", "concurrency": 4, "rounds": 2}, format="json"
+    )
 
     assert response.status_code == 200
     body = response.json()
