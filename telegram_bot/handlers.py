@@ -166,7 +166,11 @@ async def on_about(update: Update, context: Context) -> None:
     from personality.selectors import persona_profile_live
 
     account = await _sender(update)
-    profile = await sync_to_async(persona_profile_live)()
+    try:
+        profile = await sync_to_async(persona_profile_live)()
+    except DomainError:  # no published persona yet
+        await _answer(update, text("error", _language(account)))
+        return
     bio = "\n\n".join(part for part in (profile.short_bio, profile.description) if part)
     await _answer(update, text("about", _language(account), name=profile.name, bio=bio))
 
@@ -193,7 +197,7 @@ async def on_new(update: Update, context: Context) -> None:
 
 
 async def on_memory(update: Update, context: Context) -> None:
-    from chat.services import memory_list
+    from chat.selectors import memory_fact_list
 
     account = await _sender(update)
     language = _language(account)
@@ -201,7 +205,7 @@ async def on_memory(update: Update, context: Context) -> None:
     if user is None:
         await _answer(update, text("guest_disabled", language))
         return
-    memories = await sync_to_async(memory_list)(user=user)
+    memories = await sync_to_async(lambda: list(memory_fact_list(user=user)))()
     if not memories:
         await _answer(update, text("memory_empty", language))
         return
@@ -235,8 +239,9 @@ async def on_forget_answer(update: Update, context: Context) -> None:
         await query.edit_message_text(text("forget_cancelled", language))
         return
     user = await sync_to_async(services.telegram_chat_user)(account=account)
-    count = await sync_to_async(memory_delete_all)(user=user) if user is not None else 0
-    await query.edit_message_text(text("forget_done", language, count=count))
+    if user is not None:
+        await sync_to_async(memory_delete_all)(user=user)
+    await query.edit_message_text(text("forget_done", language))
 
 
 # --- messages --------------------------------------------------------------------------------
@@ -257,19 +262,22 @@ async def on_text(update: Update, context: Context) -> None:
             return
     account = await _sender(update)
     language = _language(account)
-    user = await sync_to_async(services.telegram_chat_user)(account=account)
-    if user is None:
+    start = await sync_to_async(services.telegram_turn_start)(account=account, chat_id=chat_id)
+    if start.user is None:
         await _answer(update, text("guest_disabled", language))
         return
-    decision = await sync_to_async(services.chat_rate_check)(chat_id=chat_id, guest=user.is_guest)
-    if not decision.allowed:
-        if decision.notify:
+    if not start.rate.allowed:
+        if start.rate.notify:
             await _answer(update, text("rate_limited", language))
         return
     try:
         async with typing_action(context.bot, chat_id):
             turn = await achat_reply(
-                user=user, text=content, platform=Platform.TELEGRAM, client_id=f"tg:{update.update_id}"
+                user=start.user,
+                text=content,
+                platform=Platform.TELEGRAM,
+                conversation=start.conversation,
+                client_id=f"tg:{update.update_id}",
             )
     except DomainError as exc:
         if exc.code not in ERROR_TEXTS:

@@ -223,6 +223,46 @@ def _guest_user_create(*, account: TelegramAccount) -> User:
     return guest
 
 
+@dataclass(frozen=True)
+class TurnStart:
+    """What a text message needs before the pipeline runs."""
+
+    user: User | None  # None: not linked and guest chat is off
+    conversation: Any  # the user's most recent conversation on any platform, or None (a new one)
+    rate: RateDecision
+
+
+def telegram_turn_start(*, account: TelegramAccount, chat_id: int) -> TurnStart:
+    """Who speaks, whether the chat is within its limit, and which conversation continues.
+
+    Telegram continues the user's most recently active conversation, whatever platform it was
+    begun on, so a talk started on the web goes on here with the same context; /new starts a
+    fresh one (which then is the most recent).
+    """
+    from chat.services import conversation_latest
+
+    user = telegram_chat_user(account=account)
+    if user is None:
+        return TurnStart(user=None, conversation=None, rate=RateDecision(allowed=True, notify=False))
+    rate = chat_rate_check(chat_id=chat_id, guest=user.is_guest)
+    if not rate.allowed:
+        return TurnStart(user=user, conversation=None, rate=rate)
+    if user.is_guest:
+        guest_memory_trim(user=user)
+    return TurnStart(user=user, conversation=conversation_latest(user=user), rate=rate)
+
+
+def guest_memory_trim(*, user: User) -> int:
+    """Guests keep only their newest TELEGRAM_GUEST_MEMORY_FACTS long-term facts; returns how many went."""
+    from chat.selectors import memory_fact_list
+    from chat.services import memory_fact_delete
+
+    surplus = list(memory_fact_list(user=user).values_list("pk", flat=True)[settings.TELEGRAM_GUEST_MEMORY_FACTS :])
+    for fact_id in surplus:
+        memory_fact_delete(user=user, fact_id=fact_id)
+    return len(surplus)
+
+
 def telegram_account_mark_blocked(*, chat_id: int) -> None:
     """Telegram answered 403 for this chat: stop sending to it until the user writes again."""
     updated = TelegramAccount.objects.filter(chat_id=chat_id, blocked_at__isnull=True).update(blocked_at=timezone.now())
