@@ -73,6 +73,19 @@ def plain_bot() -> Bot:
     return Bot(settings.TELEGRAM_BOT_TOKEN, base_url=_api_base(), base_file_url=_file_base())
 
 
+def bot_identity_fetch() -> str:
+    """Ask Telegram who the bot is (getMe), remember it in BotState and return its username."""
+    from asgiref.sync import async_to_sync
+
+    async def fetch() -> tuple[int, str]:
+        async with plain_bot() as bot:
+            return bot.bot.id, bot.bot.username or ""
+
+    bot_id, username = async_to_sync(fetch)()
+    bot_state_update(bot_id=bot_id, bot_username=username)
+    return username
+
+
 # --- webhook mode: one initialized Application per event loop of this process ----------------
 
 _webhook_app: tuple[asyncio.AbstractEventLoop, Application] | None = None

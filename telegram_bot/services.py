@@ -81,10 +81,25 @@ def _hash_code(code: str) -> str:
     return hashlib.sha256(code.strip().upper().encode()).hexdigest()
 
 
+class TelegramUnavailableError(TelegramBotError):
+    status_code = status.HTTP_404_NOT_FOUND  # type: ignore[assignment]
+    code = "telegram_unavailable"
+
+
 def bot_username() -> str:
-    return settings.TELEGRAM_BOT_USERNAME or (
+    """The bot's @username: from settings, else as last seen from getMe, else asked from Telegram once."""
+    known = settings.TELEGRAM_BOT_USERNAME or (
         BotState.objects.filter(pk=1).values_list("bot_username", flat=True).first() or ""
     )
+    if known or not settings.TELEGRAM_BOT_TOKEN:
+        return known
+    from telegram_bot.bot import bot_identity_fetch
+
+    try:
+        return bot_identity_fetch()
+    except Exception as exc:  # noqa: BLE001 - Telegram unreachable: the code still works without a link
+        logger.warning("telegram getMe failed", extra={"error": type(exc).__name__})
+        return ""
 
 
 def deep_link(code: str) -> str | None:
@@ -100,6 +115,8 @@ def link_code_issue(*, user: User) -> IssuedLinkCode:
     """A fresh one-time code for `user`; earlier unused codes of the user stop working."""
     if user.is_guest:
         raise GuestNotAllowedError("Guest accounts can't be linked to Telegram.")
+    if not settings.TELEGRAM_BOT_TOKEN:
+        raise TelegramUnavailableError("Telegram is not set up on this server (TELEGRAM_BOT_TOKEN is empty).")
     LinkCode.objects.filter(user=user, used_at__isnull=True).delete()
     code = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_LENGTH))
     expires_at = timezone.now() + timedelta(seconds=settings.TELEGRAM_LINK_CODE_TTL_S)

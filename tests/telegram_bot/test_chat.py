@@ -22,6 +22,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 GROUP = {"id": -100500, "type": "supergroup", "title": "Friends"}
 
 
+@pytest.fixture(autouse=True)
+def _ivan_published(ivan):
+    """Every test here talks to Ivan."""
+
+
 @pytest.fixture
 async def linked_user(webhook, fake_telegram):
     user = await sync_to_async(UserFactory)(email="masha@example.com", language="en")
@@ -276,12 +281,35 @@ async def test_memory_lists_facts_and_forget_deletes_them_after_confirmation(web
     assert "forgotten" in fake_telegram.calls_of("editMessageText")[0].params["text"]
 
 
-async def test_about_tells_ivans_bio_in_the_users_language(webhook, fake_telegram, linked_user):
-    from django.core.management import call_command
-
-    await sync_to_async(call_command)("load_persona", "personality/data/ivan.yaml")
-
+async def test_about_tells_ivans_bio(webhook, fake_telegram, linked_user):
     await webhook(message_update("/about"))
 
     [sent] = fake_telegram.calls_of("sendMessage")
     assert sent.params["text"].startswith("<b>")
+
+
+async def test_a_guest_keeps_only_a_few_long_term_facts(webhook, fake_telegram, settings):
+    from chat.models import MemoryFact
+
+    settings.TELEGRAM_GUEST_MEMORY_FACTS = 2
+    await webhook(message_update("hi"))
+    guest = (await TelegramAccount.objects.select_related("guest_user").aget(telegram_user_id=TG_USER_ID)).guest_user
+    for i in range(4):
+        await MemoryFact.objects.acreate(user=guest, key=f"fact_{i}", value=str(i), text=f"fact number {i}")
+
+    await webhook(message_update("tell me something"))
+
+    kept = [fact.text async for fact in MemoryFact.objects.filter(user=guest).order_by("key")]
+    assert kept == ["fact number 2", "fact number 3"]
+
+
+async def test_after_unlinking_the_conversations_stay_with_the_account(webhook, fake_telegram, linked_user):
+    await webhook(message_update("said while linked"))
+
+    await webhook(message_update("/unlink"))
+    await webhook(message_update("said as a guest again"))
+
+    assert await Message.objects.filter(conversation__user=linked_user, content="said while linked").aexists()
+    assert not await Message.objects.filter(conversation__user=linked_user, content="said as a guest again").aexists()
+    account = await TelegramAccount.objects.select_related("guest_user").aget(telegram_user_id=TG_USER_ID)
+    assert await Message.objects.filter(conversation__user=account.guest_user, content="said as a guest again").aexists()
