@@ -57,6 +57,7 @@ def register(application: Application, *, deduplicate: bool) -> None:
     application.add_handler(CommandHandler("unlink", on_unlink, filters=private))
     application.add_handler(CallbackQueryHandler(on_feedback, pattern=FEEDBACK_PATTERN))
     application.add_handler(CallbackQueryHandler(on_forget_answer, pattern=FORGET_PATTERN))
+    application.add_handler(CallbackQueryHandler(on_stale_button))
     new_message = filters.UpdateType.MESSAGE
     application.add_handler(MessageHandler(new_message & filters.TEXT & ~filters.COMMAND, on_text))
     application.add_handler(
@@ -319,6 +320,12 @@ async def on_feedback(update: Update, context: Context) -> None:
     await query.answer(text("feedback_thanks", language))
     with contextlib.suppress(BadRequest):  # "message is not modified" when the same button is pressed twice
         await query.edit_message_reply_markup(reply_markup=feedback_keyboard(message_id, chosen=rating))
+
+
+async def on_stale_button(update: Update, context: Context) -> None:
+    """A button we no longer know (an old keyboard): answer so the client stops its spinner."""
+    assert update.callback_query is not None
+    await update.callback_query.answer()
 
 
 async def on_error(update: object, context: Context) -> None:
