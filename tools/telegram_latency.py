@@ -150,8 +150,13 @@ def main() -> int:
                         f"run {run:2d}: webhook answered in {ack[-1]:6.1f} ms, reply at Telegram after {results[-1]:7.1f} ms"
                     )
     finally:
+        stopping = time.perf_counter()
         server.terminate()
-        server.wait(timeout=10)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        print(f"daphne stopped in {time.perf_counter() - stopping:.1f} s")
         fake.stop()
     results.sort()
     print(
