@@ -192,7 +192,9 @@ def _rule_verdict(text: str, threshold: float) -> Verdict:
             best = rule
     if best is None:
         return OK
-    return Verdict(allowed=best.weight < threshold, category=best.category, score=best.weight, reason=f"rules:{best.id}")
+    return Verdict(
+        allowed=best.weight < threshold, category=best.category, score=best.weight, reason=f"rules:{best.id}"
+    )
 
 
 # --- Provider moderation (litellm) ----------------------------------------------------------
@@ -234,7 +236,7 @@ def _provider_verdict(text: str) -> Verdict:
         result = response.results[0]
         scores = _as_mapping(result.category_scores)
         flags = _as_mapping(result.categories)
-    except Exception as exc:  # network, auth, bad payload: moderation must not take the chat down
+    except Exception as exc:  # noqa: BLE001 - network, auth, bad payload: moderation must not take the chat down
         logger.warning("provider moderation failed: %s", type(exc).__name__)
         if settings.MODERATION_PROVIDER_FAIL_CLOSED:
             return Verdict(allowed=False, category=OTHER, score=1.0, reason="provider:unavailable")
@@ -286,7 +288,7 @@ _CONFIGURED_SECRETS = (
 
 
 def _configured_secret_values() -> list[str]:
-    values = []
+    values: list[str] = []
     for name in _CONFIGURED_SECRETS:
         raw = str(getattr(settings, name, "") or "")
         values.extend(part for part in raw.split(",") if len(part) >= 12)
@@ -405,9 +407,7 @@ async def amoderate_input(text: str, language: str | None = None) -> Verdict:
 async def amoderate_output(
     text: str, user_id: int | None = None, *, system_prompt: str | None = None, final: bool = True
 ) -> Verdict:
-    return await sync_to_async(_moderate_output_in_thread, thread_sensitive=False)(
-        text, user_id, system_prompt, final
-    )
+    return await sync_to_async(_moderate_output_in_thread, thread_sensitive=False)(text, user_id, system_prompt, final)
 
 
 def _moderate_output_in_thread(text: str, user_id: int | None, system_prompt: str | None, final: bool) -> Verdict:

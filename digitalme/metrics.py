@@ -24,7 +24,10 @@ _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 
 
 HTTP_REQUESTS = Counter("dm_http_requests_total", "HTTP requests handled.", ["method", "route", "status"])
 HTTP_LATENCY = Histogram(
-    "dm_http_request_duration_seconds", "Time to produce the HTTP response.", ["method", "route"], buckets=_LATENCY_BUCKETS
+    "dm_http_request_duration_seconds",
+    "Time to produce the HTTP response.",
+    ["method", "route"],
+    buckets=_LATENCY_BUCKETS,
 )
 WS_OPEN = Gauge("dm_websocket_connections_open", "WebSocket connections currently open.", ["route"])
 WS_CONNECTIONS = Counter("dm_websocket_connections_total", "WebSocket handshakes by outcome.", ["route", "outcome"])
@@ -126,6 +129,12 @@ class MetricsMiddleware:
 # --- WebSocket ASGI wrapper -----------------------------------------------------------------
 
 
+def _ws_route(path: str) -> str:
+    """`/ws/persona/ivan/` → `/ws/persona/`: the socket kind, without ids (bounded labels)."""
+    parts = [part for part in path.split("/") if part]
+    return f"/ws/{parts[1]}/" if len(parts) >= 2 and parts[0] == "ws" else "other"
+
+
 class WebSocketMetricsMiddleware:
     """Wraps the WebSocket ASGI app: open connections, and handshakes accepted vs refused."""
 
@@ -133,8 +142,7 @@ class WebSocketMetricsMiddleware:
         self.app = app
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        route = scope.get("path", "") if scope.get("type") == "websocket" else ""
-        route = route if route.startswith("/ws/") else "other"
+        route = _ws_route(scope.get("path", ""))
         accepted = False
 
         async def counting_send(message: dict) -> None:

@@ -25,9 +25,10 @@ def test_loopback_scrape_shows_http_requests_by_route_and_status(client):
 
 
 def test_route_label_is_the_pattern_not_the_path(client):
-    client.get("/api/personas/ivan/")
+    client.get("/chat/12345/")  # anonymous: redirected to log in
     body = _scrape(client)
-    assert 'route="/api/personas/ivan/"' not in body or 'route="/api/personas/<slug:slug>/"' in body
+    assert 'dm_http_requests_total{method="GET",route="/chat/<int:conversation_id>/",status="302"}' in body
+    assert "/chat/12345/" not in body
 
 
 def test_remote_scrape_without_token_is_403(client):
@@ -68,3 +69,22 @@ def test_chat_and_llm_helpers_appear_in_the_scrape(client, outcome):
     assert 'dm_llm_tokens_total{kind="completion",model="fake/ivan"}' in body
     assert 'dm_llm_time_to_first_token_seconds_count{model="fake/ivan"}' in body
     assert 'dm_llm_errors_total{error="Timeout",model="fake/ivan"}' in body
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_refused_websocket_handshakes_are_counted_by_socket_kind():
+    from channels.testing import WebsocketCommunicator
+    from prometheus_client import REGISTRY
+
+    from digitalme.asgi import application
+
+    labels = {"route": "/ws/persona/", "outcome": "refused"}
+    before = REGISTRY.get_sample_value("dm_websocket_connections_total", labels) or 0.0
+    communicator = WebsocketCommunicator(
+        application, "/ws/persona/no-such-persona/", headers=[(b"origin", b"http://localhost")]
+    )
+    connected, _ = await communicator.connect()
+    assert not connected
+    await communicator.disconnect()
+    assert REGISTRY.get_sample_value("dm_websocket_connections_total", labels) == before + 1
+    assert (REGISTRY.get_sample_value("dm_websocket_connections_open", {"route": "/ws/persona/"}) or 0.0) == 0.0
