@@ -376,12 +376,26 @@ LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", default=256)
 LOCAL_LLM_THREADS = env.int("LOCAL_LLM_THREADS", default=2)
 LOCAL_LLM_CONTEXT = env.int("LOCAL_LLM_CONTEXT", default=4096)
 
+# --- personality (Ivan's persona) -------------------------------------------------------------
+# Token budget of the composed prompt in the staff preview (the chat pipeline passes its own).
+PERSONA_PROMPT_BUDGET_TOKENS = env.int("PERSONA_PROMPT_BUDGET_TOKENS", default=2048)
+# Apply learning proposals automatically (within trait bounds, never pinned facts) instead of queueing them.
+PERSONA_LEARNING_AUTO_APPLY = env.bool("PERSONA_LEARNING_AUTO_APPLY", default=False)
+# Warn before publishing a draft whose consistency score is this much below the live version's (0..1 scale).
+PERSONA_EVAL_PUBLISH_MARGIN = env.float("PERSONA_EVAL_PUBLISH_MARGIN", default=0.05)
+# LLM judge for persona_eval; empty: LLM_MODEL when it is a hosted model, else the offline scorer.
+PERSONA_EVAL_JUDGE_MODEL = env.str("PERSONA_EVAL_JUDGE_MODEL", default="")
+
 # --- Telegram --------------------------------------------------------------------------------
 TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
 TELEGRAM_WEBHOOK_SECRET = env.str("TELEGRAM_WEBHOOK_SECRET", default="")
 TELEGRAM_API_BASE_URL = env.str("TELEGRAM_API_BASE_URL", default="https://api.telegram.org").rstrip("/")
 TELEGRAM_BOT_USERNAME = env.str("TELEGRAM_BOT_USERNAME", default="")
 TELEGRAM_GUEST_CHAT = env.bool("TELEGRAM_GUEST_CHAT", default=True)
+# telegram_bot: per-chat limits (messages per minute) for linked users and guests; link code lifetime.
+TELEGRAM_RATE_LIMIT_PER_MIN = env.int("TELEGRAM_RATE_LIMIT_PER_MIN", default=20)
+TELEGRAM_GUEST_RATE_LIMIT_PER_MIN = env.int("TELEGRAM_GUEST_RATE_LIMIT_PER_MIN", default=6)
+TELEGRAM_LINK_CODE_TTL_S = env.int("TELEGRAM_LINK_CODE_TTL_S", default=600)
 
 # --- Remote API bases (tests and staging point the real clients at loopback servers) ---------
 GITHUB_API_BASE_URL = env.str("GITHUB_API_BASE_URL", default="https://api.github.com").rstrip("/")
