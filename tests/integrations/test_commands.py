@@ -47,7 +47,7 @@ def test_sync_integrations_reports_failures_and_goes_on(providers):
 
 
 def test_sync_integrations_unknown_user_is_a_clear_error(providers):
-    with pytest.raises(CommandError, match="nobody@example.com"):
+    with pytest.raises(CommandError, match=r"nobody@example\.com"):
         call_command("sync_integrations", "--user", "nobody@example.com")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from celery.exceptions import Retry
+from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 
 from digitalme.celery import app
@@ -14,8 +15,13 @@ from tests.factories import UserFactory
 from tests.integrations.conftest import connect_github
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db
 def test_beat_schedule_exists_after_migrate_every_30_minutes():
+    # Run the data migration again from scratch (other tests' flushes may have emptied the table).
+    call_command("migrate", "integrations", "0001", verbosity=0)
+    assert not PeriodicTask.objects.filter(task="integrations.sync_all").exists()
+    call_command("migrate", "integrations", verbosity=0)
+
     task = PeriodicTask.objects.get(task="integrations.sync_all")
 
     assert task.enabled
