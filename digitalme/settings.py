@@ -237,15 +237,14 @@ SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
 SOCIALACCOUNT_STORE_TOKENS = True
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
 SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
-SOCIALACCOUNT_PROVIDERS: dict = {}
 GOOGLE_CLIENT_ID = env.str("GOOGLE_CLIENT_ID", default="")
 GOOGLE_CLIENT_SECRET = env.str("GOOGLE_CLIENT_SECRET", default="")
 GITHUB_CLIENT_ID = env.str("GITHUB_CLIENT_ID", default="")
 GITHUB_CLIENT_SECRET = env.str("GITHUB_CLIENT_SECRET", default="")
 GITHUB_SCOPE_REPO = env.str("GITHUB_SCOPE_REPO", default="public_repo")  # or "repo"
-if GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET:
-    SOCIALACCOUNT_PROVIDERS["google"] = {
-        "APPS": [{"client_id": GOOGLE_CLIENT_ID, "secret": GOOGLE_CLIENT_SECRET, "key": ""}],
+# Scopes are always set; the APPS (client id + secret) only when the env vars are (below).
+SOCIALACCOUNT_PROVIDERS: dict = {
+    "google": {
         "SCOPE": [
             "openid",
             "email",
@@ -255,12 +254,23 @@ if GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET:
         ],
         "AUTH_PARAMS": {"access_type": "offline", "prompt": "consent"},
         "OAUTH_PKCE_ENABLED": True,
-    }
+    },
+    "github": {"SCOPE": ["read:user", "user:email", GITHUB_SCOPE_REPO]},
+}
+# --- integrations (owner: integrations) ------------------------------------------------------
+# allauth's Google/GitHub adapters read their endpoints once at import; these subclasses read the
+# *_BASE_URL / *_URL settings per request so staging and tests can point them at other servers.
+SOCIALACCOUNT_PROVIDERS["google"]["provider_class"] = "integrations.oauth.google.provider.GoogleProvider"
+SOCIALACCOUNT_PROVIDERS["github"]["provider_class"] = "integrations.oauth.github.provider.GitHubProvider"
+if GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET:
+    SOCIALACCOUNT_PROVIDERS["google"]["APPS"] = [
+        {"client_id": GOOGLE_CLIENT_ID, "secret": GOOGLE_CLIENT_SECRET, "key": ""}
+    ]
 if GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET:
-    SOCIALACCOUNT_PROVIDERS["github"] = {
-        "APPS": [{"client_id": GITHUB_CLIENT_ID, "secret": GITHUB_CLIENT_SECRET, "key": ""}],
-        "SCOPE": ["read:user", "user:email", GITHUB_SCOPE_REPO],
-    }
+    SOCIALACCOUNT_PROVIDERS["github"]["APPS"] = [
+        {"client_id": GITHUB_CLIENT_ID, "secret": GITHUB_CLIENT_SECRET, "key": ""}
+    ]
+# --- end integrations ------------------------------------------------------------------------
 
 # --- Email -----------------------------------------------------------------------------------
 EMAIL_BACKEND = env.str(
@@ -401,6 +411,20 @@ GITHUB_API_BASE_URL = env.str("GITHUB_API_BASE_URL", default="https://api.github
 GITHUB_OAUTH_BASE_URL = env.str("GITHUB_OAUTH_BASE_URL", default="https://github.com").rstrip("/")
 GOOGLE_API_BASE_URL = env.str("GOOGLE_API_BASE_URL", default="https://www.googleapis.com").rstrip("/")
 GOOGLE_OAUTH_TOKEN_URL = env.str("GOOGLE_OAUTH_TOKEN_URL", default="https://oauth2.googleapis.com/token")
+# --- integrations (owner: integrations) ------------------------------------------------------
+GOOGLE_OAUTH_AUTHORIZE_URL = env.str(
+    "GOOGLE_OAUTH_AUTHORIZE_URL", default="https://accounts.google.com/o/oauth2/v2/auth"
+)
+GOOGLE_OAUTH_REVOKE_URL = env.str("GOOGLE_OAUTH_REVOKE_URL", default="https://oauth2.googleapis.com/revoke")
+INTEGRATIONS_HTTP_TIMEOUT_S = env.float("INTEGRATIONS_HTTP_TIMEOUT_S", default=15.0)
+INTEGRATIONS_SYNC_JITTER_S = env.int("INTEGRATIONS_SYNC_JITTER_S", default=120)
+INTEGRATIONS_SYNC_LOCK_TTL_S = env.int("INTEGRATIONS_SYNC_LOCK_TTL_S", default=900)
+INTEGRATIONS_RATE_LIMIT_MAX_WAIT_S = env.float("INTEGRATIONS_RATE_LIMIT_MAX_WAIT_S", default=60.0)
+INTEGRATIONS_BACKOFF_BASE_S = env.float("INTEGRATIONS_BACKOFF_BASE_S", default=1.0)
+INTEGRATIONS_MAX_HTTP_ATTEMPTS = env.int("INTEGRATIONS_MAX_HTTP_ATTEMPTS", default=4)
+INTEGRATIONS_TOKEN_REFRESH_MARGIN_S = env.int("INTEGRATIONS_TOKEN_REFRESH_MARGIN_S", default=300)
+INTEGRATIONS_GMAIL_MAX_MESSAGES = env.int("INTEGRATIONS_GMAIL_MAX_MESSAGES", default=200)
+# --- end integrations ------------------------------------------------------------------------
 
 # --- web: Content-Security-Policy (django-csp 4) -------------------------------------------
 # Everything comes from this origin: no inline scripts or styles, no CDN, no framing. 'self' in
