@@ -4,7 +4,6 @@ from personality import apis
 
 urlpatterns = [
     path("api/chat/personality-test", apis.PersonalityTestApi.as_view(), name="api-personality-test"),
-    path("api/chat/personality-test/", apis.PersonalityTestApi.as_view()),
     path("api/personas/", apis.PersonaListApi.as_view(), name="api-persona-list"),
     path("api/personas/<slug:slug>/", apis.PersonaDetailApi.as_view(), name="api-persona-detail"),
     path("api/personas/<slug:slug>/card/", apis.PersonaCardApi.as_view(), name="api-persona-card"),
