@@ -228,7 +228,7 @@ class InsightListApi(APIView):
     @extend_schema(responses={200: OpenApiResponse(description="{insights: [...], generated_at}"), **ERRORS})
     def get(self, request):
         items = insights.compute_insights(user=request.user)
-        now = insights.timezone.now()
+        now = insights.current_time()
         return Response(
             {
                 "generated_at": now.isoformat(),
