@@ -312,4 +312,6 @@ async def test_after_unlinking_the_conversations_stay_with_the_account(webhook, 
     assert await Message.objects.filter(conversation__user=linked_user, content="said while linked").aexists()
     assert not await Message.objects.filter(conversation__user=linked_user, content="said as a guest again").aexists()
     account = await TelegramAccount.objects.select_related("guest_user").aget(telegram_user_id=TG_USER_ID)
-    assert await Message.objects.filter(conversation__user=account.guest_user, content="said as a guest again").aexists()
+    assert await Message.objects.filter(
+        conversation__user=account.guest_user, content="said as a guest again"
+    ).aexists()
