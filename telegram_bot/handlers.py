@@ -12,7 +12,6 @@ import re
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import close_old_connections
 from django.http import Http404
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
 from telegram.constants import ChatType
@@ -78,8 +77,6 @@ async def _skip_unknown(update: Update, context: Context) -> None:
 
 
 async def _deduplicate(update: Update, context: Context) -> None:
-    # Polling has no request cycle: drop a stale or broken database connection per update.
-    await sync_to_async(close_old_connections)()
     if not await sync_to_async(services.update_claim)(update_id=update.update_id):
         raise ApplicationHandlerStop
     await _skip_unknown(update, context)
