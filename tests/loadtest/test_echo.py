@@ -11,6 +11,7 @@ from loadtest.client import ECHO_TOKENS
 ORIGIN = [(b"origin", b"http://localhost")]
 
 
+@pytest.mark.django_db(transaction=True)  # Channels closes old DB connections around every event
 async def test_echo_socket_is_refused_unless_enabled(settings):
     settings.BENCH_ECHO_ENABLED = False
     communicator = WebsocketCommunicator(application, "/ws/bench/echo/", headers=ORIGIN)
