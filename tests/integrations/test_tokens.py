@@ -136,3 +136,16 @@ def test_health_reports_the_refresh_success_rate_without_user_data(api_client, u
 
     assert body["token_refresh"] == {"attempts": 1, "successes": 1, "rate": 1.0}
     assert user.email not in str(body)
+
+
+def test_github_token_revoked_at_github_means_reconnect_needed(user, providers):
+    _, github = providers
+    integration = connect_github(user, github)
+    github.revoked |= set(github.tokens)
+
+    run = integration_sync(integration_id=integration.pk)
+
+    assert run.status == "failed"
+    integration.refresh_from_db()
+    assert integration.status == "reconnect_needed"
+    assert "401" in integration.status_detail
