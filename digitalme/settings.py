@@ -171,6 +171,10 @@ if REDIS_URL:
                         "address": REDIS_URL,
                         "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=2000),
                         "socket_connect_timeout": 2,
+                        # redis-py 8 reads with a 5 s socket timeout by default, the same as the
+                        # layer's 5 s BZPOPMIN: under load the read timed out first and killed the
+                        # consumer ("Timeout reading from …"). Keep it well above brpop_timeout.
+                        "socket_timeout": env.float("CHANNEL_LAYER_SOCKET_TIMEOUT_S", default=15.0),
                     }
                 ],
                 "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=2000),
