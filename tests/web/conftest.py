@@ -37,6 +37,8 @@ CHROMIUM_ARGS = [
 OUTPUT_DIR = Path(os.environ.get("TEST_OUTPUT_DIR") or Path(settings.BASE_DIR) / "test-output")
 SCREENSHOTS = OUTPUT_DIR / "screenshots"
 PASSWORD = "correct-horse-battery-staple-42"
+# Read at import (collection), before pytest-django renames it to the test database's name.
+DEVELOPMENT_DATABASE_NAME = settings.DATABASES["default"]["NAME"]
 
 
 def _free_port() -> int:
@@ -65,7 +67,7 @@ def test_database(django_db_setup, django_db_blocker) -> Iterator[None]:
     """
     from django.test.utils import setup_databases, teardown_databases
 
-    if connection.settings_dict["NAME"] == connection.creation._get_test_db_name():
+    if connection.settings_dict["NAME"] != DEVELOPMENT_DATABASE_NAME:  # pytest-django made it already
         yield
         return
     with django_db_blocker.unblock():
@@ -80,8 +82,17 @@ def daphne_server(test_database) -> Iterator[str]:
     """daphne serving digitalme.asgi on a free port, against the test database and the same Redis."""
     port = _free_port()
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "DATABASE_URL": _test_database_url(), "DB_POOL_MAX_SIZE": "6", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": _test_database_url(),
+        "DB_POOL_MAX_SIZE": "6",
+        "PYTHONUNBUFFERED": "1",
+        # Sign-up sends a verification mail; there is no SMTP server in tests.
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+    }
     log = (OUTPUT_DIR / "daphne-browser-tests.log").open("w")
+    log.write(f"database: {connection.settings_dict['NAME']}\n")
+    log.flush()
     process = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "digitalme.asgi:application"],
         cwd=settings.BASE_DIR,
@@ -203,9 +214,9 @@ class Pages:
 
     def log_in(self, page, email: str, password: str = PASSWORD, next_path: str = "/chat/") -> None:
         page.goto(f"/accounts/login/?next={next_path}")
-        page.get_by_label("Email").fill(email)
-        page.get_by_label("Password").fill(password)
-        page.locator("form button[type=submit]").click()
+        page.locator("#id_login").fill(email)
+        page.locator("#id_password").fill(password)
+        page.get_by_role("button", name="Sign In").click()
         page.wait_for_url(f"**{next_path}")
 
     def close(self) -> None:
