@@ -199,7 +199,7 @@ class IntegrationHealthApi(APIView):
         providers = selectors.provider_health()
         states = {p["status"] for p in providers.values()}
         overall = "down" if states == {"down"} else "degraded" if states - {"healthy"} else "healthy"
-        return Response({"status": overall, "providers": providers})
+        return Response({"status": overall, "providers": providers, "token_refresh": selectors.refresh_success_rate()})
 
 
 class IntegrationLoadTestApi(APIView):
