@@ -11,15 +11,21 @@ linkButton.addEventListener("click", async () => {
   linkButton.disabled = true;
   try {
     const link = await api("/api/telegram/link-code/", { method: "POST", body: {} });
-    const qrSrc = `${telegram.dataset.qrUrl}?link=${encodeURIComponent(link.deep_link)}`;
-    linkResult.replaceChildren(
-      h("div", { class: "qr" },
-        h("img", { src: qrSrc, alt: link.deep_link, width: "160", height: "160" }),
-        h("div", {},
-          h("p", { class: "code-display", text: link.code }),
-          h("p", {}, h("a", { href: link.deep_link, target: "_blank", rel: "noopener noreferrer", class: "button", text: t("open_telegram") })),
-          h("p", { class: "hint", text: t("link_expires", { time: formatTime(link.expires_at) }) }))),
-    );
+    const expires = h("p", { class: "hint", text: t("link_expires", { time: formatTime(link.expires_at) }) });
+    const code = h("p", { class: "code-display", text: link.code });
+    const howTo = h("p", { text: t("link_howto", { code: link.code }) });
+    if (link.deep_link) {
+      const qrSrc = `${telegram.dataset.qrUrl}?link=${encodeURIComponent(link.deep_link)}`;
+      linkResult.replaceChildren(
+        h("div", { class: "qr" },
+          h("img", { src: qrSrc, alt: t("qr_alt"), width: "160", height: "160" }),
+          h("div", {}, code,
+            h("p", {}, h("a", { href: link.deep_link, target: "_blank", rel: "noopener noreferrer", class: "button", text: t("open_telegram") })),
+            expires)),
+      );
+    } else {
+      linkResult.replaceChildren(code, howTo, expires);
+    }
   } catch (error) {
     linkResult.replaceChildren(h("p", { class: "alert error", text: error instanceof ApiError && error.status === 404 ? t("telegram_unavailable") : t("link_failed") }));
   } finally {

@@ -89,6 +89,7 @@ def daphne_server(test_database) -> Iterator[str]:
         "PYTHONUNBUFFERED": "1",
         # Sign-up sends a verification mail; there is no SMTP server in tests.
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+        "TELEGRAM_BOT_USERNAME": "digitalme_test_bot",
     }
     log = (OUTPUT_DIR / "daphne-browser-tests.log").open("w")
     log.write(f"database: {connection.settings_dict['NAME']}\n")

@@ -266,6 +266,42 @@ def test_dashboard_updates_live_when_staff_publish_a_trait_change(pages, orm):
     assert "personality was just updated" in page.locator("#persona-live").inner_text()
 
 
+# --- Settings and integrations ---------------------------------------------------------------
+
+
+def test_settings_gives_a_telegram_link_code_with_qr(pages, make_user):
+    page = pages.new()
+    pages.log_in(page, make_user(), next_path="/settings/")
+    page.get_by_role("button", name="Get a linking code").click()
+    telegram = page.locator("#telegram-result")
+    link = telegram.get_by_role("link", name="Open in Telegram")
+    link.wait_for()
+    code = telegram.locator(".code-display").inner_text()
+    assert link.get_attribute("href") == f"https://t.me/digitalme_test_bot?start={code}"
+    qr = telegram.locator("img")
+    page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=qr.element_handle())
+
+
+def test_settings_switch_interface_to_russian(pages, make_user):
+    page = pages.new()
+    pages.log_in(page, make_user(), next_path="/settings/")
+    page.get_by_label("Display name").fill("Анна")
+    page.get_by_label("Language").select_option("ru")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_role("heading", name="Настройки").wait_for()
+    assert page.locator("html").get_attribute("lang") == "ru"
+    assert page.get_by_label("Имя").input_value() == "Анна"
+
+
+def test_integrations_page_states_are_honest(pages, make_user):
+    page = pages.new()
+    pages.log_in(page, make_user(), next_path="/integrations/")
+    for provider in ("google", "github"):
+        card = page.locator(f".provider[data-provider={provider}]")
+        card.locator("[data-role=state]").filter(has_text="Not connected").wait_for()
+        assert "not configured on this server" in card.inner_text()
+
+
 # --- Every page: axe-core scan and screenshots ---------------------------------------------------
 
 ANONYMOUS_PAGES = {
