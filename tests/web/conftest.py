@@ -198,6 +198,7 @@ class Pages:
         self.base_url = base_url
         self.contexts: list = []
         self.console_errors: list[str] = []
+        self.external_requests: list[str] = []
 
     def new(self, *, width: int = 1280, height: int = 860, color_scheme: str = "light", **options):
         context = self.browser.new_context(
@@ -211,6 +212,13 @@ class Pages:
         page.set_default_timeout(15000)
         page.on("console", lambda message: message.type == "error" and self.console_errors.append(message.text))
         page.on("pageerror", lambda error: self.console_errors.append(f"pageerror: {error}"))
+        page.on(
+            "request",
+            lambda request: (
+                request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:"))
+                or self.external_requests.append(request.url)
+            ),
+        )
         return page
 
     def log_in(self, page, email: str, password: str = PASSWORD, next_path: str = "/chat/") -> None:
@@ -232,6 +240,7 @@ def pages(browser, daphne_server) -> Iterator[Pages]:
     opened.close()
     csp = [text for text in opened.console_errors if "Content Security Policy" in text]
     assert csp == [], csp
+    assert opened.external_requests == [], "nothing may load from the internet"
 
 
 _user_counter = iter(range(1, 1_000_000))

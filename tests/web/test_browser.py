@@ -379,6 +379,13 @@ def test_every_page_passes_axe_and_is_screenshotted(pages, make_user):
     assert serious == {}
 
 
+def test_api_docs_render_from_local_files(pages):
+    page = pages.new()
+    page.goto("/api/docs/")
+    page.locator(".opblock").first.wait_for()
+    assert page.locator(".opblock-summary-path", has_text="/api/me/").count() >= 1
+
+
 # --- PWA -------------------------------------------------------------------------------------------
 
 
