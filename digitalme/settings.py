@@ -443,6 +443,14 @@ if "google" in SOCIALACCOUNT_PROVIDERS:
     _FORM_ACTION_HOSTS.append("https://accounts.google.com")
 if "github" in SOCIALACCOUNT_PROVIDERS:
     _FORM_ACTION_HOSTS.append(GITHUB_OAUTH_BASE_URL)
+# Swagger UI from our own static files (no CDN), its init script served by the split view.
+SPECTACULAR_SETTINGS.update(
+    {
+        "SWAGGER_UI_DIST": STATIC_URL + "vendor/swagger-ui",
+        "SWAGGER_UI_FAVICON_HREF": STATIC_URL + "icons/favicon-32.png",
+        "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    }
+)
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
