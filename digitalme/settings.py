@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "chat",
     "integrations",
     "telegram_bot",
+    "loadtest",  # quality: benchmark echo floor, load-test API and command
     # --- web: pages, CSP ---
     "csp",
 ]
@@ -170,6 +171,10 @@ if REDIS_URL:
                         "address": REDIS_URL,
                         "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=2000),
                         "socket_connect_timeout": 2,
+                        # redis-py 8 reads with a 5 s socket timeout by default, the same as the
+                        # layer's 5 s BZPOPMIN: under load the read timed out first and killed the
+                        # consumer ("Timeout reading from …"). Keep it well above brpop_timeout.
+                        "socket_timeout": env.float("CHANNEL_LAYER_SOCKET_TIMEOUT_S", default=15.0),
                     }
                 ],
                 "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=2000),
@@ -439,6 +444,14 @@ if "google" in SOCIALACCOUNT_PROVIDERS:
     _FORM_ACTION_HOSTS.append("https://accounts.google.com")
 if "github" in SOCIALACCOUNT_PROVIDERS:
     _FORM_ACTION_HOSTS.append(GITHUB_OAUTH_BASE_URL)
+# Swagger UI from our own static files (no CDN), its init script served by the split view.
+SPECTACULAR_SETTINGS.update(
+    {
+        "SWAGGER_UI_DIST": STATIC_URL + "vendor/swagger-ui",
+        "SWAGGER_UI_FAVICON_HREF": STATIC_URL + "icons/favicon-32.png",
+        "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    }
+)
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
@@ -458,6 +471,10 @@ CONTENT_SECURITY_POLICY = {
 
 # --- Metrics ---------------------------------------------------------------------------------
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+# --- Benchmarks (loadtest/) -----------------------------------------------------------------
+# The bare echo consumer at /ws/bench/echo/ (the benchmark's floor). Only `make bench` turns it on.
+BENCH_ECHO_ENABLED = env.bool("BENCH_ECHO_ENABLED", default=False)
 
 # --- Moderation (chat/moderation.py) ---------------------------------------------------------
 # Rule weights are 0..1 (chat/moderation_data/rules.yaml). A user's message is blocked at

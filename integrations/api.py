@@ -144,6 +144,19 @@ class IntegrationDetailApi(APIView):
         services.integration_update(user=request.user, provider=provider, **data.validated_data)
         return Response(integration_state(provider, selectors.integration_list(user=request.user)[provider]))
 
+    @extend_schema(
+        request=None,
+        responses={
+            200: inline_serializer(
+                "IntegrationDeleted", {"provider": serializers.CharField(), "revoked": serializers.BooleanField()}
+            ),
+            **ERRORS,
+        },
+    )
+    def delete(self, request, provider: str):
+        """Same as POST .../disconnect/: revoke at the provider, delete tokens and synced data."""
+        return Response(services.integration_disconnect(user=request.user, provider=provider))
+
 
 class IntegrationSyncApi(APIView):
     @extend_schema(
@@ -199,7 +212,7 @@ class IntegrationHealthApi(APIView):
         providers = selectors.provider_health()
         states = {p["status"] for p in providers.values()}
         overall = "down" if states == {"down"} else "degraded" if states - {"healthy"} else "healthy"
-        return Response({"status": overall, "providers": providers})
+        return Response({"status": overall, "providers": providers, "token_refresh": selectors.refresh_success_rate()})
 
 
 class IntegrationLoadTestApi(APIView):

@@ -125,6 +125,17 @@ def test_github_disconnect_deletes_the_grant(auth_client, user, providers):
     assert token in github.revoked
 
 
+def test_delete_on_the_integration_disconnects_too(auth_client, user, providers):
+    _, github = providers
+    connect_github(user, github)
+
+    response = auth_client.delete("/api/integrations/github/")
+
+    assert response.status_code == 200 and response.json()["revoked"] is True
+    assert not Integration.objects.filter(user=user).exists()
+    assert auth_client.delete("/api/integrations/github/").status_code == 409
+
+
 def test_other_users_data_is_never_listed(providers):
     google, _ = providers
     owner, other = UserFactory(), UserFactory()
