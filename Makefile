@@ -39,6 +39,8 @@ install: $(STAMP)
 run: install
 	@$(PY) tools/dev_env.py
 	$(PY) manage.py migrate --noinput
+	# personality: Ivan's default persona (idempotent)
+	$(PY) manage.py load_persona personality/data/ivan.yaml
 	$(PY) manage.py ensure_superuser
 	@echo ""
 	@echo "  DigitalMe is starting on http://127.0.0.1:$${PORT:-8000}/  (Ctrl-C stops web, worker and beat)"

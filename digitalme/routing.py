@@ -1,5 +1,6 @@
 """All WebSocket routes; each app contributes its own `routing.websocket_urlpatterns`."""
 
 from chat.routing import websocket_urlpatterns as chat_routes
+from personality.routing import websocket_urlpatterns as personality_routes
 
-websocket_urlpatterns = [*chat_routes]
+websocket_urlpatterns = [*chat_routes, *personality_routes]

@@ -38,6 +38,13 @@ class StyleExampleSnapshot:
 
 
 @dataclass(frozen=True)
+class BoundarySnapshot:
+    topic: str  # what Ivan declines, e.g. "politics"
+    decline: str  # how he declines it, in his voice
+    triggers: tuple[str, ...] = ()  # words that signal the topic (used by the offline evaluator)
+
+
+@dataclass(frozen=True)
 class PersonaProfile:
     slug: str
     name: str
@@ -51,8 +58,12 @@ class PersonaProfile:
     traits: tuple[TraitSnapshot, ...] = ()
     facts: tuple[FactSnapshot, ...] = ()
     style_examples: tuple[StyleExampleSnapshot, ...] = ()
+    boundary_rules: tuple[BoundarySnapshot, ...] = ()  # the same boundaries, structured
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def pinned_facts(self) -> tuple[FactSnapshot, ...]:
         return tuple(fact for fact in self.facts if fact.pinned)
+
+    def trait(self, name: str) -> TraitSnapshot | None:
+        return next((trait for trait in self.traits if trait.name == name), None)

@@ -69,3 +69,20 @@ def test_celery_time_limits_are_really_set():
 
     assert app.conf.task_time_limit == 600
     assert app.conf.task_soft_time_limit == 540
+
+
+def test_sentry_is_initialised_without_pii_when_dsn_is_set():
+    script = (
+        "import django; django.setup(); import sentry_sdk; client = sentry_sdk.get_client();"
+        "print(client.is_active(), client.options['send_default_pii'])"
+    )
+    env = {
+        **os.environ,
+        **PRODUCTION_ENV,
+        "SENTRY_DSN": "http://public@127.0.0.1:9/1",
+        "DJANGO_SETTINGS_MODULE": "digitalme.settings",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.split() == ["True", "False"], result.stderr

@@ -1,0 +1,241 @@
+"""Changes to the persona. Every change records a PersonaVersion (who, when, diff); publishing pushes.
+
+The rows are the working copy; `version_record` snapshots them after each change. Publishing
+marks one version as the live one (exactly one per persona) and tells every open page.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from digitalme.realtime import push_to_persona_watchers
+from personality.errors import PersonaDataError, TraitOutOfBoundsError
+from personality.models import Fact, Persona, PersonaVersion, StyleExample, Trait, VersionStatus
+from personality.schema import validate_snapshot
+from personality.selectors import (
+    persona_public_data,
+    persona_snapshot,
+    profile_from_snapshot,
+    version_get,
+    version_latest,
+)
+from personality.versioning import diff_summary, snapshot_diff
+
+logger = logging.getLogger(__name__)
+
+
+def _full_clean(instance: Any, field_prefix: str) -> None:
+    try:
+        instance.full_clean()
+    except ValidationError as exc:
+        fields = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+        name, messages = next(iter(fields.items()))
+        raise PersonaDataError("; ".join(messages), field=f"{field_prefix}.{name}") from exc
+
+
+def _write_working_copy(*, persona: Persona, snapshot: dict) -> None:
+    """Make the rows equal `snapshot` exactly (children replaced in snapshot order)."""
+    persona.slug = snapshot["slug"]
+    persona.name = snapshot["name"]
+    persona.short_bio = snapshot["short_bio"]
+    persona.description = snapshot["description"]
+    persona.languages = list(snapshot["languages"])
+    persona.speaking_style = snapshot["speaking_style"]
+    persona.values = list(snapshot["values"])
+    persona.boundaries = [dict(item) for item in snapshot["boundaries"]]
+    persona.card = dict(snapshot["card"])
+    _full_clean(persona, "persona")
+    persona.save()
+    persona.traits.all().delete()
+    persona.facts.all().delete()
+    persona.style_examples.all().delete()
+    for position, t in enumerate(snapshot["traits"]):
+        trait = Trait(
+            persona=persona,
+            name=t["name"],
+            value=t["value"],
+            min_value=t["min"],
+            max_value=t["max"],
+            description=t["description"],
+            low_behaviour=t["low"],
+            high_behaviour=t["high"],
+            position=position,
+        )
+        _full_clean(trait, f"traits[{position}]")
+        trait.save()
+    Fact.objects.bulk_create(
+        Fact(persona=persona, text=f["text"], tags=f["tags"], pinned=f["pinned"], source=f["source"], position=i)
+        for i, f in enumerate(snapshot["facts"])
+    )
+    StyleExample.objects.bulk_create(
+        StyleExample(
+            persona=persona,
+            user_message=e["user"],
+            answer=e["answer"],
+            language=e["language"],
+            source=e["source"],
+            position=i,
+        )
+        for i, e in enumerate(snapshot["style_examples"])
+    )
+
+
+def _fresh(persona: Persona) -> Persona:
+    """Re-read with children so snapshots never see stale prefetch caches."""
+    return Persona.objects.prefetch_related("traits", "facts", "style_examples").get(pk=persona.pk)
+
+
+@transaction.atomic
+def version_record(*, persona: Persona, author: Any = None, summary: str = "") -> PersonaVersion | None:
+    """Store the working copy as a new draft version; None when nothing changed since the latest one."""
+    persona = _fresh(persona)
+    snapshot = persona_snapshot(persona=persona)
+    latest = version_latest(persona=persona)
+    if latest is not None and latest.snapshot == snapshot:
+        return None
+    changes = snapshot_diff(latest.snapshot if latest else None, snapshot)
+    version = PersonaVersion.objects.create(
+        persona=persona,
+        number=(latest.number + 1) if latest else 1,
+        snapshot=snapshot,
+        author=author if getattr(author, "is_authenticated", False) else None,
+        summary=(f"{summary}: {diff_summary(changes)}" if summary else diff_summary(changes))[:500],
+        diff=changes,
+    )
+    logger.info("persona version recorded", extra={"persona": persona.slug, "version": version.number})
+    return version
+
+
+@transaction.atomic
+def version_publish(*, version: PersonaVersion, author: Any = None) -> PersonaVersion:
+    """Make `version` the live one (the previous live one becomes superseded) and push it to pages."""
+    version = PersonaVersion.objects.select_for_update().select_related("persona").get(pk=version.pk)
+    if version.status == VersionStatus.PUBLISHED:
+        return version
+    PersonaVersion.objects.filter(persona_id=version.persona_id, status=VersionStatus.PUBLISHED).update(
+        status=VersionStatus.SUPERSEDED
+    )
+    version.status = VersionStatus.PUBLISHED
+    version.published_at = timezone.now()
+    version.save(update_fields=["status", "published_at"])
+    profile = profile_from_snapshot(version.snapshot, version=version.number)
+    push_to_persona_watchers(
+        version.persona.slug, {"type": "persona.updated", "persona": persona_public_data(profile=profile)}
+    )
+    logger.info("persona version published", extra={"persona": version.persona.slug, "version": version.number})
+    return version
+
+
+@transaction.atomic
+def persona_load_snapshot(
+    *, raw: dict, author: Any = None, summary: str = "", source_hash: str = "", publish: bool = True
+) -> tuple[Persona, PersonaVersion | None]:
+    """Create or update a persona from a raw snapshot (data file, card) in one transaction.
+
+    Idempotent: when the working copy already equals the data and the latest version is published,
+    nothing is written and the version is None.
+    """
+    snapshot = validate_snapshot(raw)
+    persona = Persona.objects.select_for_update().filter(slug=snapshot["slug"]).first()
+    if persona is None:
+        persona = Persona(slug=snapshot["slug"])
+    else:
+        persona = _fresh(persona)
+        latest = version_latest(persona=persona)
+        if (
+            persona_snapshot(persona=persona) == snapshot
+            and latest is not None
+            and (latest.status == VersionStatus.PUBLISHED or not publish)
+        ):
+            return persona, None
+    _write_working_copy(persona=persona, snapshot=snapshot)
+    if source_hash and persona.source_hash != source_hash:
+        persona.source_hash = source_hash
+        persona.save(update_fields=["source_hash"])
+    version = version_record(persona=persona, author=author, summary=summary)
+    if version is None:  # rows already matched the latest version, which was not published
+        version = version_latest(persona=persona)
+    if publish and version is not None:
+        version = version_publish(version=version, author=author)
+    return persona, version
+
+
+def _check_trait_value(*, trait: Trait, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TraitOutOfBoundsError(
+            f"Trait {trait.name!r}: value must be a number.", fields={f"traits.{trait.name}": ["must be a number"]}
+        )
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise TraitOutOfBoundsError(
+            f"Trait {trait.name!r}: {value} is outside 0..1.",
+            fields={f"traits.{trait.name}": [f"{value} is outside 0..1"]},
+        )
+    if not trait.min_value <= value <= trait.max_value:
+        raise TraitOutOfBoundsError(
+            f"Trait {trait.name!r}: {value} is outside its bounds [{trait.min_value}, {trait.max_value}].",
+            fields={f"traits.{trait.name}": [f"{value} is outside [{trait.min_value}, {trait.max_value}]"]},
+        )
+    return round(value, 4)
+
+
+def trait_clamp(*, trait: Trait, value: float) -> float:
+    """The nearest value inside the trait's bounds (used by learning, which may only nudge)."""
+    return round(min(max(value, trait.min_value, 0.0), trait.max_value, 1.0), 4)
+
+
+@transaction.atomic
+def persona_update(
+    *,
+    persona: Persona,
+    author: Any = None,
+    short_bio: str | None = None,
+    traits: Iterable[dict] | None = None,
+    summary: str = "",
+    publish: bool = False,
+) -> PersonaVersion | None:
+    """Change the bio and/or trait values (bounds enforced); record a version and optionally publish it."""
+    persona = Persona.objects.select_for_update().get(pk=persona.pk)
+    if short_bio is not None:
+        persona.short_bio = short_bio.strip()
+        _full_clean(persona, "persona")
+        persona.save(update_fields=["short_bio", "updated"])
+    by_name = {trait.name: trait for trait in persona.traits.select_for_update()}
+    for item in traits or ():
+        name = item.get("name")
+        trait = by_name.get(name)  # type: ignore[arg-type]
+        if trait is None:
+            raise TraitOutOfBoundsError(
+                f"Unknown trait {name!r}; known: {', '.join(sorted(by_name))}.",
+                code="unknown_trait",
+                fields={f"traits.{name}": ["unknown trait"]},
+            )
+        trait.value = _check_trait_value(trait=trait, value=item.get("value"))
+        trait.save(update_fields=["value"])
+    version = version_record(persona=persona, author=author, summary=summary)
+    if publish:
+        target = version or version_latest(persona=persona)
+        if target is not None:
+            version = version_publish(version=target, author=author)
+    return version
+
+
+@transaction.atomic
+def persona_revert(*, persona: Persona, number: int, author: Any = None, publish: bool = False) -> PersonaVersion:
+    """Restore the working copy to exactly version `number`'s snapshot, as a new version."""
+    target = version_get(persona=persona, number=number)
+    persona = Persona.objects.select_for_update().get(pk=persona.pk)
+    _write_working_copy(persona=persona, snapshot=validate_snapshot(target.snapshot))
+    version = version_record(persona=persona, author=author, summary=f"revert to v{number}")
+    if version is None:
+        version = version_latest(persona=persona)
+    assert version is not None
+    if publish:
+        version = version_publish(version=version, author=author)
+    return version
