@@ -10,6 +10,7 @@ from typing import Any
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -34,7 +35,6 @@ from chat.services import (
     memory_fact_delete,
     message_feedback,
 )
-from rest_framework.pagination import PageNumberPagination
 
 ERROR = inline_serializer(
     "ChatError",
@@ -60,7 +60,7 @@ class EventStreamRenderer(BaseRenderer):
     format = "sse"
     charset = "utf-8"
 
-    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: dict | None = None) -> bytes:
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
         return _sse("error", data).encode()
 
 
@@ -140,7 +140,9 @@ class MessageListApi(APIView):
         text, client_id = data.validated_data["content"], data.validated_data["client_id"]
         if _wants_event_stream(request):
             return _sse_response(user=request.user, conversation=conversation, text=text, client_id=client_id)
-        turn = chat_reply(user=request.user, text=text, platform=Platform.API, conversation=conversation, client_id=client_id)
+        turn = chat_reply(
+            user=request.user, text=text, platform=Platform.API, conversation=conversation, client_id=client_id
+        )
         return Response(TurnOutputSerializer(turn).data, status=status.HTTP_201_CREATED)
 
 
@@ -164,13 +166,20 @@ async def _sse_events(*, user, conversation, text: str, client_id: str) -> Async
     async def run() -> None:
         try:
             turn = await achat_reply(
-                user=user, text=text, platform=Platform.API, conversation=conversation, client_id=client_id, on_token=on_token
+                user=user,
+                text=text,
+                platform=Platform.API,
+                conversation=conversation,
+                client_id=client_id,
+                on_token=on_token,
             )
         except ChatError as exc:
             queue.put_nowait(("error", {"detail": exc.detail, "code": exc.code, "fields": exc.fields}))
             return
         except Exception:
-            queue.put_nowait(("error", {"detail": "Server error; it has been logged.", "code": "server_error", "fields": {}}))
+            queue.put_nowait(
+                ("error", {"detail": "Server error; it has been logged.", "code": "server_error", "fields": {}})
+            )
             raise
         done = {"user_message": message_payload(turn.user_message), "reply": message_payload(turn.reply)}
         queue.put_nowait(("done", done))
@@ -189,7 +198,8 @@ class MessageFeedbackApi(APIView):
         correction = serializers.CharField(max_length=4000, required=False, allow_blank=True, default="")
 
     @extend_schema(
-        request=MessageFeedbackInputSerializer, responses={200: MessageOutputSerializer, 400: E400, 401: E401, 404: E404}
+        request=MessageFeedbackInputSerializer,
+        responses={200: MessageOutputSerializer, 400: E400, 401: E401, 404: E404},
     )
     def post(self, request, message_id: int):
         data = self.MessageFeedbackInputSerializer(data=request.data)

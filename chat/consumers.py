@@ -175,7 +175,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return
         except Exception:
             logger.exception("chat turn failed")
-            await self._error("server_error", "Something went wrong on our side; your message is saved if it was shown.")
+            await self._error(
+                "server_error", "Something went wrong on our side; your message is saved if it was shown."
+            )
             return
         with contextlib.suppress(Exception):  # the socket may be gone: the reply is stored anyway
             await self.send_json({"type": "reply.end", "message": message_payload(turn.reply)})

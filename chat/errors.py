@@ -1,4 +1,7 @@
-"""Domain errors of the chat app; REST maps them via digitalme.errors, the socket to `error` frames."""
+"""Domain errors of the chat app; REST maps them via digitalme.errors, the socket to `error` frames.
+
+Each `code` is what clients see: REST `{"detail","code","fields"}` and socket `error` frames.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ class ChatError(DomainError):
     pass
 
 
-class InvalidInput(ChatError):
+class InvalidInput(ChatError):  # noqa: N818 - the contract's names (docs/ARCHITECTURE.md)
     code = "bad_request"
 
 
@@ -19,12 +22,12 @@ class EmptyMessage(InvalidInput):
     pass
 
 
-class MessageTooLong(ChatError):
+class MessageTooLong(ChatError):  # noqa: N818 - the contract's names (docs/ARCHITECTURE.md)
     code = "too_long"
 
 
-class RateLimited(ChatError):
-    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+class RateLimited(ChatError):  # noqa: N818 - the contract's names (docs/ARCHITECTURE.md)
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS  # type: ignore[assignment]
     code = "rate_limited"
 
     def __init__(self, detail: str, *, retry_after_s: int) -> None:
@@ -32,11 +35,11 @@ class RateLimited(ChatError):
         self.retry_after_s = retry_after_s
 
 
-class LLMUnavailable(ChatError):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+class LLMUnavailable(ChatError):  # noqa: N818 - the contract's names (docs/ARCHITECTURE.md)
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE  # type: ignore[assignment]
     code = "llm_unavailable"
 
 
-class NotFound(ChatError):
-    status_code = status.HTTP_404_NOT_FOUND
+class NotFound(ChatError):  # noqa: N818 - the contract's names (docs/ARCHITECTURE.md)
+    status_code = status.HTTP_404_NOT_FOUND  # type: ignore[assignment]
     code = "not_found"

@@ -56,7 +56,9 @@ class Message(models.Model):
         ordering = ["created", "id"]
         indexes = [models.Index(fields=["conversation", "created", "id"], name="chat_msg_conv_created")]
         constraints = [
-            models.CheckConstraint(condition=Q(rating__in=[1, -1]) | Q(rating__isnull=True), name="chat_msg_rating_pm1"),
+            models.CheckConstraint(
+                condition=Q(rating__in=[1, -1]) | Q(rating__isnull=True), name="chat_msg_rating_pm1"
+            ),
             models.UniqueConstraint(
                 fields=["conversation", "client_id"],
                 condition=Q(role="user") & ~Q(client_id=""),
@@ -75,6 +77,9 @@ class UserMemory(models.Model):
     summary = models.TextField(blank=True)
     summarized_until = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     updated = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Memory of user {self.user_id}"
 
 
 class MemoryFact(models.Model):
@@ -102,9 +107,9 @@ class MemoryFact(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return self.text
+
     @property
     def is_current(self) -> bool:
         return self.replaced_by_id is None
-
-    def __str__(self) -> str:
-        return self.text

@@ -69,7 +69,7 @@ def build_prompt(
         kept.append({"role": turn["role"], "content": turn["content"]})
         used += cost
     kept.reverse()
-    messages = [*head, *kept, *tail]
+    messages = composed.messages(text, kept)
     return BuiltPrompt(
         messages=messages,
         composed=composed,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rest_framework import serializers
 
 from chat.models import Conversation, MemoryFact, Message
@@ -20,7 +18,18 @@ class MessageOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Message
-        fields = ["id", "conversation", "role", "content", "platform", "created", "rating", "moderation", "client_id", "stopped"]
+        fields = [
+            "id",
+            "conversation",
+            "role",
+            "content",
+            "platform",
+            "created",
+            "rating",
+            "moderation",
+            "client_id",
+            "stopped",
+        ]
 
 
 def message_payload(message: Message) -> dict:
@@ -34,8 +43,8 @@ class TurnOutputSerializer(serializers.Serializer):
 
 
 class MemoryFactOutputSerializer(serializers.ModelSerializer):
-    source_message = serializers.PrimaryKeyRelatedField(read_only=True)
-    replaced_by = serializers.PrimaryKeyRelatedField(read_only=True)
+    source_message: serializers.PrimaryKeyRelatedField = serializers.PrimaryKeyRelatedField(read_only=True)
+    replaced_by: serializers.PrimaryKeyRelatedField = serializers.PrimaryKeyRelatedField(read_only=True)
 
     class Meta:
         model = MemoryFact

@@ -37,7 +37,6 @@ from chat.errors import EmptyMessage, InvalidInput, LLMUnavailable, MessageTooLo
 from chat.memory import memory_for_prompt
 from chat.models import Conversation, MemoryFact, Message, Platform, Role, UserMemory
 from chat.prompting import BuiltPrompt, build_prompt
-from chat.serializers import message_payload
 from chat.selectors import (
     conversation_get,
     history_before,
@@ -45,6 +44,7 @@ from chat.selectors import (
     message_get_for_user,
     reply_for,
 )
+from chat.serializers import message_payload
 from digitalme.realtime import push_to_user
 
 logger = logging.getLogger(__name__)
@@ -249,9 +249,7 @@ def _touch(conversation: Conversation, *, first_text: str) -> None:
     conversation.save(update_fields=["title", "updated"])
 
 
-def _finish_turn(
-    *, user, begun: _Begun, result: llm.StreamResult, cut_verdict: moderation.Verdict | None
-) -> Message:
+def _finish_turn(*, user, begun: _Begun, result: llm.StreamResult, cut_verdict: moderation.Verdict | None) -> Message:
     reply = begun.reply
     text = _clean_reply(result.text)
     verdict = cut_verdict or moderation.moderate_output(text, user_id=user.pk)
@@ -438,7 +436,9 @@ async def areply_preview(*, profile: Any, text: str, history: Sequence[dict[str,
         result = await llm.stream_reply(prompt.messages)
     except llm.LLMUnavailableError:
         raise LLMUnavailable("The language model did not respond; try again.") from None
-    return PreviewResult(text=_clean_reply(result.text), prompt=prompt, model=result.model, latency_ms=result.latency_ms)
+    return PreviewResult(
+        text=_clean_reply(result.text), prompt=prompt, model=result.model, latency_ms=result.latency_ms
+    )
 
 
 def reply_preview(*, profile: Any, text: str, history: Sequence[dict[str, str]] = ()) -> PreviewResult:

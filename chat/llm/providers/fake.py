@@ -140,7 +140,9 @@ class FakeLLM(CustomLLM):
     def _fail(self) -> CustomLLMError:
         return CustomLLMError(status_code=500, message="fake provider failure (requested by the test)")
 
-    async def astreaming(self, model, messages, *args, optional_params=None, **kwargs) -> AsyncIterator[GenericStreamingChunk]:  # type: ignore[override]
+    async def astreaming(  # type: ignore[override]
+        self, model, messages, *args, optional_params=None, **kwargs
+    ) -> AsyncIterator[GenericStreamingChunk]:
         plan = self._start(model, messages, optional_params or {})
         if plan.fail_before:
             raise self._fail()
@@ -188,7 +190,9 @@ class FakeLLM(CustomLLM):
             raise _timeout(model)
         return model_response
 
-    async def acompletion(self, model, messages, *args, optional_params=None, model_response=None, **kwargs) -> ModelResponse:  # type: ignore[override]
+    async def acompletion(  # type: ignore[override]
+        self, model, messages, *args, optional_params=None, model_response=None, **kwargs
+    ) -> ModelResponse:
         plan = self._response(model, messages, optional_params or {}, model_response)
         if plan.hang_before:
             await asyncio.sleep(_hang_for(kwargs.get("timeout")))

@@ -53,7 +53,7 @@ _DONE = object()
 class _Job:
     messages: list[dict[str, Any]]
     params: dict[str, Any]
-    emit: Callable[[object], None]  # called from the worker thread: str delta, dict usage, Exception, _DONE
+    emit: Callable[[object], object]  # called from the worker thread: str delta, dict usage, Exception, _DONE
     cancelled: threading.Event = field(default_factory=threading.Event)
 
 
@@ -185,7 +185,9 @@ def _error(exc: Exception) -> CustomLLMError:
 
 
 class LocalLLM(CustomLLM):
-    async def astreaming(self, model, messages, *args, optional_params=None, **kwargs) -> AsyncIterator[GenericStreamingChunk]:  # type: ignore[override]
+    async def astreaming(  # type: ignore[override]
+        self, model, messages, *args, optional_params=None, **kwargs
+    ) -> AsyncIterator[GenericStreamingChunk]:
         loop = asyncio.get_running_loop()
         inbox: asyncio.Queue[object] = asyncio.Queue()
         job = _Job(
@@ -209,7 +211,9 @@ class LocalLLM(CustomLLM):
         finally:
             job.cancelled.set()
 
-    async def acompletion(self, model, messages, *args, optional_params=None, model_response=None, **kwargs) -> ModelResponse:  # type: ignore[override]
+    async def acompletion(  # type: ignore[override]
+        self, model, messages, *args, optional_params=None, model_response=None, **kwargs
+    ) -> ModelResponse:
         parts: list[str] = []
         usage = None
         async for chunk in self.astreaming(model, messages, optional_params=optional_params):
@@ -226,7 +230,7 @@ class LocalLLM(CustomLLM):
         return _fill(model_response, model, "".join(parts), usage)
 
 
-def _fill(model_response: Any, model: str, text: str, usage: dict | None) -> ModelResponse:
+def _fill(model_response: Any, model: str, text: str, usage: Any) -> ModelResponse:
     model_response.choices[0].message.content = text
     model_response.model = model
     if usage:
