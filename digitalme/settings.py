@@ -79,6 +79,8 @@ INSTALLED_APPS = [
     "chat",
     "integrations",
     "telegram_bot",
+    # --- web: pages, CSP ---
+    "csp",
 ]
 
 MIDDLEWARE = [
@@ -93,6 +95,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # --- web: the signed-in user's language; the Content-Security-Policy header ---
+    "digitalme.pages.UserLanguageMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "digitalme.urls"
@@ -111,6 +116,8 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # --- web: brand, enabled social providers, strings for the page scripts ---
+                "digitalme.pages.page_context",
             ],
         },
     },
@@ -389,6 +396,33 @@ GITHUB_API_BASE_URL = env.str("GITHUB_API_BASE_URL", default="https://api.github
 GITHUB_OAUTH_BASE_URL = env.str("GITHUB_OAUTH_BASE_URL", default="https://github.com").rstrip("/")
 GOOGLE_API_BASE_URL = env.str("GOOGLE_API_BASE_URL", default="https://www.googleapis.com").rstrip("/")
 GOOGLE_OAUTH_TOKEN_URL = env.str("GOOGLE_OAUTH_TOKEN_URL", default="https://oauth2.googleapis.com/token")
+
+# --- web: Content-Security-Policy (django-csp 4) -------------------------------------------
+# Everything comes from this origin: no inline scripts or styles, no CDN, no framing. 'self' in
+# connect-src covers same-origin ws:/wss: (CSP Level 3). QR codes are served as SVG files.
+# Chromium applies form-action to the redirect after a POST, so the social log-in forms need the
+# providers' authorization hosts.
+_FORM_ACTION_HOSTS = ["'self'"]
+if "google" in SOCIALACCOUNT_PROVIDERS:
+    _FORM_ACTION_HOSTS.append("https://accounts.google.com")
+if "github" in SOCIALACCOUNT_PROVIDERS:
+    _FORM_ACTION_HOSTS.append(GITHUB_OAUTH_BASE_URL)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "manifest-src": ["'self'"],
+        "worker-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": _FORM_ACTION_HOSTS,
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- Metrics ---------------------------------------------------------------------------------
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from digitalme import health, views
+from digitalme import health
 
 handler404 = "digitalme.errors.handler404"
 handler500 = "digitalme.errors.handler500"
@@ -17,7 +17,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("", views.landing, name="landing"),
+    # --- web: pages (landing, PWA files, chat, persona, integrations, settings) ---
+    path("", include("digitalme.page_urls")),
+    path("", include("chat.page_urls")),
+    path("", include("personality.page_urls")),
+    path("", include("integrations.page_urls")),
+    path("", include("accounts.page_urls")),
     path("", include("accounts.urls")),
     path("", include("personality.urls")),
     path("", include("chat.urls")),

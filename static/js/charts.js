@@ -1,0 +1,102 @@
+// Hand-drawn SVG charts: horizontal trait bars and a score line. Each chart is an <svg role="img">
+// with a text alternative; the numbers are also in the page as text.
+const NS = "http://www.w3.org/2000/svg";
+
+function svgEl(tag, attrs = {}, text) {
+  const node = document.createElementNS(NS, tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function share(trait) {
+  const min = Number.isFinite(trait.min) ? trait.min : 0;
+  const max = Number.isFinite(trait.max) && trait.max > min ? trait.max : 1;
+  return Math.max(0, Math.min(1, (trait.value - min) / (max - min)));
+}
+
+export function percent(trait) {
+  return Math.round(share(trait) * 100);
+}
+
+export function humanize(name) {
+  const text = String(name).replace(/[_-]+/g, " ");
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/**
+ * Bars for traits, redrawn in place: existing bars animate to their new width (CSS transition,
+ * switched off under prefers-reduced-motion). `changed` names get a highlight.
+ */
+export function drawTraitBars(container, traits, { label, changed = new Set() } = {}) {
+  const rowHeight = 34;
+  const width = 560;
+  const labelWidth = 170;
+  const barWidth = width - labelWidth - 56;
+  const height = Math.max(rowHeight, traits.length * rowHeight + 6);
+  let svg = container.querySelector("svg.trait-chart");
+  if (!svg) {
+    svg = svgEl("svg", { class: "trait-chart", role: "img" });
+    container.replaceChildren(svg);
+  }
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  const summary = traits.map((trait) => `${humanize(trait.name)} ${percent(trait)}`).join(", ");
+  svg.setAttribute("aria-label", `${label}: ${summary}`);
+  const existing = new Map([...svg.querySelectorAll("g[data-trait]")].map((g) => [g.dataset.trait, g]));
+  traits.forEach((trait, index) => {
+    const y = index * rowHeight + 4;
+    let group = existing.get(trait.name);
+    if (!group) {
+      group = svgEl("g", { "data-trait": trait.name });
+      group.append(
+        svgEl("text", { x: 0, y: y + 19, class: "name" }, humanize(trait.name)),
+        svgEl("rect", { class: "track", x: labelWidth, y: y + 6, width: barWidth, height: 16, rx: 8 }),
+        svgEl("rect", { class: "bar", x: labelWidth, y: y + 6, width: 0, height: 16, rx: 8 }),
+        svgEl("text", { class: "value", x: labelWidth + barWidth + 10, y: y + 19 }, ""),
+      );
+      svg.append(group);
+    }
+    existing.delete(trait.name);
+    group.querySelector(".name").setAttribute("y", y + 19);
+    group.querySelector(".track").setAttribute("y", y + 6);
+    const bar = group.querySelector(".bar");
+    bar.setAttribute("y", y + 6);
+    bar.classList.toggle("changed", changed.has(trait.name));
+    const value = group.querySelector(".value");
+    value.setAttribute("y", y + 19);
+    value.textContent = String(percent(trait));
+    // Next frame, so a newly added bar animates from 0 as well.
+    requestAnimationFrame(() => {
+      bar.setAttribute("width", Math.max(2, share(trait) * barWidth).toFixed(1));
+      bar.style.width = `${Math.max(2, share(trait) * barWidth).toFixed(1)}px`;
+    });
+  });
+  for (const stale of existing.values()) stale.remove();
+}
+
+/** A line of scores (0..1) over time with dots; `points` are {at: Date, score: number}. */
+export function drawScoreLine(container, points, { label }) {
+  const width = 560;
+  const height = 220;
+  const pad = { left: 40, right: 14, top: 12, bottom: 30 };
+  const svg = svgEl("svg", { class: "score-chart", role: "img", viewBox: `0 0 ${width} ${height}` });
+  const last = points[points.length - 1];
+  svg.setAttribute("aria-label", `${label}: ${points.map((p) => Math.round(p.score * 100)).join(", ")}`);
+  const innerW = width - pad.left - pad.right;
+  const innerH = height - pad.top - pad.bottom;
+  const x = (i) => pad.left + (points.length === 1 ? innerW / 2 : (i / (points.length - 1)) * innerW);
+  const y = (score) => pad.top + (1 - Math.max(0, Math.min(1, score))) * innerH;
+  for (const tick of [0, 0.5, 1]) {
+    svg.append(svgEl("line", { class: "axis", x1: pad.left, x2: width - pad.right, y1: y(tick), y2: y(tick) }));
+    svg.append(svgEl("text", { x: 4, y: y(tick) + 4 }, String(Math.round(tick * 100))));
+  }
+  const path = points.map((p, i) => `${i ? "L" : "M"}${x(i).toFixed(1)},${y(p.score).toFixed(1)}`).join(" ");
+  svg.append(svgEl("path", { class: "line", d: path }));
+  points.forEach((p, i) => svg.append(svgEl("circle", { class: "pt", cx: x(i), cy: y(p.score), r: 4 })));
+  const fmt = new Intl.DateTimeFormat(document.documentElement.lang || undefined, { month: "short", day: "numeric" });
+  if (points.length) {
+    svg.append(svgEl("text", { x: pad.left, y: height - 8 }, fmt.format(points[0].at)));
+    if (points.length > 1) svg.append(svgEl("text", { x: width - pad.right - 48, y: height - 8 }, fmt.format(last.at)));
+  }
+  container.replaceChildren(svg);
+}

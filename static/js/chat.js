@@ -1,0 +1,598 @@
+// The chat page: conversation list, history, and the live socket (/ws/chat/, protocol in API.md).
+import { api, apiList, ApiError, backoffDelay, formatTime, h, icon, t, wsUrl } from "./api.js";
+import { renderMarkdown } from "./markdown.js";
+
+const root = document.getElementById("chat");
+const sprite = root.dataset.icons;
+const avatarUrl = root.dataset.avatar;
+const el = {
+  log: document.getElementById("log"),
+  scroll: document.getElementById("scroll"),
+  empty: document.getElementById("chat-empty"),
+  title: document.getElementById("chat-title"),
+  conn: document.getElementById("conn"),
+  connLabel: document.getElementById("conn-label"),
+  form: document.getElementById("composer"),
+  input: document.getElementById("message-input"),
+  send: document.getElementById("send-button"),
+  stop: document.getElementById("stop-button"),
+  error: document.getElementById("chat-error"),
+  list: document.getElementById("conv-list"),
+  listEmpty: document.getElementById("conv-empty"),
+  search: document.getElementById("conv-search"),
+  panel: document.getElementById("conv-panel"),
+  panelToggle: document.getElementById("panel-toggle"),
+};
+const mdStrings = { copy: t("copy"), copied: t("copied"), copyCode: t("copy_code"), code: t("code") };
+
+const state = {
+  conversationId: root.dataset.conversation ? Number(root.dataset.conversation) : null,
+  conversations: [],
+  socket: null,
+  ready: false,
+  attempt: 0,
+  everConnected: false,
+  reconnectTimer: null,
+  countdownTimer: null,
+  pingTimer: null,
+  awaitingReply: false,
+  streaming: null, // {id, node, bubble, text, frame}
+  rendered: new Map(), // message id -> <li>
+  pending: new Map(), // client_id -> {node, content}
+  outbox: [],
+};
+
+// ---------------------------------------------------------------------------------------------
+// Rendering messages
+
+function platformLabel(platform) {
+  return t(`platform_${platform}`) || platform;
+}
+
+function isNearBottom() {
+  const s = el.scroll;
+  return s.scrollHeight - s.scrollTop - s.clientHeight < 120;
+}
+
+function scrollToBottom(force = false) {
+  if (force || isNearBottom()) el.scroll.scrollTop = el.scroll.scrollHeight;
+}
+
+function showEmptyState() {
+  el.empty.hidden = el.log.children.length > 0;
+}
+
+function feedbackControls(message) {
+  const box = h("div", { class: "feedback", role: "group", "aria-label": t("good_reply") + " / " + t("bad_reply") });
+  const up = h("button", { type: "button", "aria-label": t("good_reply"), "aria-pressed": String(message.rating === 1), class: "rate-up", text: "👍" });
+  const down = h("button", { type: "button", "aria-label": t("bad_reply"), "aria-pressed": String(message.rating === -1), class: "rate-down", text: "👎" });
+  const status = h("span", { class: "thanks", role: "status" });
+  box.append(up, down, status);
+
+  async function rate(rating, correction) {
+    status.textContent = "";
+    try {
+      const body = { rating };
+      if (correction) body.correction = correction;
+      await api(`/api/messages/${message.id}/feedback/`, { method: "POST", body });
+      message.rating = rating;
+      up.setAttribute("aria-pressed", String(rating === 1));
+      down.setAttribute("aria-pressed", String(rating === -1));
+      status.textContent = t("thanks");
+      return true;
+    } catch {
+      status.textContent = t("feedback_failed");
+      return false;
+    }
+  }
+
+  up.addEventListener("click", () => {
+    box.parentElement.querySelector(".correction")?.remove();
+    rate(1);
+  });
+  down.addEventListener("click", async () => {
+    if (!(await rate(-1))) return;
+    const body = box.parentElement;
+    if (body.querySelector(".correction")) return;
+    const fieldId = `correction-${message.id}`;
+    const textarea = h("textarea", { id: fieldId, name: "correction", maxlength: "4000", rows: "3" });
+    const form = h(
+      "form",
+      { class: "correction" },
+      h("label", { for: fieldId, text: t("correction_label") }),
+      textarea,
+      h("div", { class: "row" },
+        h("button", { type: "submit", class: "small", text: t("send_correction") }),
+        h("button", { type: "button", class: "secondary small", text: t("cancel"), onclick: () => { form.remove(); down.focus(); } })),
+    );
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const correction = textarea.value.trim();
+      if (!correction || (await rate(-1, correction))) {
+        form.remove();
+        down.focus();
+      }
+    });
+    form.addEventListener("keydown", (event) => { if (event.key === "Escape") { form.remove(); down.focus(); } });
+    body.append(form);
+    textarea.focus();
+  });
+  return box;
+}
+
+function messageNode(message) {
+  const mine = message.role === "user";
+  const meta = h("div", { class: "msg-meta" },
+    h("span", { class: "who", text: mine ? t("you") : t("ivan") }),
+    message.created ? h("time", { datetime: message.created, text: formatTime(message.created, { timeStyle: "short" }) }) : null,
+    message.platform && message.platform !== "web" ? h("span", { class: "badge platform", text: t("via", { platform: platformLabel(message.platform) }) }) : null,
+  );
+  const bubble = h("div", { class: "bubble" });
+  bubble.append(renderMarkdown(message.content, mdStrings));
+  const body = h("div", { class: "msg-body" }, meta, bubble);
+  if (!mine && message.id) body.append(feedbackControls(message));
+  const blocked = message.moderation && message.moderation.allowed === false;
+  const node = h("li", { class: `msg ${mine ? "user" : "assistant"}${blocked ? " blocked" : ""}`, dataset: { id: message.id ?? "" } },
+    mine ? null : h("img", { class: "avatar", src: avatarUrl, alt: "", width: "34", height: "34" }),
+    body);
+  return node;
+}
+
+function appendMessage(message) {
+  if (message.id && state.rendered.has(message.id)) return state.rendered.get(message.id);
+  const follow = isNearBottom();
+  const node = messageNode(message);
+  el.log.append(node);
+  if (message.id) state.rendered.set(message.id, node);
+  showEmptyState();
+  scrollToBottom(follow);
+  return node;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streaming replies
+
+function setGenerating(on) {
+  el.stop.hidden = !on;
+  el.send.hidden = on;
+}
+
+function startReply(messageId) {
+  finishStreamingNode();
+  const bubble = h("div", { class: "bubble" }, h("span", { class: "typing", "aria-label": t("ivan_typing"), role: "img" }, h("span"), h("span"), h("span")));
+  const meta = h("div", { class: "msg-meta" }, h("span", { class: "who", text: t("ivan") }));
+  const body = h("div", { class: "msg-body" }, meta, bubble);
+  const node = h("li", { class: "msg assistant streaming", "aria-busy": "true", dataset: { id: messageId } },
+    h("img", { class: "avatar", src: avatarUrl, alt: "", width: "34", height: "34" }), body);
+  el.log.append(node);
+  state.rendered.set(messageId, node);
+  state.streaming = { id: messageId, node, bubble, text: "", frame: 0 };
+  showEmptyState();
+  scrollToBottom(true);
+  setGenerating(true);
+}
+
+function paintStream() {
+  const s = state.streaming;
+  if (!s) return;
+  s.frame = 0;
+  const follow = isNearBottom();
+  s.bubble.replaceChildren(renderMarkdown(s.text, mdStrings), h("span", { class: "cursor", "aria-hidden": "true" }));
+  scrollToBottom(follow);
+}
+
+function addToken(messageId, delta) {
+  if (!state.streaming || state.streaming.id !== messageId) return;
+  state.streaming.text += delta;
+  if (!state.streaming.frame) state.streaming.frame = requestAnimationFrame(paintStream);
+}
+
+function finishStreamingNode() {
+  if (state.streaming && state.streaming.frame) cancelAnimationFrame(state.streaming.frame);
+  state.streaming = null;
+}
+
+function endReply(message) {
+  const existing = state.rendered.get(message.id);
+  const follow = isNearBottom();
+  if (state.streaming && state.streaming.id === message.id) finishStreamingNode();
+  const node = messageNode(message);
+  if (existing) existing.replaceWith(node);
+  else el.log.append(node);
+  state.rendered.set(message.id, node);
+  state.awaitingReply = false;
+  setGenerating(false);
+  showEmptyState();
+  scrollToBottom(follow);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversations list
+
+function conversationTitle(conversation) {
+  return (conversation && conversation.title) || t("untitled");
+}
+
+function renderConversations() {
+  const query = el.search.value.trim().toLowerCase();
+  const visible = state.conversations.filter((c) => !query || conversationTitle(c).toLowerCase().includes(query));
+  el.list.replaceChildren(...visible.map(conversationItem));
+  el.listEmpty.hidden = visible.length > 0;
+  el.listEmpty.textContent = state.conversations.length ? t("no_matches") : t("no_conversations");
+  const current = state.conversations.find((c) => c.id === state.conversationId);
+  el.title.textContent = state.conversationId ? conversationTitle(current) : t("new_chat");
+  document.title = `${el.title.textContent} · DigitalMe`;
+}
+
+function conversationItem(conversation) {
+  const title = conversationTitle(conversation);
+  const current = conversation.id === state.conversationId;
+  const linkNode = h("a", { href: `/chat/${conversation.id}/`, "aria-current": current ? "page" : null, text: title, title });
+  const rename = h("button", { type: "button", class: "ghost icon small", "aria-label": `${t("rename")}: ${title}` }, icon("edit", sprite));
+  const remove = h("button", { type: "button", class: "ghost icon small", "aria-label": `${t("delete")}: ${title}` }, icon("trash", sprite));
+  const item = h("li", { class: "conv-item", dataset: { id: conversation.id } },
+    conversation.unread ? h("span", { class: "unread", title: "●" }) : null,
+    linkNode, h("div", { class: "conv-actions" }, rename, remove));
+  rename.addEventListener("click", () => startRename(item, conversation));
+  remove.addEventListener("click", () => deleteConversation(conversation));
+  return item;
+}
+
+function startRename(item, conversation) {
+  const inputId = `rename-${conversation.id}`;
+  const input = h("input", { type: "text", id: inputId, value: conversation.title || "", maxlength: "200" });
+  const cancel = () => { renderConversations(); el.list.querySelector(`[data-id="${conversation.id}"] button`)?.focus(); };
+  const form = h("form", {},
+    h("label", { for: inputId, class: "visually-hidden", text: t("rename_label") }),
+    input,
+    h("button", { type: "submit", class: "small", text: t("save") }));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const title = input.value.trim();
+    if (!title) return;
+    try {
+      const updated = await api(`/api/conversations/${conversation.id}/`, { method: "PATCH", body: { title } });
+      conversation.title = (updated && updated.title) || title;
+      cancel();
+    } catch (error) {
+      showError(error instanceof ApiError && error.body.detail ? error.body.detail : t("save_failed"));
+    }
+  });
+  input.addEventListener("keydown", (event) => { if (event.key === "Escape") cancel(); });
+  item.replaceChildren(form);
+  input.focus();
+  input.select();
+}
+
+async function deleteConversation(conversation) {
+  if (!window.confirm(t("delete_confirm"))) return;
+  try {
+    await api(`/api/conversations/${conversation.id}/`, { method: "DELETE" });
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 404)) { showError(t("error_generic")); return; }
+  }
+  state.conversations = state.conversations.filter((c) => c.id !== conversation.id);
+  if (conversation.id === state.conversationId) {
+    openConversation(null);
+  } else {
+    renderConversations();
+  }
+  el.search.focus();
+}
+
+async function loadConversations() {
+  try {
+    state.conversations = await apiList("/api/conversations/");
+  } catch {
+    el.listEmpty.hidden = false;
+    el.listEmpty.textContent = t("load_failed");
+    return;
+  }
+  renderConversations();
+}
+
+function touchConversation(conversationId, { unread = false } = {}) {
+  const index = state.conversations.findIndex((c) => c.id === conversationId);
+  if (index === -1) {
+    loadConversations();
+    return;
+  }
+  const [conversation] = state.conversations.splice(index, 1);
+  if (unread) conversation.unread = true;
+  state.conversations.unshift(conversation);
+  renderConversations();
+}
+
+async function loadMessages() {
+  el.log.replaceChildren();
+  state.rendered.clear();
+  finishStreamingNode();
+  if (!state.conversationId) { showEmptyState(); return; }
+  try {
+    const messages = await apiList(`/api/conversations/${state.conversationId}/messages/`);
+    el.log.replaceChildren();
+    state.rendered.clear();
+    messages.forEach(appendMessage);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) {
+      showError(t("load_failed"));
+      openConversation(null);
+      return;
+    }
+    showError(t("load_failed"));
+  }
+  showEmptyState();
+  scrollToBottom(true);
+}
+
+function openConversation(id, { push = true } = {}) {
+  state.conversationId = id;
+  const conversation = state.conversations.find((c) => c.id === id);
+  if (conversation) conversation.unread = false;
+  if (push) history.pushState({ id }, "", id ? `/chat/${id}/` : "/chat/");
+  renderConversations();
+  loadMessages();
+  closePanel();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Socket
+
+function setConnection(name, detail) {
+  el.conn.dataset.state = name;
+  el.connLabel.textContent = detail || t(name);
+  const button = el.conn.querySelector("button");
+  if (name === "reconnecting" || name === "offline") {
+    if (!button) {
+      el.conn.append(h("button", { type: "button", class: "secondary small", text: t("reconnect_now"), onclick: () => { state.attempt = 0; connect(); } }));
+    }
+  } else {
+    button?.remove();
+  }
+}
+
+function send(frame) {
+  if (state.ready && state.socket && state.socket.readyState === WebSocket.OPEN) {
+    state.socket.send(JSON.stringify(frame));
+    return true;
+  }
+  return false;
+}
+
+function connect() {
+  clearTimeout(state.reconnectTimer);
+  clearInterval(state.countdownTimer);
+  if (state.socket && state.socket.readyState <= WebSocket.OPEN) state.socket.close();
+  setConnection(state.everConnected ? "reconnecting" : "connecting", state.everConnected ? t("reconnecting") : t("connecting"));
+  const socket = new WebSocket(wsUrl("/ws/chat/"));
+  state.socket = socket;
+  socket.addEventListener("message", (event) => {
+    let frame;
+    try { frame = JSON.parse(event.data); } catch { return; }
+    handleFrame(frame);
+  });
+  socket.addEventListener("close", (event) => {
+    if (socket !== state.socket) return;
+    state.ready = false;
+    clearInterval(state.pingTimer);
+    if (state.streaming) finishStreamingNode();
+    setGenerating(false);
+    if (event.code === 4401 || event.code === 4403) {
+      window.location.assign(`/accounts/login/?next=${encodeURIComponent(location.pathname)}`);
+      return;
+    }
+    scheduleReconnect();
+  });
+}
+
+function scheduleReconnect() {
+  const delay = backoffDelay(state.attempt);
+  state.attempt += 1;
+  let remaining = Math.ceil(delay / 1000);
+  const label = () => setConnection(navigator.onLine === false ? "offline" : "reconnecting", t("reconnect_in", { s: remaining }));
+  label();
+  clearInterval(state.countdownTimer);
+  state.countdownTimer = setInterval(() => { remaining = Math.max(0, remaining - 1); label(); }, 1000);
+  state.reconnectTimer = setTimeout(connect, delay);
+}
+
+function onReady() {
+  const wasConnected = state.everConnected;
+  state.ready = true;
+  state.attempt = 0;
+  state.everConnected = true;
+  clearInterval(state.countdownTimer);
+  setConnection("online");
+  clearInterval(state.pingTimer);
+  state.pingTimer = setInterval(() => send({ type: "ping" }), 25000);
+  if (wasConnected) {
+    // Catch up on what happened while the socket was down.
+    loadConversations();
+    if (state.conversationId && !state.outbox.length) loadMessages();
+  }
+  while (state.outbox.length) send(state.outbox.shift());
+}
+
+function takePending(message) {
+  if (message.client_id && state.pending.has(message.client_id)) {
+    const entry = state.pending.get(message.client_id);
+    state.pending.delete(message.client_id);
+    return entry;
+  }
+  for (const [clientId, entry] of state.pending) {
+    if (entry.content === message.content) {
+      state.pending.delete(clientId);
+      return entry;
+    }
+  }
+  return null;
+}
+
+function handleFrame(frame) {
+  switch (frame.type) {
+    case "ready":
+      onReady();
+      break;
+    case "pong":
+      break;
+    case "message.created": {
+      const message = frame.message;
+      const pending = message.role === "user" ? takePending(message) : null;
+      if (pending) {
+        if (!state.conversationId) {
+          state.conversationId = message.conversation;
+          history.replaceState({ id: message.conversation }, "", `/chat/${message.conversation}/`);
+        }
+        const node = messageNode(message);
+        pending.node.replaceWith(node);
+        state.rendered.set(message.id, node);
+        touchConversation(message.conversation);
+      } else if (message.conversation === state.conversationId) {
+        appendMessage(message);
+        touchConversation(message.conversation);
+      } else {
+        touchConversation(message.conversation, { unread: true });
+      }
+      break;
+    }
+    case "reply.start":
+      if (frame.conversation === state.conversationId) startReply(frame.message_id);
+      break;
+    case "reply.token":
+      addToken(frame.message_id, frame.delta || "");
+      break;
+    case "reply.end": {
+      const message = frame.message;
+      if (message.conversation === state.conversationId) {
+        endReply(message);
+        touchConversation(message.conversation);
+      } else {
+        touchConversation(message.conversation, { unread: true });
+      }
+      break;
+    }
+    case "error":
+      handleError(frame);
+      break;
+    default:
+      break; // persona.updated and future frames: nothing to show on this page
+  }
+}
+
+function handleError(frame) {
+  showError(t(`error_${frame.code}`) !== `error_${frame.code}` ? t(`error_${frame.code}`) : frame.detail || t("error_generic"));
+  // A message that was refused never reaches the log: put its text back for editing.
+  for (const [clientId, entry] of state.pending) {
+    entry.node.remove();
+    if (!el.input.value) el.input.value = entry.content;
+    state.pending.delete(clientId);
+  }
+  state.awaitingReply = false;
+  finishStreamingNode();
+  setGenerating(false);
+  showEmptyState();
+}
+
+function showError(text) {
+  el.error.textContent = text;
+  el.error.hidden = false;
+}
+
+function clearError() {
+  el.error.hidden = true;
+  el.error.textContent = "";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Composer
+
+function sendMessage(content) {
+  const text = content.trim();
+  if (!text) return;
+  clearError();
+  const clientId = crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`;
+  const node = messageNode({ role: "user", content: text, platform: "web" });
+  node.classList.add("pending");
+  el.log.append(node);
+  showEmptyState();
+  scrollToBottom(true);
+  state.pending.set(clientId, { node, content: text });
+  const frame = { type: "message", conversation: state.conversationId, content: text, client_id: clientId };
+  state.awaitingReply = true;
+  setGenerating(true);
+  if (!send(frame)) {
+    state.outbox.push(frame);
+    showError(t("not_sent_offline"));
+  }
+  el.input.value = "";
+  autosize();
+}
+
+function stopReply() {
+  send({ type: "stop" });
+}
+
+function autosize() {
+  el.input.style.height = "auto";
+  el.input.style.height = `${Math.min(el.input.scrollHeight + 2, 192)}px`;
+}
+
+el.form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  sendMessage(el.input.value);
+  el.input.focus();
+});
+el.input.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    el.form.requestSubmit();
+  } else if (event.key === "Escape" && !el.stop.hidden) {
+    stopReply();
+  }
+});
+el.input.addEventListener("input", autosize);
+el.stop.addEventListener("click", () => { stopReply(); el.input.focus(); });
+el.empty.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-suggestion]");
+  if (button) { sendMessage(button.dataset.suggestion); el.input.focus(); }
+});
+el.search.addEventListener("input", renderConversations);
+el.list.addEventListener("click", (event) => {
+  const link = event.target.closest("a[href^='/chat/']");
+  if (!link || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+  event.preventDefault();
+  openConversation(Number(link.closest("li").dataset.id));
+  el.input.focus();
+});
+document.getElementById("new-chat").addEventListener("click", (event) => {
+  event.preventDefault();
+  openConversation(null);
+  el.input.focus();
+});
+window.addEventListener("popstate", () => {
+  const match = location.pathname.match(/^\/chat\/(\d+)\/$/);
+  openConversation(match ? Number(match[1]) : null, { push: false });
+});
+window.addEventListener("online", () => { state.attempt = 0; connect(); });
+window.addEventListener("offline", () => setConnection("offline"));
+
+function closePanel() {
+  el.panel.classList.remove("open");
+  el.panelToggle.setAttribute("aria-expanded", "false");
+}
+el.panelToggle.addEventListener("click", () => {
+  const open = !el.panel.classList.contains("open");
+  el.panel.classList.toggle("open", open);
+  el.panelToggle.setAttribute("aria-expanded", String(open));
+  if (open) el.search.focus();
+});
+el.panel.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && el.panel.classList.contains("open")) { closePanel(); el.panelToggle.focus(); }
+});
+
+// ---------------------------------------------------------------------------------------------
+renderConversations();
+loadConversations();
+loadMessages();
+connect();
+el.input.focus();

@@ -1,0 +1,109 @@
+// Integrations page: state of each provider from /api/integrations/, switches, sync now.
+import { api, ApiError, formatTime, h, t } from "./api.js";
+
+const statusBox = document.getElementById("integrations-status");
+const cards = new Map([...document.querySelectorAll(".provider[data-provider]")].map((card) => [card.dataset.provider, card]));
+
+function say(text) {
+  statusBox.textContent = text;
+  statusBox.hidden = !text;
+}
+
+function kindLabel(kind) {
+  return kind.charAt(0).toUpperCase() + kind.slice(1).replace(/_/g, " ");
+}
+
+function renderProvider(card, integration) {
+  const provider = card.dataset.provider;
+  const state = card.querySelector("[data-role=state]");
+  const details = card.querySelector("[data-role=details]");
+  const connect = card.querySelector("[data-role=connect]");
+  state.className = `badge ${integration.connected ? "ok" : ""}`;
+  state.textContent = integration.connected ? t("connected") : t("not_connected");
+  if (connect) connect.hidden = Boolean(integration.connected);
+  if (!integration.connected) {
+    details.replaceChildren();
+    return;
+  }
+  const enabledId = `enabled-${provider}`;
+  const enabled = h("input", { type: "checkbox", id: enabledId, checked: integration.enabled ? true : null });
+  enabled.addEventListener("change", () => patch(provider, { enabled: enabled.checked }, enabled));
+  const kinds = h("ul", { class: "kinds" }, ...Object.entries(integration.kinds || {}).map(([kind, on]) => {
+    const id = `kind-${provider}-${kind}`;
+    const box = h("input", { type: "checkbox", id, checked: on ? true : null, disabled: integration.enabled ? null : true });
+    box.addEventListener("change", () => {
+      if (!box.checked && !window.confirm(t("kind_off_confirm"))) { box.checked = true; return; }
+      patch(provider, { kinds: { [kind]: box.checked } }, box);
+    });
+    return h("li", {}, h("label", { class: "switch", for: id }, box, kindLabel(kind)));
+  }));
+  const facts = h("dl", { class: "facts" },
+    h("dt", { text: t("last_sync") }), h("dd", { text: integration.last_sync ? formatTime(integration.last_sync) : t("never") }),
+    h("dt", { text: t("items") }), h("dd", { text: String(integration.items ?? 0) }),
+    integration.last_error ? h("dt", { text: t("last_error") }) : null,
+    integration.last_error ? h("dd", { class: "badge danger", text: integration.last_error }) : null);
+  const sync = h("button", { type: "button", class: "secondary", text: t("sync_now"), disabled: integration.enabled ? null : true });
+  sync.addEventListener("click", async () => {
+    sync.disabled = true;
+    try {
+      await api(`/api/integrations/${provider}/sync/`, { method: "POST", body: {} });
+      say(t("sync_queued"));
+    } catch (error) {
+      say(error instanceof ApiError && error.body.detail ? error.body.detail : t("save_failed"));
+    } finally {
+      sync.disabled = false;
+    }
+  });
+  const disconnect = h("button", { type: "button", class: "ghost", text: t("disconnect") });
+  disconnect.addEventListener("click", async () => {
+    if (!window.confirm(t("disconnect_confirm"))) return;
+    try {
+      await api(`/api/integrations/${provider}/`, { method: "DELETE" });
+      await load();
+    } catch (error) {
+      say(error instanceof ApiError && error.body.detail ? error.body.detail : t("save_failed"));
+    }
+  });
+  details.replaceChildren(
+    h("p", {}, h("label", { class: "switch", for: enabledId }, enabled, t("enabled"))),
+    kinds,
+    facts,
+    h("div", { class: "row" }, sync, disconnect),
+  );
+}
+
+async function patch(provider, body, control) {
+  control.disabled = true;
+  try {
+    const updated = await api(`/api/integrations/${provider}/`, { method: "PATCH", body });
+    if (updated && updated.provider) renderProvider(cards.get(provider), updated);
+    else await load();
+    say(t("saved"));
+  } catch (error) {
+    say(error instanceof ApiError && error.body.detail ? error.body.detail : t("save_failed"));
+    await load();
+  } finally {
+    control.disabled = false;
+  }
+}
+
+async function load() {
+  let integrations;
+  try {
+    const data = await api("/api/integrations/");
+    integrations = Array.isArray(data) ? data : data.results || [];
+  } catch (error) {
+    for (const card of cards.values()) {
+      const state = card.querySelector("[data-role=state]");
+      state.className = "badge warn";
+      state.textContent = t("not_connected");
+    }
+    say(error instanceof ApiError && error.status === 404 ? t("integrations_unavailable") : t("load_failed"));
+    return;
+  }
+  for (const [provider, card] of cards) {
+    renderProvider(card, integrations.find((item) => item.provider === provider) || { provider, connected: false });
+  }
+}
+
+load();
