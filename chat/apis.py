@@ -228,7 +228,7 @@ class MemoryApi(APIView):
 
 
 class MemoryFactApi(APIView):
-    @extend_schema(responses={204: None, 401: E401, 404: E404})
+    @extend_schema(operation_id="me_memory_fact_destroy", responses={204: None, 401: E401, 404: E404})
     def delete(self, request, fact_id: int):
         memory_fact_delete(user=request.user, fact_id=fact_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
