@@ -20,7 +20,9 @@ def configured_social_providers() -> list[dict[str, str]]:
     """Providers with credentials in the environment; only these get a 'Continue with' button."""
     return [
         {"id": provider_id, "name": SOCIAL_PROVIDER_NAMES.get(provider_id, provider_id.title())}
-        for provider_id in settings.SOCIALACCOUNT_PROVIDERS
+        for provider_id, config in settings.SOCIALACCOUNT_PROVIDERS.items()
+        # integrations: scopes/provider classes are always configured; APPS only with credentials.
+        if config.get("APPS") or config.get("APP")
     ]
 
 

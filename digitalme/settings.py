@@ -237,15 +237,14 @@ SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
 SOCIALACCOUNT_STORE_TOKENS = True
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
 SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
-SOCIALACCOUNT_PROVIDERS: dict = {}
 GOOGLE_CLIENT_ID = env.str("GOOGLE_CLIENT_ID", default="")
 GOOGLE_CLIENT_SECRET = env.str("GOOGLE_CLIENT_SECRET", default="")
 GITHUB_CLIENT_ID = env.str("GITHUB_CLIENT_ID", default="")
 GITHUB_CLIENT_SECRET = env.str("GITHUB_CLIENT_SECRET", default="")
 GITHUB_SCOPE_REPO = env.str("GITHUB_SCOPE_REPO", default="public_repo")  # or "repo"
-if GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET:
-    SOCIALACCOUNT_PROVIDERS["google"] = {
-        "APPS": [{"client_id": GOOGLE_CLIENT_ID, "secret": GOOGLE_CLIENT_SECRET, "key": ""}],
+# Scopes are always set; the APPS (client id + secret) only when the env vars are (below).
+SOCIALACCOUNT_PROVIDERS: dict = {
+    "google": {
         "SCOPE": [
             "openid",
             "email",
@@ -255,12 +254,23 @@ if GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET:
         ],
         "AUTH_PARAMS": {"access_type": "offline", "prompt": "consent"},
         "OAUTH_PKCE_ENABLED": True,
-    }
+    },
+    "github": {"SCOPE": ["read:user", "user:email", GITHUB_SCOPE_REPO]},
+}
+# --- integrations (owner: integrations) ------------------------------------------------------
+# allauth's Google/GitHub adapters read their endpoints once at import; these subclasses read the
+# *_BASE_URL / *_URL settings per request so staging and tests can point them at other servers.
+SOCIALACCOUNT_PROVIDERS["google"]["provider_class"] = "integrations.oauth.google.provider.GoogleProvider"
+SOCIALACCOUNT_PROVIDERS["github"]["provider_class"] = "integrations.oauth.github.provider.GitHubProvider"
+if GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET:
+    SOCIALACCOUNT_PROVIDERS["google"]["APPS"] = [
+        {"client_id": GOOGLE_CLIENT_ID, "secret": GOOGLE_CLIENT_SECRET, "key": ""}
+    ]
 if GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET:
-    SOCIALACCOUNT_PROVIDERS["github"] = {
-        "APPS": [{"client_id": GITHUB_CLIENT_ID, "secret": GITHUB_CLIENT_SECRET, "key": ""}],
-        "SCOPE": ["read:user", "user:email", GITHUB_SCOPE_REPO],
-    }
+    SOCIALACCOUNT_PROVIDERS["github"]["APPS"] = [
+        {"client_id": GITHUB_CLIENT_ID, "secret": GITHUB_CLIENT_SECRET, "key": ""}
+    ]
+# --- end integrations ------------------------------------------------------------------------
 
 # --- Email -----------------------------------------------------------------------------------
 EMAIL_BACKEND = env.str(
@@ -384,18 +394,46 @@ CHAT_SUMMARY_THRESHOLD_TOKENS = env.int("CHAT_SUMMARY_THRESHOLD_TOKENS", default
 CHAT_MEMORY_FACTS_IN_PROMPT = env.int("CHAT_MEMORY_FACTS_IN_PROMPT", default=8)
 CHAT_WS_AUTH_TIMEOUT_S = env.float("CHAT_WS_AUTH_TIMEOUT_S", default=10.0)
 
+# --- personality (Ivan's persona) -------------------------------------------------------------
+# Token budget of the composed prompt in the staff preview (the chat pipeline passes its own).
+PERSONA_PROMPT_BUDGET_TOKENS = env.int("PERSONA_PROMPT_BUDGET_TOKENS", default=2048)
+# Apply learning proposals automatically (within trait bounds, never pinned facts) instead of queueing them.
+PERSONA_LEARNING_AUTO_APPLY = env.bool("PERSONA_LEARNING_AUTO_APPLY", default=False)
+# Warn before publishing a draft whose consistency score is this much below the live version's (0..1 scale).
+PERSONA_EVAL_PUBLISH_MARGIN = env.float("PERSONA_EVAL_PUBLISH_MARGIN", default=0.05)
+# LLM judge for persona_eval; empty: LLM_MODEL when it is a hosted model, else the offline scorer.
+PERSONA_EVAL_JUDGE_MODEL = env.str("PERSONA_EVAL_JUDGE_MODEL", default="")
+
 # --- Telegram --------------------------------------------------------------------------------
 TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
 TELEGRAM_WEBHOOK_SECRET = env.str("TELEGRAM_WEBHOOK_SECRET", default="")
 TELEGRAM_API_BASE_URL = env.str("TELEGRAM_API_BASE_URL", default="https://api.telegram.org").rstrip("/")
 TELEGRAM_BOT_USERNAME = env.str("TELEGRAM_BOT_USERNAME", default="")
 TELEGRAM_GUEST_CHAT = env.bool("TELEGRAM_GUEST_CHAT", default=True)
+# telegram_bot: per-chat limits (messages per minute) for linked users and guests; link code lifetime.
+TELEGRAM_RATE_LIMIT_PER_MIN = env.int("TELEGRAM_RATE_LIMIT_PER_MIN", default=20)
+TELEGRAM_GUEST_RATE_LIMIT_PER_MIN = env.int("TELEGRAM_GUEST_RATE_LIMIT_PER_MIN", default=6)
+TELEGRAM_LINK_CODE_TTL_S = env.int("TELEGRAM_LINK_CODE_TTL_S", default=600)
 
 # --- Remote API bases (tests and staging point the real clients at loopback servers) ---------
 GITHUB_API_BASE_URL = env.str("GITHUB_API_BASE_URL", default="https://api.github.com").rstrip("/")
 GITHUB_OAUTH_BASE_URL = env.str("GITHUB_OAUTH_BASE_URL", default="https://github.com").rstrip("/")
 GOOGLE_API_BASE_URL = env.str("GOOGLE_API_BASE_URL", default="https://www.googleapis.com").rstrip("/")
 GOOGLE_OAUTH_TOKEN_URL = env.str("GOOGLE_OAUTH_TOKEN_URL", default="https://oauth2.googleapis.com/token")
+# --- integrations (owner: integrations) ------------------------------------------------------
+GOOGLE_OAUTH_AUTHORIZE_URL = env.str(
+    "GOOGLE_OAUTH_AUTHORIZE_URL", default="https://accounts.google.com/o/oauth2/v2/auth"
+)
+GOOGLE_OAUTH_REVOKE_URL = env.str("GOOGLE_OAUTH_REVOKE_URL", default="https://oauth2.googleapis.com/revoke")
+INTEGRATIONS_HTTP_TIMEOUT_S = env.float("INTEGRATIONS_HTTP_TIMEOUT_S", default=15.0)
+INTEGRATIONS_SYNC_JITTER_S = env.int("INTEGRATIONS_SYNC_JITTER_S", default=120)
+INTEGRATIONS_SYNC_LOCK_TTL_S = env.int("INTEGRATIONS_SYNC_LOCK_TTL_S", default=900)
+INTEGRATIONS_RATE_LIMIT_MAX_WAIT_S = env.float("INTEGRATIONS_RATE_LIMIT_MAX_WAIT_S", default=60.0)
+INTEGRATIONS_BACKOFF_BASE_S = env.float("INTEGRATIONS_BACKOFF_BASE_S", default=1.0)
+INTEGRATIONS_MAX_HTTP_ATTEMPTS = env.int("INTEGRATIONS_MAX_HTTP_ATTEMPTS", default=4)
+INTEGRATIONS_TOKEN_REFRESH_MARGIN_S = env.int("INTEGRATIONS_TOKEN_REFRESH_MARGIN_S", default=300)
+INTEGRATIONS_GMAIL_MAX_MESSAGES = env.int("INTEGRATIONS_GMAIL_MAX_MESSAGES", default=200)
+# --- end integrations ------------------------------------------------------------------------
 
 # --- web: Content-Security-Policy (django-csp 4) -------------------------------------------
 # Everything comes from this origin: no inline scripts or styles, no CDN, no framing. 'self' in

@@ -144,7 +144,7 @@ def validate_fact(raw: dict, field: str) -> dict:
     if source not in SOURCES:
         raise PersonaDataError(f"must be one of {', '.join(SOURCES)}", field=_path(field, "source"))
     return {
-        "text": _str(raw, "text", field, max_length=2000),
+        "text": _str(raw, "text", field, max_length=8000),
         "tags": [tag.lower() for tag in _str_list(raw, "tags", field)],
         "pinned": pinned,
         "source": source,
@@ -160,8 +160,8 @@ def validate_style_example(raw: dict, field: str) -> dict:
     if source not in SOURCES:
         raise PersonaDataError(f"must be one of {', '.join(SOURCES)}", field=_path(field, "source"))
     return {
-        "user": _str(raw, "user", field, max_length=4000),
-        "answer": _str(raw, "answer", field, max_length=4000),
+        "user": _str(raw, "user", field, max_length=8000),
+        "answer": _str(raw, "answer", field, max_length=8000),
         "language": language,
         "source": source,
     }

@@ -239,3 +239,23 @@ def persona_revert(*, persona: Persona, number: int, author: Any = None, publish
     if publish:
         version = version_publish(version=version, author=author)
     return version
+
+
+def persona_import_card(
+    *, content: bytes, author: Any = None, slug: str | None = None, publish: bool | None = None
+) -> tuple[Persona, PersonaVersion | None]:
+    """Import a Character Card V2 (JSON or PNG bytes) in one transaction.
+
+    A new persona is published at once; an existing one gets a draft version unless `publish`.
+    Errors name the card field (e.g. `data.character_book.entries[2].content`).
+    """
+    from personality.cards import CardError, card_read, card_to_snapshot
+
+    card = card_read(content)
+    raw, card_field = card_to_snapshot(card, slug=slug)
+    if publish is None:
+        publish = not Persona.objects.filter(slug=raw["slug"]).exists()
+    try:
+        return persona_load_snapshot(raw=raw, author=author, summary="imported from a character card", publish=publish)
+    except PersonaDataError as exc:
+        raise CardError(exc.reason, field=card_field(exc.field)) from exc

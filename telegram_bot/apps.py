@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class TelegramBotConfig(AppConfig):
     name = "telegram_bot"
     verbose_name = "Telegram bot"
+
+    def ready(self) -> None:
+        from accounts.registry import register_user_data_exporter
+        from digitalme.health import register_check
+        from telegram_bot.health import check_telegram
+        from telegram_bot.selectors import telegram_link_export
+
+        register_check("telegram", check_telegram, required=False)
+        register_user_data_exporter("telegram", telegram_link_export)

@@ -1,0 +1,1 @@
+"""HTTP clients for the providers' APIs (httpx; base URLs from settings)."""

@@ -1,0 +1,137 @@
+"""Reads for integrations: what the list endpoint, insights, export and health show."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Count, Sum
+from django.utils import timezone
+
+from integrations.models import (
+    KIND_MODELS,
+    Integration,
+    IntegrationStatus,
+    Provider,
+    SyncRun,
+    SyncStatus,
+)
+
+
+def integration_ids_due_for_sync() -> list[int]:
+    return list(
+        Integration.objects.filter(enabled=True, status=IntegrationStatus.ACTIVE, token__isnull=False)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def integration_list(*, user: Any) -> dict[str, Integration | None]:
+    """Each provider -> the user's integration (or None), with item counts per kind annotated."""
+    annotations = {
+        "gmail_count": Count("gmail_messages", distinct=True),
+        "calendar_count": Count("calendar_events", distinct=True),
+        "github_event_count": Count("github_events", distinct=True),
+        "github_repo_count": Count("github_repositories", distinct=True),
+        "github_pr_count": Count("github_pull_requests", distinct=True),
+    }
+    found = {i.provider: i for i in Integration.objects.filter(user=user).annotate(**annotations)}
+    return {provider: found.get(provider) for provider in Provider.values}
+
+
+def integration_item_counts(integration: Integration) -> dict[str, int]:
+    """Synced rows per kind; uses integration_list's annotations when present."""
+    if not hasattr(integration, "gmail_count"):
+        integration = integration_list(user=integration.user)[integration.provider] or integration
+    if integration.provider == Provider.GOOGLE:
+        return {"gmail": integration.gmail_count, "calendar": integration.calendar_count}  # type: ignore[attr-defined]
+    return {
+        "github": integration.github_event_count  # type: ignore[attr-defined]
+        + integration.github_repo_count  # type: ignore[attr-defined]
+        + integration.github_pr_count  # type: ignore[attr-defined]
+    }
+
+
+def provider_health(*, window: timedelta = timedelta(hours=2), sample: int = 50) -> dict[str, dict[str, Any]]:
+    """healthy / degraded / down per provider from recent sync runs (no user data).
+
+    down: every recent finished run failed (at least 3); degraded: more than 10% of them did not
+    succeed; healthy otherwise (including no recent runs: nothing has failed).
+    """
+    since = timezone.now() - window
+    result: dict[str, dict[str, Any]] = {}
+    for provider in Provider.values:
+        runs = list(
+            SyncRun.objects.filter(provider=provider, started_at__gte=since)
+            .exclude(status__in=[SyncStatus.RUNNING, SyncStatus.SKIPPED])
+            .order_by("-started_at")
+            .values_list("status", "finished_at")[:sample]
+        )
+        total = len(runs)
+        bad = sum(1 for status, _ in runs if status in (SyncStatus.FAILED, SyncStatus.RATE_LIMITED))
+        partial = sum(1 for status, _ in runs if status == SyncStatus.PARTIAL)
+        if total >= 3 and bad == total:
+            state = "down"
+        elif total and (bad + partial) / total > 0.1:
+            state = "degraded"
+        else:
+            state = "healthy"
+        last_ok = next((finished for status, finished in runs if status == SyncStatus.OK), None)
+        result[provider] = {
+            "status": state,
+            "recent_runs": total,
+            "failed_runs": bad,
+            "partial_runs": partial,
+            "last_success_at": last_ok.isoformat() if last_ok else None,
+        }
+    return result
+
+
+def refresh_success_rate() -> dict[str, Any]:
+    """Google token refreshes across all users: the share that worked without the user."""
+    totals = Integration.objects.filter(provider=Provider.GOOGLE).aggregate(
+        attempts=Sum("refresh_attempts"), successes=Sum("refresh_successes")
+    )
+    attempts, successes = totals["attempts"] or 0, totals["successes"] or 0
+    return {"attempts": attempts, "successes": successes, "rate": round(successes / attempts, 4) if attempts else None}
+
+
+def user_synced_data_export(*, user: Any) -> dict[str, Any]:
+    """Everything synced for the user (no tokens): the `/api/me/export/` section."""
+    integrations = []
+    for integration in Integration.objects.filter(user=user).order_by("provider"):
+        data: dict[str, Any] = {
+            "provider": integration.provider,
+            "account": integration.account_label,
+            "enabled": integration.enabled,
+            "kinds": {kind: integration.kind_enabled(kind) for kind in integration.kinds},
+            "status": integration.status,
+            "last_sync": integration.last_sync_at.isoformat() if integration.last_sync_at else None,
+            "created": integration.created_at.isoformat(),
+            "sync_runs": [
+                {
+                    "started": run.started_at.isoformat(),
+                    "status": run.status,
+                    "counts": run.counts,
+                    "errors": run.errors,
+                    "duration_ms": run.duration_ms,
+                }
+                for run in integration.sync_runs.all()[:100]
+            ],
+        }
+        for models in KIND_MODELS.values():
+            for model in models:
+                rows = model.objects.filter(integration=integration).values()  # type: ignore[attr-defined]
+                if rows:
+                    data[str(model._meta.model_name)] = [_jsonable(row) for row in rows]
+        integrations.append(data)
+    return {"integrations": integrations}
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in row.items():
+        if key in ("id", "user_id", "integration_id"):
+            continue
+        out[key] = value.isoformat() if hasattr(value, "isoformat") else value
+    return out

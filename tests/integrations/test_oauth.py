@@ -1,0 +1,89 @@
+"""The real allauth OAuth flow (login view → provider → callback) against the loopback fakes."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from allauth.socialaccount.models import SocialAccount, SocialToken
+from django.db import connection
+
+from accounts.models import User
+from integrations import crypto
+from integrations.models import Integration, IntegrationToken
+
+pytestmark = pytest.mark.django_db
+
+
+def _start(client, provider: str, **params) -> dict[str, list[str]]:
+    response = client.post(f"/accounts/{provider}/login/", params)
+    assert response.status_code == 302, response.content[:500]
+    return parse_qs(urlsplit(response["Location"]).query) | {"_url": [response["Location"]]}
+
+
+def test_github_connect_stores_encrypted_token_and_blanks_allauths_copy(client, user, providers):
+    _, github = providers
+    github.add_user("ivan", email="ivan-gh@example.com")
+    github.authorize("code-1", "ivan")
+    client.force_login(user)
+
+    query = _start(client, "github", process="connect")
+    assert query["_url"][0].startswith(f"{github.url}/login/oauth/authorize")
+    assert set(query["scope"][0].split()) == {"read:user", "user:email", "public_repo"}
+    response = client.get("/accounts/github/login/callback/", {"code": "code-1", "state": query["state"][0]})
+
+    assert response.status_code == 302
+    integration = Integration.objects.get(user=user, provider="github")
+    assert integration.account_label == "ivan"
+    token_row = IntegrationToken.objects.get(integration=integration)
+    plaintext = next(iter(github.tokens))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT access_token_encrypted FROM integrations_integrationtoken WHERE id = %s", [token_row.pk])
+        raw = cursor.fetchone()[0]
+    assert plaintext not in raw
+    assert crypto.decrypt(raw) == plaintext
+    assert SocialToken.objects.get(account__user=user).token == ""
+    assert github.calls_to("/login/oauth/access_token")[0].form["code"] == "code-1"
+
+
+def test_wrong_state_is_rejected_and_nothing_is_stored(client, user, providers):
+    _, github = providers
+    github.add_user("ivan", email="ivan-gh@example.com")
+    github.authorize("code-2", "ivan")
+    client.force_login(user)
+    _start(client, "github", process="connect")
+
+    response = client.get("/accounts/github/login/callback/", {"code": "code-2", "state": "forged-state"})
+
+    assert response.status_code == 401
+    assert not Integration.objects.filter(user=user).exists()
+    assert github.calls_to("/login/oauth/access_token") == []
+
+
+def test_google_sign_in_creates_the_user_with_offline_access(client, providers):
+    google, _ = providers
+    google.authorize("g-code", email="new.person@example.com", sub="777")
+
+    query = _start(client, "google")
+    assert query["_url"][0].startswith(f"{google.url}/auth")
+    assert {
+        "openid",
+        "email",
+        "profile",
+        "https://www.googleapis.com/auth/gmail.readonly",
+        "https://www.googleapis.com/auth/calendar.readonly",
+    } == set(query["scope"][0].split())
+    assert query["access_type"] == ["offline"]
+    response = client.get("/accounts/google/login/callback/", {"code": "g-code", "state": query["state"][0]})
+
+    assert response.status_code == 302
+    user = User.objects.get(email="new.person@example.com")
+    assert SocialAccount.objects.get(user=user).uid == "777"
+    integration = Integration.objects.get(user=user, provider="google")
+    token = IntegrationToken.objects.get(integration=integration)
+    assert crypto.decrypt(token.refresh_token_encrypted).startswith("g-refresh-")
+    assert token.expires_at is not None
+    assert integration.kinds == {"gmail": True, "calendar": True}
+    token_call = google.calls_to("/token")[0]
+    assert token_call.form["grant_type"] == "authorization_code"
+    assert "code_verifier" in token_call.form  # PKCE

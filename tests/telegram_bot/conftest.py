@@ -1,0 +1,101 @@
+"""Fixtures for the bot: a fake Bot API on loopback with settings pointing at it, update builders."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from typing import Any
+
+import pytest
+from django.test import AsyncClient
+
+from telegram_bot.bot import background_wait, webhook_application_shutdown
+from tests.fakes.telegram import BOT_ID, BOT_USERNAME, FakeTelegram
+
+WEBHOOK_SECRET = "webhook-secret-for-tests-0123456789"
+TG_USER_ID = 424242
+_update_ids = itertools.count(10_000)
+
+
+@pytest.fixture
+def fake_telegram(settings):
+    fake = FakeTelegram().start()
+    settings.TELEGRAM_API_BASE_URL = fake.base_url
+    settings.TELEGRAM_BOT_TOKEN = fake.token
+    settings.TELEGRAM_WEBHOOK_SECRET = WEBHOOK_SECRET
+    settings.TELEGRAM_BOT_USERNAME = BOT_USERNAME
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+async def webhook(fake_telegram):
+    """Posts updates to /telegram/webhook/ and waits until they are handled (as daphne would run them)."""
+    client = AsyncClient()
+
+    async def post(update: Any, *, secret: str | None = WEBHOOK_SECRET, raw: bytes | None = None, wait: bool = True):
+        headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
+        body = raw if raw is not None else json.dumps(update)
+        response = await client.post("/telegram/webhook/", data=body, content_type="application/json", headers=headers)
+        if wait:
+            await background_wait()
+        return response
+
+    yield post
+    await webhook_application_shutdown()
+
+
+def _user(user_id: int, language: str) -> dict[str, Any]:
+    return {
+        "id": user_id,
+        "is_bot": False,
+        "first_name": "Masha",
+        "username": f"masha{user_id}",
+        "language_code": language,
+    }
+
+
+def message_update(
+    text: str | None = None,
+    *,
+    user_id: int = TG_USER_ID,
+    language: str = "en",
+    chat: dict[str, Any] | None = None,
+    update_id: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An update with a new message; a leading /command gets its bot_command entity like Telegram's."""
+    message: dict[str, Any] = {
+        "message_id": next(_update_ids),
+        "date": int(time.time()),
+        "chat": chat or {"id": user_id, "type": "private", "first_name": "Masha"},
+        "from": _user(user_id, language),
+    }
+    if text is not None:
+        message["text"] = text
+        if text.startswith("/"):
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+    message.update(extra or {})
+    return {"update_id": update_id if update_id is not None else next(_update_ids), "message": message}
+
+
+def callback_update(
+    data: str, *, user_id: int = TG_USER_ID, message_id: int = 1, language: str = "en"
+) -> dict[str, Any]:
+    return {
+        "update_id": next(_update_ids),
+        "callback_query": {
+            "id": str(next(_update_ids)),
+            "from": _user(user_id, language),
+            "chat_instance": "ci",
+            "data": data,
+            "message": {
+                "message_id": message_id,
+                "date": int(time.time()),
+                "chat": {"id": user_id, "type": "private"},
+                "from": {"id": BOT_ID, "is_bot": True, "first_name": "Ivan", "username": BOT_USERNAME},
+                "text": "…",
+            },
+        },
+    }

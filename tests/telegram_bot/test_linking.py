@@ -1,0 +1,152 @@
+"""Account linking: one-time codes from the API, `/start <code>` in the bot, `/unlink`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.utils import timezone
+
+from telegram_bot.models import LinkCode, TelegramAccount
+from telegram_bot.services import link_code_issue
+from tests.factories import UserFactory
+from tests.fakes.telegram import BOT_USERNAME
+from tests.telegram_bot.conftest import TG_USER_ID, message_update
+
+
+@pytest.mark.django_db
+def test_link_code_api_returns_code_deep_link_and_expiry(auth_client, user, settings):
+    settings.TELEGRAM_BOT_USERNAME = BOT_USERNAME
+
+    response = auth_client.post("/api/telegram/link-code/")
+
+    assert response.status_code == 201
+    body = response.json()
+    assert len(body["code"]) == 10
+    assert body["deep_link"] == f"https://t.me/{BOT_USERNAME}?start={body['code']}"
+    expires_in = timezone.datetime.fromisoformat(body["expires_at"]) - timezone.now()
+    assert timedelta(minutes=9) < expires_in <= timedelta(minutes=10)
+
+
+@pytest.mark.django_db
+def test_link_code_api_needs_login(api_client):
+    response = api_client.post("/api/telegram/link-code/")
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
+
+
+@pytest.mark.django_db
+def test_link_code_is_stored_only_as_a_hash(auth_client, user):
+    code = auth_client.post("/api/telegram/link-code/").json()["code"]
+
+    assert not LinkCode.objects.filter(code_hash=code).exists()
+    assert LinkCode.objects.filter(user=user).count() == 1
+
+
+@pytest.mark.django_db
+def test_guest_users_cannot_get_a_link_code(api_client):
+    guest = UserFactory(is_guest=True)
+    api_client.force_authenticate(user=guest)
+
+    response = api_client.post("/api/telegram/link-code/")
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "guest_not_allowed"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_start_with_a_valid_code_links_the_account(webhook, fake_telegram):
+    user = await sync_to_async(UserFactory)(email="masha@example.com")
+    issued = await sync_to_async(link_code_issue)(user=user)
+
+    await webhook(message_update(f"/start {issued.code}"))
+
+    account = await TelegramAccount.objects.aget(telegram_user_id=TG_USER_ID)
+    assert account.user_id == user.pk
+    [sent] = fake_telegram.calls_of("sendMessage")
+    assert "masha@example.com" in sent.params["text"]
+    assert sent.params["chat_id"] == str(TG_USER_ID)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_start_with_an_expired_code_does_not_link(webhook, fake_telegram):
+    user = await sync_to_async(UserFactory)()
+    issued = await sync_to_async(link_code_issue)(user=user)
+    await LinkCode.objects.filter(user=user).aupdate(expires_at=timezone.now() - timedelta(seconds=1))
+
+    await webhook(message_update(f"/start {issued.code}"))
+
+    account = await TelegramAccount.objects.aget(telegram_user_id=TG_USER_ID)
+    assert account.user_id is None
+    [sent] = fake_telegram.calls_of("sendMessage")
+    assert "expired" in sent.params["text"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_code_works_only_once(webhook, fake_telegram):
+    user = await sync_to_async(UserFactory)()
+    issued = await sync_to_async(link_code_issue)(user=user)
+    await webhook(message_update(f"/start {issued.code}"))
+
+    await webhook(message_update(f"/start {issued.code}", user_id=TG_USER_ID + 1))
+
+    other = await TelegramAccount.objects.aget(telegram_user_id=TG_USER_ID + 1)
+    assert other.user_id is None
+    assert "already used" in fake_telegram.calls_of("sendMessage")[-1].params["text"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_unknown_code_is_refused_in_the_users_language(webhook, fake_telegram):
+    await webhook(message_update("/start NOPE123456", language="ru"))
+
+    [sent] = fake_telegram.calls_of("sendMessage")
+    assert "не подходит" in sent.params["text"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_new_code_replaces_the_previous_one(webhook, fake_telegram):
+    user = await sync_to_async(UserFactory)()
+    first = await sync_to_async(link_code_issue)(user=user)
+    await sync_to_async(link_code_issue)(user=user)
+
+    await webhook(message_update(f"/start {first.code}"))
+
+    account = await TelegramAccount.objects.aget(telegram_user_id=TG_USER_ID)
+    assert account.user_id is None
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_unlink_undoes_the_link(webhook, fake_telegram):
+    user = await sync_to_async(UserFactory)()
+    issued = await sync_to_async(link_code_issue)(user=user)
+    await webhook(message_update(f"/start {issued.code}"))
+
+    await webhook(message_update("/unlink"))
+
+    account = await TelegramAccount.objects.aget(telegram_user_id=TG_USER_ID)
+    assert account.user_id is None
+    assert "Unlinked" in fake_telegram.calls_of("sendMessage")[-1].params["text"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_linking_a_second_telegram_moves_the_link(webhook, fake_telegram):
+    user = await sync_to_async(UserFactory)()
+    await webhook(message_update(f"/start {(await sync_to_async(link_code_issue)(user=user)).code}"))
+
+    code = (await sync_to_async(link_code_issue)(user=user)).code
+    await webhook(message_update(f"/start {code}", user_id=TG_USER_ID + 5))
+
+    assert await TelegramAccount.objects.filter(user=user).acount() == 1
+    assert (await TelegramAccount.objects.aget(user=user)).telegram_user_id == TG_USER_ID + 5
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_start_codes_in_group_chats_are_ignored(webhook, fake_telegram):
+    user = await sync_to_async(UserFactory)()
+    issued = await sync_to_async(link_code_issue)(user=user)
+
+    await webhook(message_update(f"/start {issued.code}", chat={"id": -100, "type": "group", "title": "g"}))
+
+    assert not await TelegramAccount.objects.filter(user=user).aexists()
