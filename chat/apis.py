@@ -31,7 +31,8 @@ from chat.services import (
     chat_reply,
     conversation_create,
     conversation_delete,
-    memory_clear,
+    conversation_update,
+    memory_delete_all,
     memory_fact_delete,
     message_feedback,
 )
@@ -93,9 +94,23 @@ class ConversationListApi(APIView):
 
 
 class ConversationDetailApi(APIView):
+    class ConversationUpdateInputSerializer(serializers.Serializer):
+        title = serializers.CharField(max_length=120, allow_blank=True)
+
     @extend_schema(responses={200: ConversationOutputSerializer, 401: E401, 404: E404})
     def get(self, request, conversation_id: int):
         conversation = conversation_get(user=request.user, conversation_id=conversation_id)
+        return Response(ConversationOutputSerializer(conversation).data)
+
+    @extend_schema(
+        request=ConversationUpdateInputSerializer,
+        responses={200: ConversationOutputSerializer, 400: E400, 401: E401, 404: E404},
+    )
+    def patch(self, request, conversation_id: int):
+        conversation = conversation_get(user=request.user, conversation_id=conversation_id)
+        data = self.ConversationUpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        conversation = conversation_update(conversation=conversation, title=data.validated_data["title"])
         return Response(ConversationOutputSerializer(conversation).data)
 
     @extend_schema(responses={204: None, 401: E401, 404: E404})
@@ -223,7 +238,7 @@ class MemoryApi(APIView):
 
     @extend_schema(responses={204: None, 401: E401})
     def delete(self, request):
-        memory_clear(user=request.user)
+        memory_delete_all(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

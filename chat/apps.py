@@ -6,7 +6,7 @@ class ChatConfig(AppConfig):
     verbose_name = "Chat"
 
     def ready(self) -> None:
-        from chat.llm.health import check_llm
+        from chat.health import check_llm
         from digitalme.health import register_check
 
         register_check("llm", check_llm, required=False)

@@ -9,7 +9,7 @@ Contract (docs/ARCHITECTURE.md "Chat pipeline contract"):
     chat_reply(...same...) -> TurnResult                                            (sync wrapper)
     reply_preview(*, profile, text, history=()) -> PreviewResult                    (no storage)
     message_feedback(*, user, message_id, rating, correction="") -> Message
-    memory_fact_delete(*, user, fact_id) / memory_clear(*, user)
+    memory_fact_delete(*, user, fact_id) / memory_delete_all(*, user)
 
 `platform` is a chat.models.Platform value; nothing else differs between platforms.
 Domain errors (chat.errors): EmptyMessage, MessageTooLong, RateLimited, LLMUnavailable, NotFound.
@@ -40,6 +40,7 @@ from chat.prompting import BuiltPrompt, build_prompt
 from chat.selectors import (
     conversation_get,
     history_before,
+    memory_fact_list,
     message_find_by_client_id,
     message_get_for_user,
     reply_for,
@@ -142,8 +143,48 @@ def conversation_create(*, user, title: str = "", platform: str) -> Conversation
     return conversation
 
 
+def conversation_update(*, conversation: Conversation, title: str) -> Conversation:
+    conversation.title = title.strip()[:120]
+    conversation.full_clean()
+    conversation.save(update_fields=["title", "updated"])
+    return conversation
+
+
 def conversation_delete(*, conversation: Conversation) -> None:
     conversation.delete()
+
+
+def conversation_latest(*, user, platform: str | None = None) -> Conversation | None:
+    """The user's most recently active conversation (optionally only those started on `platform`)."""
+    conversations = Conversation.objects.filter(user=user)
+    if platform:
+        conversations = conversations.filter(platform=platform)
+    return conversations.order_by("-updated", "-id").first()
+
+
+def conversations_transfer(*, from_user, to_user) -> int:
+    """Move one user's conversations and memory to another (a Telegram guest linking an account).
+
+    Facts the target already has for the same key are replaced by the moved ones (kept as
+    history), like any newer fact. Returns the number of conversations moved.
+    """
+    with transaction.atomic():
+        moved = Conversation.objects.filter(user=from_user).update(user=to_user)
+        for fact in MemoryFact.objects.filter(user=from_user, replaced_by__isnull=True).order_by("created", "id"):
+            current = MemoryFact.objects.filter(user=to_user, key=fact.key, replaced_by__isnull=True).first()
+            if current is not None:
+                current.replaced_by = fact
+                current.save(update_fields=["replaced_by"])
+            fact.user = to_user
+            fact.save(update_fields=["user"])
+        MemoryFact.objects.filter(user=from_user).update(user=to_user)
+        guest_memory = UserMemory.objects.filter(user=from_user).first()
+        if guest_memory is not None and guest_memory.summary:
+            target_memory, _ = UserMemory.objects.get_or_create(user=to_user)
+            target_memory.summary = " ".join(filter(None, [target_memory.summary, guest_memory.summary]))
+            target_memory.save(update_fields=["summary", "updated"])
+        UserMemory.objects.filter(user=from_user).delete()
+    return moved
 
 
 # --- the turn, step by step (sync steps run in a worker thread) ------------------------------------
@@ -286,7 +327,7 @@ def _clean_reply(text: str) -> str:
 async def achat_reply(
     *,
     user,
-    text: str,
+    text: str | None,
     platform: str,
     conversation: Conversation | None = None,
     client_id: str = "",
@@ -348,7 +389,7 @@ async def achat_reply(
 def chat_reply(
     *,
     user,
-    text: str,
+    text: str | None,
     platform: str,
     conversation: Conversation | None = None,
     client_id: str = "",
@@ -462,6 +503,11 @@ def message_feedback(*, user, message_id: int | str, rating: int, correction: st
     return message
 
 
+def memory_list(*, user) -> list[MemoryFact]:
+    """What Ivan currently remembers about the user (newest first)."""
+    return list(memory_fact_list(user=user))
+
+
 def memory_fact_delete(*, user, fact_id: int | str) -> None:
     try:
         fact = MemoryFact.objects.get(user=user, pk=int(fact_id))
@@ -470,11 +516,16 @@ def memory_fact_delete(*, user, fact_id: int | str) -> None:
     fact.delete()
 
 
-def memory_clear(*, user) -> None:
-    """Forget everything Ivan learned about the user (facts, their history and the summary)."""
+def memory_delete_all(*, user) -> int:
+    """Forget everything Ivan learned about the user (facts, their history and the summary).
+
+    Returns how many current facts were forgotten.
+    """
     with transaction.atomic():
+        current = MemoryFact.objects.filter(user=user, replaced_by__isnull=True).count()
         MemoryFact.objects.filter(user=user).delete()
         UserMemory.objects.filter(user=user).delete()
+    return current
 
 
 __all__ = [
@@ -486,8 +537,12 @@ __all__ = [
     "conversation_create",
     "conversation_delete",
     "conversation_get",
-    "memory_clear",
+    "conversation_latest",
+    "conversation_update",
+    "conversations_transfer",
+    "memory_delete_all",
     "memory_fact_delete",
+    "memory_list",
     "message_feedback",
     "message_payload",
     "reply_preview",

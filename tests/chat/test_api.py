@@ -239,3 +239,15 @@ def test_sse_request_with_bad_input_is_400(user):
     )
     assert response.status_code == 400
     assert response.content.decode().startswith("event: error")
+
+
+def test_rename_a_conversation(auth_client, user):
+    conversation = conversation_create(user=user, platform=Platform.WEB)
+    response = auth_client.patch(f"/api/conversations/{conversation.pk}/", {"title": "Trip to Kazan"}, format="json")
+    assert response.status_code == 200 and response.json()["title"] == "Trip to Kazan"
+    too_long = auth_client.patch(f"/api/conversations/{conversation.pk}/", {"title": "x" * 121}, format="json")
+    assert too_long.status_code == 400 and "title" in too_long.json()["fields"]
+    theirs = conversation_create(user=UserFactory(), platform=Platform.WEB)
+    assert (
+        auth_client.patch(f"/api/conversations/{theirs.pk}/", {"title": "mine now"}, format="json").status_code == 404
+    )

@@ -201,3 +201,23 @@ def test_reply_preview_answers_a_profile_without_storing(ivan, fake_llm):
 def test_conversation_create_records_the_platform(user):
     conversation = conversation_create(user=user, title="  Plans  ", platform=Platform.TELEGRAM)
     assert (conversation.title, conversation.platform, conversation.persona) == ("Plans", "telegram", "ivan")
+
+
+def test_conversations_and_memory_move_to_the_linked_account(user, ivan):
+    from chat.models import MemoryFact
+    from chat.services import conversations_transfer, memory_list
+
+    guest = UserFactory(is_guest=True)
+    turn = chat_reply(user=guest, text="hi as a guest", platform=Platform.TELEGRAM)
+    MemoryFact.objects.create(user=user, key="city", value="Kazan", text="lives in Kazan")
+    MemoryFact.objects.create(
+        user=guest, key="city", value="Perm", text="lives in Perm", source_message=turn.user_message
+    )
+
+    moved = conversations_transfer(from_user=guest, to_user=user)
+
+    assert moved == 1
+    assert Conversation.objects.get(pk=turn.conversation.pk).user == user
+    assert [fact.text for fact in memory_list(user=user)] == ["lives in Perm"]
+    old = MemoryFact.objects.get(text="lives in Kazan")
+    assert old.replaced_by.text == "lives in Perm"

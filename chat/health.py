@@ -1,4 +1,7 @@
-"""The non-required `llm` readiness check: is the configured model reachable without a generation?"""
+"""The non-required `llm` readiness check: is the configured model reachable without a generation?
+
+Outside chat/llm on purpose: importing litellm takes seconds, and every process imports this at startup.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,6 @@ import asyncio
 
 import httpx
 from django.conf import settings
-
-from chat.llm.providers import local
 
 PROBE_TIMEOUT_S = 2.0
 
@@ -18,6 +19,8 @@ async def check_llm() -> dict:
     if model.startswith("fake/"):
         return result
     if model.startswith("local/"):
+        from chat.llm.providers import local  # imports litellm: only when the check runs, not at startup
+
         path = await asyncio.to_thread(local.model_path)  # raises when the GGUF is missing
         result.update({"file": path.name, "loaded": local.MODEL.loaded, "queued": local.MODEL.queued()})
         return result
