@@ -1,28 +1,67 @@
-"""Moderation of what users send and what Ivan answers.
+"""Moderation of what users send and what Ivan answers: always-on local filters plus, when
+configured, the provider's moderation endpoint through litellm.
 
 Interface used by the chat pipeline (stable; the rule set behind it grows):
 - `moderate_input(text, language=None) -> Verdict`
-- `moderate_output(text, user_id=None) -> Verdict`
-- `refusal_for(verdict, language) -> str`: Ivan's in-character answer to a blocked input.
-Every verdict is stored on its message (`Verdict.as_dict()`).
+- `moderate_output(text, user_id=None, *, system_prompt=None, final=True) -> Verdict`
+  While a reply streams, call it with `final=False` on the text so far (local checks only, cheap);
+  call it once with `final=True` on the complete reply (adds the provider check when configured).
+- `amoderate_input` / `amoderate_output`: the same from async code (the provider call and the
+  account lookup run off the event loop).
+- `refusal_for(verdict, language, *, persona=None) -> str`: Ivan's in-character answer to a
+  blocked input, or the replacement for a reply that was cut.
+Every verdict is stored on its message (`Verdict.as_dict()`). Rules, secret shapes and refusals
+live in `chat/moderation_data/`; the labelled corpus there is what `tests/chat/test_moderation.py`
+measures false positives and negatives on.
 """
 
 from __future__ import annotations
 
+import logging
+import random
 import re
+import unicodedata
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from digitalme import metrics
+
+if TYPE_CHECKING:
+    from personality.profile import PersonaProfile
+
+logger = logging.getLogger(__name__)
+
+DATA_DIR = Path(__file__).resolve().parent / "moderation_data"
 
 # Category names stored on messages.
 ALLOWED = ""
+ABUSE = "abuse"
+PROFANITY = "profanity"
+HATE = "hate"
+SEXUAL = "sexual"
+VIOLENCE = "violence"
+SELF_HARM = "self_harm"
+ILLICIT = "illicit"
 INJECTION = "injection"
+SECRET = "secret"
+PRIVACY = "privacy"
+OTHER = "other"
 
 
 @dataclass(frozen=True)
 class Verdict:
     allowed: bool
-    category: str = ALLOWED
+    category: str = ALLOWED  # set also on allowed-but-flagged verdicts (e.g. mild profanity)
     score: float = 0.0
-    reason: str = ""
+    reason: str = ""  # which check decided: "rules:<rule id>", "provider:<category>", "leak:<id>"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -30,24 +69,389 @@ class Verdict:
 
 OK = Verdict(allowed=True)
 
-_INJECTION = re.compile(
-    r"ignore (all )?(the )?(previous|prior|above) instructions|reveal (your )?(system )?prompt"
-    r"|игнорируй (все )?(предыдущие )?инструкции|покажи (свой )?(системный )?промпт",
-    re.IGNORECASE,
+
+# --- Normalisation --------------------------------------------------------------------------
+
+_CONTRACTIONS = [
+    (re.compile(r"\bwon't\b"), "will not"),
+    (re.compile(r"\bcan't\b"), "can not"),
+    (re.compile(r"\bcannot\b"), "can not"),
+    (re.compile(r"\blet's\b"), "let us"),
+    (re.compile(r"\b(\w+)n't\b"), r"\1 not"),
+    (re.compile(r"\b(\w+)'re\b"), r"\1 are"),
+    (re.compile(r"\bi'm\b"), "i am"),
+    (re.compile(r"\b(\w+)'ll\b"), r"\1 will"),
+    (re.compile(r"\b(\w+)'ve\b"), r"\1 have"),
+    (re.compile(r"\b(you|i|he|she|we|they)'d\b"), r"\1 would"),
+    (re.compile(r"\bur\b"), "your"),
+    (re.compile(r"\byoure\b"), "you are"),
+    (re.compile(r"\byour (a|an|such|so|the|just|really|not)\b"), r"you are \1"),  # "your an idiot"
+]
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'", "“": '"', "”": '"', "«": '"', "»": '"'})
+_DASHES = str.maketrans({"–": "—", "―": "—"})
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+_LATIN_TO_CYRILLIC = str.maketrans(
+    {"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х", "y": "у", "k": "к", "m": "м", "t": "т", "h": "н"}
+)
+_REPEATS = re.compile(r"([^\W\d_])\1{2,}")
+_TOKEN = re.compile(r"\S+")
+_HAS_LETTER = re.compile(r"[^\W\d_]")
+_CYRILLIC = re.compile(r"[а-я]")
+_LATIN = re.compile(r"[a-z]")
+_LEET_CHARS = re.compile(r"[013457@$]")
+_SPACES = re.compile(r"[ \t\u00a0]+")
+
+
+def _fix_token(token: str) -> str:
+    core = token.strip(".,!?;:()[]{}\"'")
+    if len(core) < 3 or not _HAS_LETTER.search(core):
+        return token
+    fixed = core
+    if _LEET_CHARS.search(core) and not core.replace(".", "").isdigit() and "://" not in core:
+        fixed = fixed.translate(_LEET)
+    if _CYRILLIC.search(fixed) and _LATIN.search(fixed):
+        fixed = fixed.translate(_LATIN_TO_CYRILLIC)
+    return token.replace(core, fixed) if fixed != core else token
+
+
+def normalise(text: str) -> str:
+    """The form the rules match against (see rules.yaml for what each step undoes)."""
+    text = unicodedata.normalize("NFKC", text).lower().replace("ё", "е")
+    text = text.translate(_QUOTES).translate(_DASHES)
+    text = _REPEATS.sub(r"\1", text)
+    text = " ".join(_fix_token(token) for token in _TOKEN.findall(text)) if text.strip() else ""
+    for pattern, replacement in _CONTRACTIONS:
+        text = pattern.sub(replacement, text)
+    return _SPACES.sub(" ", text)
+
+
+def detect_language(text: str) -> str:
+    """'ru' when most letters are Cyrillic, else 'en' (for replying in the language used)."""
+    cyrillic = len(re.findall(r"[А-Яа-яЁё]", text))
+    latin = len(re.findall(r"[A-Za-z]", text))
+    return "ru" if cyrillic > latin else "en"
+
+
+# --- Rules ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    category: str
+    weight: float
+    pattern: re.Pattern[str]
+    unless: re.Pattern[str] | None = None
+
+
+def _load_yaml(name: str) -> Any:
+    with (DATA_DIR / name).open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def _splice(pattern: str, vocab: dict[str, str]) -> str:
+    return re.sub(r"<<(\w+)>>", lambda match: vocab[match.group(1)], pattern)
+
+
+@cache
+def _rules() -> tuple[Rule, ...]:
+    data = _load_yaml("rules.yaml")
+    vocab = {**data["vocab"], **data.get("meta", {})}
+    rules = []
+    for raw in data["rules"]:
+        unless = raw.get("unless")
+        rules.append(
+            Rule(
+                id=raw["id"],
+                category=raw["category"],
+                weight=float(raw["weight"]),
+                pattern=re.compile(_splice(raw["pattern"], vocab), re.MULTILINE),
+                unless=re.compile(_splice(unless, vocab)) if unless else None,
+            )
+        )
+    return tuple(rules)
+
+
+@cache
+def _secret_rules() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    return tuple((raw["id"], re.compile(raw["pattern"])) for raw in _load_yaml("leaks.yaml")["secrets"])
+
+
+@cache
+def _refusals() -> dict:
+    return _load_yaml("refusals.yaml")
+
+
+def _rule_verdict(text: str, threshold: float) -> Verdict:
+    normalised = normalise(text)
+    best: Rule | None = None
+    for rule in _rules():
+        if best is not None and rule.weight <= best.weight:
+            continue
+        if rule.pattern.search(normalised) and not (rule.unless and rule.unless.search(normalised)):
+            best = rule
+    if best is None:
+        return OK
+    return Verdict(
+        allowed=best.weight < threshold, category=best.category, score=best.weight, reason=f"rules:{best.id}"
+    )
+
+
+# --- Provider moderation (litellm) ----------------------------------------------------------
+
+# OpenAI moderation categories → ours.
+_PROVIDER_CATEGORIES = {
+    "sexual": SEXUAL,
+    "sexual/minors": SEXUAL,
+    "harassment": ABUSE,
+    "harassment/threatening": VIOLENCE,
+    "hate": HATE,
+    "hate/threatening": HATE,
+    "violence": VIOLENCE,
+    "violence/graphic": VIOLENCE,
+    "self-harm": SELF_HARM,
+    "self-harm/intent": SELF_HARM,
+    "self-harm/instructions": SELF_HARM,
+    "illicit": ILLICIT,
+    "illicit/violent": ILLICIT,
+}
+
+
+def _provider_verdict(text: str) -> Verdict:
+    """The provider's verdict, or OK when not configured. Failure → OK (logged) unless fail-closed."""
+    model = settings.MODERATION_PROVIDER_MODEL
+    if not model or not text.strip():
+        return OK
+    import litellm
+    import openai
+
+    try:
+        client = openai.OpenAI(
+            api_key=settings.MODERATION_PROVIDER_API_KEY or None,
+            base_url=settings.MODERATION_PROVIDER_API_BASE or None,
+            timeout=settings.MODERATION_PROVIDER_TIMEOUT_S,
+            max_retries=0,
+        )
+        response = litellm.moderation(input=text, model=model.removeprefix("openai/"), client=client)
+        result = response.results[0]
+        scores = _as_mapping(result.category_scores)
+        flags = _as_mapping(result.categories)
+    except Exception as exc:  # noqa: BLE001 - network, auth, bad payload: moderation must not take the chat down
+        logger.warning("provider moderation failed: %s", type(exc).__name__)
+        if settings.MODERATION_PROVIDER_FAIL_CLOSED:
+            return Verdict(allowed=False, category=OTHER, score=1.0, reason="provider:unavailable")
+        return OK
+    threshold = settings.MODERATION_PROVIDER_THRESHOLD
+    name, score = max(scores.items(), key=lambda item: item[1] or 0.0, default=("", 0.0))
+    flagged_names = [key for key, value in flags.items() if value]
+    if (score or 0.0) < threshold and not flagged_names:
+        return OK
+    if (score or 0.0) < threshold:
+        name, score = flagged_names[0], max(float(scores.get(flagged_names[0]) or 0.0), threshold)
+    key = name.replace("_", "/").replace("self/harm", "self-harm")
+    return Verdict(
+        allowed=False,
+        category=_PROVIDER_CATEGORIES.get(key, OTHER),
+        score=round(float(score), 4),
+        reason=f"provider:{key}",
+    )
+
+
+def _as_mapping(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return value
+    if hasattr(value, "model_dump"):
+        return value.model_dump(by_alias=True)
+    return dict(vars(value))
+
+
+# --- Output-only checks ---------------------------------------------------------------------
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+# RFC 2606 reserved documentation domains: examples, never a real person.
+_DOCUMENTATION_DOMAINS = ("example.com", "example.org", "example.net", "example.test", "localhost")
+_CONFIGURED_SECRETS = (
+    "SECRET_KEY",
+    "JWT_SIGNING_KEY",
+    "LLM_API_KEY",
+    "TELEGRAM_BOT_TOKEN",
+    "TELEGRAM_WEBHOOK_SECRET",
+    "GOOGLE_CLIENT_SECRET",
+    "GITHUB_CLIENT_SECRET",
+    "FIELD_ENCRYPTION_KEY",
+    "METRICS_TOKEN",
+    "MODERATION_PROVIDER_API_KEY",
+    "EMAIL_HOST_PASSWORD",
 )
 
 
+def _configured_secret_values() -> list[str]:
+    values: list[str] = []
+    for name in _CONFIGURED_SECRETS:
+        raw = str(getattr(settings, name, "") or "")
+        values.extend(part for part in raw.split(",") if len(part) >= 12)
+    return values
+
+
+def _secret_leak(text: str) -> Verdict | None:
+    for value in _configured_secret_values():
+        if value in text:
+            return Verdict(allowed=False, category=SECRET, score=1.0, reason="leak:configured_secret")
+    for rule_id, pattern in _secret_rules():
+        if pattern.search(text):
+            return Verdict(allowed=False, category=SECRET, score=1.0, reason=f"leak:{rule_id}")
+    return None
+
+
+def _prompt_leak(text: str, system_prompt: str) -> Verdict | None:
+    """Ivan quoting a long stretch of his own system prompt means an extraction worked."""
+    prompt_words = normalise(system_prompt).split()
+    span = settings.MODERATION_PROMPT_LEAK_WORDS
+    if len(prompt_words) < span:
+        return None
+    reply = " " + " ".join(normalise(text).split()) + " "
+    for start in range(0, len(prompt_words) - span + 1):
+        if " " + " ".join(prompt_words[start : start + span]) + " " in reply:
+            return Verdict(allowed=False, category=INJECTION, score=1.0, reason="leak:system_prompt")
+    return None
+
+
+def _account_owners(emails: list[str]) -> dict[str, int]:
+    from django.contrib.auth import get_user_model
+
+    rows = get_user_model().objects.filter(email__in=emails).values_list("email", "pk")
+    return {email.lower(): pk for email, pk in rows}
+
+
+def _owners_from_any_context(emails: list[str]) -> dict[str, int]:
+    """Look the emails up; from inside an event loop the query runs on a worker thread."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _account_owners(emails)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(_account_owners_in_thread, emails).result()
+
+
+def _account_owners_in_thread(emails: list[str]) -> dict[str, int]:
+    from django.db import connections
+
+    try:
+        return _account_owners(emails)
+    finally:
+        connections.close_all()
+
+
+def _privacy_leak(text: str, user_id: int | None) -> Verdict | None:
+    """Another account's email address in the reply.
+
+    What we can check honestly: the addresses of this site's other accounts (we know them and
+    know they aren't the current user's). Addresses of people outside the site can legitimately
+    come from the user's own synced mail and are not blocked; phone numbers aren't stored per
+    account, so they can't be attributed and aren't checked.
+    """
+    found = {
+        email.lower()
+        for email in _EMAIL.findall(text)
+        if not email.lower().rsplit("@", 1)[-1].endswith(_DOCUMENTATION_DOMAINS)
+    }
+    if not found:
+        return None
+    owners = _owners_from_any_context(sorted(found))
+    if any(owner != user_id for owner in owners.values()):
+        return Verdict(allowed=False, category=PRIVACY, score=1.0, reason="leak:other_account_email")
+    return None
+
+
+# --- Public interface -----------------------------------------------------------------------
+
+
 def moderate_input(text: str, language: str | None = None) -> Verdict:
-    if _INJECTION.search(text):
-        return Verdict(allowed=False, category=INJECTION, score=1.0, reason="prompt-injection pattern")
-    return OK
+    """Check a user's message. `language` is a hint only: every language's rules always run."""
+    verdict = _rule_verdict(text, settings.MODERATION_INPUT_THRESHOLD)
+    if verdict.allowed:
+        provider = _provider_verdict(text)
+        if not provider.allowed:
+            verdict = provider
+    metrics.record_moderation(direction="input", category=verdict.category, allowed=verdict.allowed)
+    return verdict
 
 
-def moderate_output(text: str, user_id: int | None = None) -> Verdict:
-    return OK
+def moderate_output(
+    text: str, user_id: int | None = None, *, system_prompt: str | None = None, final: bool = True
+) -> Verdict:
+    """Check Ivan's reply (or the part streamed so far, with final=False) before users see it."""
+    verdict = (
+        _secret_leak(text)
+        or (_prompt_leak(text, system_prompt) if system_prompt else None)
+        or _privacy_leak(text, user_id)
+        or _rule_verdict(text, settings.MODERATION_OUTPUT_THRESHOLD)
+    )
+    if final and verdict.allowed:
+        provider = _provider_verdict(text)
+        if not provider.allowed:
+            verdict = provider
+    if final or not verdict.allowed:
+        metrics.record_moderation(direction="output", category=verdict.category, allowed=verdict.allowed)
+    return verdict
 
 
-def refusal_for(verdict: Verdict, language: str) -> str:
-    if language == "ru":
-        return "Нет, так не пойдёт. Я Иван, и свои инструкции я не раскрываю. Давай лучше о чём-нибудь другом."
-    return "No, that's not going to happen. I'm Ivan, and I keep my instructions to myself. Let's talk about something else."
+async def amoderate_input(text: str, language: str | None = None) -> Verdict:
+    return await sync_to_async(moderate_input, thread_sensitive=False)(text, language)
+
+
+async def amoderate_output(
+    text: str, user_id: int | None = None, *, system_prompt: str | None = None, final: bool = True
+) -> Verdict:
+    return await sync_to_async(_moderate_output_in_thread, thread_sensitive=False)(text, user_id, system_prompt, final)
+
+
+def _moderate_output_in_thread(text: str, user_id: int | None, system_prompt: str | None, final: bool) -> Verdict:
+    from django.db import connections
+
+    try:
+        return moderate_output(text, user_id, system_prompt=system_prompt, final=final)
+    finally:
+        connections.close_all()
+
+
+# Russian forms of persona names the refusals mention ({name}).
+_LOCAL_NAMES = {"Ivan": {"ru": "Иван"}}
+
+
+def _persona_name(persona: PersonaProfile | None, language: str) -> str:
+    name = persona.name if persona is not None else "Ivan"
+    localized = persona.extra.get("names", {}) if persona is not None else {}
+    return localized.get(language) or _LOCAL_NAMES.get(name, {}).get(language) or name
+
+
+def _humour(persona: PersonaProfile | None) -> float:
+    if persona is None:
+        return 0.0
+    return next((trait.value for trait in persona.traits if trait.name in ("humor", "humour")), 0.0)
+
+
+def refusal_variants(category: str, language: str, *, persona: PersonaProfile | None = None) -> list[str]:
+    """Every answer Ivan may give for this category (tests and the admin preview list them)."""
+    table = _refusals()
+    language = language if language in ("en", "ru") else "en"
+    by_language = (table.get(category) or table[OTHER])[language]
+    tone = "light" if _humour(persona) >= 0.6 else "plain"
+    name = _persona_name(persona, language)
+    return [variant.format(name=name) for variant in by_language.get(tone) or by_language["plain"]]
+
+
+def refusal_for(
+    verdict: Verdict, language: str | None, *, persona: PersonaProfile | None = None, rng: random.Random | None = None
+) -> str:
+    """Ivan's in-character answer for a blocked verdict, in `language` (en/ru), varied per call."""
+    variants = refusal_variants(verdict.category or OTHER, language or "en", persona=persona)
+    return (rng or random).choice(variants)
+
+
+def categories() -> Iterable[str]:
+    return (ABUSE, PROFANITY, HATE, SEXUAL, VIOLENCE, SELF_HARM, ILLICIT, INJECTION, SECRET, PRIVACY, OTHER)

@@ -85,6 +85,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "digitalme.request_id.RequestIdMiddleware",
+    "digitalme.metrics.MetricsMiddleware",  # quality: request counts/latency by route
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -187,12 +188,13 @@ else:
     # machine exchange task messages as files under var/celery/.
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
     _celery_dir = VAR_DIR / "celery"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_celery_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_celery_dir / "queue"),
         "data_folder_out": str(_celery_dir / "queue"),
         "processed_folder": str(_celery_dir / "processed"),
+        "control_folder": str(_celery_dir / "control"),
         "store_processed": False,
     }
 
@@ -363,7 +365,7 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_REDIRECT_EXEMPT = [r"^health/"]
+    SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]  # local scrapers speak plain http
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
@@ -464,6 +466,21 @@ CONTENT_SECURITY_POLICY = {
 
 # --- Metrics ---------------------------------------------------------------------------------
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+# --- Moderation (chat/moderation.py) ---------------------------------------------------------
+# Rule weights are 0..1 (chat/moderation_data/rules.yaml). A user's message is blocked at
+# MODERATION_INPUT_THRESHOLD; Ivan's reply is cut at the stricter MODERATION_OUTPUT_THRESHOLD.
+MODERATION_INPUT_THRESHOLD = env.float("MODERATION_INPUT_THRESHOLD", default=0.7)
+MODERATION_OUTPUT_THRESHOLD = env.float("MODERATION_OUTPUT_THRESHOLD", default=0.5)
+# The provider's moderation endpoint through litellm, e.g. omni-moderation-latest; empty = off.
+MODERATION_PROVIDER_MODEL = env.str("MODERATION_PROVIDER_MODEL", default="")
+MODERATION_PROVIDER_API_BASE = env.str("MODERATION_PROVIDER_API_BASE", default="")
+MODERATION_PROVIDER_API_KEY = env.str("MODERATION_PROVIDER_API_KEY", default="")  # else OPENAI_API_KEY
+MODERATION_PROVIDER_THRESHOLD = env.float("MODERATION_PROVIDER_THRESHOLD", default=0.5)
+MODERATION_PROVIDER_TIMEOUT_S = env.float("MODERATION_PROVIDER_TIMEOUT_S", default=5.0)
+MODERATION_PROVIDER_FAIL_CLOSED = env.bool("MODERATION_PROVIDER_FAIL_CLOSED", default=False)
+# A reply quoting this many consecutive words of the system prompt is a prompt leak.
+MODERATION_PROMPT_LEAK_WORDS = env.int("MODERATION_PROMPT_LEAK_WORDS", default=12)
 
 # --- Logging and errors ----------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

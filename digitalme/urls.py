@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from digitalme import health
+from digitalme.metrics import metrics_view
 
 handler404 = "digitalme.errors.handler404"
 handler500 = "digitalme.errors.handler500"
@@ -12,6 +13,7 @@ handler500 = "digitalme.errors.handler500"
 urlpatterns = [
     path("health/", health.liveness, name="health"),
     path("health/ready/", health.readiness, name="health-ready"),
+    path("metrics", metrics_view, name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),

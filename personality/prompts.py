@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import litellm
 from rank_bm25 import BM25Okapi
 
 from digitalme.errors import DomainError
@@ -443,14 +442,19 @@ def _rules(profile: PersonaProfile) -> str:
 
 
 class _Counter:
+    """litellm.token_counter for `model`; litellm is imported here, not at module import (it takes seconds)."""
+
     def __init__(self, model: str) -> None:
+        import litellm
+
         self.model = model
+        self._count = litellm.token_counter
 
     def text(self, text: str) -> int:
-        return int(litellm.token_counter(model=self.model, text=text)) if text else 0
+        return int(self._count(model=self.model, text=text)) if text else 0
 
     def messages(self, messages: list[dict[str, str]]) -> int:
-        return int(litellm.token_counter(model=self.model, messages=messages))
+        return int(self._count(model=self.model, messages=messages))
 
 
 def _section(title: str, body: str) -> str:

@@ -33,8 +33,7 @@ class Command(BaseCommand):
         if not settings.TELEGRAM_BOT_TOKEN:
             if not idle_without_token:
                 raise CommandError("TELEGRAM_BOT_TOKEN is not set.")
-            self.stdout.write("TELEGRAM_BOT_TOKEN is not set: the Telegram bot is off (set it in .env to start it).")
-            self._idle()
+            self._idle("TELEGRAM_BOT_TOKEN is not set: the Telegram bot is off (set it in .env to start it).")
             return
         try:
             asyncio.run(self._poll_until_signalled())
@@ -43,8 +42,7 @@ class Command(BaseCommand):
             message = "Telegram rejected TELEGRAM_BOT_TOKEN; check it with @BotFather."
             if not idle_without_token:
                 raise CommandError(message) from None
-            self.stderr.write(message + " The bot stays off.")
-            self._idle()
+            self._idle(message + " The bot stays off.")
 
     async def _poll_until_signalled(self) -> None:
         stop = asyncio.Event()
@@ -60,8 +58,10 @@ class Command(BaseCommand):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=RESTART_DELAY_S)
 
-    def _idle(self) -> None:
+    def _idle(self, reason: str) -> None:
         stopped = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stopped.set())
+        self.stdout.write(reason)  # after the handlers: from here on SIGTERM ends the wait cleanly
+        self.stdout.flush()
         stopped.wait()

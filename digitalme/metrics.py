@@ -1,0 +1,199 @@
+"""Prometheus metrics: the collectors, the helpers other apps call, the HTTP middleware, the
+WebSocket ASGI wrapper and the `/metrics` view.
+
+Apps record through the helpers (`record_chat_turn`, `observe_llm`, `record_moderation`), never
+through the collectors, so names and labels stay in one place. Each web process exposes its own
+numbers (Prometheus scrapes every process); `process_*` metrics come from prometheus_client.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+
+# Latency buckets (seconds) from a cached page (~1 ms) to a slow LLM reply (minutes).
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+HTTP_REQUESTS = Counter("dm_http_requests_total", "HTTP requests handled.", ["method", "route", "status"])
+HTTP_LATENCY = Histogram(
+    "dm_http_request_duration_seconds",
+    "Time to produce the HTTP response.",
+    ["method", "route"],
+    buckets=_LATENCY_BUCKETS,
+)
+WS_OPEN = Gauge("dm_websocket_connections_open", "WebSocket connections currently open.", ["route"])
+WS_CONNECTIONS = Counter("dm_websocket_connections_total", "WebSocket handshakes by outcome.", ["route", "outcome"])
+CHAT_TURNS = Counter("dm_chat_turns_total", "Chat turns (user message → Ivan's reply).", ["platform", "outcome"])
+LLM_LATENCY = Histogram(
+    "dm_llm_request_duration_seconds", "Whole LLM call, first byte to last token.", ["model"], buckets=_LATENCY_BUCKETS
+)
+LLM_TTFT = Histogram(
+    "dm_llm_time_to_first_token_seconds", "Time to the first streamed token.", ["model"], buckets=_LATENCY_BUCKETS
+)
+LLM_TOKENS = Counter("dm_llm_tokens_total", "Tokens sent to and produced by the LLM.", ["model", "kind"])
+LLM_ERRORS = Counter("dm_llm_errors_total", "LLM calls that failed (after retries and fallbacks).", ["model", "error"])
+MODERATION_VERDICTS = Counter(
+    "dm_moderation_verdicts_total", "Moderation verdicts.", ["direction", "category", "outcome"]
+)
+
+
+# --- Helpers other apps call ----------------------------------------------------------------
+
+
+def record_chat_turn(*, platform: str, outcome: str = "ok") -> None:
+    """One turn finished: outcome is ok | blocked | error | stopped."""
+    CHAT_TURNS.labels(platform=platform or "unknown", outcome=outcome).inc()
+
+
+def observe_llm(
+    *,
+    model: str,
+    latency_s: float | None = None,
+    ttft_s: float | None = None,
+    prompt_tokens: int = 0,
+    completion_tokens: int = 0,
+    error: str | None = None,
+) -> None:
+    """One LLM call: its duration, time to first token, tokens, or the error class name."""
+    model = model or "unknown"
+    if error:
+        LLM_ERRORS.labels(model=model, error=error).inc()
+    if latency_s is not None:
+        LLM_LATENCY.labels(model=model).observe(max(latency_s, 0.0))
+    if ttft_s is not None:
+        LLM_TTFT.labels(model=model).observe(max(ttft_s, 0.0))
+    if prompt_tokens:
+        LLM_TOKENS.labels(model=model, kind="prompt").inc(prompt_tokens)
+    if completion_tokens:
+        LLM_TOKENS.labels(model=model, kind="completion").inc(completion_tokens)
+
+
+def record_moderation(*, direction: str, category: str, allowed: bool) -> None:
+    """One moderation verdict: outcome blocked, flagged (allowed with a category) or allowed."""
+    outcome = "blocked" if not allowed else ("flagged" if category else "allowed")
+    MODERATION_VERDICTS.labels(direction=direction, category=category or "none", outcome=outcome).inc()
+
+
+# --- HTTP middleware ------------------------------------------------------------------------
+
+
+def _route(request: HttpRequest) -> str:
+    """The URL pattern (e.g. `api/conversations/<int:pk>/`), never the raw path: bounded labels."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return "unmatched"
+    return "/" + (match.route or match.view_name or "unmatched")
+
+
+class MetricsMiddleware:
+    """Counts every HTTP request and its latency by route pattern and status."""
+
+    async_capable = True
+    sync_capable = True
+
+    def __init__(self, get_response: Callable) -> None:
+        self.get_response = get_response
+        if iscoroutinefunction(self.get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
+        if iscoroutinefunction(self):
+            return self._acall(request)  # type: ignore[attr-defined]
+        started = time.perf_counter()
+        response = self.get_response(request)
+        self._observe(request, response, started)
+        return response
+
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = await self.get_response(request)
+        self._observe(request, response, started)
+        return response
+
+    @staticmethod
+    def _observe(request: HttpRequest, response: HttpResponse, started: float) -> None:
+        route = _route(request)
+        method = request.method or "GET"
+        HTTP_REQUESTS.labels(method=method, route=route, status=str(response.status_code)).inc()
+        HTTP_LATENCY.labels(method=method, route=route).observe(time.perf_counter() - started)
+
+
+# --- WebSocket ASGI wrapper -----------------------------------------------------------------
+
+
+def _ws_route(path: str) -> str:
+    """`/ws/persona/ivan/` → `/ws/persona/`: the socket kind, without ids (bounded labels)."""
+    parts = [part for part in path.split("/") if part]
+    return f"/ws/{parts[1]}/" if len(parts) >= 2 and parts[0] == "ws" else "other"
+
+
+class WebSocketMetricsMiddleware:
+    """Wraps the WebSocket ASGI app: open connections, and handshakes accepted vs refused."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        route = _ws_route(scope.get("path", ""))
+        accepted = False
+
+        async def counting_send(message: dict) -> None:
+            nonlocal accepted
+            if message["type"] == "websocket.accept" and not accepted:
+                accepted = True
+                WS_OPEN.labels(route=route).inc()
+                WS_CONNECTIONS.labels(route=route, outcome="accepted").inc()
+            elif message["type"] == "websocket.close" and not accepted:
+                WS_CONNECTIONS.labels(route=route, outcome="refused").inc()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, counting_send)
+        finally:
+            if accepted:
+                WS_OPEN.labels(route=route).dec()
+
+
+# --- /metrics -------------------------------------------------------------------------------
+
+_PROXY_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP", "HTTP_FORWARDED")
+
+
+def _is_loopback(request: HttpRequest) -> bool:
+    """A direct local scrape. Behind a reverse proxy every request comes from loopback, so a
+    request carrying forwarding headers is treated as remote."""
+    if any(header in request.META for header in _PROXY_HEADERS):
+        return False
+    try:
+        return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
+    except ValueError:
+        return False
+
+
+def _has_token(request: HttpRequest) -> bool:
+    expected = settings.METRICS_TOKEN
+    header = request.headers.get("Authorization", "")
+    if not expected or not header.startswith("Bearer "):
+        return False
+    return hmac.compare_digest(header.removeprefix("Bearer ").strip().encode(), expected.encode())
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Prometheus text format for loopback scrapers or `Authorization: Bearer METRICS_TOKEN`."""
+    from digitalme.errors import json_error
+
+    if not (_has_token(request) or _is_loopback(request)):
+        return json_error(
+            request, 403, "Metrics are served to loopback or with Authorization: Bearer <METRICS_TOKEN>.", "forbidden"
+        )
+    if request.method not in ("GET", "HEAD"):
+        return json_error(request, 405, "Use GET.", "method_not_allowed")
+    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
