@@ -23,6 +23,7 @@ SAFETY_MARGIN_TOKENS = 32
 class BuiltPrompt:
     messages: list[dict[str, str]]  # exactly what is sent to the LLM
     composed: Any  # personality.prompts.ComposedPrompt
+    profile: Any  # the PersonaProfile it was composed from
     token_count: int
     memory: tuple[str, ...] = ()
     context: tuple[ContextItem, ...] = ()
@@ -73,6 +74,7 @@ def build_prompt(
     return BuiltPrompt(
         messages=messages,
         composed=composed,
+        profile=profile,
         token_count=llm.count_tokens(messages=messages, model=model),
         memory=tuple(memory),
         context=tuple(context),

@@ -231,7 +231,7 @@ def _begin_turn(*, user, text: str, platform: str, conversation: Conversation | 
             raise InvalidInput("This message was already sent.", fields={"client_id": "duplicate"}) from None
         push_to_user(user.pk, {"type": "message.created", "message": message_payload(user_message)})
         if not verdict.allowed:
-            refusal = moderation.refusal_for(verdict, language)
+            refusal = moderation.refusal_for(verdict, language, persona=_live_profile_or_none())
             reply = Message(
                 conversation=conversation,
                 role=Role.ASSISTANT,
@@ -239,7 +239,7 @@ def _begin_turn(*, user, text: str, platform: str, conversation: Conversation | 
                 platform=platform,
                 client_id=client_id,
                 model="",
-                moderation={**moderation.moderate_output(refusal, user_id=user.pk).as_dict(), "refusal": True},
+                moderation={"allowed": True, "refusal": True},
             )
             reply.save()
             _touch(conversation, first_text=text)
@@ -290,13 +290,33 @@ def _touch(conversation: Conversation, *, first_text: str) -> None:
     conversation.save(update_fields=["title", "updated"])
 
 
-def _finish_turn(*, user, begun: _Begun, result: llm.StreamResult, cut_verdict: moderation.Verdict | None) -> Message:
+def _live_profile_or_none() -> Any:
+    """Ivan's live profile for a refusal's wording; a refusal must not fail for want of a persona."""
+    from personality.selectors import persona_profile_live
+
+    try:
+        return persona_profile_live()
+    except Exception:
+        logger.warning("no live persona for the refusal; using the default wording", exc_info=True)
+        return None
+
+
+def _finish_turn(
+    *,
+    user,
+    begun: _Begun,
+    result: llm.StreamResult,
+    prompt: BuiltPrompt,
+    cut_verdict: moderation.Verdict | None,
+) -> Message:
     reply = begun.reply
     text = _clean_reply(result.text)
-    verdict = cut_verdict or moderation.moderate_output(text, user_id=user.pk)
+    verdict = cut_verdict or moderation.moderate_output(
+        text, user_id=user.pk, system_prompt=prompt.composed.system, final=True
+    )
     moderation_record = verdict.as_dict()
     if not verdict.allowed:
-        text = moderation.refusal_for(verdict, begun.language)
+        text = moderation.refusal_for(verdict, begun.language, persona=prompt.profile)
         moderation_record["replaced"] = True
     reply.content = text
     reply.model = result.model
@@ -360,10 +380,10 @@ async def achat_reply(
     except Exception:
         await database_sync_to_async(_abandon_reply)(begun)
         raise
-    guard = _OutputGuard(user_id=user.pk)
+    guard = _OutputGuard(user_id=user.pk, system_prompt=prompt.composed.system)
 
     async def on_delta(delta: str) -> None:
-        guard.feed(delta)
+        await guard.feed(delta)
         if guard.verdict is None:
             await caller.token(delta)
 
@@ -382,7 +402,9 @@ async def achat_reply(
     elif not result.text.strip() and not result.stopped:
         await database_sync_to_async(_abandon_reply)(begun)
         raise LLMUnavailable("Ivan could not find words this time (the model returned nothing). Try again.")
-    reply = await database_sync_to_async(_finish_turn)(user=user, begun=begun, result=result, cut_verdict=guard.verdict)
+    reply = await database_sync_to_async(_finish_turn)(
+        user=user, begun=begun, result=result, prompt=prompt, cut_verdict=guard.verdict
+    )
     return TurnResult(begun.conversation, begun.user_message, reply, prompt)
 
 
@@ -441,24 +463,25 @@ class _Caller:
 
 
 class _OutputGuard:
-    """Moderates the reply while it streams; the first bad verdict cuts it (and it gets replaced)."""
+    """Moderates the reply while it streams (cheap local checks, off the event loop); the first
+    bad verdict cuts it, and the stored reply is replaced by Ivan's refusal."""
 
-    def __init__(self, *, user_id: int) -> None:
+    def __init__(self, *, user_id: int, system_prompt: str) -> None:
         self.user_id = user_id
+        self.system_prompt = system_prompt
         self.text = ""
         self.checked_upto = 0
         self.verdict: moderation.Verdict | None = None
 
-    def feed(self, delta: str) -> None:
+    async def feed(self, delta: str) -> None:
         self.text += delta
         if self.verdict is None and len(self.text) - self.checked_upto >= OUTPUT_CHECK_EVERY_CHARS:
-            self.check()
-
-    def check(self) -> None:
-        self.checked_upto = len(self.text)
-        verdict = moderation.moderate_output(self.text, user_id=self.user_id)
-        if not verdict.allowed:
-            self.verdict = verdict
+            self.checked_upto = len(self.text)
+            verdict = await moderation.amoderate_output(
+                self.text, self.user_id, system_prompt=self.system_prompt, final=False
+            )
+            if not verdict.allowed:
+                self.verdict = verdict
 
 
 def _replace(result: llm.StreamResult, **changes: Any) -> llm.StreamResult:

@@ -132,9 +132,17 @@ def count_tokens(
     return int(litellm.token_counter(model=model, text=text or ""))
 
 
+DEADLINE_GRACE_S = 1.0
+
+
 def _total_deadline() -> float:
-    """Each model in the chain gets LLM_TIMEOUT_S to start answering."""
-    return settings.LLM_TIMEOUT_S * (1 + len(settings.LLM_FALLBACK_MODELS))
+    """Backstop over the Router: each model in the chain gets LLM_TIMEOUT_S to start answering.
+
+    The per-model timeout (httpx for HTTP providers, the providers' own for custom ones) fires
+    first; this only catches a provider that ignores it. Cancelling litellm mid-call is the last
+    resort, so it gets a second of grace.
+    """
+    return settings.LLM_TIMEOUT_S * (1 + len(settings.LLM_FALLBACK_MODELS)) + DEADLINE_GRACE_S
 
 
 def _generation_params(max_tokens: int | None, temperature: float | None) -> dict[str, Any]:

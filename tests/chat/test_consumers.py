@@ -9,8 +9,10 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import override_settings
 
+from chat import moderation
 from chat.models import Conversation, Message, Role
 from chat.services import chat_reply
+from personality.selectors import persona_profile_live
 from tests.chat.conftest import access_token, communicator, receive_until, session_cookie_header
 from tests.factories import UserFactory
 
@@ -260,5 +262,8 @@ async def test_blocked_input_gets_the_refusal_as_the_reply(user, ivan):
     finally:
         await comm.disconnect()
     assert frames[0]["message"]["moderation"]["allowed"] is False
-    assert "Ivan" in frames[-1]["message"]["content"]
+    assert frames[-1]["message"]["moderation"]["refusal"] is True
+    assert frames[-1]["message"]["content"] in moderation.refusal_variants(
+        moderation.INJECTION, "en", persona=await sync_to_async(persona_profile_live)()
+    )
     assert await sync_to_async(Conversation.objects.count)() == 1
