@@ -97,6 +97,8 @@ JS_STRINGS = {
     "memory_empty": _("Ivan doesn't remember anything about you yet."),
     "forget": _("Forget"),
     "forgotten": _("Forgotten"),
+    "forget_all": _("Forget everything"),
+    "forget_all_confirm": _("Delete everything Ivan remembers about you?"),
     "link_expires": _("Expires at %(time)s"),
     "link_failed": _("Could not create a linking code. Try again."),
     "telegram_unavailable": _("Telegram linking is not available on this server yet."),

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "chat",
     "integrations",
     "telegram_bot",
+    "loadtest",  # quality: benchmark echo floor, load-test API and command
     # --- web: pages, CSP ---
     "csp",
 ]
@@ -466,6 +467,10 @@ CONTENT_SECURITY_POLICY = {
 
 # --- Metrics ---------------------------------------------------------------------------------
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+# --- Benchmarks (loadtest/) -----------------------------------------------------------------
+# The bare echo consumer at /ws/bench/echo/ (the benchmark's floor). Only `make bench` turns it on.
+BENCH_ECHO_ENABLED = env.bool("BENCH_ECHO_ENABLED", default=False)
 
 # --- Moderation (chat/moderation.py) ---------------------------------------------------------
 # Rule weights are 0..1 (chat/moderation_data/rules.yaml). A user's message is blocked at

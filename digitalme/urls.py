@@ -30,4 +30,5 @@ urlpatterns = [
     path("", include("chat.urls")),
     path("", include("integrations.urls")),
     path("", include("telegram_bot.urls")),
+    path("", include("loadtest.urls")),
 ]

@@ -199,7 +199,7 @@ class IntegrationHealthApi(APIView):
         providers = selectors.provider_health()
         states = {p["status"] for p in providers.values()}
         overall = "down" if states == {"down"} else "degraded" if states - {"healthy"} else "healthy"
-        return Response({"status": overall, "providers": providers})
+        return Response({"status": overall, "providers": providers, "token_refresh": selectors.refresh_success_rate()})
 
 
 class IntegrationLoadTestApi(APIView):
@@ -228,7 +228,7 @@ class InsightListApi(APIView):
     @extend_schema(responses={200: OpenApiResponse(description="{insights: [...], generated_at}"), **ERRORS})
     def get(self, request):
         items = insights.compute_insights(user=request.user)
-        now = insights.timezone.now()
+        now = insights.current_time()
         return Response(
             {
                 "generated_at": now.isoformat(),

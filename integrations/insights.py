@@ -69,6 +69,11 @@ class Insight:
         return data
 
 
+def current_time() -> datetime:
+    """The clock insights read (one place, so tests can pin it)."""
+    return timezone.now()
+
+
 def source_label(kinds: tuple[str, ...]) -> str:
     return " and ".join(KIND_LABELS.get(kind, kind) for kind in kinds)
 
@@ -299,7 +304,7 @@ def _email_repo_insights(gmail: Integration, github: Integration, now: datetime)
 
 def compute_insights(*, user: Any, now: datetime | None = None) -> list[Insight]:
     """All current insights for the user, from enabled kinds only, newest first."""
-    now = now or timezone.now()
+    now = now or current_time()
     kinds = _enabled_kinds(user)
     insights: list[Insight] = []
     if Kind.CALENDAR in kinds:
@@ -315,7 +320,7 @@ def freshness(synced_at: datetime | None, now: datetime | None = None) -> str:
     """'synced 12 minutes ago' — how Ivan says where and when he saw something."""
     if synced_at is None:
         return "not synced yet"
-    seconds = max(0, int(((now or timezone.now()) - synced_at).total_seconds()))
+    seconds = max(0, int(((now or current_time()) - synced_at).total_seconds()))
     if seconds < 60:
         return "synced just now"
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
@@ -331,7 +336,7 @@ def insight_context_items(user: Any, message_text: str) -> list:
 
     if not getattr(user, "is_authenticated", False):
         return []
-    now = timezone.now()
+    now = current_time()
     words = _words(message_text)
     items = []
     for insight in compute_insights(user=user, now=now):

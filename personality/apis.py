@@ -306,3 +306,77 @@ class PersonaVersionPublishApi(APIView):
     def post(self, request, slug: str, number: int):
         version = version_get(persona=persona_get(slug=slug), number=number)
         return Response(PersonaVersionOutputSerializer(version_publish(version=version, author=request.user)).data)
+
+
+class PersonalityTestApi(APIView):
+    """Staff: run the consistency evaluation now (synchronously) and return its summary.
+
+    With the bundled local model the full set takes minutes; pass `limit` for a quick check.
+    """
+
+    permission_classes = [IsAdminUser]
+
+    class PersonalityTestInputSerializer(StrictSerializer):
+        persona = serializers.SlugField(required=False, default="ivan")
+        version = serializers.RegexField(r"^(live|draft|\d{1,6})$", required=False, default="live")
+        limit = serializers.IntegerField(min_value=1, max_value=1000, required=False)
+        categories = serializers.ListField(child=serializers.CharField(max_length=32), required=False, max_length=5)
+
+    class PersonalityTestOutputSerializer(serializers.Serializer):
+        run = serializers.IntegerField(source="pk")
+        persona = serializers.CharField(source="persona.slug")
+        version = serializers.IntegerField(source="version_number", allow_null=True)
+        model = serializers.CharField()
+        scorer = serializers.CharField()
+        prompts = serializers.IntegerField()
+        duration_s = serializers.FloatField()
+        score = serializers.FloatField()
+        share_in_character = serializers.FloatField()
+        per_category = serializers.DictField()
+        per_trait = serializers.DictField(child=serializers.FloatField())
+        worst = serializers.ListField(child=serializers.DictField())
+
+    @extend_schema(
+        request=PersonalityTestInputSerializer, responses={200: PersonalityTestOutputSerializer, **STAFF_ERRORS}
+    )
+    def post(self, request):
+        from personality.evaluation.runner import eval_run_create
+
+        data = self.PersonalityTestInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        run = eval_run_create(
+            slug=data.validated_data["persona"],
+            version=data.validated_data["version"],
+            limit=data.validated_data.get("limit"),
+            categories=tuple(data.validated_data.get("categories") or ()),
+            author=request.user,
+        )
+        return Response(self.PersonalityTestOutputSerializer(run).data)
+
+
+class PersonaEvaluationListApi(APIView):
+    """Anyone: the consistency score history (finished runs, newest first) for the /persona/ page."""
+
+    permission_classes = [AllowAny]
+
+    class EvaluationOutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        version = serializers.IntegerField(source="version_number", allow_null=True)
+        model = serializers.CharField()
+        scorer = serializers.CharField()
+        prompts = serializers.IntegerField()
+        score = serializers.FloatField()
+        share_in_character = serializers.FloatField()
+        per_category = serializers.DictField()
+        per_trait = serializers.DictField(child=serializers.FloatField())
+        started_at = serializers.DateTimeField(source="started")
+        finished_at = serializers.DateTimeField(source="finished")
+        duration_s = serializers.FloatField()
+
+    @extend_schema(responses={200: EvaluationOutputSerializer(many=True), **NOT_FOUND})
+    def get(self, request, slug: str):
+        from personality.evaluation.runner import eval_run_list
+
+        persona_get(slug=slug)
+        runs = eval_run_list(slug=slug)[:50]
+        return Response(self.EvaluationOutputSerializer(runs, many=True).data)

@@ -131,3 +131,81 @@ class PersonaVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.persona.slug} v{self.number} ({self.status})"
+
+
+class EvalRun(models.Model):
+    """One run of the consistency evaluation against a persona version and a model."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "running"
+        DONE = "done", "done"
+        FAILED = "failed", "failed"
+
+    persona = models.ForeignKey(Persona, on_delete=models.CASCADE, related_name="eval_runs")
+    version = models.ForeignKey(
+        PersonaVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="eval_runs"
+    )
+    version_number = models.PositiveIntegerField(null=True, blank=True, help_text="None: the unsaved working copy")
+    model = models.CharField(max_length=200)
+    scorer = models.CharField(max_length=32, help_text="offline or llm_judge:<model>")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    started = models.DateTimeField(auto_now_add=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    duration_s = models.FloatField(null=True, blank=True)
+    prompts = models.PositiveIntegerField(default=0)
+    score = models.FloatField(null=True, blank=True, help_text="0..1, mean of the per-reply scores")
+    share_in_character = models.FloatField(null=True, blank=True)
+    per_category = models.JSONField(default=dict, blank=True)
+    per_trait = models.JSONField(default=dict, blank=True)
+    worst = models.JSONField(default=list, blank=True)
+    results = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-started", "-id"]
+        indexes = [models.Index(fields=["persona", "version_number", "-started"], name="evalrun_persona_version")]
+
+    def __str__(self) -> str:
+        return f"{self.persona.slug} v{self.version_number} {self.model}: {self.score}"
+
+
+class Proposal(models.Model):
+    """A change learned from user feedback, waiting for an admin (or auto-applied within bounds)."""
+
+    class Kind(models.TextChoices):
+        STYLE_EXAMPLE = "style_example", "style example"
+        FACT = "fact", "fact"
+        TRAIT = "trait", "trait change"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "pending"
+        APPLIED = "applied", "applied"
+        REJECTED = "rejected", "rejected"
+
+    persona = models.ForeignKey(Persona, on_delete=models.CASCADE, related_name="proposals")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    payload = models.JSONField(help_text="what would change: an example, a fact, or a trait's new value")
+    provenance = models.JSONField(default=dict, help_text="which messages and ratings led to it")
+    reason = models.TextField(blank=True)
+    fingerprint = models.CharField(max_length=64, help_text="one proposal per source evidence")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    created = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    applied_version = models.ForeignKey(
+        PersonaVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["status", "-created", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["persona", "fingerprint"], name="proposal_unique_fingerprint"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.status})"

@@ -3,6 +3,7 @@ from django.urls import path
 from personality import apis
 
 urlpatterns = [
+    path("api/chat/personality-test", apis.PersonalityTestApi.as_view(), name="api-personality-test"),
     path("api/personas/", apis.PersonaListApi.as_view(), name="api-persona-list"),
     path("api/personas/<slug:slug>/", apis.PersonaDetailApi.as_view(), name="api-persona-detail"),
     path("api/personas/<slug:slug>/card/", apis.PersonaCardApi.as_view(), name="api-persona-card"),
@@ -11,6 +12,11 @@ urlpatterns = [
         "api/personas/<slug:slug>/prompt-preview/",
         apis.PersonaPromptPreviewApi.as_view(),
         name="api-persona-prompt-preview",
+    ),
+    path(
+        "api/personas/<slug:slug>/evaluations/",
+        apis.PersonaEvaluationListApi.as_view(),
+        name="api-persona-evaluations",
     ),
     path("api/personas/<slug:slug>/versions/", apis.PersonaVersionListApi.as_view(), name="api-persona-versions"),
     path(

@@ -126,6 +126,7 @@ function messageNode(message) {
     h("span", { class: "who", text: mine ? t("you") : t("ivan") }),
     message.created ? h("time", { datetime: message.created, text: formatTime(message.created, { timeStyle: "short" }) }) : null,
     message.platform && message.platform !== "web" ? h("span", { class: "badge platform", text: t("via", { platform: platformLabel(message.platform) }) }) : null,
+    message.stopped ? h("span", { class: "badge warn", text: t("stopped") }) : null,
   );
   const bubble = h("div", { class: "bubble" });
   bubble.append(renderMarkdown(message.content, mdStrings));

@@ -27,38 +27,49 @@ linkButton.addEventListener("click", async () => {
   }
 });
 
-function memoryText(item) {
-  return item.text ?? item.content ?? item.fact ?? item.value ?? "";
-}
-
 async function loadMemory() {
-  let items;
+  let memory;
   try {
-    const data = await api("/api/me/memory/");
-    items = Array.isArray(data) ? data : data.results || [];
+    memory = await api("/api/me/memory/");
   } catch {
     memoryBox.replaceChildren(h("p", { class: "hint", text: t("load_failed") }));
     return;
   }
-  if (!items.length) {
+  const facts = Array.isArray(memory) ? memory : memory.facts || [];
+  const summary = (memory && memory.summary) || "";
+  if (!facts.length && !summary) {
     memoryBox.replaceChildren(h("p", { class: "hint", text: t("memory_empty") }));
     return;
   }
-  memoryBox.replaceChildren(h("ul", { class: "memory-list" }, ...items.map((item) => {
-    const text = memoryText(item);
-    const forget = h("button", { type: "button", class: "secondary small", "aria-label": `${t("forget")}: ${text}`, text: t("forget") });
-    const row = h("li", {}, h("span", { text }), forget);
-    forget.addEventListener("click", async () => {
-      forget.disabled = true;
-      try {
-        await api(`/api/me/memory/${item.id}/`, { method: "DELETE" });
-        row.replaceChildren(h("span", { class: "hint", text: `${t("forgotten")}: ${text}` }));
-      } catch {
-        forget.disabled = false;
-      }
-    });
-    return row;
-  })));
+  const forgetAll = h("button", { type: "button", class: "secondary small", text: t("forget_all") });
+  forgetAll.addEventListener("click", async () => {
+    if (!window.confirm(t("forget_all_confirm"))) return;
+    try {
+      await api("/api/me/memory/", { method: "DELETE" });
+      await loadMemory();
+    } catch {
+      memoryBox.prepend(h("p", { class: "alert error", text: t("save_failed") }));
+    }
+  });
+  memoryBox.replaceChildren(
+    summary ? h("p", { class: "memory-summary", text: summary }) : "",
+    h("ul", { class: "memory-list" }, ...facts.map((fact) => {
+      const text = fact.text || [fact.key, fact.value].filter(Boolean).join(": ");
+      const forget = h("button", { type: "button", class: "secondary small", "aria-label": `${t("forget")}: ${text}`, text: t("forget") });
+      const row = h("li", {}, h("span", { text }), forget);
+      forget.addEventListener("click", async () => {
+        forget.disabled = true;
+        try {
+          await api(`/api/me/memory/${fact.id}/`, { method: "DELETE" });
+          row.replaceChildren(h("span", { class: "hint", text: `${t("forgotten")}: ${text}` }));
+        } catch {
+          forget.disabled = false;
+        }
+      });
+      return row;
+    })),
+    h("div", { class: "form-actions" }, forgetAll),
+  );
 }
 
 loadMemory();

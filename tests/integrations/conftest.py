@@ -73,3 +73,12 @@ def connect_github(user, fake_github: FakeGitHub, login: str = "ivan") -> Integr
     return services.integration_tokens_store(
         user=user, provider=Provider.GITHUB, access_token=fake_github.give_token(login)
     )
+
+
+@pytest.fixture
+def freezer_now(monkeypatch):
+    """Pin integrations' idea of 'now' to the insight fixtures' NOW (no time-machine dependency)."""
+    from tests.integrations.test_insights import NOW
+
+    monkeypatch.setattr("integrations.insights.current_time", lambda: NOW)
+    return NOW

@@ -220,3 +220,41 @@ def test_deleting_the_account_revokes_and_deletes(auth_client, user, providers):
     assert response.status_code == 204
     assert refresh in google.revoked
     assert not Integration.objects.exists()
+
+
+def test_list_costs_a_fixed_number_of_queries(auth_client, user, providers, django_assert_max_num_queries):
+    google, github = providers
+    integration = connect_google(user, google)
+    connect_github(user, github)
+    now = timezone.now()
+    for n in range(20):
+        GmailMessage.objects.create(user=user, integration=integration, message_id=f"m{n}")
+        CalendarEvent.objects.create(user=user, integration=integration, event_id=f"e{n}", starts_at=now, ends_at=now)
+
+    with django_assert_max_num_queries(4):
+        body = auth_client.get("/api/integrations/").json()
+
+    assert next(i for i in body if i["provider"] == "google")["items_by_kind"] == {"gmail": 20, "calendar": 20}
+
+
+def test_readiness_reports_the_integrations_check_as_optional(client, providers):
+    body = client.get("/health/ready/").json()
+
+    assert body["checks"]["integrations"]["required"] is False
+    assert body["checks"]["integrations"]["providers"] == {"google": "healthy", "github": "healthy"}
+
+
+def test_admin_list_shows_the_integration_but_no_token(client, providers):
+    google, _ = providers
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    connect_google(admin, google)
+    client.force_login(admin)
+
+    page = client.get("/admin/integrations/integration/").content.decode()
+    change = client.get(f"/admin/integrations/integration/{Integration.objects.get().pk}/change/").content.decode()
+
+    assert "google" in page.lower()
+    ciphertext = IntegrationToken.objects.get().access_token_encrypted
+    for text in (page, change):
+        assert not any(token in text for token in google.access_tokens) and ciphertext not in text
+    assert client.get("/admin/integrations/integrationtoken/").status_code == 404

@@ -1,0 +1,272 @@
+"""Run the consistency evaluation: each prompt through the real chat pipeline, scored, stored as an EvalRun."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import yaml
+from django.conf import settings
+from django.db.models import QuerySet
+from django.test.utils import override_settings
+from django.utils import timezone
+
+from personality.errors import PersonaError
+from personality.evaluation.scoring import (
+    ReplyScore,
+    StyleReference,
+    judge_messages,
+    judged_score,
+    offline_score,
+    parse_judgement,
+)
+from personality.models import EvalRun, Persona, PersonaVersion
+from personality.profile import PersonaProfile
+from personality.selectors import (
+    persona_get,
+    persona_profile_draft,
+    persona_profile_for_version,
+    persona_profile_live,
+    version_get,
+)
+
+logger = logging.getLogger(__name__)
+
+EVAL_SET = Path(__file__).with_name("prompts.yaml")
+CATEGORIES = ("small_talk", "work_opinions", "decline", "adversarial", "facts")
+WORST = 8
+Progress = Callable[[int, int, dict], None]
+
+
+class EvalError(PersonaError):
+    code = "eval_error"
+
+
+def eval_set_load(*, path: Path = EVAL_SET, limit: int | None = None, categories: tuple[str, ...] = ()) -> list[dict]:
+    """The shipped prompts; `limit` takes an even spread over categories and languages (round robin)."""
+    items = yaml.safe_load(path.read_text(encoding="utf-8"))["items"]
+    if categories:
+        unknown = set(categories) - set(CATEGORIES)
+        if unknown:
+            raise EvalError(
+                f"Unknown categories: {', '.join(sorted(unknown))}.", fields={"categories": sorted(unknown)}
+            )
+        items = [item for item in items if item["category"] in categories]
+    if limit is None or limit >= len(items):
+        return items
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for item in items:
+        groups[(item["category"], item["language"])].append(item)
+    picked: list[dict] = []
+    while len(picked) < limit:
+        for group in groups.values():
+            if group and len(picked) < limit:
+                picked.append(group.pop(0))
+    return picked
+
+
+def judge_model() -> str | None:
+    """The LLM judge: PERSONA_EVAL_JUDGE_MODEL, else LLM_MODEL when it is a hosted model, else none (offline)."""
+    if settings.PERSONA_EVAL_JUDGE_MODEL:
+        return settings.PERSONA_EVAL_JUDGE_MODEL
+    if settings.LLM_MODEL.startswith(("fake/", "local/")):
+        return None
+    return settings.LLM_MODEL
+
+
+def _judge(model: str, messages: list[dict[str, str]]) -> dict[str, Any]:
+    import litellm
+
+    kwargs: dict[str, Any] = {"temperature": 0, "max_tokens": 300, "timeout": settings.LLM_TIMEOUT_S}
+    if model == settings.LLM_MODEL:
+        if settings.LLM_API_BASE:
+            kwargs["api_base"] = settings.LLM_API_BASE
+        if settings.LLM_API_KEY:
+            kwargs["api_key"] = settings.LLM_API_KEY
+    response: Any = litellm.completion(model=model, messages=messages, **kwargs)
+    return parse_judgement(response.choices[0].message.content or "")
+
+
+def _profile(slug: str, version: int | str | None) -> tuple[PersonaProfile, PersonaVersion | None]:
+    persona = persona_get(slug=slug)
+    if version is None or version == "live":
+        profile = persona_profile_live(slug)
+    elif version == "draft":
+        profile = persona_profile_draft(slug)
+    else:
+        profile = persona_profile_for_version(slug, version=int(version))
+    stored = version_get(persona=persona, number=profile.version) if profile.version is not None else None
+    return profile, stored
+
+
+def _aggregate(rows: list[dict]) -> dict[str, Any]:
+    def summary(group: list[dict]) -> dict[str, Any]:
+        return {
+            "prompts": len(group),
+            "score": round(sum(r["score"] for r in group) / len(group), 4),
+            "share_in_character": round(sum(r["in_character"] for r in group) / len(group), 4),
+        }
+
+    by_category: dict[str, list[dict]] = defaultdict(list)
+    by_trait: dict[str, list[float]] = defaultdict(list)
+    by_language: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        by_category[row["category"]].append(row)
+        by_language[row["language"]].append(row)
+        for name, value in row["traits"].items():
+            by_trait[name].append(value)
+    worst = sorted(rows, key=lambda r: (r["score"], r["id"]))[:WORST]
+    return {
+        **summary(rows),
+        "per_category": {name: summary(group) for name, group in sorted(by_category.items())},
+        "per_language": {name: summary(group) for name, group in sorted(by_language.items())},
+        "per_trait": {name: round(sum(v) / len(v), 4) for name, v in sorted(by_trait.items())},
+        "worst": [
+            {k: r[k] for k in ("id", "category", "language", "prompt", "reply", "score", "reasons")} for r in worst
+        ],
+    }
+
+
+def eval_run_create(
+    *,
+    slug: str = "ivan",
+    version: int | str | None = None,
+    model: str | None = None,
+    limit: int | None = None,
+    categories: tuple[str, ...] = (),
+    author: Any = None,
+    progress: Progress | None = None,
+) -> EvalRun:
+    """Run the evaluation for a persona version (live by default) on `model` (default LLM_MODEL) and store it."""
+    from chat.errors import LLMUnavailable
+    from chat.services import reply_preview
+
+    items = eval_set_load(limit=limit, categories=categories)
+    profile, stored = _profile(slug, version)
+    model = model or settings.LLM_MODEL
+    judge = judge_model() if model == settings.LLM_MODEL else (settings.PERSONA_EVAL_JUDGE_MODEL or None)
+    run = EvalRun.objects.create(
+        persona=Persona.objects.get(slug=slug),
+        version=stored,
+        version_number=profile.version,
+        model=model,
+        scorer=f"llm_judge:{judge}" if judge else "offline",
+        prompts=len(items),
+        triggered_by=author if getattr(author, "is_authenticated", False) else None,
+    )
+    style = StyleReference(profile)
+    started = time.monotonic()
+    rows: list[dict] = []
+    switch = override_settings(LLM_MODEL=model) if model != settings.LLM_MODEL else nullcontext()
+    try:
+        with switch:
+            for index, item in enumerate(items):
+                rows.append(_run_item(item, profile, style, judge, reply_preview, LLMUnavailable))
+                if progress:
+                    progress(index + 1, len(items), rows[-1])
+    except Exception as exc:
+        run.status = EvalRun.Status.FAILED
+        run.error = f"{type(exc).__name__}: {exc}"[:2000]
+        run.finished = timezone.now()
+        run.duration_s = round(time.monotonic() - started, 2)
+        run.results = rows
+        run.save()
+        raise
+    totals: dict[str, Any] = _aggregate(rows) if rows else {"score": 0.0, "share_in_character": 0.0}
+    run.status = EvalRun.Status.DONE
+    run.finished = timezone.now()
+    run.duration_s = round(time.monotonic() - started, 2)
+    run.score = totals["score"]
+    run.share_in_character = totals["share_in_character"]
+    run.per_category = {**totals.get("per_category", {}), "_languages": totals.get("per_language", {})}
+    run.per_trait = totals.get("per_trait", {})
+    run.worst = totals.get("worst", [])
+    run.results = rows
+    run.save()
+    logger.info("persona eval done", extra={"run": run.pk, "score": run.score, "model": model})
+    return run
+
+
+def _run_item(item, profile, style, judge, reply_preview, llm_unavailable) -> dict:
+    began = time.monotonic()
+    try:
+        result = reply_preview(profile=profile, text=item["prompt"])
+    except llm_unavailable as exc:
+        score = ReplyScore(score=0.0, in_character=False, reasons=[f"no reply: {exc}"])
+        reply, system = "", ""
+    else:
+        reply = result.text
+        system = result.prompt.messages[0]["content"] if result.prompt.messages else ""
+        score = offline_score(item=item, reply=reply, profile=profile, system_prompt=system, style=style)
+        if judge:
+            try:
+                score = judged_score(
+                    offline=score, judgement=_judge(judge, judge_messages(item=item, reply=reply, profile=profile))
+                )
+            except Exception as exc:  # noqa: BLE001 - a failed judgement falls back to the offline score
+                score.reasons.append(f"judge failed ({type(exc).__name__}); offline score used")
+    return {
+        "id": item["id"],
+        "category": item["category"],
+        "language": item["language"],
+        "prompt": item["prompt"],
+        "reply": reply,
+        "score": score.score,
+        "in_character": score.in_character,
+        "checks": score.checks,
+        "traits": score.traits,
+        "reasons": score.reasons,
+        "seconds": round(time.monotonic() - began, 2),
+    }
+
+
+def eval_run_list(*, slug: str) -> QuerySet[EvalRun]:
+    return (
+        EvalRun.objects.filter(persona__slug=slug, status=EvalRun.Status.DONE)
+        .defer("results", "worst")
+        .order_by("-started")
+    )
+
+
+def eval_score_by_version(*, persona: Persona) -> list[dict]:
+    """Latest finished run's score per version number (for the chart over versions)."""
+    latest: dict[int, EvalRun] = {}
+    for run in EvalRun.objects.filter(
+        persona=persona, status=EvalRun.Status.DONE, version_number__isnull=False
+    ).order_by("started"):
+        latest[run.version_number] = run  # type: ignore[index]
+    return [
+        {
+            "version": number,
+            "score": run.score,
+            "share_in_character": run.share_in_character,
+            "model": run.model,
+            "run": run.pk,
+        }
+        for number, run in sorted(latest.items())
+    ]
+
+
+def eval_publish_warning(*, version: PersonaVersion) -> str | None:
+    """A warning when `version`'s latest score is more than PERSONA_EVAL_PUBLISH_MARGIN below the live one's."""
+    from personality.models import VersionStatus
+
+    scores = {row["version"]: row["score"] for row in eval_score_by_version(persona=version.persona)}
+    live = PersonaVersion.objects.filter(persona=version.persona, status=VersionStatus.PUBLISHED).first()
+    if live is None or live.number == version.number:
+        return None
+    new, old = scores.get(version.number), scores.get(live.number)
+    if new is None or old is None:
+        return None
+    margin = settings.PERSONA_EVAL_PUBLISH_MARGIN
+    if old - new > margin:
+        return (
+            f"Version {version.number} scores {new:.2f} on the consistency evaluation, "
+            f"{old - new:.2f} below the live version {live.number} ({old:.2f}); the allowed drop is {margin:.2f}."
+        )
+    return None
