@@ -83,7 +83,7 @@ def _rated_replies(*, since) -> list[dict]:
     """Ivan's rated replies with the question each answered (read from the chat app's messages)."""
     from chat.models import Message, Role
 
-    replies = list(
+    replies: list[dict] = list(
         Message.objects.filter(role=Role.ASSISTANT, rating__isnull=False, created__gte=since)
         .exclude(content="")
         .order_by("id")
