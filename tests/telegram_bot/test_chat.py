@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from chat.models import Conversation, Message, Platform
-from chat.services import chat_reply
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
+from chat.models import Conversation, Message, Platform
+from chat.services import chat_reply
 from digitalme.asgi import application
 from telegram_bot.models import TelegramAccount
 from telegram_bot.services import link_code_issue
