@@ -203,6 +203,27 @@ def test_keyboard_only_send_and_rate(pages, make_user):
 
 
 @needs_chat
+def test_lost_connection_is_shown_and_restored_with_backoff(pages, make_user):
+    page = pages.new()
+    sockets = []
+
+    def relay(socket) -> None:  # passes frames through, so the test can cut the line later
+        socket.connect_to_server()
+        sockets.append(socket)
+
+    page.route_web_socket("**/ws/chat/", relay)
+    pages.log_in(page, make_user())
+    wait_online(page)
+    sockets[-1].close(code=1012, reason="server restart")
+    page.wait_for_selector("#conn[data-state=reconnecting]")
+    assert "Reconnecting in" in page.locator("#conn").inner_text()
+    wait_online(page)
+    assert len(sockets) == 2
+    send(page, "Still there?")
+    assert "You said: Still there?" in last_reply(page).inner_text()
+
+
+@needs_chat
 def test_chat_works_at_360_px(pages, make_user):
     page = pages.new(width=360, height=740)
     pages.log_in(page, make_user())
