@@ -323,6 +323,35 @@ def test_integrations_page_states_are_honest(pages, make_user):
         assert "not configured on this server" in card.inner_text()
 
 
+def _connect_github(email: str) -> None:
+    from accounts.models import User
+    from integrations.models import Integration
+
+    Integration.objects.create(user=User.objects.get(email=email), provider="github", account_label="ivan-dev")
+
+
+def test_connected_integration_can_switch_a_kind_off_and_disconnect(pages, make_user, orm, live_server_url):
+    email = make_user()
+    orm(_connect_github, email)
+    page = pages.new()
+    pages.log_in(page, email, next_path="/integrations/")
+    card = page.locator(".provider[data-provider=github]")
+    card.locator("[data-role=state]").filter(has_text="Connected").wait_for()
+    assert "ivan-dev" in card.inner_text()
+    first_kind = card.locator(".kinds input").first
+    kind_name = first_kind.get_attribute("id").removeprefix("kind-github-")
+    page.once("dialog", lambda dialog: dialog.accept())
+    first_kind.uncheck()
+    page.locator("#integrations-status", has_text="Saved").wait_for()
+    headers = {"Authorization": f"Bearer {api_token(live_server_url, email)}"}
+    github = httpx.get(f"{live_server_url}/api/integrations/github/", headers=headers).json()
+    assert github["kinds"][kind_name] is False
+    page.once("dialog", lambda dialog: dialog.accept())
+    card.get_by_role("button", name="Disconnect").click()
+    card.locator("[data-role=state]").filter(has_text="Not connected").wait_for()
+    assert httpx.get(f"{live_server_url}/api/integrations/github/", headers=headers).json()["connected"] is False
+
+
 # --- Every page: axe-core scan and screenshots ---------------------------------------------------
 
 ANONYMOUS_PAGES = {
