@@ -171,6 +171,10 @@ if REDIS_URL:
                         "address": REDIS_URL,
                         "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=2000),
                         "socket_connect_timeout": 2,
+                        # redis-py 8 reads with a 5 s socket timeout by default, the same as the
+                        # layer's 5 s BZPOPMIN: under load the read timed out first and killed the
+                        # consumer ("Timeout reading from …"). Keep it well above brpop_timeout.
+                        "socket_timeout": env.float("CHANNEL_LAYER_SOCKET_TIMEOUT_S", default=15.0),
                     }
                 ],
                 "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=2000),
@@ -387,6 +391,15 @@ LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=2)
 LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", default=256)
 LOCAL_LLM_THREADS = env.int("LOCAL_LLM_THREADS", default=2)
 LOCAL_LLM_CONTEXT = env.int("LOCAL_LLM_CONTEXT", default=4096)
+
+# --- Chat (chat app) -------------------------------------------------------------------------
+CHAT_MAX_MESSAGE_CHARS = env.int("CHAT_MAX_MESSAGE_CHARS", default=4000)
+CHAT_RATE_LIMIT = env.int("CHAT_RATE_LIMIT", default=30)  # messages per user per window
+CHAT_RATE_WINDOW_S = env.int("CHAT_RATE_WINDOW_S", default=60)
+CHAT_HISTORY_SHARE = env.float("CHAT_HISTORY_SHARE", default=0.5)  # of the prompt budget, for recent turns
+CHAT_SUMMARY_THRESHOLD_TOKENS = env.int("CHAT_SUMMARY_THRESHOLD_TOKENS", default=1500)
+CHAT_MEMORY_FACTS_IN_PROMPT = env.int("CHAT_MEMORY_FACTS_IN_PROMPT", default=8)
+CHAT_WS_AUTH_TIMEOUT_S = env.float("CHAT_WS_AUTH_TIMEOUT_S", default=10.0)
 
 # --- personality (Ivan's persona) -------------------------------------------------------------
 # Token budget of the composed prompt in the staff preview (the chat pipeline passes its own).

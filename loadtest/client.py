@@ -228,8 +228,17 @@ class Settled:
         self.total = total
         self.count = 0
         self.all_settled = asyncio.Event()
+        self.last_push = time.monotonic()  # when an idle socket last received a frame
         if total == 0:
             self.all_settled.set()
+
+    async def quiet(self, *, for_s: float = 1.0, at_most_s: float = 10.0) -> None:
+        """Wait until no idle socket has received anything for `for_s`, counted from now at the
+        earliest (group pushes land just after the asking socket's own reply.end)."""
+        called = time.monotonic()
+        deadline = called + at_most_s
+        while time.monotonic() < deadline and time.monotonic() - max(self.last_push, called) < for_s:
+            await asyncio.sleep(0.05)
 
     def settle(self) -> None:
         self.count += 1
@@ -267,6 +276,7 @@ async def hold_idle(
                         await receiving
                     break
                 frame = receiving.result()
+                settled.last_push = time.monotonic()
                 run.pushed[str(frame.get("type"))] += 1
                 run.pushed_frames.append(frame)
         finally:
@@ -311,6 +321,8 @@ async def run_chat_load(
         )
     )
     wall_s = time.perf_counter() - started
+    if idle_tasks:
+        await settled.quiet()
     release.set()
     idle = list(await asyncio.gather(*idle_tasks))
     return list(active), idle, wall_s

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import IO
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+LISTEN_BACKLOG = 2048
+WEBSOCKET_HANDSHAKE_TIMEOUT_S = 30
 
 
 def free_port() -> int:
@@ -46,7 +48,18 @@ class DaphneServer:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = self.log_path.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "digitalme.asgi:application"],
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                # The same listen options as the Procfile: a deep accept backlog and a handshake
+                # timeout that survives a burst of reconnects (daphne's defaults: 50 and 5 s).
+                "-e",
+                f"tcp:port={self.port}:interface=127.0.0.1:backlog={LISTEN_BACKLOG}",
+                "--websocket_connect_timeout",
+                str(WEBSOCKET_HANDSHAKE_TIMEOUT_S),
+                "digitalme.asgi:application",
+            ],
             cwd=BASE_DIR,
             env=self.env,
             stdout=self._log or subprocess.DEVNULL,
