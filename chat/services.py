@@ -46,6 +46,7 @@ from chat.selectors import (
     reply_for,
 )
 from chat.serializers import message_payload
+from digitalme import metrics
 from digitalme.realtime import push_to_user
 
 logger = logging.getLogger(__name__)
@@ -372,6 +373,8 @@ async def achat_reply(
     caller = _Caller(on_token)
     await caller.call(on_start, begun.user_message, begun.reply)
     if begun.blocked or begun.replayed:
+        if begun.blocked:
+            metrics.record_chat_turn(platform=platform, outcome="blocked")
         await caller.token(begun.reply.content)
         return TurnResult(begun.conversation, begun.user_message, begun.reply, None, replayed=begun.replayed)
 
@@ -394,6 +397,7 @@ async def achat_reply(
         result = await llm.stream_reply(prompt.messages, on_delta=on_delta, should_stop=stop_requested)
     except llm.LLMUnavailableError:
         await database_sync_to_async(_abandon_reply)(begun)
+        metrics.record_chat_turn(platform=platform, outcome="error")
         raise LLMUnavailable(
             "Ivan cannot answer right now (the language model did not respond). Your message is saved; try again."
         ) from None
@@ -401,10 +405,13 @@ async def achat_reply(
         result = _replace(result, stopped=False)
     elif not result.text.strip() and not result.stopped:
         await database_sync_to_async(_abandon_reply)(begun)
+        metrics.record_chat_turn(platform=platform, outcome="error")
         raise LLMUnavailable("Ivan could not find words this time (the model returned nothing). Try again.")
     reply = await database_sync_to_async(_finish_turn)(
         user=user, begun=begun, result=result, prompt=prompt, cut_verdict=guard.verdict
     )
+    outcome = "cut" if guard.verdict is not None else ("stopped" if result.stopped else "ok")
+    metrics.record_chat_turn(platform=platform, outcome=outcome)
     return TurnResult(begun.conversation, begun.user_message, reply, prompt)
 
 

@@ -19,6 +19,7 @@ from litellm import Router
 
 from chat.llm.providers.fake import FakeLLM
 from chat.llm.providers.local import LocalLLM
+from digitalme import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +177,7 @@ async def stream_reply(
             )
     except Exception as exc:
         logger.warning("LLM call failed", extra={"error": type(exc).__name__, "model": settings.LLM_MODEL})
+        metrics.observe_llm(model=settings.LLM_MODEL, error=type(exc).__name__)
         raise LLMUnavailableError(str(type(exc).__name__)) from exc
 
     parts: list[str] = []
@@ -207,12 +209,13 @@ async def stream_reply(
                 break
     except Exception as exc:
         logger.warning("LLM stream failed", extra={"error": type(exc).__name__, "model": model_used})
+        metrics.observe_llm(model=model_used, error=type(exc).__name__)
         raise LLMUnavailableError(str(type(exc).__name__)) from exc
     finally:
         await _close(response)
 
     text = "".join(parts)
-    return StreamResult(
+    result = StreamResult(
         text=text,
         model=model_used,
         prompt_tokens=int(usage_prompt or count_tokens(messages=messages)),
@@ -221,6 +224,14 @@ async def stream_reply(
         latency_ms=_ms_since(started),
         stopped=stopped,
     )
+    metrics.observe_llm(
+        model=result.model,
+        latency_s=result.latency_ms / 1000,
+        ttft_s=None if result.ttft_ms is None else result.ttft_ms / 1000,
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+    )
+    return result
 
 
 async def complete(messages: list[dict[str, Any]], *, max_tokens: int | None = None, temperature: float = 0.2) -> str:

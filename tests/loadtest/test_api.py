@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import User
 
 URL = "/api/chat/load-test"
 
@@ -36,3 +39,21 @@ def test_out_of_bounds_input_is_400_naming_the_field(staff_client, body, field):
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
     assert field in response.json()["fields"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_staff_run_returns_figures_and_cleans_up(staff_user, ivan):
+    client = APIClient()
+    client.force_authenticate(user=staff_user)
+    users_before = User.objects.count()
+    response = client.post(URL, {"concurrentUsers": 3, "messagesPerUser": 2}, format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["users"] == 3
+    assert body["turns_sent"] == 6
+    assert body["turns_ok"] == 6
+    assert body["errors"] == 0
+    assert body["messages_stored"] == body["messages_sent"] == 6
+    assert body["replies_intact"] == 6
+    assert body["full_reply_ms"]["p95"] >= body["full_reply_ms"]["p50"] > 0
+    assert User.objects.count() == users_before  # the throwaway users and their messages are gone
