@@ -74,3 +74,48 @@ def memory_fact_list(*, user) -> QuerySet[MemoryFact]:
 
 def memory_fact_history(*, user) -> QuerySet[MemoryFact]:
     return MemoryFact.objects.filter(user=user).order_by("-created", "-id")
+
+
+def user_chat_export(user) -> dict:
+    """Everything the chat app holds about the user, for /api/me/export/ (two queries + memory)."""
+    conversations = list(conversation_list(user=user).prefetch_related("messages"))
+    memory = user_memory_get(user=user)
+    return {
+        "conversations": [
+            {
+                "id": conversation.pk,
+                "title": conversation.title,
+                "platform": conversation.platform,
+                "created": conversation.created.isoformat(),
+                "messages": [
+                    {
+                        "id": message.pk,
+                        "role": message.role,
+                        "content": message.content,
+                        "platform": message.platform,
+                        "created": message.created.isoformat(),
+                        "rating": message.rating,
+                        "correction": message.correction,
+                        "moderation": message.moderation,
+                    }
+                    for message in conversation.messages.all()
+                ],
+            }
+            for conversation in conversations
+        ],
+        "memory": {
+            "summary": memory.summary if memory else "",
+            "facts": [
+                {
+                    "id": fact.pk,
+                    "key": fact.key,
+                    "value": fact.value,
+                    "text": fact.text,
+                    "current": fact.replaced_by_id is None,
+                    "source_message": fact.source_message_id,
+                    "created": fact.created.isoformat(),
+                }
+                for fact in memory_fact_history(user=user)
+            ],
+        },
+    }

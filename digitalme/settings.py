@@ -400,6 +400,9 @@ CHAT_HISTORY_SHARE = env.float("CHAT_HISTORY_SHARE", default=0.5)  # of the prom
 CHAT_SUMMARY_THRESHOLD_TOKENS = env.int("CHAT_SUMMARY_THRESHOLD_TOKENS", default=1500)
 CHAT_MEMORY_FACTS_IN_PROMPT = env.int("CHAT_MEMORY_FACTS_IN_PROMPT", default=8)
 CHAT_WS_AUTH_TIMEOUT_S = env.float("CHAT_WS_AUTH_TIMEOUT_S", default=10.0)
+CHAT_SUMMARY_KEEP_RECENT = env.int("CHAT_SUMMARY_KEEP_RECENT", default=8)  # newest messages never summarised
+# Long-term memory: rules always; LLM-assisted extraction too when true, or "auto" with a hosted model.
+CHAT_MEMORY_LLM_EXTRACTION = env.str("CHAT_MEMORY_LLM_EXTRACTION", default="auto")
 
 # --- personality (Ivan's persona) -------------------------------------------------------------
 # Token budget of the composed prompt in the staff preview (the chat pipeline passes its own).

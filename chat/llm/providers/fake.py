@@ -33,7 +33,7 @@ from litellm.types.utils import GenericStreamingChunk, ModelResponse
 SLOW_TOKEN_DELAY_S = 0.05
 TIMEOUT_SLEEP_S = 3600.0
 FIXED_40 = " ".join(f"w{i}" for i in range(40))
-_SAY = re.compile(r"\[\[say:(.*?)\]\]", re.DOTALL)
+_SAY = re.compile(r"\[\[say:(.*)\]\]", re.DOTALL)
 
 
 @dataclass

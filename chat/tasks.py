@@ -1,0 +1,41 @@
+"""Celery tasks of the chat app: thin wrappers around chat.services memory upkeep."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from chat import services
+from chat.llm import LLMUnavailableError
+
+MEMORY_TIME_LIMIT_S = 300
+MEMORY_SOFT_TIME_LIMIT_S = 270
+
+
+@shared_task(
+    name="chat.memory_summarize",
+    autoretry_for=(LLMUnavailableError,),
+    retry_backoff=30,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=3,
+    time_limit=MEMORY_TIME_LIMIT_S,
+    soft_time_limit=MEMORY_SOFT_TIME_LIMIT_S,
+    acks_late=True,
+)
+def memory_summarize(user_id: int) -> bool:
+    return services.memory_summarize(user_id=user_id)
+
+
+@shared_task(
+    name="chat.memory_extract_llm",
+    autoretry_for=(LLMUnavailableError,),
+    retry_backoff=30,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=3,
+    time_limit=MEMORY_TIME_LIMIT_S,
+    soft_time_limit=MEMORY_SOFT_TIME_LIMIT_S,
+    acks_late=True,
+)
+def memory_extract_llm(message_id: int) -> int:
+    return len(services.memory_extract_with_llm(message_id=message_id))
