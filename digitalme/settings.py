@@ -421,6 +421,7 @@ TELEGRAM_GUEST_CHAT = env.bool("TELEGRAM_GUEST_CHAT", default=True)
 TELEGRAM_RATE_LIMIT_PER_MIN = env.int("TELEGRAM_RATE_LIMIT_PER_MIN", default=20)
 TELEGRAM_GUEST_RATE_LIMIT_PER_MIN = env.int("TELEGRAM_GUEST_RATE_LIMIT_PER_MIN", default=6)
 TELEGRAM_LINK_CODE_TTL_S = env.int("TELEGRAM_LINK_CODE_TTL_S", default=600)
+TELEGRAM_GUEST_MEMORY_FACTS = env.int("TELEGRAM_GUEST_MEMORY_FACTS", default=5)  # long-term facts a guest keeps
 
 # --- Remote API bases (tests and staging point the real clients at loopback servers) ---------
 GITHUB_API_BASE_URL = env.str("GITHUB_API_BASE_URL", default="https://api.github.com").rstrip("/")

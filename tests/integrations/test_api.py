@@ -269,3 +269,34 @@ def test_admin_list_shows_the_integration_but_no_token(client, providers):
     for text in (page, change):
         assert not any(token in text for token in google.access_tokens) and ciphertext not in text
     assert client.get("/admin/integrations/integrationtoken/").status_code == 404
+
+
+@pytest.fixture
+def broker_down():
+    """Point the Celery app at a closed port for one test, then restore its pools."""
+    import socket
+
+    from digitalme.celery import app
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    original = app.conf.broker_url
+    app.conf.broker_url = f"redis://127.0.0.1:{closed_port}/0"
+    app._pool = None
+    app.amqp._producer_pool = None
+    yield
+    app.conf.broker_url = original
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+def test_sync_now_with_the_broker_down_is_503_not_500(auth_client, user, providers, broker_down):
+    _, github = providers
+    connect_github(user, github)
+
+    response = auth_client.post("/api/integrations/github/sync/")
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "queue_unavailable"
+    assert not SyncRun.objects.filter(integration__user=user).exists()

@@ -203,6 +203,27 @@ def test_keyboard_only_send_and_rate(pages, make_user):
 
 
 @needs_chat
+def test_lost_connection_is_shown_and_restored_with_backoff(pages, make_user):
+    page = pages.new()
+    sockets = []
+
+    def relay(socket) -> None:  # passes frames through, so the test can cut the line later
+        socket.connect_to_server()
+        sockets.append(socket)
+
+    page.route_web_socket("**/ws/chat/", relay)
+    pages.log_in(page, make_user())
+    wait_online(page)
+    sockets[-1].close(code=1012, reason="server restart")
+    page.wait_for_selector("#conn[data-state=reconnecting]")
+    assert "Reconnecting in" in page.locator("#conn").inner_text()
+    wait_online(page)
+    assert len(sockets) == 2
+    send(page, "Still there?")
+    assert "You said: Still there?" in last_reply(page).inner_text()
+
+
+@needs_chat
 def test_chat_works_at_360_px(pages, make_user):
     page = pages.new(width=360, height=740)
     pages.log_in(page, make_user())
@@ -302,6 +323,35 @@ def test_integrations_page_states_are_honest(pages, make_user):
         assert "not configured on this server" in card.inner_text()
 
 
+def _connect_github(email: str) -> None:
+    from accounts.models import User
+    from integrations.models import Integration
+
+    Integration.objects.create(user=User.objects.get(email=email), provider="github", account_label="ivan-dev")
+
+
+def test_connected_integration_can_switch_a_kind_off_and_disconnect(pages, make_user, orm, live_server_url):
+    email = make_user()
+    orm(_connect_github, email)
+    page = pages.new()
+    pages.log_in(page, email, next_path="/integrations/")
+    card = page.locator(".provider[data-provider=github]")
+    card.locator("[data-role=state]").filter(has_text="Connected").wait_for()
+    assert "ivan-dev" in card.inner_text()
+    first_kind = card.locator(".kinds input").first
+    kind_name = first_kind.get_attribute("id").removeprefix("kind-github-")
+    page.once("dialog", lambda dialog: dialog.accept())
+    first_kind.uncheck()
+    page.locator("#integrations-status", has_text="Saved").wait_for()
+    headers = {"Authorization": f"Bearer {api_token(live_server_url, email)}"}
+    github = httpx.get(f"{live_server_url}/api/integrations/github/", headers=headers).json()
+    assert github["kinds"][kind_name] is False
+    page.once("dialog", lambda dialog: dialog.accept())
+    card.get_by_role("button", name="Disconnect").click()
+    card.locator("[data-role=state]").filter(has_text="Not connected").wait_for()
+    assert httpx.get(f"{live_server_url}/api/integrations/github/", headers=headers).json()["connected"] is False
+
+
 # --- Every page: axe-core scan and screenshots ---------------------------------------------------
 
 ANONYMOUS_PAGES = {
@@ -357,15 +407,18 @@ def test_every_page_passes_axe_and_is_screenshotted(pages, make_user):
                 screenshot(page, name)
             elif width == 1280:
                 screenshot(page, f"{name}-dark")
+        page.goto("/chat/")
+        if width < 760:
+            page.get_by_role("button", name="Conversations").click()
         conversation = page.locator("#conv-list a").first
-        if conversation.count():
-            conversation.click()
-            page.wait_for_selector(REPLY)
-            report[f"conversation/{color_scheme}/{width}"] = axe_violations(page)
-            if color_scheme == "light":
-                screenshot(page, "conversation")
-            elif width == 1280:
-                screenshot(page, "conversation-dark")
+        conversation.wait_for()
+        conversation.click()
+        page.wait_for_selector(REPLY)
+        report[f"conversation/{color_scheme}/{width}"] = axe_violations(page)
+        if color_scheme == "light":
+            screenshot(page, "conversation")
+        elif width == 1280:
+            screenshot(page, "conversation-dark")
     (OUTPUT_DIR / "axe-report.json").write_text(json.dumps(report, indent=2))
     serious = {
         page_name: [v for v in violations if v["impact"] in ("serious", "critical")]
