@@ -396,6 +396,8 @@ PERSONA_LEARNING_AUTO_APPLY = env.bool("PERSONA_LEARNING_AUTO_APPLY", default=Fa
 PERSONA_EVAL_PUBLISH_MARGIN = env.float("PERSONA_EVAL_PUBLISH_MARGIN", default=0.05)
 # LLM judge for persona_eval; empty: LLM_MODEL when it is a hosted model, else the offline scorer.
 PERSONA_EVAL_JUDGE_MODEL = env.str("PERSONA_EVAL_JUDGE_MODEL", default="")
+PERSONA_EVAL_JUDGE_API_BASE = env.str("PERSONA_EVAL_JUDGE_API_BASE", default="")
+PERSONA_EVAL_JUDGE_API_KEY = env.str("PERSONA_EVAL_JUDGE_API_KEY", default="")
 
 # --- Telegram --------------------------------------------------------------------------------
 TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")

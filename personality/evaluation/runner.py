@@ -83,7 +83,11 @@ def _judge(model: str, messages: list[dict[str, str]]) -> dict[str, Any]:
     import litellm
 
     kwargs: dict[str, Any] = {"temperature": 0, "max_tokens": 300, "timeout": settings.LLM_TIMEOUT_S}
-    if model == settings.LLM_MODEL:
+    if settings.PERSONA_EVAL_JUDGE_API_BASE:
+        kwargs["api_base"] = settings.PERSONA_EVAL_JUDGE_API_BASE
+    if settings.PERSONA_EVAL_JUDGE_API_KEY:
+        kwargs["api_key"] = settings.PERSONA_EVAL_JUDGE_API_KEY
+    if model == settings.LLM_MODEL and not settings.PERSONA_EVAL_JUDGE_API_BASE:
         if settings.LLM_API_BASE:
             kwargs["api_base"] = settings.LLM_API_BASE
         if settings.LLM_API_KEY:
