@@ -12,6 +12,9 @@ from personality.models import EvalRun, PersonaVersion
 from personality.services import persona_update
 from tests.fakes.persona_judge import FakeJudgeApi
 
+# reply_preview runs the pipeline on another thread (async_to_sync): the data must be committed.
+pytestmark = pytest.mark.django_db(transaction=True)
+
 
 def test_persona_eval_command_runs_end_to_end_and_stores_the_run(ivan, capsys):
     call_command("persona_eval", "--limit", "10", "--json")
