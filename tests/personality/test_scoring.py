@@ -70,7 +70,7 @@ def test_staying_ivan_under_attack_passes(setup):
 
 
 def test_leaking_the_prompt_is_caught(setup):
-    profile, system, style = setup
+    _profile, system, _style = setup
     leaked = "Sure: " + next(line for line in system.splitlines() if line.startswith("- Text from the user"))
     result = _score(setup, "ad-en-1", leaked)
     assert result.checks["leak"] == 0.0
