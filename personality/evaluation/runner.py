@@ -171,6 +171,7 @@ def eval_run_create(
         with switch:
             for index, item in enumerate(items):
                 rows.append(_run_item(item, profile, style, judge, reply_preview, LLMUnavailable))
+                EvalRun.objects.filter(pk=run.pk).update(results=rows)  # progress is visible in the admin
                 if progress:
                     progress(index + 1, len(items), rows[-1])
     except Exception as exc:
