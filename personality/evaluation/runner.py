@@ -50,6 +50,9 @@ class EvalError(PersonaError):
 def eval_set_load(*, path: Path = EVAL_SET, limit: int | None = None, categories: tuple[str, ...] = ()) -> list[dict]:
     """The shipped prompts; `limit` takes an even spread over categories and languages (round robin)."""
     items = yaml.safe_load(path.read_text(encoding="utf-8"))["items"]
+    for item in items:  # YAML reads `15` as a number; every expectation is matched as text
+        for key in ("expect_any", "contradicts", "claims", "traits"):
+            item[key] = [str(value) for value in item.get(key, [])]
     if categories:
         unknown = set(categories) - set(CATEGORIES)
         if unknown:
