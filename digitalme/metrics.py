@@ -49,7 +49,8 @@ MODERATION_VERDICTS = Counter(
 
 
 def record_chat_turn(*, platform: str, outcome: str = "ok") -> None:
-    """One turn finished: outcome is ok | blocked | error | stopped."""
+    """One turn finished: outcome is ok | blocked (input refused) | cut (reply replaced by the
+    output check) | stopped (by the user) | error (LLM unavailable)."""
     CHAT_TURNS.labels(platform=platform or "unknown", outcome=outcome).inc()
 
 

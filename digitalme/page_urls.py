@@ -9,4 +9,5 @@ urlpatterns = [
     path("manifest.webmanifest", views.manifest, name="pwa-manifest"),
     path("sw.js", views.service_worker, name="pwa-service-worker"),
     path("offline/", views.offline, name="offline"),
+    path("favicon.ico", views.favicon, name="favicon"),
 ]

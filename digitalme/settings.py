@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "chat",
     "integrations",
     "telegram_bot",
+    "loadtest",  # quality: benchmark echo floor, load-test API and command
     # --- web: pages, CSP ---
     "csp",
 ]
@@ -170,6 +171,10 @@ if REDIS_URL:
                         "address": REDIS_URL,
                         "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=2000),
                         "socket_connect_timeout": 2,
+                        # redis-py 8 reads with a 5 s socket timeout by default, the same as the
+                        # layer's 5 s BZPOPMIN: under load the read timed out first and killed the
+                        # consumer ("Timeout reading from …"). Keep it well above brpop_timeout.
+                        "socket_timeout": env.float("CHANNEL_LAYER_SOCKET_TIMEOUT_S", default=15.0),
                     }
                 ],
                 "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=2000),
@@ -387,6 +392,15 @@ LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", default=256)
 LOCAL_LLM_THREADS = env.int("LOCAL_LLM_THREADS", default=2)
 LOCAL_LLM_CONTEXT = env.int("LOCAL_LLM_CONTEXT", default=4096)
 
+# --- Chat (chat app) -------------------------------------------------------------------------
+CHAT_MAX_MESSAGE_CHARS = env.int("CHAT_MAX_MESSAGE_CHARS", default=4000)
+CHAT_RATE_LIMIT = env.int("CHAT_RATE_LIMIT", default=30)  # messages per user per window
+CHAT_RATE_WINDOW_S = env.int("CHAT_RATE_WINDOW_S", default=60)
+CHAT_HISTORY_SHARE = env.float("CHAT_HISTORY_SHARE", default=0.5)  # of the prompt budget, for recent turns
+CHAT_SUMMARY_THRESHOLD_TOKENS = env.int("CHAT_SUMMARY_THRESHOLD_TOKENS", default=1500)
+CHAT_MEMORY_FACTS_IN_PROMPT = env.int("CHAT_MEMORY_FACTS_IN_PROMPT", default=8)
+CHAT_WS_AUTH_TIMEOUT_S = env.float("CHAT_WS_AUTH_TIMEOUT_S", default=10.0)
+
 # --- personality (Ivan's persona) -------------------------------------------------------------
 # Token budget of the composed prompt in the staff preview (the chat pipeline passes its own).
 PERSONA_PROMPT_BUDGET_TOKENS = env.int("PERSONA_PROMPT_BUDGET_TOKENS", default=2048)
@@ -409,6 +423,7 @@ TELEGRAM_GUEST_CHAT = env.bool("TELEGRAM_GUEST_CHAT", default=True)
 TELEGRAM_RATE_LIMIT_PER_MIN = env.int("TELEGRAM_RATE_LIMIT_PER_MIN", default=20)
 TELEGRAM_GUEST_RATE_LIMIT_PER_MIN = env.int("TELEGRAM_GUEST_RATE_LIMIT_PER_MIN", default=6)
 TELEGRAM_LINK_CODE_TTL_S = env.int("TELEGRAM_LINK_CODE_TTL_S", default=600)
+TELEGRAM_GUEST_MEMORY_FACTS = env.int("TELEGRAM_GUEST_MEMORY_FACTS", default=5)  # long-term facts a guest keeps
 
 # --- Remote API bases (tests and staging point the real clients at loopback servers) ---------
 GITHUB_API_BASE_URL = env.str("GITHUB_API_BASE_URL", default="https://api.github.com").rstrip("/")
@@ -440,6 +455,14 @@ if "google" in SOCIALACCOUNT_PROVIDERS:
     _FORM_ACTION_HOSTS.append("https://accounts.google.com")
 if "github" in SOCIALACCOUNT_PROVIDERS:
     _FORM_ACTION_HOSTS.append(GITHUB_OAUTH_BASE_URL)
+# Swagger UI from our own static files (no CDN), its init script served by the split view.
+SPECTACULAR_SETTINGS.update(
+    {
+        "SWAGGER_UI_DIST": STATIC_URL + "vendor/swagger-ui",
+        "SWAGGER_UI_FAVICON_HREF": STATIC_URL + "icons/favicon-32.png",
+        "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    }
+)
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
@@ -459,6 +482,10 @@ CONTENT_SECURITY_POLICY = {
 
 # --- Metrics ---------------------------------------------------------------------------------
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+# --- Benchmarks (loadtest/) -----------------------------------------------------------------
+# The bare echo consumer at /ws/bench/echo/ (the benchmark's floor). Only `make bench` turns it on.
+BENCH_ECHO_ENABLED = env.bool("BENCH_ECHO_ENABLED", default=False)
 
 # --- Moderation (chat/moderation.py) ---------------------------------------------------------
 # Rule weights are 0..1 (chat/moderation_data/rules.yaml). A user's message is blocked at

@@ -6,7 +6,7 @@ import hashlib
 import json
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.templatetags.static import static
@@ -35,6 +35,12 @@ SHELL_STATIC_FILES = [
 
 def landing(request: HttpRequest) -> HttpResponse:
     return render(request, "landing.html")
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponseRedirect:
+    """Browsers ask for /favicon.ico whatever the page says; send them to the hashed PNG."""
+    return HttpResponseRedirect(static("icons/favicon-32.png"))
 
 
 @require_GET

@@ -17,9 +17,7 @@ from rest_framework.views import APIView
 
 from accounts.serializers import StrictSerializer
 from integrations import insights, loadtest, selectors, services
-from integrations.errors import IntegrationDisabled, IntegrationNotConnected
 from integrations.models import PROVIDER_KINDS, Integration, IntegrationStatus, Provider
-from integrations.tasks import sync_integration
 
 ERROR = inline_serializer(
     "IntegrationError",
@@ -30,6 +28,7 @@ ERRORS = {
     401: OpenApiResponse(ERROR, description="Not authenticated"),
     404: OpenApiResponse(ERROR, description="Unknown provider"),
     409: OpenApiResponse(ERROR, description="Not connected / reconnect needed / switched off"),
+    503: OpenApiResponse(ERROR, description="The sync queue is unavailable"),
 }
 INTEGRATIONS_PAGE = "/integrations/"
 
@@ -144,6 +143,19 @@ class IntegrationDetailApi(APIView):
         services.integration_update(user=request.user, provider=provider, **data.validated_data)
         return Response(integration_state(provider, selectors.integration_list(user=request.user)[provider]))
 
+    @extend_schema(
+        request=None,
+        responses={
+            200: inline_serializer(
+                "IntegrationDeleted", {"provider": serializers.CharField(), "revoked": serializers.BooleanField()}
+            ),
+            **ERRORS,
+        },
+    )
+    def delete(self, request, provider: str):
+        """Same as POST .../disconnect/: revoke at the provider, delete tokens and synced data."""
+        return Response(services.integration_disconnect(user=request.user, provider=provider))
+
 
 class IntegrationSyncApi(APIView):
     @extend_schema(
@@ -156,15 +168,7 @@ class IntegrationSyncApi(APIView):
         },
     )
     def post(self, request, provider: str):
-        integration = services.integration_get_for_user(user=request.user, provider=provider)
-        if integration.reconnect_needed:
-            raise IntegrationNotConnected(
-                f"{integration.get_provider_display()} needs to be reconnected before it can sync.",
-                code="reconnect_needed",
-            )
-        if not integration.enabled or not integration.enabled_kinds:
-            raise IntegrationDisabled(f"{integration.get_provider_display()} is switched off; switch it on to sync.")
-        sync_integration.apply_async(args=[integration.pk], kwargs={"trigger": "manual"})
+        services.integration_sync_request(user=request.user, provider=provider)
         return Response({"queued": True, "provider": provider}, status=status.HTTP_202_ACCEPTED)
 
 
@@ -199,7 +203,7 @@ class IntegrationHealthApi(APIView):
         providers = selectors.provider_health()
         states = {p["status"] for p in providers.values()}
         overall = "down" if states == {"down"} else "degraded" if states - {"healthy"} else "healthy"
-        return Response({"status": overall, "providers": providers})
+        return Response({"status": overall, "providers": providers, "token_refresh": selectors.refresh_success_rate()})
 
 
 class IntegrationLoadTestApi(APIView):

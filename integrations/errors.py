@@ -26,6 +26,13 @@ class UnknownProvider(IntegrationError):  # noqa: N818 - named for what happened
     code = "not_found"
 
 
+class SyncQueueUnavailable(IntegrationError):  # noqa: N818 - named for what happened
+    """The task broker could not take the job: nothing was queued, the user may retry."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE  # type: ignore[assignment]
+    code = "queue_unavailable"
+
+
 class SyncError(Exception):
     """A sync could not finish. `code` is safe to store and show; messages never carry tokens."""
 

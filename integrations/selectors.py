@@ -5,11 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Sum
+from django.db.models import Count, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from integrations.models import (
     KIND_MODELS,
+    CalendarEvent,
+    GitHubEvent,
+    GitHubPullRequest,
+    GitHubRepository,
+    GmailMessage,
     Integration,
     IntegrationStatus,
     Provider,
@@ -26,16 +32,30 @@ def integration_ids_due_for_sync() -> list[int]:
     )
 
 
+def _row_count(model: Any) -> Coalesce:
+    """Rows of `model` for the outer integration, as a correlated subquery (no join fan-out)."""
+    rows = (
+        model.objects.filter(integration=OuterRef("pk"))
+        .order_by()
+        .values("integration")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(rows[:1]), 0)
+
+
 def integration_list(*, user: Any) -> dict[str, Integration | None]:
-    """Each provider -> the user's integration (or None), with item counts per kind annotated."""
-    annotations = {
-        "gmail_count": Count("gmail_messages", distinct=True),
-        "calendar_count": Count("calendar_events", distinct=True),
-        "github_event_count": Count("github_events", distinct=True),
-        "github_repo_count": Count("github_repositories", distinct=True),
-        "github_pr_count": Count("github_pull_requests", distinct=True),
+    """Each provider -> the user's integration (or None), with item counts per kind; one query."""
+    found = {
+        i.provider: i
+        for i in Integration.objects.filter(user=user).annotate(
+            gmail_count=_row_count(GmailMessage),
+            calendar_count=_row_count(CalendarEvent),
+            github_event_count=_row_count(GitHubEvent),
+            github_repo_count=_row_count(GitHubRepository),
+            github_pr_count=_row_count(GitHubPullRequest),
+        )
     }
-    found = {i.provider: i for i in Integration.objects.filter(user=user).annotate(**annotations)}
     return {provider: found.get(provider) for provider in Provider.values}
 
 

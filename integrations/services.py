@@ -16,7 +16,14 @@ from django.utils import timezone
 from integrations import crypto
 from integrations.clients import github as github_client
 from integrations.clients import google as google_client
-from integrations.errors import IntegrationError, IntegrationNotConnected, ReconnectNeeded, UnknownProvider
+from integrations.errors import (
+    IntegrationDisabled,
+    IntegrationError,
+    IntegrationNotConnected,
+    ReconnectNeeded,
+    SyncQueueUnavailable,
+    UnknownProvider,
+)
 from integrations.models import (
     KIND_MODELS,
     PROVIDER_KINDS,
@@ -196,6 +203,28 @@ def integration_get_for_user(*, user: Any, provider: str) -> Integration:
     integration = Integration.objects.filter(user=user, provider=provider).first()
     if integration is None:
         raise IntegrationNotConnected(f"{Provider(provider).label} is not connected; connect it first.")
+    return integration
+
+
+def integration_sync_request(*, user: Any, provider: str) -> Integration:
+    """Queue a manual sync of the user's integration; 409 when it can't sync, 503 when the broker is down."""
+    from kombu.exceptions import OperationalError
+
+    from integrations.tasks import sync_integration
+
+    integration = integration_get_for_user(user=user, provider=provider)
+    if integration.reconnect_needed:
+        raise IntegrationNotConnected(
+            f"{integration.get_provider_display()} needs to be reconnected before it can sync.",
+            code="reconnect_needed",
+        )
+    if not integration.enabled or not integration.enabled_kinds:
+        raise IntegrationDisabled(f"{integration.get_provider_display()} is switched off; switch it on to sync.")
+    try:
+        sync_integration.apply_async(args=[integration.pk], kwargs={"trigger": "manual"}, retry=False)
+    except OperationalError as exc:
+        logger.warning("sync not queued: broker unavailable", extra={"integration_id": integration.pk})
+        raise SyncQueueUnavailable("The sync queue is unavailable right now; try again in a minute.") from exc
     return integration
 
 

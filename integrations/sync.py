@@ -27,6 +27,7 @@ from integrations.clients.github import GitHubClient
 from integrations.clients.google import GoogleClient
 from integrations.errors import RateLimited, ReconnectNeeded, ResyncRequired, SyncError, TransientSyncError
 from integrations.models import (
+    PROVIDER_KINDS,
     CalendarEvent,
     GitHubEvent,
     GitHubPullRequest,
@@ -336,20 +337,30 @@ def client_for(integration: Integration) -> GoogleClient | GitHubClient:
 
 
 def _finish(run: SyncRun, integration: Integration, *, started: float, requests: int) -> None:
+    """Record the run and the integration's new state.
+
+    Under the integration's row lock (the same lock a privacy switch takes first): a kind
+    switched off while this run fetched it loses what the run wrote and its cursor.
+    """
     run.finished_at = timezone.now()
     run.duration_ms = int((time.perf_counter() - started) * 1000)
     run.requests = requests
     run.save()
-    fields = {
-        "last_sync_at": run.finished_at,
-        "cursors": integration.cursors,
-        "kind_synced_at": integration.kind_synced_at,
-    }
-    if run.status in (SyncStatus.OK,):
-        fields.update(last_success_at=run.finished_at, last_error="")
-    elif run.errors:
-        fields["last_error"] = "; ".join(f"{e['kind']}: {e['detail']}" for e in run.errors)[:500]
-    Integration.objects.filter(pk=integration.pk).update(**fields)
+    with transaction.atomic():
+        current = Integration.objects.select_for_update().get(pk=integration.pk)
+        for kind in PROVIDER_KINDS[integration.provider]:
+            if not current.kinds.get(kind, True):
+                services.integration_kind_data_delete(integration=integration, kind=kind)
+        fields: dict[str, Any] = {
+            "last_sync_at": run.finished_at,
+            "cursors": integration.cursors,
+            "kind_synced_at": integration.kind_synced_at,
+        }
+        if run.status == SyncStatus.OK:
+            fields.update(last_success_at=run.finished_at, last_error="")
+        elif run.errors:
+            fields["last_error"] = "; ".join(f"{e['kind']}: {e['detail']}" for e in run.errors)[:500]
+        Integration.objects.filter(pk=integration.pk).update(**fields)
 
 
 def integration_sync(*, integration_id: int, trigger: str = "beat", kinds: list[str] | None = None) -> SyncRun | None:

@@ -83,12 +83,13 @@ def _rated_replies(*, since) -> list[dict]:
     """Ivan's rated replies with the question each answered (read from the chat app's messages)."""
     from chat.models import Message, Role
 
-    replies = list(
-        Message.objects.filter(role=Role.ASSISTANT, rating__isnull=False, created__gte=since)
+    replies: list[dict[str, Any]] = [
+        dict(row)
+        for row in Message.objects.filter(role=Role.ASSISTANT, rating__isnull=False, created__gte=since)
         .exclude(content="")
         .order_by("id")
         .values("id", "conversation_id", "content", "rating", "correction", "created", "conversation__persona")
-    )
+    ]
     questions: dict[int, str] = {}
     if replies:
         candidates = Message.objects.filter(

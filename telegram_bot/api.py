@@ -33,6 +33,7 @@ class TelegramLinkCodeApi(APIView):
             201: TelegramLinkCodeOutputSerializer,
             401: OpenApiResponse(ERROR, description="Not authenticated"),
             403: OpenApiResponse(ERROR, description="Guest accounts can't link"),
+            404: OpenApiResponse(ERROR, description="Telegram is not set up on this server"),
             429: OpenApiResponse(ERROR, description="Too many requests"),
         },
     )

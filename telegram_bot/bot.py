@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
@@ -19,7 +20,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 from telegram import Bot, BotCommand, Update
 from telegram.constants import ParseMode
-from telegram.ext import Application, ApplicationBuilder, Defaults
+from telegram.ext import Application, ApplicationBuilder, Defaults, SimpleUpdateProcessor
 
 from telegram_bot import handlers
 from telegram_bot.resilience import RetryingRateLimiter
@@ -29,8 +30,9 @@ from telegram_bot.texts import COMMANDS, text
 logger = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query"]
-# Updates handled at once by one process; each waits mostly on the LLM.
-CONCURRENT_UPDATES = 16
+# Updates handled at once per process. Each holds a database connection while Ivan thinks, so
+# this stays well below the connection pool size (DB_POOL_MAX_SIZE, 20); the rest wait their turn.
+CONCURRENT_UPDATES = 8
 
 
 def _api_base() -> str:
@@ -39,6 +41,18 @@ def _api_base() -> str:
 
 def _file_base() -> str:
     return f"{settings.TELEGRAM_API_BASE_URL}/file/bot"
+
+
+class UpdateInItsOwnThread(SimpleUpdateProcessor):
+    """Handles each update like Django handles a request: its sync (ORM) calls share one thread of
+    their own, whose database connection goes back to the pool when the update is done."""
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        async with ThreadSensitiveContext():
+            try:
+                await coroutine
+            finally:
+                await sync_to_async(close_old_connections)()
 
 
 def build_application(*, polling: bool) -> Application:
@@ -52,8 +66,8 @@ def build_application(*, polling: bool) -> Application:
         .base_file_url(_file_base())
         .rate_limiter(RetryingRateLimiter())
         .defaults(Defaults(parse_mode=ParseMode.HTML))
-        .concurrent_updates(CONCURRENT_UPDATES)
-        .connection_pool_size(CONCURRENT_UPDATES + 4)
+        .concurrent_updates(UpdateInItsOwnThread(CONCURRENT_UPDATES))
+        .connection_pool_size(CONCURRENT_UPDATES * 2 + 4)
         .post_init(_remember_bot_identity)
     )
     if not polling:
@@ -71,6 +85,19 @@ async def _remember_bot_identity(application: Application) -> None:
 def plain_bot() -> Bot:
     """A bare Bot for one-off calls (commands, health refresh) outside the Application."""
     return Bot(settings.TELEGRAM_BOT_TOKEN, base_url=_api_base(), base_file_url=_file_base())
+
+
+def bot_identity_fetch() -> str:
+    """Ask Telegram who the bot is (getMe), remember it in BotState and return its username."""
+    from asgiref.sync import async_to_sync
+
+    async def fetch() -> tuple[int, str]:
+        async with plain_bot() as bot:
+            return bot.bot.id, bot.bot.username or ""
+
+    bot_id, username = async_to_sync(fetch)()
+    bot_state_update(bot_id=bot_id, bot_username=username)
+    return username
 
 
 # --- webhook mode: one initialized Application per event loop of this process ----------------
@@ -112,20 +139,6 @@ async def webhook_application_shutdown() -> None:
     _webhook_app = None
 
 
-# Updates handled at once per process in webhook mode: each holds a database connection while
-# Ivan thinks, so this stays well below the connection pool size; the rest wait their turn.
-WEBHOOK_CONCURRENCY = 8
-_slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
-
-
-def _processing_slot() -> asyncio.Semaphore:
-    global _slots
-    loop = asyncio.get_running_loop()
-    if _slots is None or _slots[0] is not loop:
-        _slots = (loop, asyncio.Semaphore(WEBHOOK_CONCURRENCY))
-    return _slots[1]
-
-
 def process_update_in_background(data: dict[str, Any]) -> asyncio.Task:
     """Start processing a webhook update on this event loop and return at once."""
     # A fresh context: the request's one carries asgiref's per-request sync thread, which is
@@ -139,15 +152,10 @@ def process_update_in_background(data: dict[str, Any]) -> asyncio.Task:
 async def _process_update(data: dict[str, Any]) -> None:
     update_id = data.get("update_id")
     try:
-        async with _processing_slot(), ThreadSensitiveContext():
-            # Like a request: this update's sync calls share one thread, whose database
-            # connection goes back to the pool when the update is done.
-            try:
-                application = await webhook_application()
-                update = Update.de_json(data, application.bot)
-                await application.process_update(update)
-            finally:
-                await sync_to_async(close_old_connections)()
+        application = await webhook_application()
+        update = Update.de_json(data, application.bot)
+        # Through the update processor, as in polling: the concurrency limit and a thread per update.
+        await application.update_processor.process_update(update, application.process_update(update))
     except Exception:
         # process_update routes handler errors to the error handler; this catches what happens
         # before (an update PTB can't parse, Telegram unreachable at getMe).

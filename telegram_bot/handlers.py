@@ -12,7 +12,6 @@ import re
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import close_old_connections
 from django.http import Http404
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
 from telegram.constants import ChatType
@@ -57,6 +56,7 @@ def register(application: Application, *, deduplicate: bool) -> None:
     application.add_handler(CommandHandler("unlink", on_unlink, filters=private))
     application.add_handler(CallbackQueryHandler(on_feedback, pattern=FEEDBACK_PATTERN))
     application.add_handler(CallbackQueryHandler(on_forget_answer, pattern=FORGET_PATTERN))
+    application.add_handler(CallbackQueryHandler(on_stale_button))
     new_message = filters.UpdateType.MESSAGE
     application.add_handler(MessageHandler(new_message & filters.TEXT & ~filters.COMMAND, on_text))
     application.add_handler(
@@ -77,8 +77,6 @@ async def _skip_unknown(update: Update, context: Context) -> None:
 
 
 async def _deduplicate(update: Update, context: Context) -> None:
-    # Polling has no request cycle: drop a stale or broken database connection per update.
-    await sync_to_async(close_old_connections)()
     if not await sync_to_async(services.update_claim)(update_id=update.update_id):
         raise ApplicationHandlerStop
     await _skip_unknown(update, context)
@@ -166,7 +164,11 @@ async def on_about(update: Update, context: Context) -> None:
     from personality.selectors import persona_profile_live
 
     account = await _sender(update)
-    profile = await sync_to_async(persona_profile_live)()
+    try:
+        profile = await sync_to_async(persona_profile_live)()
+    except DomainError:  # no published persona yet
+        await _answer(update, text("error", _language(account)))
+        return
     bio = "\n\n".join(part for part in (profile.short_bio, profile.description) if part)
     await _answer(update, text("about", _language(account), name=profile.name, bio=bio))
 
@@ -193,7 +195,7 @@ async def on_new(update: Update, context: Context) -> None:
 
 
 async def on_memory(update: Update, context: Context) -> None:
-    from chat.services import memory_list
+    from chat.selectors import memory_fact_list
 
     account = await _sender(update)
     language = _language(account)
@@ -201,7 +203,7 @@ async def on_memory(update: Update, context: Context) -> None:
     if user is None:
         await _answer(update, text("guest_disabled", language))
         return
-    memories = await sync_to_async(memory_list)(user=user)
+    memories = await sync_to_async(lambda: list(memory_fact_list(user=user)))()
     if not memories:
         await _answer(update, text("memory_empty", language))
         return
@@ -235,8 +237,9 @@ async def on_forget_answer(update: Update, context: Context) -> None:
         await query.edit_message_text(text("forget_cancelled", language))
         return
     user = await sync_to_async(services.telegram_chat_user)(account=account)
-    count = await sync_to_async(memory_delete_all)(user=user) if user is not None else 0
-    await query.edit_message_text(text("forget_done", language, count=count))
+    if user is not None:
+        await sync_to_async(memory_delete_all)(user=user)
+    await query.edit_message_text(text("forget_done", language))
 
 
 # --- messages --------------------------------------------------------------------------------
@@ -257,19 +260,22 @@ async def on_text(update: Update, context: Context) -> None:
             return
     account = await _sender(update)
     language = _language(account)
-    user = await sync_to_async(services.telegram_chat_user)(account=account)
-    if user is None:
+    start = await sync_to_async(services.telegram_turn_start)(account=account, chat_id=chat_id)
+    if start.user is None:
         await _answer(update, text("guest_disabled", language))
         return
-    decision = await sync_to_async(services.chat_rate_check)(chat_id=chat_id, guest=user.is_guest)
-    if not decision.allowed:
-        if decision.notify:
+    if not start.rate.allowed:
+        if start.rate.notify:
             await _answer(update, text("rate_limited", language))
         return
     try:
         async with typing_action(context.bot, chat_id):
             turn = await achat_reply(
-                user=user, text=content, platform=Platform.TELEGRAM, client_id=f"tg:{update.update_id}"
+                user=start.user,
+                text=content,
+                platform=Platform.TELEGRAM,
+                conversation=start.conversation,
+                client_id=f"tg:{update.update_id}",
             )
     except DomainError as exc:
         if exc.code not in ERROR_TEXTS:
@@ -311,6 +317,12 @@ async def on_feedback(update: Update, context: Context) -> None:
     await query.answer(text("feedback_thanks", language))
     with contextlib.suppress(BadRequest):  # "message is not modified" when the same button is pressed twice
         await query.edit_message_reply_markup(reply_markup=feedback_keyboard(message_id, chosen=rating))
+
+
+async def on_stale_button(update: Update, context: Context) -> None:
+    """A button we no longer know (an old keyboard): answer so the client stops its spinner."""
+    assert update.callback_query is not None
+    await update.callback_query.answer()
 
 
 async def on_error(update: object, context: Context) -> None:

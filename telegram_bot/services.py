@@ -81,10 +81,25 @@ def _hash_code(code: str) -> str:
     return hashlib.sha256(code.strip().upper().encode()).hexdigest()
 
 
+class TelegramUnavailableError(TelegramBotError):
+    status_code = status.HTTP_404_NOT_FOUND  # type: ignore[assignment]
+    code = "telegram_unavailable"
+
+
 def bot_username() -> str:
-    return settings.TELEGRAM_BOT_USERNAME or (
+    """The bot's @username: from settings, else as last seen from getMe, else asked from Telegram once."""
+    known = settings.TELEGRAM_BOT_USERNAME or (
         BotState.objects.filter(pk=1).values_list("bot_username", flat=True).first() or ""
     )
+    if known or not settings.TELEGRAM_BOT_TOKEN:
+        return known
+    from telegram_bot.bot import bot_identity_fetch
+
+    try:
+        return bot_identity_fetch()
+    except Exception as exc:  # noqa: BLE001 - Telegram unreachable: the code still works without a link
+        logger.warning("telegram getMe failed", extra={"error": type(exc).__name__})
+        return ""
 
 
 def deep_link(code: str) -> str | None:
@@ -100,6 +115,8 @@ def link_code_issue(*, user: User) -> IssuedLinkCode:
     """A fresh one-time code for `user`; earlier unused codes of the user stop working."""
     if user.is_guest:
         raise GuestNotAllowedError("Guest accounts can't be linked to Telegram.")
+    if not settings.TELEGRAM_BOT_TOKEN:
+        raise TelegramUnavailableError("Telegram is not set up on this server (TELEGRAM_BOT_TOKEN is empty).")
     LinkCode.objects.filter(user=user, used_at__isnull=True).delete()
     code = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_LENGTH))
     expires_at = timezone.now() + timedelta(seconds=settings.TELEGRAM_LINK_CODE_TTL_S)
@@ -221,6 +238,46 @@ def _guest_user_create(*, account: TelegramAccount) -> User:
     account.save(update_fields=["guest_user"])
     logger.info("telegram guest user created", extra={"user_id": guest.pk, "telegram_account_id": account.pk})
     return guest
+
+
+@dataclass(frozen=True)
+class TurnStart:
+    """What a text message needs before the pipeline runs."""
+
+    user: User | None  # None: not linked and guest chat is off
+    conversation: Any  # the user's most recent conversation on any platform, or None (a new one)
+    rate: RateDecision
+
+
+def telegram_turn_start(*, account: TelegramAccount, chat_id: int) -> TurnStart:
+    """Who speaks, whether the chat is within its limit, and which conversation continues.
+
+    Telegram continues the user's most recently active conversation, whatever platform it was
+    begun on, so a talk started on the web goes on here with the same context; /new starts a
+    fresh one (which then is the most recent).
+    """
+    from chat.services import conversation_latest
+
+    user = telegram_chat_user(account=account)
+    if user is None:
+        return TurnStart(user=None, conversation=None, rate=RateDecision(allowed=True, notify=False))
+    rate = chat_rate_check(chat_id=chat_id, guest=user.is_guest)
+    if not rate.allowed:
+        return TurnStart(user=user, conversation=None, rate=rate)
+    if user.is_guest:
+        guest_memory_trim(user=user)
+    return TurnStart(user=user, conversation=conversation_latest(user=user), rate=rate)
+
+
+def guest_memory_trim(*, user: User) -> int:
+    """Guests keep only their newest TELEGRAM_GUEST_MEMORY_FACTS long-term facts; returns how many went."""
+    from chat.selectors import memory_fact_list
+    from chat.services import memory_fact_delete
+
+    surplus = list(memory_fact_list(user=user).values_list("pk", flat=True)[settings.TELEGRAM_GUEST_MEMORY_FACTS :])
+    for fact_id in surplus:
+        memory_fact_delete(user=user, fact_id=fact_id)
+    return len(surplus)
 
 
 def telegram_account_mark_blocked(*, chat_id: int) -> None:

@@ -40,7 +40,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "only the long-term memory goes.",
         "forget_yes": "Yes, forget",
         "forget_no": "No, keep it",
-        "forget_done": "Done — I've forgotten {count} things about you.",
+        "forget_done": "Done — I've forgotten what I knew about you.",
         "forget_cancelled": "Okay, I keep remembering.",
         "privacy": "<b>Privacy</b>\n\nYour messages and my answers are stored in your DigitalMe account "
         "(as a guest: in a guest account tied to this Telegram) so I can keep the conversation going. "
@@ -96,7 +96,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "forget_ask": "Забыть всё, что я о тебе помню? Разговоры останутся, удалится только долгая память.",
         "forget_yes": "Да, забудь",
         "forget_no": "Нет, оставь",
-        "forget_done": "Готово — забыл {count} фактов о тебе.",
+        "forget_done": "Готово — я забыл всё, что о тебе знал.",
         "forget_cancelled": "Хорошо, продолжаю помнить.",
         "privacy": "<b>Приватность</b>\n\nТвои сообщения и мои ответы хранятся в твоём аккаунте DigitalMe "
         "(у гостя — в гостевом аккаунте этого Telegram), чтобы я мог продолжать разговор. "

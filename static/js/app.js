@@ -6,3 +6,7 @@ if ("serviceWorker" in navigator && window.isSecureContext) {
     });
   });
 }
+
+// Flash messages float over the chat; they leave after a few seconds (they were announced already).
+const toast = document.querySelector("body.chat-page .messages");
+if (toast) setTimeout(() => toast.remove(), 6000);

@@ -9,10 +9,9 @@ function svgEl(tag, attrs = {}, text) {
   return node;
 }
 
+// Trait values are 0..1 (min/max are the editorial bounds a value may move within).
 function share(trait) {
-  const min = Number.isFinite(trait.min) ? trait.min : 0;
-  const max = Number.isFinite(trait.max) && trait.max > min ? trait.max : 1;
-  return Math.max(0, Math.min(1, (trait.value - min) / (max - min)));
+  return Math.max(0, Math.min(1, Number(trait.value) || 0));
 }
 
 export function percent(trait) {

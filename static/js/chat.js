@@ -64,8 +64,8 @@ function showEmptyState() {
 
 function feedbackControls(message) {
   const box = h("div", { class: "feedback", role: "group", "aria-label": t("good_reply") + " / " + t("bad_reply") });
-  const up = h("button", { type: "button", "aria-label": t("good_reply"), "aria-pressed": String(message.rating === 1), class: "rate-up", text: "👍" });
-  const down = h("button", { type: "button", "aria-label": t("bad_reply"), "aria-pressed": String(message.rating === -1), class: "rate-down", text: "👎" });
+  const up = h("button", { type: "button", "aria-label": t("good_reply"), title: t("good_reply"), "aria-pressed": String(message.rating === 1), class: "rate-up" }, icon("thumb-up", sprite));
+  const down = h("button", { type: "button", "aria-label": t("bad_reply"), title: t("bad_reply"), "aria-pressed": String(message.rating === -1), class: "rate-down" }, icon("thumb-down", sprite));
   const status = h("span", { class: "thanks", role: "status" });
   box.append(up, down, status);
 
@@ -126,6 +126,7 @@ function messageNode(message) {
     h("span", { class: "who", text: mine ? t("you") : t("ivan") }),
     message.created ? h("time", { datetime: message.created, text: formatTime(message.created, { timeStyle: "short" }) }) : null,
     message.platform && message.platform !== "web" ? h("span", { class: "badge platform", text: t("via", { platform: platformLabel(message.platform) }) }) : null,
+    message.stopped ? h("span", { class: "badge warn", text: t("stopped") }) : null,
   );
   const bubble = h("div", { class: "bubble" });
   bubble.append(renderMarkdown(message.content, mdStrings));

@@ -13,21 +13,29 @@ function kindLabel(kind) {
   return kind.charAt(0).toUpperCase() + kind.slice(1).replace(/_/g, " ");
 }
 
+const STATUS_BADGE = { active: "ok", paused: "warn", reconnect_needed: "danger", not_connected: "" };
+
 function renderProvider(card, integration) {
   const provider = card.dataset.provider;
   const state = card.querySelector("[data-role=state]");
   const details = card.querySelector("[data-role=details]");
   const connect = card.querySelector("[data-role=connect]");
-  state.className = `badge ${integration.connected ? "ok" : ""}`;
-  state.textContent = integration.connected ? t("connected") : t("not_connected");
-  if (connect) connect.hidden = Boolean(integration.connected);
+  const status = integration.status || (integration.connected ? "active" : "not_connected");
+  state.className = `badge ${STATUS_BADGE[status] ?? ""}`;
+  state.textContent = t(`status_${status}`);
+  if (connect) {
+    connect.hidden = Boolean(integration.connected) && !integration.reconnect_needed;
+    connect.textContent = integration.reconnect_needed ? t("reconnect") : connect.dataset.label || connect.textContent;
+  }
   if (!integration.connected) {
     details.replaceChildren();
     return;
   }
+  const urls = integration.urls || {};
   const enabledId = `enabled-${provider}`;
   const enabled = h("input", { type: "checkbox", id: enabledId, checked: integration.enabled ? true : null });
   enabled.addEventListener("change", () => patch(provider, { enabled: enabled.checked }, enabled));
+  const counts = integration.items_by_kind || {};
   const kinds = h("ul", { class: "kinds" }, ...Object.entries(integration.kinds || {}).map(([kind, on]) => {
     const id = `kind-${provider}-${kind}`;
     const box = h("input", { type: "checkbox", id, checked: on ? true : null, disabled: integration.enabled ? null : true });
@@ -35,18 +43,23 @@ function renderProvider(card, integration) {
       if (!box.checked && !window.confirm(t("kind_off_confirm"))) { box.checked = true; return; }
       patch(provider, { kinds: { [kind]: box.checked } }, box);
     });
-    return h("li", {}, h("label", { class: "switch", for: id }, box, kindLabel(kind)));
+    const count = counts[kind] ? ` (${counts[kind]})` : "";
+    return h("li", {}, h("label", { class: "switch", for: id }, box, `${kindLabel(kind)}${count}`));
   }));
   const facts = h("dl", { class: "facts" },
+    integration.account ? h("dt", { text: t("account") }) : null,
+    integration.account ? h("dd", { text: integration.account }) : null,
     h("dt", { text: t("last_sync") }), h("dd", { text: integration.last_sync ? formatTime(integration.last_sync) : t("never") }),
     h("dt", { text: t("items") }), h("dd", { text: String(integration.items ?? 0) }),
     integration.last_error ? h("dt", { text: t("last_error") }) : null,
-    integration.last_error ? h("dd", { class: "badge danger", text: integration.last_error }) : null);
-  const sync = h("button", { type: "button", class: "secondary", text: t("sync_now"), disabled: integration.enabled ? null : true });
+    integration.last_error ? h("dd", { class: "error-text", text: integration.last_error }) : null,
+    integration.status_detail ? h("dt", { text: t("status") }) : null,
+    integration.status_detail ? h("dd", { text: integration.status_detail }) : null);
+  const sync = h("button", { type: "button", class: "secondary", text: t("sync_now"), disabled: integration.enabled && !integration.reconnect_needed ? null : true });
   sync.addEventListener("click", async () => {
     sync.disabled = true;
     try {
-      await api(`/api/integrations/${provider}/sync/`, { method: "POST", body: {} });
+      await api(urls.sync || `/api/integrations/${provider}/sync/`, { method: "POST", body: {} });
       say(t("sync_queued"));
     } catch (error) {
       say(error instanceof ApiError && error.body.detail ? error.body.detail : t("save_failed"));
@@ -58,7 +71,8 @@ function renderProvider(card, integration) {
   disconnect.addEventListener("click", async () => {
     if (!window.confirm(t("disconnect_confirm"))) return;
     try {
-      await api(`/api/integrations/${provider}/`, { method: "DELETE" });
+      await api(urls.disconnect || `/api/integrations/${provider}/disconnect/`, { method: "POST", body: {} });
+      say(t("disconnected"));
       await load();
     } catch (error) {
       say(error instanceof ApiError && error.body.detail ? error.body.detail : t("save_failed"));
@@ -96,7 +110,7 @@ async function load() {
     for (const card of cards.values()) {
       const state = card.querySelector("[data-role=state]");
       state.className = "badge warn";
-      state.textContent = t("not_connected");
+      state.textContent = t("status_unknown");
     }
     say(error instanceof ApiError && error.status === 404 ? t("integrations_unavailable") : t("load_failed"));
     return;

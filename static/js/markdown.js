@@ -28,7 +28,7 @@ function link(text, href) {
 const INLINE = [
   { re: /`([^`\n]+)`/, make: (m) => wrap("code", [document.createTextNode(m[1])]) },
   { re: /\[([^\]\n]+)\]\(([^)\s]+)\)/, make: (m) => { const href = safeHref(m[2]); return href ? link(m[1], href) : document.createTextNode(m[0]); } },
-  { re: /\*\*([^*\n]+?)\*\*|__([^_\n]+?)__/, make: (m) => wrap("strong", renderInline(m[1] ?? m[2])) },
+  { re: /\*\*([^*\n]+?)\*\*|(?<!\w)__([^_\n]+?)__(?!\w)/, make: (m) => wrap("strong", renderInline(m[1] ?? m[2])) },
   { re: /~~([^~\n]+?)~~/, make: (m) => wrap("del", renderInline(m[1])) },
   { re: /(?<![\w*])\*([^*\n]+?)\*(?!\w)|(?<![\w_])_([^_\n]+?)_(?![\w])/, make: (m) => wrap("em", renderInline(m[1] ?? m[2])) },
   { re: /https?:\/\/[^\s<>()]+[^\s<>().,;:!?'"]/, make: (m) => { const href = safeHref(m[0]); return href ? link(m[0], href) : document.createTextNode(m[0]); } },

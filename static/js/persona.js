@@ -18,6 +18,7 @@ const el = {
   scoreTable: document.getElementById("score-table"),
 };
 let traits = [];
+let version = null;
 let attempt = 0;
 
 function render(persona, { live = false } = {}) {
@@ -25,15 +26,19 @@ function render(persona, { live = false } = {}) {
   const bio = persona.bio ?? persona.short_bio ?? persona.description;
   if (bio) el.bio.textContent = bio;
   if (persona.version) el.version.textContent = `· v${persona.version}`;
+  const republished = live && version !== null && persona.version !== version;
+  version = persona.version ?? version;
   const previous = new Map(traits.map((trait) => [trait.name, percent(trait)]));
   traits = Array.isArray(persona.traits) ? persona.traits : traits;
-  const changed = new Set(live ? traits.filter((trait) => previous.get(trait.name) !== percent(trait)).map((trait) => trait.name) : []);
+  const changed = new Set(
+    traits.filter((trait) => previous.has(trait.name) && previous.get(trait.name) !== percent(trait)).map((trait) => trait.name),
+  );
   drawTraitBars(el.chart, traits, { label: t("trait_chart"), changed });
   el.list.replaceChildren(...traits.flatMap((trait) => [
     h("dt", { text: `${humanize(trait.name)} — ${percent(trait)}`, class: changed.has(trait.name) ? "flash" : null }),
     h("dd", { text: trait.description || "" }),
   ]));
-  if (live) el.live.textContent = t("persona_updated");
+  if (republished || changed.size) el.live.textContent = t("persona_updated");
 }
 
 function setConnection(name, detail) {

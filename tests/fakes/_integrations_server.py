@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -68,6 +69,8 @@ class FakeServer:
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self.url = ""
+        # Called (in the server thread) with every request before it is answered.
+        self.on_request: Callable[[Call], None] | None = None
 
     # --- control ----------------------------------------------------------------------------
     def script(
@@ -96,6 +99,8 @@ class FakeServer:
 
     # --- server -----------------------------------------------------------------------------
     def _answer(self, call: Call) -> Response:
+        if self.on_request is not None:
+            self.on_request(call)
         with self._lock:
             self.calls.append(call)
             for item in self._scripted:

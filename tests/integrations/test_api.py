@@ -125,6 +125,17 @@ def test_github_disconnect_deletes_the_grant(auth_client, user, providers):
     assert token in github.revoked
 
 
+def test_delete_on_the_integration_disconnects_too(auth_client, user, providers):
+    _, github = providers
+    connect_github(user, github)
+
+    response = auth_client.delete("/api/integrations/github/")
+
+    assert response.status_code == 200 and response.json()["revoked"] is True
+    assert not Integration.objects.filter(user=user).exists()
+    assert auth_client.delete("/api/integrations/github/").status_code == 409
+
+
 def test_other_users_data_is_never_listed(providers):
     google, _ = providers
     owner, other = UserFactory(), UserFactory()
@@ -220,3 +231,72 @@ def test_deleting_the_account_revokes_and_deletes(auth_client, user, providers):
     assert response.status_code == 204
     assert refresh in google.revoked
     assert not Integration.objects.exists()
+
+
+def test_list_costs_a_fixed_number_of_queries(auth_client, user, providers, django_assert_max_num_queries):
+    google, github = providers
+    integration = connect_google(user, google)
+    connect_github(user, github)
+    now = timezone.now()
+    for n in range(20):
+        GmailMessage.objects.create(user=user, integration=integration, message_id=f"m{n}")
+        CalendarEvent.objects.create(user=user, integration=integration, event_id=f"e{n}", starts_at=now, ends_at=now)
+
+    with django_assert_max_num_queries(4):
+        body = auth_client.get("/api/integrations/").json()
+
+    assert next(i for i in body if i["provider"] == "google")["items_by_kind"] == {"gmail": 20, "calendar": 20}
+
+
+def test_readiness_reports_the_integrations_check_as_optional(client, providers):
+    body = client.get("/health/ready/").json()
+
+    assert body["checks"]["integrations"]["required"] is False
+    assert body["checks"]["integrations"]["providers"] == {"google": "healthy", "github": "healthy"}
+
+
+def test_admin_list_shows_the_integration_but_no_token(client, providers):
+    google, _ = providers
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    connect_google(admin, google)
+    client.force_login(admin)
+
+    page = client.get("/admin/integrations/integration/").content.decode()
+    change = client.get(f"/admin/integrations/integration/{Integration.objects.get().pk}/change/").content.decode()
+
+    assert "google" in page.lower()
+    ciphertext = IntegrationToken.objects.get().access_token_encrypted
+    for text in (page, change):
+        assert not any(token in text for token in google.access_tokens) and ciphertext not in text
+    assert client.get("/admin/integrations/integrationtoken/").status_code == 404
+
+
+@pytest.fixture
+def broker_down():
+    """Point the Celery app at a closed port for one test, then restore its pools."""
+    import socket
+
+    from digitalme.celery import app
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    original = app.conf.broker_url
+    app.conf.broker_url = f"redis://127.0.0.1:{closed_port}/0"
+    app._pool = None
+    app.amqp._producer_pool = None
+    yield
+    app.conf.broker_url = original
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+def test_sync_now_with_the_broker_down_is_503_not_500(auth_client, user, providers, broker_down):
+    _, github = providers
+    connect_github(user, github)
+
+    response = auth_client.post("/api/integrations/github/sync/")
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "queue_unavailable"
+    assert not SyncRun.objects.filter(integration__user=user).exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -60,9 +61,10 @@ def test_wrong_state_is_rejected_and_nothing_is_stored(client, user, providers):
     assert github.calls_to("/login/oauth/access_token") == []
 
 
-def test_google_sign_in_creates_the_user_with_offline_access(client, providers):
+def test_google_sign_in_creates_the_user_with_offline_access(client, providers, caplog):
     google, _ = providers
     google.authorize("g-code", email="new.person@example.com", sub="777")
+    caplog.set_level(logging.DEBUG)
 
     query = _start(client, "google")
     assert query["_url"][0].startswith(f"{google.url}/auth")
@@ -87,3 +89,5 @@ def test_google_sign_in_creates_the_user_with_offline_access(client, providers):
     token_call = google.calls_to("/token")[0]
     assert token_call.form["grant_type"] == "authorization_code"
     assert "code_verifier" in token_call.form  # PKCE
+    secrets = [*google.access_tokens, *google.refresh_tokens]
+    assert caplog.records and not any(secret in caplog.text for secret in secrets)

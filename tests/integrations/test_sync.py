@@ -6,7 +6,9 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 
+from integrations import services
 from integrations.errors import RateLimited, TransientSyncError
 from integrations.models import (
     CalendarEvent,
@@ -262,3 +264,28 @@ def test_switched_off_kind_is_not_fetched(user, providers):
 
     assert not google.calls_to("/gmail")
     assert google.calls_to("/calendar/v3")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_kind_switched_off_during_a_run_keeps_no_data_and_no_cursor(user, providers):
+    google, _ = providers
+    integration = connect_google(user, google)
+    google.add_message("m1", subject="Hello")
+    now = datetime.now(UTC)
+    google.add_event("e1", summary="Standup", start=now + timedelta(hours=1), end=now + timedelta(hours=2))
+
+    def switch_calendar_off_once(call):
+        if call.path.endswith("/profile"):  # gmail is being fetched; calendar comes next
+            google.on_request = None
+            services.integration_update(user=user, provider="google", kinds={"calendar": False})
+            connection.close()  # this thread's connection, so the test database can be dropped
+
+    google.on_request = switch_calendar_off_once
+
+    run = _sync(integration)
+
+    assert run.counts["calendar"]["created"] == 1  # the run had fetched it...
+    assert not CalendarEvent.objects.exists()  # ...but nothing stays
+    integration.refresh_from_db()
+    assert "calendar_sync_token" not in integration.cursors
+    assert GmailMessage.objects.count() == 1

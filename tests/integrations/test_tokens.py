@@ -125,3 +125,27 @@ def test_reconnect_needed_is_shown_and_cleared_by_connecting_again(auth_client, 
 
     listed = {i["provider"]: i for i in auth_client.get("/api/integrations/").json()}
     assert listed["google"]["status"] == "active"
+
+
+def test_health_reports_the_refresh_success_rate_without_user_data(api_client, user, providers):
+    google, _ = providers
+    connect_google(user, google, expires_in=10)
+    integration_sync(integration_id=Integration.objects.get().pk)
+
+    body = api_client.get("/api/integrations/health").json()
+
+    assert body["token_refresh"] == {"attempts": 1, "successes": 1, "rate": 1.0}
+    assert user.email not in str(body)
+
+
+def test_github_token_revoked_at_github_means_reconnect_needed(user, providers):
+    _, github = providers
+    integration = connect_github(user, github)
+    github.revoked |= set(github.tokens)
+
+    run = integration_sync(integration_id=integration.pk)
+
+    assert run.status == "failed"
+    integration.refresh_from_db()
+    assert integration.status == "reconnect_needed"
+    assert "401" in integration.status_detail

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from django.test import AsyncClient
 from telegram_bot.bot import background_wait, webhook_application_shutdown
 from tests.fakes.telegram import BOT_ID, BOT_USERNAME, FakeTelegram
 
+ROOT = Path(__file__).resolve().parents[2]
 WEBHOOK_SECRET = "webhook-secret-for-tests-0123456789"
 TG_USER_ID = 424242
 _update_ids = itertools.count(10_000)
@@ -99,3 +101,14 @@ def callback_update(
             },
         },
     }
+
+
+@pytest.fixture
+def ivan(transactional_db, settings):
+    """Ivan published from the repository's data file, answering through the deterministic fake LLM."""
+    from django.core.management import call_command
+
+    settings.LLM_MODEL = "fake/ivan"
+    settings.LLM_FALLBACK_MODELS = []
+    settings.LLM_MAX_RETRIES = 0
+    call_command("load_persona", str(ROOT / "personality" / "data" / "ivan.yaml"), verbosity=0)

@@ -16,9 +16,7 @@ from tests.telegram_bot.conftest import TG_USER_ID, message_update
 
 
 @pytest.mark.django_db
-def test_link_code_api_returns_code_deep_link_and_expiry(auth_client, user, settings):
-    settings.TELEGRAM_BOT_USERNAME = BOT_USERNAME
-
+def test_link_code_api_returns_code_deep_link_and_expiry(auth_client, user, fake_telegram):
     response = auth_client.post("/api/telegram/link-code/")
 
     assert response.status_code == 201
@@ -30,6 +28,28 @@ def test_link_code_api_returns_code_deep_link_and_expiry(auth_client, user, sett
 
 
 @pytest.mark.django_db
+def test_link_code_is_404_when_telegram_is_not_set_up(auth_client, settings):
+    settings.TELEGRAM_BOT_TOKEN = ""
+
+    response = auth_client.post("/api/telegram/link-code/")
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "telegram_unavailable"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_configured_username_the_deep_link_asks_telegram_once(auth_client, fake_telegram, settings):
+    settings.TELEGRAM_BOT_USERNAME = ""
+
+    first = auth_client.post("/api/telegram/link-code/").json()
+    second = auth_client.post("/api/telegram/link-code/").json()
+
+    assert first["deep_link"].startswith(f"https://t.me/{BOT_USERNAME}?start=")
+    assert second["deep_link"].startswith(f"https://t.me/{BOT_USERNAME}?start=")
+    assert len(fake_telegram.calls_of("getMe")) == 1
+
+
+@pytest.mark.django_db
 def test_link_code_api_needs_login(api_client):
     response = api_client.post("/api/telegram/link-code/")
 
@@ -38,7 +58,7 @@ def test_link_code_api_needs_login(api_client):
 
 
 @pytest.mark.django_db
-def test_link_code_is_stored_only_as_a_hash(auth_client, user):
+def test_link_code_is_stored_only_as_a_hash(auth_client, user, fake_telegram):
     code = auth_client.post("/api/telegram/link-code/").json()["code"]
 
     assert not LinkCode.objects.filter(code_hash=code).exists()
@@ -46,7 +66,7 @@ def test_link_code_is_stored_only_as_a_hash(auth_client, user):
 
 
 @pytest.mark.django_db
-def test_guest_users_cannot_get_a_link_code(api_client):
+def test_guest_users_cannot_get_a_link_code(api_client, fake_telegram):
     guest = UserFactory(is_guest=True)
     api_client.force_authenticate(user=guest)
 

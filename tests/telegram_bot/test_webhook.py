@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from telegram_bot.models import ProcessedUpdate
-from tests.telegram_bot.conftest import message_update
+from tests.telegram_bot.conftest import callback_update, message_update
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -109,3 +109,17 @@ async def test_many_updates_at_once_are_all_answered_without_exhausting_connecti
         assert response.status_code == 200
 
     await fake_telegram.await_call("sendMessage", count=30, timeout=30)
+
+
+async def test_an_unknown_button_is_answered_so_the_client_stops_waiting(webhook, fake_telegram):
+    await webhook(callback_update("something-old"))
+
+    assert len(fake_telegram.calls_of("answerCallbackQuery")) == 1
+    assert fake_telegram.calls_of("sendMessage") == []
+
+
+async def test_start_without_a_code_greets_an_unlinked_user_as_a_guest(webhook, fake_telegram):
+    await webhook(message_update("/start", language="ru"))
+
+    [sent] = fake_telegram.calls_of("sendMessage")
+    assert "Ты сейчас гость" in sent.params["text"]

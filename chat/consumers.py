@@ -1,0 +1,200 @@
+"""`/ws/chat/` (API.md): auth, streaming replies, stop, ping, and live pushes for the user.
+
+Thin: frames are parsed here, turns go through chat.services.achat_reply. A turn runs in its
+own task, so the socket keeps reading (`stop`, `ping`) while Ivan answers, and a closed socket
+does not cancel the turn: the reply is still completed and stored.
+
+Echo rule: this socket sends `message.created` / `reply.end` of its own turns itself, in order
+with its tokens; the same events also arrive through the user's group (for the user's other
+sockets and platforms), and this socket skips those whose `client_id` belongs to a turn it
+started. Other sockets of the user receive them exactly once, through the group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections import deque
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from chat.background import spawn
+from chat.errors import ChatError
+from chat.selectors import conversation_get
+from chat.serializers import message_payload
+from chat.services import achat_reply
+from digitalme.realtime import persona_group, user_group
+from digitalme.ws_auth import user_from_access_token
+
+logger = logging.getLogger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4401
+PERSONA_SLUG = "ivan"
+MAX_FRAME_CHARS = 16_000  # a 4,000-character message in JSON fits easily; anything bigger is refused
+OWN_CLIENT_IDS_KEPT = 200
+
+
+def _user_payload(user) -> dict[str, Any]:
+    return {"id": user.pk, "email": user.email, "display_name": user.display_name, "language": user.language}
+
+
+class ChatConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        self.user = None
+        self.groups_joined: list[str] = []
+        self.turn: asyncio.Task | None = None
+        self.stop_requested = False
+        self.own_client_ids: deque[str] = deque(maxlen=OWN_CLIENT_IDS_KEPT)
+        self.auth_timer: asyncio.Task | None = None
+        await self.accept()
+        scope_user = self.scope.get("user")
+        if scope_user is not None and scope_user.is_authenticated:
+            await self._ready(scope_user)
+        else:
+            self.auth_timer = asyncio.create_task(self._close_if_no_auth())
+
+    async def _close_if_no_auth(self) -> None:
+        await asyncio.sleep(settings.CHAT_WS_AUTH_TIMEOUT_S)
+        if self.user is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    async def _ready(self, user) -> None:
+        self.user = user
+        if self.auth_timer is not None:
+            self.auth_timer.cancel()
+        for group in (user_group(user.pk), persona_group(PERSONA_SLUG)):
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.append(group)
+        await self.send_json({"type": "ready", "user": _user_payload(user)})
+
+    async def disconnect(self, code: int) -> None:
+        if self.auth_timer is not None:
+            self.auth_timer.cancel()
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups_joined = []
+
+    # --- frames in ------------------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        if text_data is None:
+            await self._error("bad_request", "Binary frames are not supported; send JSON text frames.")
+            return
+        if len(text_data) > MAX_FRAME_CHARS:
+            await self._error("too_long", f"Frames are limited to {MAX_FRAME_CHARS} characters.")
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            await self._error("bad_request", "The frame is not valid JSON.")
+            return
+        if not isinstance(content, dict) or not isinstance(content.get("type"), str):
+            await self._error("bad_request", 'A frame is a JSON object with a "type".')
+            return
+        await self.receive_json(content)
+
+    async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
+        kind = content["type"]
+        if kind == "ping":
+            await self.send_json({"type": "pong"})
+        elif kind == "auth":
+            await self._auth(content)
+        elif self.user is None:
+            await self._error("bad_request", 'Authenticate first: send {"type": "auth", "token": "<access JWT>"}.')
+        elif kind == "message":
+            await self._message(content)
+        elif kind == "stop":
+            self.stop_requested = True
+        else:
+            await self._error("bad_request", f"Unknown frame type {kind!r}: use message, stop, ping or auth.")
+
+    async def _auth(self, content: dict[str, Any]) -> None:
+        if self.user is not None:
+            await self._error("bad_request", "This socket is already authenticated.")
+            return
+        token = content.get("token")
+        user = await user_from_access_token(token) if isinstance(token, str) and token else None
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        await self._ready(user)
+
+    async def _message(self, content: dict[str, Any]) -> None:
+        if self.turn is not None and not self.turn.done():
+            await self._error("bad_request", "Ivan is still answering; wait for reply.end or send stop.")
+            return
+        text = content.get("content")
+        if not isinstance(text, str):
+            await self._error("bad_request", '"content" must be a string.')
+            return
+        raw_client_id = content.get("client_id")
+        client_id = str(raw_client_id)[:64] if raw_client_id else uuid.uuid4().hex
+        conversation = None
+        if content.get("conversation") is not None:
+            try:
+                conversation = await database_sync_to_async(conversation_get)(
+                    user=self.user, conversation_id=content["conversation"]
+                )
+            except ChatError as exc:
+                await self._error(exc.code, exc.detail)
+                return
+        self.own_client_ids.append(client_id)
+        self.stop_requested = False
+        self.turn = spawn(self._run_turn(text=text, conversation=conversation, client_id=client_id))
+
+    async def _run_turn(self, *, text: str, conversation, client_id: str) -> None:
+        streaming: dict[str, int] = {}
+
+        async def on_start(user_message, reply) -> None:
+            streaming["id"] = reply.id
+            await self.send_json({"type": "message.created", "message": message_payload(user_message)})
+            await self.send_json({"type": "reply.start", "conversation": reply.conversation_id, "message_id": reply.id})
+
+        async def on_token(delta: str) -> None:
+            await self.send_json({"type": "reply.token", "message_id": streaming["id"], "delta": delta})
+
+        try:
+            turn = await achat_reply(
+                user=self.user,
+                text=text,
+                platform="web",
+                conversation=conversation,
+                client_id=client_id,
+                on_start=on_start,
+                on_token=on_token,
+                should_stop=lambda: self.stop_requested,
+            )
+        except ChatError as exc:
+            await self._error(exc.code, exc.detail, exc.fields)
+            return
+        except Exception:
+            logger.exception("chat turn failed")
+            await self._error(
+                "server_error", "Something went wrong on our side; your message is saved if it was shown."
+            )
+            return
+        with contextlib.suppress(Exception):  # the socket may be gone: the reply is stored anyway
+            await self.send_json({"type": "reply.end", "message": message_payload(turn.reply)})
+
+    # --- pushes from the user's group ------------------------------------------------------------
+
+    async def push_event(self, event: dict[str, Any]) -> None:
+        frame = event.get("event") or {}
+        if frame.get("type") in {"message.created", "reply.end"}:
+            client_id = (frame.get("message") or {}).get("client_id")
+            if client_id and client_id in self.own_client_ids:
+                return  # this socket started that turn and has sent the frame itself
+        await self.send_json(frame)
+
+    async def _error(self, code: str, detail: str, fields: dict | None = None) -> None:
+        frame: dict[str, Any] = {"type": "error", "code": code, "detail": detail}
+        if fields:
+            frame["fields"] = fields
+        with contextlib.suppress(Exception):
+            await self.send_json(frame)

@@ -1,0 +1,1 @@
+"""litellm custom providers registered by the chat app: `fake/...` (tests, bench) and `local/...`."""

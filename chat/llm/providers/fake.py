@@ -1,0 +1,200 @@
+"""`fake/...`: a deterministic litellm provider for tests and benchmarks.
+
+The reply is derived from the last user message, so tests can assert on it:
+    "Ivan here. You said: <text>"  streamed word by word.
+Every call is recorded (model, messages, params) in `RECORDER` so tests can assert on the prompt.
+
+Markers in the last user message steer failure paths:
+    [[fail]]     the provider raises (a 500-like error) before the first token
+    [[timeout]]  the provider sleeps longer than any sane LLM_TIMEOUT_S before the first token
+    [[slow]]     each token waits 0.05 s and the reply is ~120 tokens long (stop mid-stream)
+    [[die]]      a few tokens, then the stream breaks
+    [[say:...]]  the reply is exactly the text after `say:` (up to `]]`), e.g. to test output checks
+Models:
+    fake/ivan     the above
+    fake/broken   always fails (for fallback tests)
+    fake/fixed40  a fixed 40-token reply, zero delay (benchmarks measure the server, not the model)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import litellm
+from litellm.llms.custom_llm import CustomLLM, CustomLLMError
+from litellm.types.utils import GenericStreamingChunk, ModelResponse
+
+SLOW_TOKEN_DELAY_S = 0.05
+TIMEOUT_SLEEP_S = 3600.0
+FIXED_40 = " ".join(f"w{i}" for i in range(40))
+_SAY = re.compile(r"\[\[say:(.*?)\]\]", re.DOTALL)
+
+
+@dataclass
+class FakeCall:
+    model: str
+    messages: list[dict[str, Any]]
+    params: dict[str, Any]
+
+
+@dataclass
+class Recorder:
+    """What the fake provider received, in call order (thread-safe)."""
+
+    calls: list[FakeCall] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, call: FakeCall) -> None:
+        with self._lock:
+            self.calls.append(call)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+
+    @property
+    def last(self) -> FakeCall:
+        return self.calls[-1]
+
+
+RECORDER = Recorder()
+
+
+def _last_user_text(messages: list[dict[str, Any]]) -> str:
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            content = message.get("content") or ""
+            return content if isinstance(content, str) else str(content)
+    return ""
+
+
+@dataclass(frozen=True)
+class _Plan:
+    tokens: list[str]
+    delay_s: float = 0.0
+    fail_before: bool = False
+    hang_before: bool = False
+    die_after: int | None = None
+
+
+def _plan(model: str, messages: list[dict[str, Any]]) -> _Plan:
+    name = model.split("/", 1)[-1]
+    text = _last_user_text(messages)
+    if name == "broken" or "[[fail]]" in text:
+        return _Plan(tokens=[], fail_before=True)
+    if name == "fixed40":
+        return _Plan(tokens=_split(FIXED_40))
+    if "[[timeout]]" in text:
+        return _Plan(tokens=[], hang_before=True)
+    said = _SAY.search(text)
+    reply = said.group(1) if said else f"Ivan here. You said: {text}"
+    if "[[slow]]" in text:
+        reply = reply + " " + " ".join(f"more{i}" for i in range(120))
+        return _Plan(tokens=_split(reply), delay_s=SLOW_TOKEN_DELAY_S)
+    if "[[die]]" in text:
+        return _Plan(tokens=_split(reply), die_after=3)
+    return _Plan(tokens=_split(reply))
+
+
+def _hang_for(timeout: Any) -> float:
+    """Like a real HTTP provider, a hung fake gives up at the request timeout litellm passes in."""
+    return float(timeout) if isinstance(timeout, int | float) and timeout > 0 else TIMEOUT_SLEEP_S
+
+
+def _timeout(model: str) -> litellm.Timeout:
+    return litellm.Timeout(message="fake provider timed out (requested by the test)", model=model, llm_provider="fake")
+
+
+def _split(reply: str) -> list[str]:
+    words = reply.split(" ")
+    return [words[0], *(" " + word for word in words[1:])] if words else []
+
+
+def _chunk(text: str, *, finished: bool = False, usage: dict | None = None) -> GenericStreamingChunk:
+    return {
+        "text": text,
+        "is_finished": finished,
+        "finish_reason": "stop" if finished else "",
+        "usage": usage,  # type: ignore[typeddict-item]
+        "index": 0,
+        "tool_use": None,
+    }
+
+
+def _usage(messages: list[dict[str, Any]], tokens: list[str]) -> dict[str, int]:
+    prompt = sum(len(str(m.get("content") or "").split()) for m in messages)
+    return {"prompt_tokens": prompt, "completion_tokens": len(tokens), "total_tokens": prompt + len(tokens)}
+
+
+class FakeLLM(CustomLLM):
+    def _start(self, model: str, messages: list, optional_params: dict) -> _Plan:
+        RECORDER.record(FakeCall(model=model, messages=[dict(m) for m in messages], params=dict(optional_params)))
+        return _plan(model, messages)
+
+    def _fail(self) -> CustomLLMError:
+        return CustomLLMError(status_code=500, message="fake provider failure (requested by the test)")
+
+    async def astreaming(  # type: ignore[override]
+        self, model, messages, *args, optional_params=None, **kwargs
+    ) -> AsyncIterator[GenericStreamingChunk]:
+        plan = self._start(model, messages, optional_params or {})
+        if plan.fail_before:
+            raise self._fail()
+        if plan.hang_before:
+            await asyncio.sleep(_hang_for(kwargs.get("timeout")))
+            raise _timeout(model)
+        for index, token in enumerate(plan.tokens):
+            if plan.die_after is not None and index == plan.die_after:
+                raise CustomLLMError(status_code=500, message="fake provider stream broke")
+            if plan.delay_s:
+                await asyncio.sleep(plan.delay_s)
+            yield _chunk(token)
+        yield _chunk("", finished=True, usage=_usage(messages, plan.tokens))
+
+    def streaming(self, model, messages, *args, optional_params=None, **kwargs) -> Iterator[GenericStreamingChunk]:  # type: ignore[override]
+        plan = self._start(model, messages, optional_params or {})
+        if plan.fail_before:
+            raise self._fail()
+        if plan.hang_before:
+            time.sleep(_hang_for(kwargs.get("timeout")))
+            raise _timeout(model)
+        for index, token in enumerate(plan.tokens):
+            if plan.die_after is not None and index == plan.die_after:
+                raise CustomLLMError(status_code=500, message="fake provider stream broke")
+            if plan.delay_s:
+                time.sleep(plan.delay_s)
+            yield _chunk(token)
+        yield _chunk("", finished=True, usage=_usage(messages, plan.tokens))
+
+    def _response(self, model: str, messages: list, optional_params: dict, model_response: ModelResponse) -> _Plan:
+        plan = self._start(model, messages, optional_params or {})
+        if plan.fail_before:
+            raise self._fail()
+        text = "".join(plan.tokens)
+        model_response.choices[0].message.content = text  # type: ignore[union-attr]
+        model_response.model = model
+        usage = _usage(messages, plan.tokens)
+        model_response.usage = usage  # type: ignore[attr-defined]
+        return plan
+
+    def completion(self, model, messages, *args, optional_params=None, model_response=None, **kwargs) -> ModelResponse:  # type: ignore[override]
+        plan = self._response(model, messages, optional_params or {}, model_response)
+        if plan.hang_before:
+            time.sleep(_hang_for(kwargs.get("timeout")))
+            raise _timeout(model)
+        return model_response
+
+    async def acompletion(  # type: ignore[override]
+        self, model, messages, *args, optional_params=None, model_response=None, **kwargs
+    ) -> ModelResponse:
+        plan = self._response(model, messages, optional_params or {}, model_response)
+        if plan.hang_before:
+            await asyncio.sleep(_hang_for(kwargs.get("timeout")))
+            raise _timeout(model)
+        return model_response

@@ -1,0 +1,58 @@
+"""Output shapes of the chat API (class names are globally unique: drf-spectacular components)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from chat.models import Conversation, MemoryFact, Message
+
+
+class ConversationOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Conversation
+        fields = ["id", "title", "persona", "platform", "created", "updated"]
+
+
+class MessageOutputSerializer(serializers.ModelSerializer):
+    """API.md's message object; chat.services.message_payload is the same shape for sockets."""
+
+    class Meta:
+        model = Message
+        fields = [
+            "id",
+            "conversation",
+            "role",
+            "content",
+            "platform",
+            "created",
+            "rating",
+            "moderation",
+            "client_id",
+            "stopped",
+        ]
+
+
+def message_payload(message: Message) -> dict:
+    """A message as a plain dict, for socket frames and group pushes."""
+    return dict(MessageOutputSerializer(message).data)
+
+
+class TurnOutputSerializer(serializers.Serializer):
+    user_message = MessageOutputSerializer()
+    reply = MessageOutputSerializer()
+
+
+class MemoryFactOutputSerializer(serializers.ModelSerializer):
+    source_message: serializers.PrimaryKeyRelatedField = serializers.PrimaryKeyRelatedField(read_only=True)
+    replaced_by: serializers.PrimaryKeyRelatedField = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = MemoryFact
+        fields = ["id", "key", "value", "text", "language", "source_message", "replaced_by", "created"]
+
+
+class MemoryOutputSerializer(serializers.Serializer):
+    summary = serializers.CharField()
+    summary_updated = serializers.DateTimeField(allow_null=True)
+    facts = MemoryFactOutputSerializer(many=True)
+    history = MemoryFactOutputSerializer(many=True, help_text="Facts replaced by newer ones (kept, not used).")

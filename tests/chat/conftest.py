@@ -1,0 +1,59 @@
+"""Chat fixtures: Ivan published, the fake LLM with a clean recorder, socket helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from django.core.management import call_command
+from django.test import Client
+from rest_framework_simplejwt.tokens import AccessToken
+
+from chat.llm.providers.fake import RECORDER
+from digitalme.asgi import application
+
+ROOT = Path(__file__).resolve().parents[2]
+ORIGIN = (b"origin", b"http://testserver")
+
+
+@pytest.fixture(autouse=True)
+def fake_llm(settings):
+    """Every chat test talks to the deterministic fake provider, with fast failure paths."""
+    settings.LLM_MODEL = "fake/ivan"
+    settings.LLM_FALLBACK_MODELS = []
+    settings.LLM_MAX_RETRIES = 0
+    settings.LLM_TIMEOUT_S = 2.0
+    RECORDER.reset()
+    yield RECORDER
+    RECORDER.reset()
+
+
+@pytest.fixture
+def ivan(db):
+    """Ivan's persona loaded from the repository's data file and published."""
+    call_command("load_persona", str(ROOT / "personality" / "data" / "ivan.yaml"), verbosity=0)
+
+
+def session_cookie_header(user) -> tuple[bytes, bytes]:
+    client = Client()
+    client.force_login(user)
+    return (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
+
+
+def access_token(user) -> str:
+    return str(AccessToken.for_user(user))
+
+
+def communicator(*headers: tuple[bytes, bytes]) -> WebsocketCommunicator:
+    return WebsocketCommunicator(application, "/ws/chat/", headers=[ORIGIN, *headers])
+
+
+async def receive_until(comm: WebsocketCommunicator, frame_type: str, timeout: float = 5.0) -> list[dict]:
+    """Every frame up to and including the first of `frame_type`."""
+    frames = []
+    while True:
+        frame = await comm.receive_json_from(timeout=timeout)
+        frames.append(frame)
+        if frame["type"] == frame_type:
+            return frames

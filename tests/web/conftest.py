@@ -1,0 +1,277 @@
+"""Browser-test fixtures: a live daphne (real HTTP + WebSocket) on the test database, one Chromium.
+
+Sync Playwright keeps an event loop running in the test thread, so Django's ORM refuses to run
+there (SynchronousOnlyOperation). Browser tests therefore never touch the ORM directly: data is
+made through the UI, the HTTP API, or `orm(...)`, which runs a function in a short-lived thread.
+The browser lives for one module (tests/web/test_browser.py), so later tests get a clean thread.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+from django.conf import settings
+from django.db import connection, connections
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+OUTPUT_DIR = Path(os.environ.get("TEST_OUTPUT_DIR") or Path(settings.BASE_DIR) / "test-output")
+SCREENSHOTS = OUTPUT_DIR / "screenshots"
+PASSWORD = "correct-horse-battery-staple-42"
+# Read at import (collection), before pytest-django renames it to the test database's name.
+DEVELOPMENT_DATABASE_NAME = settings.DATABASES["default"]["NAME"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _test_database_url() -> str:
+    """DATABASE_URL of the database pytest-django created (its NAME is the test database's now)."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    credentials = quote(db["USER"] or "", safe="")
+    if db.get("PASSWORD"):
+        credentials += ":" + quote(db["PASSWORD"], safe="")
+    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def test_database(django_db_setup, django_db_blocker) -> Iterator[None]:
+    """The test database, also when only browser tests run.
+
+    pytest-django creates it only for tests marked django_db; browser tests carry no such mark
+    (its per-test flush would run while Playwright's loop is active and fail).
+    """
+    from django.test.utils import setup_databases, teardown_databases
+
+    if connection.settings_dict["NAME"] != DEVELOPMENT_DATABASE_NAME:  # pytest-django made it already
+        yield
+        return
+    with django_db_blocker.unblock():
+        created = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(created, verbosity=0)
+
+
+@pytest.fixture(scope="session")
+def daphne_server(test_database) -> Iterator[str]:
+    """daphne serving digitalme.asgi on a free port, against the test database and the same Redis."""
+    port = _free_port()
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "DATABASE_URL": _test_database_url(),
+        "DB_POOL_MAX_SIZE": "6",
+        "PYTHONUNBUFFERED": "1",
+        # Sign-up sends a verification mail; there is no SMTP server in tests.
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+        "TELEGRAM_BOT_USERNAME": "digitalme_test_bot",
+    }
+    log = (OUTPUT_DIR / "daphne-browser-tests.log").open("w")
+    log.write(f"database: {connection.settings_dict['NAME']}\n")
+    log.flush()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "digitalme.asgi:application"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/health/", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            log.close()
+            raise RuntimeError(f"daphne did not start; see {OUTPUT_DIR / 'daphne-browser-tests.log'}")
+        time.sleep(0.2)
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def orm(django_db_blocker) -> Callable[..., Any]:
+    """Run `fn(*args, **kwargs)` with database access in a fresh thread (no event loop there)."""
+
+    def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        outcome: dict[str, Any] = {}
+        test_database = dict(connection.settings_dict)  # the main thread's, pointing at the test DB
+
+        def target() -> None:
+            try:
+                connections["default"].settings_dict.update(test_database)
+                with django_db_blocker.unblock():
+                    outcome["value"] = fn(*args, **kwargs)
+            except BaseException as exc:
+                outcome["error"] = exc
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=target)
+        thread.start()
+        thread.join(60)
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome.get("value")
+
+    return run
+
+
+def _load_ivan() -> None:
+    from django.core.management import call_command
+
+    from personality.models import Persona
+
+    if not Persona.objects.filter(slug="ivan").exists():
+        call_command("load_persona", str(Path(settings.BASE_DIR) / "personality" / "data" / "ivan.yaml"))
+
+
+def _create_user(email: str, *, is_staff: bool = False) -> int:
+    from accounts.services import user_create
+
+    return user_create(email=email, password=PASSWORD, is_staff=is_staff).pk
+
+
+@pytest.fixture
+def live_server_url(daphne_server: str) -> str:
+    return daphne_server
+
+
+def _flush() -> None:
+    from django.core.management import call_command
+
+    call_command("flush", interactive=False, verbosity=0)
+
+
+@pytest.fixture(scope="module")
+def browser(daphne_server, orm):
+    """One Chromium for the module; afterwards the data the pages created is flushed away."""
+    from playwright.sync_api import sync_playwright
+
+    orm(_load_ivan)  # data files are not migrations: the test database starts without Ivan
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+    orm(_flush)
+
+
+class Pages:
+    """Opens pages in fresh browser contexts and collects console errors (CSP violations show there)."""
+
+    def __init__(self, browser, base_url: str) -> None:
+        self.browser = browser
+        self.base_url = base_url
+        self.contexts: list = []
+        self.console_errors: list[str] = []
+        self.external_requests: list[str] = []
+
+    def new(self, *, width: int = 1280, height: int = 860, color_scheme: str = "light", **options):
+        context = self.browser.new_context(
+            base_url=self.base_url,
+            viewport={"width": width, "height": height},
+            color_scheme=color_scheme,
+            **options,
+        )
+        self.contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        page.on("console", lambda message: message.type == "error" and self.console_errors.append(message.text))
+        page.on("pageerror", lambda error: self.console_errors.append(f"pageerror: {error}"))
+        page.on(
+            "request",
+            lambda request: (
+                request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:"))
+                or self.external_requests.append(request.url)
+            ),
+        )
+        return page
+
+    def log_in(self, page, email: str, password: str = PASSWORD, next_path: str = "/chat/") -> None:
+        page.goto(f"/accounts/login/?next={next_path}")
+        page.locator("#id_login").fill(email)
+        page.locator("#id_password").fill(password)
+        page.get_by_role("button", name="Sign In").click()
+        page.wait_for_url(f"**{next_path}")
+
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
+
+
+@pytest.fixture
+def pages(browser, daphne_server) -> Iterator[Pages]:
+    opened = Pages(browser, daphne_server)
+    yield opened
+    opened.close()
+    csp = [text for text in opened.console_errors if "Content Security Policy" in text]
+    assert csp == [], csp
+    assert opened.external_requests == [], "nothing may load from the internet"
+
+
+_user_counter = iter(range(1, 1_000_000))
+
+
+@pytest.fixture
+def make_user(orm) -> Callable[..., str]:
+    def make(*, is_staff: bool = False) -> str:
+        email = f"browser{next(_user_counter)}-{time.monotonic_ns()}@example.com"
+        orm(_create_user, email, is_staff=is_staff)
+        return email
+
+    return make
+
+
+def screenshot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    width = page.viewport_size["width"]
+    path = SCREENSHOTS / f"{name}-{width}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def record_metric(name: str, value: Any) -> None:
+    path = OUTPUT_DIR / "web-metrics.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data[name] = value
+    path.write_text(json.dumps(data, indent=2))
+
+
+def api_token(base_url: str, email: str, password: str = PASSWORD) -> str:
+    response = httpx.post(f"{base_url}/api/auth/token/", json={"email": email, "password": password}, timeout=10)
+    response.raise_for_status()
+    return response.json()["access"]
