@@ -170,7 +170,9 @@ if REDIS_URL:
                     {
                         "address": REDIS_URL,
                         "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=2000),
-                        "socket_connect_timeout": 2,
+                        # 2 s was too short on a loaded host: a consumer died opening a pool
+                        # connection during a burst ("Timeout connecting to server").
+                        "socket_connect_timeout": env.float("CHANNEL_LAYER_CONNECT_TIMEOUT_S", default=10.0),
                         # redis-py 8 reads with a 5 s socket timeout by default, the same as the
                         # layer's 5 s BZPOPMIN: under load the read timed out first and killed the
                         # consumer ("Timeout reading from …"). Keep it well above brpop_timeout.

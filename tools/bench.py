@@ -60,20 +60,26 @@ def _plot(path: Path, echo_runs: list[Any], chat_runs: list[Any], held_runs: lis
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import numpy as np
 
+    series = [("echo floor", echo_runs, "#7a7a7a"), ("chat", chat_runs, "#1f6feb")]
+    if held_runs:
+        series.append(("chat + idle sockets", held_runs, "#d2691e"))
+    everything = [value for _, runs, _ in series for part in _latencies(runs) for value in part if value > 0]
+    # Log-spaced bins: the floor and the chat path differ by orders of magnitude.
+    bins = np.logspace(np.log10(max(min(everything, default=1), 0.1)), np.log10(max(everything, default=10)), 80)
     figure, (first, full) = plt.subplots(1, 2, figsize=(12, 4.5))
-    for label, runs, color in (("echo floor", echo_runs, "#7a7a7a"), ("chat", chat_runs, "#1f6feb")) + (
-        (("chat + idle sockets", held_runs, "#d2691e"),) if held_runs else ()
-    ):
+    for label, runs, color in series:
         ttft, total = _latencies(runs)
         if ttft:
-            first.hist(ttft, bins=50, alpha=0.55, label=label, color=color)
+            first.hist(ttft, bins=bins, alpha=0.55, label=label, color=color)
         if total:
-            full.hist(total, bins=50, alpha=0.55, label=label, color=color)
+            full.hist(total, bins=bins, alpha=0.55, label=label, color=color)
     first.set_title("Time to first token")
     full.set_title("Time to full reply (40 tokens)")
     for axis in (first, full):
-        axis.set_xlabel("ms")
+        axis.set_xscale("log")
+        axis.set_xlabel("ms (log scale)")
         axis.set_ylabel("turns")
         axis.legend()
     figure.tight_layout()

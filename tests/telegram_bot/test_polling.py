@@ -60,8 +60,8 @@ async def test_polling_handles_a_repeated_update_once(fake_telegram, poller):
     await asyncio.sleep(0.3)
 
     texts = [call.params["text"] for call in fake_telegram.calls_of("sendMessage")]
-    assert len(texts) == 2
-    assert "Privacy" in texts[1]
+    assert len(texts) == 2  # updates run concurrently: the order of the two answers may vary
+    assert sum("Privacy" in text for text in texts) == 1
 
 
 async def test_stopping_the_poller_records_it(fake_telegram):
