@@ -170,7 +170,9 @@ if REDIS_URL:
                     {
                         "address": REDIS_URL,
                         "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=2000),
-                        "socket_connect_timeout": 2,
+                        # 2 s was too short on a loaded host: a consumer died opening a pool
+                        # connection during a burst ("Timeout connecting to server").
+                        "socket_connect_timeout": env.float("CHANNEL_LAYER_CONNECT_TIMEOUT_S", default=10.0),
                         # redis-py 8 reads with a 5 s socket timeout by default, the same as the
                         # layer's 5 s BZPOPMIN: under load the read timed out first and killed the
                         # consumer ("Timeout reading from …"). Keep it well above brpop_timeout.
@@ -413,6 +415,8 @@ PERSONA_LEARNING_AUTO_APPLY = env.bool("PERSONA_LEARNING_AUTO_APPLY", default=Fa
 PERSONA_EVAL_PUBLISH_MARGIN = env.float("PERSONA_EVAL_PUBLISH_MARGIN", default=0.05)
 # LLM judge for persona_eval; empty: LLM_MODEL when it is a hosted model, else the offline scorer.
 PERSONA_EVAL_JUDGE_MODEL = env.str("PERSONA_EVAL_JUDGE_MODEL", default="")
+PERSONA_EVAL_JUDGE_API_BASE = env.str("PERSONA_EVAL_JUDGE_API_BASE", default="")
+PERSONA_EVAL_JUDGE_API_KEY = env.str("PERSONA_EVAL_JUDGE_API_KEY", default="")
 
 # --- Telegram --------------------------------------------------------------------------------
 TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")

@@ -12,11 +12,9 @@ from rest_framework.views import APIView
 
 from accounts.serializers import StrictSerializer
 from personality.cards import card_export, card_png
-from personality.errors import PersonaError
 from personality.prompts import compose_prompt
 from personality.selectors import (
     persona_get,
-    persona_list,
     persona_profile_draft,
     persona_profile_for_version,
     persona_profile_live,
@@ -24,6 +22,7 @@ from personality.selectors import (
     version_get,
     version_list,
     version_published,
+    version_published_list,
 )
 from personality.services import persona_revert, persona_update, version_publish
 from personality.versioning import snapshot_diff
@@ -75,16 +74,15 @@ class PersonaListApi(APIView):
 
     @extend_schema(responses={200: PersonaListOutputSerializer(many=True)})
     def get(self, request):
-        items = []
-        for persona in persona_list():
-            try:
-                version = version_published(slug=persona.slug)
-            except PersonaError:
-                continue  # not published yet: not public
-            snap = version.snapshot
-            items.append(
-                {"slug": persona.slug, "name": snap["name"], "short_bio": snap["short_bio"], "version": version.number}
-            )
+        items = [
+            {
+                "slug": v.persona.slug,
+                "name": v.snapshot["name"],
+                "short_bio": v.snapshot["short_bio"],
+                "version": v.number,
+            }
+            for v in version_published_list()
+        ]
         return Response(self.PersonaListOutputSerializer(items, many=True).data)
 
 

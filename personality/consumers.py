@@ -1,7 +1,8 @@
 """`/ws/persona/<slug>/`: a public, read-only socket that tells open pages when Ivan is republished.
 
-Anyone may connect (the /persona/ page is public). On connect the client gets the live persona
-as a `persona.updated` frame, then one more each time a version is published.
+Anyone may connect (the /persona/ page is public). On connect the client gets
+`{"type": "ready", "persona": {...}}` (the live persona), then a `persona.updated` frame each time
+a version is published.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class PersonaWatchConsumer(AsyncJsonWebsocketConsumer):
         self.group = persona_group(slug)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        await self.send_json({"type": "persona.updated", "persona": data})
+        await self.send_json({"type": "ready", "persona": data})
 
     async def disconnect(self, code: int) -> None:
         if self.group:

@@ -17,10 +17,6 @@ from personality.profile import (
 DEFAULT_SLUG = "ivan"
 
 
-def persona_list() -> QuerySet[Persona]:
-    return Persona.objects.prefetch_related("traits").order_by("slug")
-
-
 def persona_get(*, slug: str) -> Persona:
     try:
         return Persona.objects.prefetch_related("traits", "facts", "style_examples").get(slug=slug)
@@ -137,6 +133,15 @@ def version_published(*, slug: str) -> PersonaVersion:
             "or run `manage.py load_persona personality/data/ivan.yaml`."
         )
     return version
+
+
+def version_published_list() -> QuerySet[PersonaVersion]:
+    """The live version of every published persona (one query), by slug."""
+    return (
+        PersonaVersion.objects.filter(status=VersionStatus.PUBLISHED)
+        .select_related("persona")
+        .order_by("persona__slug")
+    )
 
 
 def version_latest(*, persona: Persona) -> PersonaVersion | None:

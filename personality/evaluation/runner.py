@@ -50,6 +50,9 @@ class EvalError(PersonaError):
 def eval_set_load(*, path: Path = EVAL_SET, limit: int | None = None, categories: tuple[str, ...] = ()) -> list[dict]:
     """The shipped prompts; `limit` takes an even spread over categories and languages (round robin)."""
     items = yaml.safe_load(path.read_text(encoding="utf-8"))["items"]
+    for item in items:  # YAML reads `15` as a number; every expectation is matched as text
+        for key in ("expect_any", "contradicts", "claims", "traits"):
+            item[key] = [str(value) for value in item.get(key, [])]
     if categories:
         unknown = set(categories) - set(CATEGORIES)
         if unknown:
@@ -83,7 +86,11 @@ def _judge(model: str, messages: list[dict[str, str]]) -> dict[str, Any]:
     import litellm
 
     kwargs: dict[str, Any] = {"temperature": 0, "max_tokens": 300, "timeout": settings.LLM_TIMEOUT_S}
-    if model == settings.LLM_MODEL:
+    if settings.PERSONA_EVAL_JUDGE_API_BASE:
+        kwargs["api_base"] = settings.PERSONA_EVAL_JUDGE_API_BASE
+    if settings.PERSONA_EVAL_JUDGE_API_KEY:
+        kwargs["api_key"] = settings.PERSONA_EVAL_JUDGE_API_KEY
+    if model == settings.LLM_MODEL and not settings.PERSONA_EVAL_JUDGE_API_BASE:
         if settings.LLM_API_BASE:
             kwargs["api_base"] = settings.LLM_API_BASE
         if settings.LLM_API_KEY:
@@ -167,6 +174,7 @@ def eval_run_create(
         with switch:
             for index, item in enumerate(items):
                 rows.append(_run_item(item, profile, style, judge, reply_preview, LLMUnavailable))
+                EvalRun.objects.filter(pk=run.pk).update(results=rows)  # progress is visible in the admin
                 if progress:
                     progress(index + 1, len(items), rows[-1])
     except Exception as exc:

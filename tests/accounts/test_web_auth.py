@@ -49,3 +49,21 @@ def test_admin_lists_users_with_search(client, staff_user):
     response = client.get("/admin/accounts/user/?q=" + staff_user.email)
     assert response.status_code == 200
     assert staff_user.email.encode() in response.content
+
+
+def test_signup_with_the_mail_server_down_still_creates_the_account(client, settings, caplog):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", closed_port, 2
+
+    response = client.post(
+        "/accounts/signup/", {"email": "nomail@example.com", "password1": PASSWORD, "password2": PASSWORD}
+    )
+
+    assert response.status_code == 302
+    assert User.objects.filter(email="nomail@example.com").exists()
+    assert "sending account email failed" in caplog.text

@@ -139,3 +139,53 @@ def test_admin_tools_need_staff(client, ivan, user):
     response = client.get(f"/admin/personality/persona/{ivan.pk}/versions/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_try_it_sends_the_draft_through_the_real_chat_pipeline(admin_client, ivan):
+    from personality.services import persona_update
+
+    persona_update(persona=ivan, traits=[{"name": "humor", "value": 0.8}])
+    response = admin_client.post(
+        f"/admin/personality/persona/{ivan.pk}/try/", {"message": "Do you play chess?", "version": "draft", "send": "1"}
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Ivan here. You said: Do you play chess?" in html  # the fake LLM's reply, via chat.services
+    assert "humor: high (0.80)" in html  # the draft's prompt, side by side
+    assert "fake/ivan" in html
+
+
+def test_publishing_a_worse_draft_asks_for_confirmation(admin_client, ivan):
+    from personality.models import EvalRun
+    from personality.services import persona_update
+
+    persona_update(persona=ivan, traits=[{"name": "humor", "value": 0.8}])
+    EvalRun.objects.create(persona=ivan, version_number=1, model="m", scorer="offline", status="done", score=0.9)
+    EvalRun.objects.create(persona=ivan, version_number=2, model="m", scorer="offline", status="done", score=0.6)
+    url = f"/admin/personality/persona/{ivan.pk}/versions/"
+    response = admin_client.post(url, {"number": 2, "action": "publish"}, follow=True)
+    assert "0.30 below the live version 1" in response.content.decode()
+    assert "Publish despite the drop" in response.content.decode()
+    assert persona_profile_live().version == 1
+    admin_client.post(url, {"number": 2, "action": "publish", "confirm": "yes"})
+    assert persona_profile_live().version == 2
+
+
+def test_proposal_queue_applies_from_the_admin(admin_client, ivan):
+    from personality.models import Proposal
+
+    proposal = Proposal.objects.create(
+        persona=ivan,
+        kind=Proposal.Kind.FACT,
+        payload={"text": "I learned to bake bread in 2026.", "tags": ["learned"], "pinned": False},
+        provenance={"messages": [1]},
+        fingerprint="x",
+    )
+    response = admin_client.post(
+        "/admin/personality/proposal/", {"action": "apply", "_selected_action": [proposal.pk]}, follow=True
+    )
+    assert response.status_code == 200
+    proposal.refresh_from_db()
+    assert proposal.status == Proposal.Status.APPLIED
+    assert "I learned to bake bread in 2026." in [f.text for f in persona_profile_draft().facts]

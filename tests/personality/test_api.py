@@ -7,7 +7,7 @@ from personality.selectors import persona_profile_live
 
 
 def test_list_shows_published_personas(api_client, ivan, django_assert_max_num_queries):
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(2):
         response = api_client.get("/api/personas/")
     assert response.status_code == 200
     assert response.json() == [

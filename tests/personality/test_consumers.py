@@ -31,7 +31,7 @@ async def test_anonymous_watcher_gets_the_live_persona_and_then_each_published_v
     connected, _ = await communicator.connect()
     assert connected
     first = await communicator.receive_json_from(timeout=5)
-    assert first["type"] == "persona.updated"
+    assert first["type"] == "ready"
     assert {"name": "humor", "value": 0.6, "min": 0.3, "max": 0.85}.items() <= first["persona"]["traits"][0].items()
 
     await _publish_humor(0.8)

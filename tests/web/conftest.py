@@ -89,7 +89,10 @@ def daphne_server(test_database) -> Iterator[str]:
         "PYTHONUNBUFFERED": "1",
         # Sign-up sends a verification mail; there is no SMTP server in tests.
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+        # Linking codes need a bot; its API base points at a closed local port (nothing leaves).
+        "TELEGRAM_BOT_TOKEN": "123456:browser-tests-not-a-real-token",
         "TELEGRAM_BOT_USERNAME": "digitalme_test_bot",
+        "TELEGRAM_API_BASE_URL": "http://127.0.0.1:9",
     }
     log = (OUTPUT_DIR / "daphne-browser-tests.log").open("w")
     log.write(f"database: {connection.settings_dict['NAME']}\n")

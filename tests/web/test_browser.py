@@ -323,6 +323,24 @@ def test_integrations_page_states_are_honest(pages, make_user):
         assert "not configured on this server" in card.inner_text()
 
 
+def _remember(email: str, text: str) -> None:
+    from accounts.models import User
+    from chat.models import MemoryFact
+
+    MemoryFact.objects.create(user=User.objects.get(email=email), key="daughter_name", value="Masha", text=text)
+
+
+def test_settings_lists_what_ivan_remembers_and_forgets_on_request(pages, make_user, orm, live_server_url):
+    email = make_user()
+    orm(_remember, email, "Your daughter is called Masha.")
+    page = pages.new()
+    pages.log_in(page, email, next_path="/settings/")
+    page.get_by_role("button", name="Forget: Your daughter is called Masha.").click()
+    page.locator("#memory", has_text="Forgotten: Your daughter is called Masha.").wait_for()
+    headers = {"Authorization": f"Bearer {api_token(live_server_url, email)}"}
+    assert httpx.get(f"{live_server_url}/api/me/memory/", headers=headers).json()["facts"] == []
+
+
 def _connect_github(email: str) -> None:
     from accounts.models import User
     from integrations.models import Integration

@@ -13,7 +13,7 @@ from tests.conftest import PASSWORD
 pytestmark = pytest.mark.django_db
 
 PUBLIC_PAGES = ["/", "/accounts/login/", "/accounts/signup/", "/accounts/password/reset/", "/persona/", "/offline/"]
-PRIVATE_PAGES = ["/chat/", "/chat/12/", "/integrations/", "/settings/"]
+PRIVATE_PAGES = ["/chat/", "/integrations/", "/settings/"]
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*type=\"application/json\")[^>]*>", re.IGNORECASE)
 
 
@@ -44,6 +44,32 @@ def test_private_page_renders_for_user_without_inline_script(client, user, path)
     html = response.content.decode()
     assert not INLINE_SCRIPT.search(html)
     assert 'name="csrfmiddlewaretoken"' in html  # the log-out form in the header
+
+
+def test_conversation_page_redirects_anonymous_to_login(client):
+    response = client.get("/chat/12/")
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/chat/12/"
+
+
+def test_own_conversation_page_shows_its_title_escaped(client, user):
+    from chat.services import conversation_create
+
+    conversation = conversation_create(user=user, title="<b>Plans</b>", platform="web")
+    client.force_login(user)
+    html = client.get(f"/chat/{conversation.pk}/").content.decode()
+    assert "&lt;b&gt;Plans&lt;/b&gt;" in html
+    assert "<b>Plans</b>" not in html
+
+
+def test_someone_elses_conversation_page_is_404(client, user, staff_user):
+    from chat.services import conversation_create
+
+    conversation = conversation_create(user=staff_user, title="Private", platform="web")
+    client.force_login(user)
+    response = client.get(f"/chat/{conversation.pk}/")
+    assert response.status_code == 404
+    assert b"Private" not in response.content
 
 
 def test_nav_marks_the_current_page(client, user):

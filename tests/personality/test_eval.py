@@ -1,0 +1,114 @@
+"""persona_eval end to end: the real chat pipeline (fake/ivan in CI, SmolLM2 for the local sample)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.management import call_command
+
+from personality.evaluation.runner import eval_publish_warning, eval_run_create
+from personality.models import EvalRun, PersonaVersion
+from personality.services import persona_update
+from tests.fakes.persona_judge import FakeJudgeApi
+
+# reply_preview runs the pipeline on another thread (async_to_sync): the data must be committed.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_persona_eval_command_runs_end_to_end_and_stores_the_run(ivan, capsys):
+    call_command("persona_eval", "--limit", "10", "--json")
+    out = json.loads(capsys.readouterr().out)
+    run = EvalRun.objects.get()
+    assert out["run"] == run.pk
+    assert run.status == EvalRun.Status.DONE
+    assert run.version_number == 1 and run.version == PersonaVersion.objects.get(number=1)
+    assert run.model == "fake/ivan"
+    assert run.scorer == "offline"
+    assert run.prompts == 10 and len(run.results) == 10
+    assert 0.0 <= run.score <= 1.0
+    assert set(out["per_category"]) >= {"small_talk", "work_opinions", "decline", "adversarial", "facts"}
+    assert all(row["reply"] for row in run.results)  # every prompt got a reply from the pipeline
+
+
+def test_persona_eval_of_a_draft_version(ivan, capsys):
+    persona_update(persona=ivan, traits=[{"name": "humor", "value": 0.8}])
+    call_command("persona_eval", "--limit", "3", "--persona-version", "2")
+    assert EvalRun.objects.get().version_number == 2
+    assert "score" in capsys.readouterr().out
+
+
+def test_persona_eval_rejects_bad_arguments(ivan):
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="persona-version"):
+        call_command("persona_eval", "--persona-version", "latest")
+    with pytest.raises(CommandError, match="no version 9"):
+        call_command("persona_eval", "--persona-version", "9")
+
+
+def test_personality_test_api_returns_the_summary(staff_client, ivan):
+    response = staff_client.post("/api/chat/personality-test", {"limit": 5}, format="json")
+    assert response.status_code == 200
+    body = response.json()
+    assert {"score", "share_in_character", "per_trait", "worst", "per_category"} <= set(body)
+    assert body["prompts"] == 5
+    assert body["worst"][0]["reply"]
+
+
+def test_personality_test_api_is_staff_only(auth_client, ivan):
+    assert auth_client.post("/api/chat/personality-test", {}, format="json").status_code == 403
+
+
+def test_personality_test_api_rejects_bad_input(staff_client, ivan):
+    response = staff_client.post("/api/chat/personality-test", {"limit": 0}, format="json")
+    assert response.status_code == 400
+    assert "limit" in response.json()["fields"]
+
+
+def test_evaluations_are_public_for_the_persona_page(api_client, ivan):
+    eval_run_create(limit=2)
+    response = api_client.get("/api/personas/ivan/evaluations/")
+    assert response.status_code == 200
+    assert response.json()[0]["version"] == 1
+    assert "results" not in response.json()[0]
+
+
+def test_llm_judge_scores_through_an_openai_compatible_server(ivan, settings):
+    with FakeJudgeApi() as judge:
+        settings.PERSONA_EVAL_JUDGE_MODEL = "openai/judge"
+        settings.PERSONA_EVAL_JUDGE_API_BASE = judge.base_url
+        settings.PERSONA_EVAL_JUDGE_API_KEY = "test-key"
+        judge.verdict = {
+            "traits": {"warmth": 4},
+            "linguistic_habits": 4,
+            "persona_consistency": 4,
+            "in_character": True,
+        }
+        run = eval_run_create(limit=2, categories=("small_talk",))
+    assert run.scorer == "llm_judge:openai/judge"
+    assert len(judge.requests) == 2
+    assert "linguistic_habits" in judge.requests[0]["body"]["messages"][0]["content"]
+    assert run.per_trait["warmth"] == 0.75
+
+
+def test_publishing_a_draft_whose_score_dropped_warns(ivan, settings):
+    settings.PERSONA_EVAL_PUBLISH_MARGIN = 0.05
+    persona_update(persona=ivan, traits=[{"name": "humor", "value": 0.8}])
+    EvalRun.objects.create(persona=ivan, version_number=1, model="m", scorer="offline", status="done", score=0.9)
+    EvalRun.objects.create(persona=ivan, version_number=2, model="m", scorer="offline", status="done", score=0.8)
+    warning = eval_publish_warning(version=PersonaVersion.objects.get(number=2))
+    assert "0.10 below the live version 1" in warning
+    EvalRun.objects.create(persona=ivan, version_number=2, model="m", scorer="offline", status="done", score=0.88)
+    assert eval_publish_warning(version=PersonaVersion.objects.get(number=2)) is None
+
+
+@pytest.mark.local_llm
+@pytest.mark.slow
+def test_persona_eval_small_sample_on_the_bundled_local_model(ivan, settings):
+    settings.LLM_MODEL = "local/smollm2"
+    run = eval_run_create(limit=2, categories=("facts",))
+    assert run.status == EvalRun.Status.DONE
+    assert run.model == "local/smollm2"
+    assert len(run.results) == 2
+    assert all(row["reply"] for row in run.results)

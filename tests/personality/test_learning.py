@@ -1,0 +1,122 @@
+"""Learning from feedback: seeded ratings → the expected proposals, and never a forbidden change."""
+
+from __future__ import annotations
+
+import pytest
+from chat.models import Conversation, Message, Platform, Role
+
+from personality.learning import LearningError, learning_run, proposal_apply
+from personality.models import Fact, Proposal, StyleExample, Trait
+from personality.selectors import persona_profile_draft
+
+LONG = " ".join(["word"] * 100)
+
+
+def _turn(user, question: str, answer: str, *, rating: int | None, correction: str = "") -> Message:
+    conversation = Conversation.objects.create(user=user, platform=Platform.WEB, persona="ivan")
+    Message.objects.create(conversation=conversation, role=Role.USER, content=question, platform=Platform.WEB)
+    return Message.objects.create(
+        conversation=conversation,
+        role=Role.ASSISTANT,
+        content=answer,
+        platform=Platform.WEB,
+        rating=rating,
+        correction=correction,
+    )
+
+
+@pytest.fixture
+def feedback(ivan, user):
+    liked = _turn(
+        user, "Do you like trains?", "Love them — the Trans-Siberian in 2018 was the best week of my life.", rating=1
+    )
+    corrected = _turn(
+        user,
+        "Where did you go last summer?",
+        "To Paris.",
+        rating=-1,
+        correction="I went hiking in Karelia in summer 2026.",
+    )
+    long_ones = [_turn(user, f"Question {i}?", LONG, rating=-1) for i in range(3)]
+    _turn(user, "Unrated?", "Unrated answer.", rating=None)
+    return {"liked": liked, "corrected": corrected, "long": long_ones}
+
+
+def test_learning_run_creates_the_expected_proposals_with_provenance(feedback):
+    counts = learning_run(slug="ivan")
+    assert counts == {"feedback": 5, "proposals": 3, "applied": 0}
+    example = Proposal.objects.get(kind=Proposal.Kind.STYLE_EXAMPLE)
+    assert example.payload == {
+        "user": "Do you like trains?",
+        "answer": feedback["liked"].content,
+        "language": "en",
+    }
+    assert example.provenance["messages"] == [feedback["liked"].pk]
+    assert example.provenance["ratings"] == {str(feedback["liked"].pk): 1}
+    fact = Proposal.objects.get(kind=Proposal.Kind.FACT)
+    assert fact.payload["text"] == "I went hiking in Karelia in summer 2026."
+    assert fact.payload["pinned"] is False
+    assert fact.provenance["correction"] == "I went hiking in Karelia in summer 2026."
+    trait = Proposal.objects.get(kind=Proposal.Kind.TRAIT)
+    assert trait.payload == {"name": "verbosity", "from": 0.35, "value": 0.3}
+    assert trait.provenance["messages"] == sorted(m.pk for m in feedback["long"])
+    assert Proposal.objects.filter(status=Proposal.Status.PENDING).count() == 3
+
+
+def test_learning_run_twice_creates_no_duplicates(feedback):
+    learning_run(slug="ivan")
+    assert learning_run(slug="ivan")["proposals"] == 0
+    assert Proposal.objects.count() == 3
+
+
+def test_applying_every_proposal_leaves_pinned_facts_and_bounds_intact(feedback, staff_user):
+    pinned_before = list(Fact.objects.filter(pinned=True).values_list("id", "text", "tags"))
+    learning_run(slug="ivan")
+    for proposal in Proposal.objects.all():
+        proposal_apply(proposal=proposal, author=staff_user)
+    assert list(Fact.objects.filter(pinned=True).values_list("id", "text", "tags")) == pinned_before
+    assert Fact.objects.filter(source="learned", pinned=False, text__startswith="I went hiking").exists()
+    assert StyleExample.objects.filter(source="learned", user_message="Do you like trains?").exists()
+    verbosity = Trait.objects.get(name="verbosity")
+    assert verbosity.value == 0.3
+    assert verbosity.min_value <= verbosity.value <= verbosity.max_value
+    assert persona_profile_draft().version == max(p.applied_version.number for p in Proposal.objects.all())
+
+
+def test_no_trait_proposal_when_the_trait_sits_at_its_bound(feedback):
+    Trait.objects.filter(name="verbosity").update(value=0.15)  # its min
+    learning_run(slug="ivan")
+    assert not Proposal.objects.filter(kind=Proposal.Kind.TRAIT).exists()
+
+
+def test_a_proposal_outside_the_bounds_is_never_applied(feedback):
+    learning_run(slug="ivan")
+    proposal = Proposal.objects.get(kind=Proposal.Kind.TRAIT)
+    proposal.payload = {"name": "verbosity", "from": 0.35, "value": 0.05}
+    proposal.save()
+    with pytest.raises(LearningError, match="outside its bounds"):
+        proposal_apply(proposal=proposal)
+    assert Trait.objects.get(name="verbosity").value == 0.35
+    proposal.refresh_from_db()
+    assert proposal.status == Proposal.Status.PENDING
+
+
+def test_a_correction_repeating_a_pinned_fact_is_not_applied(ivan, user):
+    pinned = Fact.objects.filter(pinned=True).first()
+    _turn(user, "Who are you?", "Someone else.", rating=-1, correction=pinned.text.upper())
+    learning_run(slug="ivan")
+    assert not Proposal.objects.filter(kind=Proposal.Kind.FACT).exists()  # already known: nothing to learn
+
+
+def test_auto_apply_setting_applies_within_bounds(feedback, settings):
+    settings.PERSONA_LEARNING_AUTO_APPLY = True
+    counts = learning_run(slug="ivan")
+    assert counts["applied"] == 3
+    assert Trait.objects.get(name="verbosity").value == 0.3
+    assert Proposal.objects.filter(status=Proposal.Status.APPLIED).count() == 3
+
+
+def test_learning_task_runs_on_demand(feedback):
+    from personality.tasks import persona_learn_from_feedback
+
+    assert persona_learn_from_feedback.apply(kwargs={"slug": "ivan"}).get()["proposals"] == 3
