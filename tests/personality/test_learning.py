@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from chat.models import Conversation, Message, Platform, Role
 
+from chat.models import Conversation, Message, Platform, Role
 from personality.learning import LearningError, learning_run, proposal_apply
 from personality.models import Fact, Proposal, StyleExample, Trait
 from personality.selectors import persona_profile_draft
