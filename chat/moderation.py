@@ -17,6 +17,7 @@ measures false positives and negatives on.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import re
@@ -305,15 +306,23 @@ def _secret_leak(text: str) -> Verdict | None:
     return None
 
 
+@functools.lru_cache(maxsize=64)
+def _prompt_shingles(system_prompt: str, span: int) -> frozenset[tuple[str, ...]]:
+    """Every run of `span` consecutive normalised words of a system prompt (cached: one prompt
+    is checked against every streamed piece of a reply)."""
+    words = normalise(system_prompt).split()
+    return frozenset(tuple(words[start : start + span]) for start in range(len(words) - span + 1))
+
+
 def _prompt_leak(text: str, system_prompt: str) -> Verdict | None:
     """Ivan quoting a long stretch of his own system prompt means an extraction worked."""
-    prompt_words = normalise(system_prompt).split()
     span = settings.MODERATION_PROMPT_LEAK_WORDS
-    if len(prompt_words) < span:
+    shingles = _prompt_shingles(system_prompt, span)
+    if not shingles:
         return None
-    reply = " " + " ".join(normalise(text).split()) + " "
-    for start in range(0, len(prompt_words) - span + 1):
-        if " " + " ".join(prompt_words[start : start + span]) + " " in reply:
+    words = normalise(text).split()
+    for start in range(len(words) - span + 1):
+        if tuple(words[start : start + span]) in shingles:
             return Verdict(allowed=False, category=INJECTION, score=1.0, reason="leak:system_prompt")
     return None
 

@@ -30,6 +30,7 @@ system prompt, the few-shot turns and the user message — the caller budgets hi
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -341,13 +342,20 @@ def tokenize(text: str) -> list[str]:
     return [_stem(word) for word in words if word not in STOPWORDS and len(word) > 1]
 
 
+@functools.lru_cache(maxsize=32)
+def _bm25_index(documents: tuple[str, ...]) -> tuple[BM25Okapi, list[list[str]]]:
+    """The index over one persona version's texts: built once, reused for every message."""
+    corpus = [tokenize(doc) or ["∅"] for doc in documents]
+    return BM25Okapi(corpus), corpus
+
+
 def _rank(documents: list[str], query: str) -> list[tuple[int, float]]:
     """Indexes of documents with a positive BM25 score, best first, ties in document order."""
     query_tokens = tokenize(query)
-    corpus = [tokenize(doc) or ["∅"] for doc in documents]
-    if not query_tokens or not corpus:
+    if not query_tokens or not documents:
         return []
-    scores = BM25Okapi(corpus).get_scores(query_tokens)
+    index, corpus = _bm25_index(tuple(documents))
+    scores = index.get_scores(query_tokens)
     # rank-bm25 floors negative idf at epsilon * mean idf; an overlap still means > 0.
     overlap = [bool(set(query_tokens) & set(doc)) for doc in corpus]
     ranked = [(i, float(s)) for i, s in enumerate(scores) if overlap[i]]
