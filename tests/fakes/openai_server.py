@@ -1,7 +1,8 @@
 """A loopback OpenAI-compatible server, so litellm's real HTTP client path runs in tests.
 
 Serves POST /v1/chat/completions (JSON or SSE when `stream` is true) and records each request.
-`mode` makes it answer 500 or hang, to test failure and timeout handling.
+`mode` makes it answer 500 or hang, to test failure and timeout handling. Subclasses change
+what it answers by overriding `reply_text()`. Usable as a context manager.
 """
 
 from __future__ import annotations
@@ -26,6 +27,19 @@ class FakeOpenAI:
         assert self._server is not None
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/v1"
+
+    def reply_text(self) -> str:
+        return self.reply
+
+    def __enter__(self) -> FakeOpenAI:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     def start(self) -> FakeOpenAI:
         fake = self
@@ -62,7 +76,7 @@ class FakeOpenAI:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
-                words = fake.reply.split(" ")
+                words = fake.reply_text().split(" ")
                 for index, word in enumerate(words):
                     piece = word if index == 0 else f" {word}"
                     chunk = {
@@ -97,7 +111,9 @@ class FakeOpenAI:
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.get("model", "fake"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": self.reply}, "finish_reason": "stop"}],
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": self.reply_text()}, "finish_reason": "stop"}
+            ],
             "usage": {"prompt_tokens": 11, "completion_tokens": 6, "total_tokens": 17},
         }
 

@@ -88,7 +88,7 @@ def test_llm_judge_scores_through_an_openai_compatible_server(ivan, settings):
         run = eval_run_create(limit=2, categories=("small_talk",))
     assert run.scorer == "llm_judge:openai/judge"
     assert len(judge.requests) == 2
-    assert "linguistic_habits" in judge.requests[0]["body"]["messages"][0]["content"]
+    assert "linguistic_habits" in judge.requests[0]["messages"][0]["content"]
     assert run.per_trait["warmth"] == 0.75
 
 
