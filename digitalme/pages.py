@@ -103,6 +103,8 @@ JS_STRINGS = {
     "disconnect": _("Disconnect"),
     "disconnect_confirm": _("Disconnect and delete everything synced from this account?"),
     "integrations_unavailable": _("Integrations are not available on this server yet."),
+    "insights_empty": _("Nothing to point out yet. Insights appear after a sync."),
+    "insights_failed": _("Could not load insights."),
     "memory_empty": _("Ivan doesn't remember anything about you yet."),
     "forget": _("Forget"),
     "forgotten": _("Forgotten"),

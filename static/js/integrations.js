@@ -120,4 +120,38 @@ async function load() {
   }
 }
 
+const insightList = document.getElementById("insights");
+
+function safeUrl(url) {
+  return /^https?:\/\//.test(url || "") ? url : null;
+}
+
+/** What Ivan notices (GET /api/insights/): text, where it came from, how fresh, and its sources. */
+async function loadInsights() {
+  if (!insightList) return;
+  let data;
+  try {
+    data = await api("/api/insights/");
+  } catch (error) {
+    insightList.replaceChildren(h("li", { class: "hint", text: t("insights_failed") }));
+    return;
+  }
+  const items = data.insights || [];
+  if (!items.length) {
+    insightList.replaceChildren(h("li", { class: "hint", text: t("insights_empty") }));
+    return;
+  }
+  insightList.replaceChildren(...items.map((insight) => h("li", { class: "insight" },
+    h("p", { class: "insight-text", text: insight.text }),
+    h("p", { class: "hint", text: `${insight.source_label} · ${insight.freshness || ""}` }),
+    h("p", { class: "hint", text: insight.explanation }),
+    (insight.sources || []).length
+      ? h("ul", { class: "insight-sources" }, ...insight.sources.map((source) => h("li", {},
+        safeUrl(source.url)
+          ? h("a", { href: safeUrl(source.url), rel: "noopener noreferrer", text: source.title || source.id })
+          : h("span", { text: source.title || source.id }))))
+      : null)));
+}
+
 load();
+loadInsights();

@@ -321,6 +321,7 @@ def test_integrations_page_states_are_honest(pages, make_user):
         card = page.locator(f".provider[data-provider={provider}]")
         card.locator("[data-role=state]").filter(has_text="Not connected").wait_for()
         assert "not configured on this server" in card.inner_text()
+    page.locator("#insights", has_text="Nothing to point out yet").wait_for()
 
 
 def _remember(email: str, text: str) -> None:
