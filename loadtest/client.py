@@ -403,7 +403,8 @@ async def _persona_socket_step(open_connection: OpenConnection, timeout_s: float
         finally:
             with contextlib.suppress(Exception):
                 await connection.close()
-        ok = frame.get("type") == "persona.updated"
+        # /ws/persona/ greets with the live persona as a `ready` frame (updates follow as persona.updated).
+        ok = frame.get("type") == "ready" and bool(frame.get("persona"))
         return StepResult("personality", ok, time.perf_counter() - started, "" if ok else str(frame.get("type")))
     except Exception as exc:  # noqa: BLE001
         return StepResult("personality", False, time.perf_counter() - started, type(exc).__name__)
