@@ -306,6 +306,20 @@ class PersonaVersionPublishApi(APIView):
         return Response(PersonaVersionOutputSerializer(version_publish(version=version, author=request.user)).data)
 
 
+class EvalRunScoresSerializer(serializers.Serializer):
+    """The scores of one stored evaluation run, shared by the staff run result and the public history."""
+
+    version = serializers.IntegerField(source="version_number", allow_null=True)
+    model = serializers.CharField()
+    scorer = serializers.CharField()
+    prompts = serializers.IntegerField()
+    duration_s = serializers.FloatField()
+    score = serializers.FloatField()
+    share_in_character = serializers.FloatField()
+    per_category = serializers.DictField()
+    per_trait = serializers.DictField(child=serializers.FloatField())
+
+
 class PersonalityTestApi(APIView):
     """Staff: run the consistency evaluation now (synchronously) and return its summary.
 
@@ -320,18 +334,9 @@ class PersonalityTestApi(APIView):
         limit = serializers.IntegerField(min_value=1, max_value=1000, required=False)
         categories = serializers.ListField(child=serializers.CharField(max_length=32), required=False, max_length=5)
 
-    class PersonalityTestOutputSerializer(serializers.Serializer):
+    class PersonalityTestOutputSerializer(EvalRunScoresSerializer):
         run = serializers.IntegerField(source="pk")
         persona = serializers.CharField(source="persona.slug")
-        version = serializers.IntegerField(source="version_number", allow_null=True)
-        model = serializers.CharField()
-        scorer = serializers.CharField()
-        prompts = serializers.IntegerField()
-        duration_s = serializers.FloatField()
-        score = serializers.FloatField()
-        share_in_character = serializers.FloatField()
-        per_category = serializers.DictField()
-        per_trait = serializers.DictField(child=serializers.FloatField())
         worst = serializers.ListField(child=serializers.DictField())
 
     @extend_schema(
@@ -357,19 +362,10 @@ class PersonaEvaluationListApi(APIView):
 
     permission_classes = [AllowAny]
 
-    class EvaluationOutputSerializer(serializers.Serializer):
+    class EvaluationOutputSerializer(EvalRunScoresSerializer):
         id = serializers.IntegerField()
-        version = serializers.IntegerField(source="version_number", allow_null=True)
-        model = serializers.CharField()
-        scorer = serializers.CharField()
-        prompts = serializers.IntegerField()
-        score = serializers.FloatField()
-        share_in_character = serializers.FloatField()
-        per_category = serializers.DictField()
-        per_trait = serializers.DictField(child=serializers.FloatField())
         started_at = serializers.DateTimeField(source="started")
         finished_at = serializers.DateTimeField(source="finished")
-        duration_s = serializers.FloatField()
 
     @extend_schema(responses={200: EvaluationOutputSerializer(many=True), **NOT_FOUND})
     def get(self, request, slug: str):

@@ -121,7 +121,7 @@ def card_export(snapshot: dict, *, version: int | None = None) -> dict:
 def card_png(card: dict, *, image: bytes | None = None) -> bytes:
     """A PNG carrying the card the way SillyTavern writes it: base64 JSON in a `chara` tEXt chunk."""
     if image is None:
-        image = _placeholder_image(card["data"]["name"])
+        image = _initials_portrait(card["data"]["name"])
     payload = base64.b64encode(json.dumps(card, ensure_ascii=False).encode()).decode("ascii")
     chunks = [chunk for chunk in _png_chunks(image) if not (chunk[0] == b"tEXt" and chunk[1].startswith(b"chara\0"))]
     text = b"chara\0" + payload.encode("latin-1")
@@ -134,7 +134,7 @@ def card_png(card: dict, *, image: bytes | None = None) -> bytes:
     return out.getvalue()
 
 
-def _placeholder_image(name: str) -> bytes:
+def _initials_portrait(name: str) -> bytes:
     from PIL import Image, ImageDraw
 
     picture = Image.new("RGB", (400, 600), (38, 70, 83))
