@@ -12,7 +12,8 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 TEST_ENV := ENV_FILE= DEBUG=false SECRET_KEY=test-secret-key-not-for-production JWT_SIGNING_KEY=test-jwt-signing-key-not-for-production-0123456789 \
 	SECURE_SSL_REDIRECT=false SESSION_COOKIE_SECURE=false CSRF_COOKIE_SECURE=false \
 	ALLOWED_HOSTS=localhost,127.0.0.1,testserver STATICFILES_BACKEND=django.contrib.staticfiles.storage.StaticFilesStorage WHITENOISE_USE_FINDERS=true \
-	LLM_MODEL=fake/ivan LITELLM_LOCAL_MODEL_COST_MAP=True TEST_OUTPUT_DIR=$(CURDIR)/test-output
+	LLM_MODEL=fake/ivan LITELLM_LOCAL_MODEL_COST_MAP=True TEST_OUTPUT_DIR=$(CURDIR)/test-output \
+	OPS_HEARTBEAT_INTERVAL_S=0 PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/test-prometheus
 PYTEST_ARGS ?=
 
 .PHONY: help install run test test-lite lint bench superuser clean
@@ -44,14 +45,20 @@ run: install
 	$(PY) manage.py ensure_superuser
 	@echo ""
 	@echo "  DigitalMe is starting on http://127.0.0.1:$${PORT:-8000}/  (Ctrl-C stops web, worker and beat)"
+	@echo "  Live operations dashboard for admins: http://127.0.0.1:$${PORT:-8000}/ops/"
 	@echo ""
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH PORT=$${PORT:-8000} honcho -f Procfile.dev start
+	# ops: one fresh Prometheus multiprocess directory shared by web, worker and beat
+	rm -rf var/prometheus && mkdir -p var/prometheus
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH PORT=$${PORT:-8000} PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/prometheus honcho -f Procfile.dev start
 
 superuser: install
 	$(PY) manage.py createsuperuser
 
 test: install
 	@mkdir -p staticfiles test-output
+	@# ops: promtool for the alert-rule tests (fetched from Debian's prometheus package when missing)
+	@tools/ensure_promtool.sh >/dev/null
+	@rm -rf var/test-prometheus && mkdir -p var/test-prometheus
 	@$(TEST_ENV) DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(PY) tools/check_services.py
 	$(TEST_ENV) DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
@@ -59,6 +66,7 @@ test: install
 		if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 
 test-lite: install
+	@rm -rf var/test-prometheus && mkdir -p var/test-prometheus
 	$(TEST_ENV) DATABASE_URL=sqlite:///$(CURDIR)/var/test-lite.sqlite3 REDIS_URL= \
 		$(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
 
@@ -68,6 +76,7 @@ lint: install
 	$(TEST_ENV) $(VENV)/bin/mypy .
 
 bench: install
+	@rm -rf var/test-prometheus && mkdir -p var/test-prometheus
 	@$(TEST_ENV) DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(PY) tools/check_services.py
 	$(TEST_ENV) DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \

@@ -12,5 +12,8 @@ class ChatConfig(AppConfig):
         from digitalme.health import register_check
 
         register_check("llm", check_llm, required=False)
+        from chat.ops import register_ops
+
+        register_ops()  # ops: the chat panel on /ops/ and the turn's reads in database-test
         # Deleting the user cascades to conversations, messages and memory: no deletion hook needed.
         register_user_data_exporter("chat", user_chat_export)

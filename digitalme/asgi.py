@@ -18,6 +18,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from digitalme.metrics import WebSocketMetricsMiddleware  # noqa: E402
 from digitalme.routing import websocket_urlpatterns  # noqa: E402
 from digitalme.ws_auth import WebSocketAuthMiddleware  # noqa: E402
+from ops.heartbeat import start_process_heartbeat  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -27,3 +28,6 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# ops: this web process reports itself (uptime, memory) until it exits; off in the test suite.
+start_process_heartbeat("web")

@@ -1,11 +1,25 @@
-"""The Celery app: settings come from Django's (CELERY_ prefix), tasks from every app."""
+"""The Celery app: settings come from Django's (CELERY_ prefix), tasks from every app.
 
+Its signal handlers carry the request id into every task (a header set at publish, restored in the
+worker, so log lines and Sentry events of a task show the id of the request that caused it),
+count tasks for Prometheus, and start the worker's and beat's heartbeats.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
 import os
+import time
+from contextvars import Token
+from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "digitalme.settings")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+logger = logging.getLogger(__name__)
 
 app = Celery("digitalme")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -15,7 +29,96 @@ app.autodiscover_tasks()
 @app.task(name="digitalme.ping")
 def ping(marker_path: str = "") -> str:
     """Round-trip check for the broker: writes a marker file when a path is given."""
+    logger.info("ping task ran")  # with the request id of whoever queued it (ops)
     if marker_path:
         with open(marker_path, "w") as marker:
             marker.write("pong")
     return "pong"
+
+
+# --- request id, metrics and heartbeats -------------------------------------------------------
+
+REQUEST_ID_HEADER = "request_id"
+_running: dict[str, tuple[float, Token]] = {}  # task id -> (start, request id context token)
+
+
+@signals.before_task_publish.connect
+def _publish_with_request_id(headers: dict | None = None, **kwargs: Any) -> None:
+    from digitalme.request_id import current_request_id
+
+    request_id = current_request_id.get()
+    if headers is not None and request_id != "-" and REQUEST_ID_HEADER not in headers:
+        headers[REQUEST_ID_HEADER] = request_id
+
+
+def _incoming_request_id(task: Any, task_id: str) -> str:
+    from digitalme.request_id import current_request_id, new_request_id
+
+    request = getattr(task, "request", None)
+    given = getattr(request, REQUEST_ID_HEADER, None) or (getattr(request, "headers", None) or {}).get(
+        REQUEST_ID_HEADER
+    )
+    if given:
+        return new_request_id(given)
+    if current_request_id.get() != "-":  # an eager task inside a request keeps the request's id
+        return current_request_id.get()
+    # A task nobody's request caused (beat) is known by its own task id.
+    return new_request_id(task_id.replace("-", ""))
+
+
+@signals.task_prerun.connect
+def _task_started(task_id: str = "", task: Any = None, **kwargs: Any) -> None:
+    from digitalme.request_id import current_request_id
+
+    token = current_request_id.set(_incoming_request_id(task, task_id))
+    _running[task_id] = (time.perf_counter(), token)
+
+
+@signals.task_postrun.connect
+def _task_finished(task_id: str = "", task: Any = None, state: str | None = None, **kwargs: Any) -> None:
+    from digitalme.metrics import record_celery_task
+    from digitalme.request_id import current_request_id
+
+    started, token = _running.pop(task_id, (None, None))
+    record_celery_task(
+        task=getattr(task, "name", "") or "",
+        state=state or "",
+        duration_s=None if started is None else time.perf_counter() - started,
+    )
+    if token is not None:
+        with contextlib.suppress(ValueError):  # set in another context (an eager task): leave it
+            current_request_id.reset(token)
+
+
+@signals.worker_ready.connect
+def _worker_heartbeat(**kwargs: Any) -> None:
+    from ops.heartbeat import start_process_heartbeat
+
+    start_process_heartbeat("worker")
+
+
+@signals.beat_init.connect
+def _beat_heartbeat(**kwargs: Any) -> None:
+    from ops.heartbeat import start_process_heartbeat
+
+    start_process_heartbeat("beat")
+
+
+def queue_lengths(queues: list[str]) -> dict[str, int | None]:
+    """Messages waiting per queue, straight from the broker (None: unknown or broker down)."""
+    lengths: dict[str, int | None] = {}
+    try:
+        with app.connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+            channel = conn.default_channel
+            for name in queues:
+                try:
+                    if hasattr(channel, "_size"):  # redis / filesystem transports: no declare needed
+                        lengths[name] = int(channel._size(name))
+                    else:
+                        lengths[name] = channel.queue_declare(queue=name, passive=True).message_count
+                except Exception:  # noqa: BLE001 - a queue nobody declared yet
+                    lengths[name] = None
+    except Exception:  # noqa: BLE001 - broker down: say so, don't crash
+        return dict.fromkeys(queues)
+    return lengths

@@ -1,23 +1,51 @@
 """Prometheus metrics: the collectors, the helpers other apps call, the HTTP middleware, the
-WebSocket ASGI wrapper and the `/metrics` view.
+WebSocket ASGI wrapper, the database query timer and the `/metrics` view.
 
-Apps record through the helpers (`record_chat_turn`, `observe_llm`, `record_moderation`), never
-through the collectors, so names and labels stay in one place. Each web process exposes its own
-numbers (Prometheus scrapes every process); `process_*` metrics come from prometheus_client.
+Apps record through the helpers (`record_chat_turn`, `observe_llm`, `record_moderation`,
+`record_celery_task`, `record_telegram_webhook`), never through the collectors, so names and labels
+stay in one place.
+
+Numbers are true across processes: with `PROMETHEUS_MULTIPROC_DIR` set (settings.py defaults it
+to var/prometheus; make run/test/bench give each run a fresh one) every process — daphne, Celery
+worker children, beat — writes its samples to files there, and `/metrics` served by any process
+on the host sums them (prometheus_client's multiprocess mode). Numbers that live in the database
+or the broker (heartbeats and memory, integrations, Telegram, queue depth, readiness) come from
+`register_scrape_collector` functions run at scrape time.
 """
 
 from __future__ import annotations
 
+import glob
 import hmac
 import ipaddress
+import logging
+import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+logger = logging.getLogger(__name__)
+
+MULTIPROCESS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+if MULTIPROCESS_DIR:
+    # A recycled pid must not inherit a dead process's "live" gauges (open sockets).
+    os.makedirs(MULTIPROCESS_DIR, exist_ok=True)
+    multiprocess.mark_process_dead(os.getpid(), MULTIPROCESS_DIR)
 
 # Latency buckets (seconds) from a cached page (~1 ms) to a slow LLM reply (minutes).
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -29,7 +57,12 @@ HTTP_LATENCY = Histogram(
     ["method", "route"],
     buckets=_LATENCY_BUCKETS,
 )
-WS_OPEN = Gauge("dm_websocket_connections_open", "WebSocket connections currently open.", ["route"])
+WS_OPEN = Gauge(
+    "dm_websocket_connections_open",
+    "WebSocket connections currently open.",
+    ["route"],
+    multiprocess_mode="livesum",  # the sum over live processes; a dead process's sockets are gone
+)
 WS_CONNECTIONS = Counter("dm_websocket_connections_total", "WebSocket handshakes by outcome.", ["route", "outcome"])
 CHAT_TURNS = Counter("dm_chat_turns_total", "Chat turns (user message → Ivan's reply).", ["platform", "outcome"])
 LLM_LATENCY = Histogram(
@@ -42,6 +75,21 @@ LLM_TOKENS = Counter("dm_llm_tokens_total", "Tokens sent to and produced by the 
 LLM_ERRORS = Counter("dm_llm_errors_total", "LLM calls that failed (after retries and fallbacks).", ["model", "error"])
 MODERATION_VERDICTS = Counter(
     "dm_moderation_verdicts_total", "Moderation verdicts.", ["direction", "category", "outcome"]
+)
+# Database: every SQL statement Django runs, by kind (select/insert/update/delete/other).
+DB_QUERY_LATENCY = Histogram(
+    "dm_db_query_duration_seconds", "Time to execute one SQL statement.", ["kind"], buckets=_LATENCY_BUCKETS
+)
+# Celery: task outcomes and durations by task name (registered names: bounded labels).
+CELERY_TASKS = Counter("dm_celery_tasks_total", "Celery tasks finished, by outcome.", ["task", "state"])
+CELERY_TASK_LATENCY = Histogram(
+    "dm_celery_task_duration_seconds", "Time a Celery task ran.", ["task"], buckets=_LATENCY_BUCKETS
+)
+TELEGRAM_WEBHOOK = Counter(
+    "dm_telegram_webhook_requests_total", "Telegram webhook deliveries, by outcome.", ["outcome"]
+)
+TELEGRAM_UPDATES = Counter(
+    "dm_telegram_updates_total", "Telegram updates: every one processed, and those that failed.", ["outcome"]
 )
 
 
@@ -81,6 +129,60 @@ def record_moderation(*, direction: str, category: str, allowed: bool) -> None:
     """One moderation verdict: outcome blocked, flagged (allowed with a category) or allowed."""
     outcome = "blocked" if not allowed else ("flagged" if category else "allowed")
     MODERATION_VERDICTS.labels(direction=direction, category=category or "none", outcome=outcome).inc()
+
+
+_CELERY_STATES = {"SUCCESS": "succeeded", "FAILURE": "failed", "RETRY": "retried", "REJECTED": "rejected"}
+
+
+def record_celery_task(*, task: str, state: str, duration_s: float | None = None) -> None:
+    """One task run ended: state is Celery's (SUCCESS, FAILURE, RETRY, …)."""
+    CELERY_TASKS.labels(task=task or "unknown", state=_CELERY_STATES.get(state, "other")).inc()
+    if duration_s is not None:
+        CELERY_TASK_LATENCY.labels(task=task or "unknown").observe(max(duration_s, 0.0))
+
+
+TELEGRAM_WEBHOOK_OUTCOMES = ("accepted", "duplicate", "forbidden", "bad_request")
+
+
+def record_telegram_webhook(outcome: str) -> None:
+    """One POST to the webhook: accepted, duplicate, forbidden (bad secret) or bad_request."""
+    TELEGRAM_WEBHOOK.labels(outcome=outcome if outcome in TELEGRAM_WEBHOOK_OUTCOMES else "bad_request").inc()
+
+
+def record_telegram_update(*, failed: bool = False) -> None:
+    """Called once per update taken (processed) and once more when its handling failed."""
+    TELEGRAM_UPDATES.labels(outcome="failed" if failed else "processed").inc()
+
+
+# --- Database query timer -------------------------------------------------------------------
+
+
+def _statement_kind(sql: str) -> str:
+    verb = sql.lstrip()[:6].lower()
+    return verb if verb in ("select", "insert", "update", "delete") else "other"
+
+
+def _time_query(execute: Callable, sql: str, params: Any, many: bool, context: dict) -> Any:
+    started = time.perf_counter()
+    try:
+        return execute(sql, params, many, context)
+    finally:
+        DB_QUERY_LATENCY.labels(kind=_statement_kind(sql)).observe(time.perf_counter() - started)
+
+
+def _add_query_timer(sender: Any, connection: Any, **kwargs: Any) -> None:
+    if _time_query not in connection.execute_wrappers:
+        connection.execute_wrappers.append(_time_query)
+
+
+def install_db_query_timer() -> None:
+    """Time every statement on every connection (connection_created fires per new connection)."""
+    from django.db import connections
+    from django.db.backends.signals import connection_created
+
+    connection_created.connect(_add_query_timer, dispatch_uid="dm_db_query_timer")
+    for conn in connections.all(initialized_only=True):
+        _add_query_timer(None, conn)
 
 
 # --- HTTP middleware ------------------------------------------------------------------------
@@ -163,6 +265,68 @@ class WebSocketMetricsMiddleware:
                 WS_OPEN.labels(route=route).dec()
 
 
+# --- Collecting: all processes' samples plus the scrape-time collectors ----------------------
+
+ScrapeCollector = Callable[[], Iterable[Metric]]
+_scrape_collectors: dict[str, ScrapeCollector] = {}
+
+
+def register_scrape_collector(name: str, collect: ScrapeCollector) -> None:
+    """Add metrics computed at scrape time from shared state (database, broker): a function
+    returning prometheus_client metric families. Register from AppConfig.ready()."""
+    _scrape_collectors[name] = collect
+
+
+class _AppCollectors:
+    """Runs every registered scrape collector; one that fails is reported, not fatal."""
+
+    def collect(self) -> Iterable[Metric]:
+        up = GaugeMetricFamily("dm_scrape_collector_up", "1 when the collector answered.", labels=["collector"])
+        for name, collect in _scrape_collectors.items():
+            try:
+                families = list(collect())
+            except Exception:  # one broken source must not blank /metrics
+                logger.warning("scrape collector failed", extra={"collector": name}, exc_info=True)
+                up.add_metric([name], 0)
+                continue
+            up.add_metric([name], 1)
+            yield from families
+        yield up
+
+
+class _ThisProcess:
+    """The in-process registry, when not in multiprocess mode."""
+
+    def collect(self) -> Iterable[Metric]:
+        yield from REGISTRY.collect()
+
+
+def _forget_dead_processes(path: str) -> None:
+    """Drop the live gauges of processes that died without cleaning up (killed): their sockets are
+    closed. Same host only — the directory is per host (docs/ARCHITECTURE.md)."""
+    for filename in glob.glob(os.path.join(path, "gauge_live*_*.db")):
+        pid_text = os.path.basename(filename).rsplit("_", 1)[-1].removesuffix(".db")
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            multiprocess.mark_process_dead(int(pid_text), path)
+        except (ValueError, PermissionError):
+            continue
+
+
+def process_metrics_registry(*, with_app_collectors: bool = True) -> CollectorRegistry:
+    """A registry that yields every process's samples (multiprocess mode) or this process's."""
+    registry = CollectorRegistry()
+    if MULTIPROCESS_DIR:
+        _forget_dead_processes(MULTIPROCESS_DIR)
+        multiprocess.MultiProcessCollector(registry, path=MULTIPROCESS_DIR)
+    else:
+        registry.register(_ThisProcess())  # type: ignore[arg-type]
+    if with_app_collectors:
+        registry.register(_AppCollectors())  # type: ignore[arg-type]
+    return registry
+
+
 # --- /metrics -------------------------------------------------------------------------------
 
 _PROXY_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP", "HTTP_FORWARDED")
@@ -197,4 +361,4 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         )
     if request.method not in ("GET", "HEAD"):
         return json_error(request, 405, "Use GET.", "method_not_allowed")
-    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(generate_latest(process_metrics_registry()), content_type=CONTENT_TYPE_LATEST)

@@ -27,6 +27,11 @@ def persona_group(slug: str) -> str:
     return f"persona.{slug}"
 
 
+def ops_group() -> str:
+    """Every staff socket watching the /ops/ dashboard."""
+    return "ops.dashboard"
+
+
 def _send(group: str, event: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
@@ -60,3 +65,8 @@ def push_to_persona_watchers(slug: str, event: dict[str, Any]) -> None:
 async def apush_to_user(user_id: int, event: dict[str, Any]) -> None:
     """Async variant for code outside a transaction (the event's data is already committed)."""
     await _asend(user_group(user_id), event)
+
+
+async def apush_to_ops_watchers(event: dict[str, Any]) -> None:
+    """A dashboard frame to every open /ops/ page (nothing to commit: it is a measurement)."""
+    await _asend(ops_group(), event)

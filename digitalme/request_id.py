@@ -7,6 +7,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
+from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
@@ -67,3 +68,11 @@ class RequestIdLogFilter(logging.Filter):
         if not hasattr(record, "request_id"):
             record.request_id = current_request_id.get()
         return True
+
+
+def sentry_before_send(event: Any, hint: dict[str, Any]) -> Any:
+    """Tag every Sentry event with the request id of the context it was captured in."""
+    request_id = current_request_id.get()
+    if request_id != "-":
+        event.setdefault("tags", {})["request_id"] = request_id
+    return event

@@ -29,6 +29,13 @@ if ENV_FILE and Path(ENV_FILE).is_file():
 
 DEBUG = env.bool("DEBUG", default=False)
 
+# ops: Prometheus multiprocess mode, so /metrics and /ops/ sum every process of this host (web,
+# worker, beat). Must be in the environment before prometheus_client is imported; one directory
+# per host, emptied when the host's processes start (make run/test/bench do; see ARCHITECTURE.md).
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(VAR_DIR / "prometheus")
+Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+
 
 def _secret_key() -> str:
     key = env.str("SECRET_KEY", default="")
@@ -80,6 +87,7 @@ INSTALLED_APPS = [
     "integrations",
     "telegram_bot",
     "loadtest",  # quality: benchmark echo floor, load-test API and command
+    "ops",  # ops: heartbeats, the /ops/ dashboard, scrape-time metrics, database-test
     # --- web: pages, CSP ---
     "csp",
 ]
@@ -217,6 +225,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# ops: the worker logs through Django's LOGGING (JSON lines with the request id), not its own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Auth ------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -488,6 +498,17 @@ CONTENT_SECURITY_POLICY = {
 # --- Metrics ---------------------------------------------------------------------------------
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
+# --- ops: heartbeats and the /ops/ dashboard ---------------------------------------------------
+# Every web/worker/beat process records itself this often (0 = off: the test suite's own process).
+OPS_HEARTBEAT_INTERVAL_S = env.float("OPS_HEARTBEAT_INTERVAL_S", default=15.0)
+# A role (worker, beat, web) with no heartbeat this recent is down.
+OPS_HEARTBEAT_STALE_S = env.int("OPS_HEARTBEAT_STALE_S", default=60)
+# /ops/ takes one sample of every panel this often (one process does it, under a cache lock).
+OPS_SAMPLE_INTERVAL_S = env.int("OPS_SAMPLE_INTERVAL_S", default=10)
+# How much history the dashboard's charts keep, and the window of its rates and percentiles.
+OPS_HISTORY_S = env.int("OPS_HISTORY_S", default=1800)
+OPS_WINDOW_S = env.int("OPS_WINDOW_S", default=300)
+
 # --- Benchmarks (loadtest/) -----------------------------------------------------------------
 # The bare echo consumer at /ws/bench/echo/ (the benchmark's floor). Only `make bench` turns it on.
 BENCH_ECHO_ENABLED = env.bool("BENCH_ECHO_ENABLED", default=False)
@@ -540,8 +561,11 @@ if SENTRY_DSN:
     from sentry_sdk.integrations.celery import CeleryIntegration
     from sentry_sdk.integrations.django import DjangoIntegration
 
+    from digitalme.request_id import sentry_before_send
+
     sentry_sdk.init(
         dsn=SENTRY_DSN,
+        before_send=sentry_before_send,  # ops: the request id on every event, as on log lines
         integrations=[DjangoIntegration(), CeleryIntegration()],
         send_default_pii=False,
         traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),

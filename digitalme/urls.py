@@ -32,4 +32,6 @@ urlpatterns = [
     path("", include("integrations.urls")),
     path("", include("telegram_bot.urls")),
     path("", include("loadtest.urls")),
+    path("", include("ops.page_urls")),
+    path("", include("ops.urls")),
 ]

@@ -239,23 +239,3 @@ class InsightListApi(APIView):
                 "insights": [{**i.as_dict(), "freshness": insights.freshness(i.synced_at, now)} for i in items],
             }
         )
-
-
-class DatabaseTestApi(APIView):
-    permission_classes = [IsAdminUser]
-
-    class DatabaseTestInputSerializer(StrictSerializer):
-        iterations = serializers.IntegerField(min_value=1, max_value=2000, default=100)
-
-    @extend_schema(
-        request=DatabaseTestInputSerializer,
-        responses={
-            200: OpenApiResponse(description="latency percentiles per query"),
-            403: OpenApiResponse(ERROR),
-            **ERRORS,
-        },
-    )
-    def post(self, request):
-        data = self.DatabaseTestInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        return Response(loadtest.database_latency_test(**data.validated_data))

@@ -15,3 +15,6 @@ class IntegrationsConfig(AppConfig):
         register_user_deletion_hook("integrations", services.user_integrations_revoke)
         register_context_provider("integrations", insights.insight_context_items)
         register_check("integrations", health.check_integrations, required=False)
+        from integrations.ops import register_ops
+
+        register_ops()  # ops: the integrations panel, /metrics, database-test reads

@@ -1,8 +1,7 @@
-"""Staff measurements: concurrent syncs against the configured provider URLs, DB query latency."""
+"""Staff measurement: concurrent syncs against the configured provider URLs."""
 
 from __future__ import annotations
 
-import math
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -11,34 +10,16 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
+from digitalme.stats import percentiles_ms
 from integrations import crypto
 from integrations.clients.github import GitHubClient
 from integrations.clients.google import GoogleClient
 from integrations.errors import SyncError
-from integrations.models import CalendarEvent, GitHubEvent, Integration, IntegrationToken, Provider, SyncRun
+from integrations.models import IntegrationToken, Provider
 
 LOAD_TEST_FALLBACK_TOKEN = "load-test-token"
-
-
-def percentiles(values: list[float]) -> dict[str, float | None]:
-    """p50/p95/p99/max/mean in ms (nearest-rank)."""
-    if not values:
-        return {"p50": None, "p95": None, "p99": None, "max": None, "mean": None}
-    ordered = sorted(values)
-
-    def rank(p: float) -> float:
-        return round(ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)], 2)
-
-    return {
-        "p50": rank(50),
-        "p95": rank(95),
-        "p99": rank(99),
-        "max": round(ordered[-1], 2),
-        "mean": round(sum(ordered) / len(ordered), 2),
-    }
 
 
 def _access_token(user: Any, provider: str) -> str:
@@ -103,35 +84,5 @@ def integrations_load_test(*, user: Any, provider: str, concurrency: int, rounds
         "http_requests": requests,
         "duration_ms": round(duration * 1000, 2),
         "syncs_per_second": round(len(latencies) / duration, 2) if duration else None,
-        "latency_ms": percentiles(latencies),
+        "latency_ms": percentiles_ms(latencies),
     }
-
-
-def _select_one() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-        cursor.fetchone()
-
-
-DATABASE_QUERIES: dict[str, Callable[[], Any]] = {
-    "select_1": _select_one,
-    "integrations_due": lambda: list(Integration.objects.filter(enabled=True).values_list("pk", flat=True)[:500]),
-    "recent_sync_runs": lambda: list(SyncRun.objects.order_by("-started_at").values("provider", "status")[:50]),
-    "upcoming_events": lambda: list(
-        CalendarEvent.objects.filter(starts_at__gte=timezone.now()).order_by("starts_at")[:50]
-    ),
-    "recent_pushes": lambda: list(GitHubEvent.objects.filter(type="PushEvent").order_by("-occurred_at")[:50]),
-}
-
-
-def database_latency_test(*, iterations: int) -> dict[str, Any]:
-    """Each representative query `iterations` times in a row; latency percentiles per query."""
-    result: dict[str, Any] = {"vendor": connection.vendor, "iterations": iterations, "queries": {}}
-    for name, query in DATABASE_QUERIES.items():
-        latencies = []
-        for _ in range(iterations):
-            started = time.perf_counter()
-            query()
-            latencies.append((time.perf_counter() - started) * 1000)
-        result["queries"][name] = percentiles(latencies)
-    return result

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, OuterRef, Subquery, Sum
+from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -72,13 +72,40 @@ def integration_item_counts(integration: Integration) -> dict[str, int]:
     }
 
 
-def provider_health(*, window: timedelta = timedelta(hours=2), sample: int = 50) -> dict[str, dict[str, Any]]:
-    """healthy / degraded / down per provider from recent sync runs (no user data).
+DEFAULT_SYNC_INTERVAL = timedelta(minutes=30)
 
-    down: every recent finished run failed (at least 3); degraded: more than 10% of them did not
-    succeed; healthy otherwise (including no recent runs: nothing has failed).
+
+def sync_interval() -> timedelta:
+    """How often beat syncs (the enabled `integrations.sync_all` schedule; 30 min if none)."""
+    from django_celery_beat.models import PeriodicTask
+
+    task = (
+        PeriodicTask.objects.filter(task="integrations.sync_all", enabled=True, interval__isnull=False)
+        .select_related("interval")
+        .first()
+    )
+    if task is None or task.interval is None:
+        return DEFAULT_SYNC_INTERVAL
+    return timedelta(**{task.interval.period: task.interval.every})
+
+
+def provider_health(
+    *, window: timedelta = timedelta(hours=2), sample: int = 50, now: datetime | None = None
+) -> dict[str, dict[str, Any]]:
+    """healthy / degraded / down per provider (no user data). Never "healthy" by silence:
+
+    down: integrations exist and none has synced successfully within 2 sync intervals (never
+    counts), or every recent finished run failed (at least 3), or the worker or beat heartbeat
+    is stale (no sync can happen); degraded: some integration is stale or has never synced, or
+    more than 10% of recent runs did not succeed. A provider nobody connected is healthy (idle).
     """
-    since = timezone.now() - window
+    from ops.selectors import role_state
+
+    now = now or timezone.now()
+    since = now - window
+    interval = sync_interval()
+    stale_before = now - 2 * interval
+    pipeline = [role_state(role, now=now) for role in ("worker", "beat")]
     result: dict[str, dict[str, Any]] = {}
     for provider in Provider.values:
         runs = list(
@@ -90,19 +117,50 @@ def provider_health(*, window: timedelta = timedelta(hours=2), sample: int = 50)
         total = len(runs)
         bad = sum(1 for status, _ in runs if status in (SyncStatus.FAILED, SyncStatus.RATE_LIMITED))
         partial = sum(1 for status, _ in runs if status == SyncStatus.PARTIAL)
+        active = Integration.objects.filter(
+            provider=provider, enabled=True, status=IntegrationStatus.ACTIVE, token__isnull=False
+        )
+        counts = active.aggregate(
+            active=Count("pk"),
+            never=Count("pk", filter=Q(last_success_at__isnull=True)),
+            stale=Count(
+                "pk",
+                filter=Q(last_success_at__lt=stale_before)
+                | Q(last_success_at__isnull=True, created_at__lt=stale_before),
+            ),
+            last_success=Max("last_success_at"),
+        )
+        problems: list[str] = []
+        if counts["active"]:
+            problems += [state.problem(now) for state in pipeline if not state.ok]
+            if counts["stale"] == counts["active"]:
+                problems.append(f"no successful sync in 2 intervals ({int(2 * interval.total_seconds() // 60)} min)")
+            elif counts["stale"]:
+                problems.append(f"{counts['stale']} integration(s) without a successful sync in 2 intervals")
+            if counts["never"]:
+                problems.append(f"{counts['never']} integration(s) never synced")
         if total >= 3 and bad == total:
-            state = "down"
+            problems.append(f"the last {total} sync runs failed")
         elif total and (bad + partial) / total > 0.1:
+            problems.append(f"{bad + partial} of the last {total} sync runs did not fully succeed")
+        down = counts["active"] and (counts["stale"] == counts["active"] or any(not state.ok for state in pipeline))
+        if down or (total >= 3 and bad == total):
+            state = "down"
+        elif problems:
             state = "degraded"
         else:
             state = "healthy"
-        last_ok = next((finished for status, finished in runs if status == SyncStatus.OK), None)
         result[provider] = {
             "status": state,
+            "problems": problems,
+            "active_integrations": counts["active"],
+            "stale_integrations": counts["stale"],
+            "never_synced": counts["never"],
+            "sync_interval_s": int(interval.total_seconds()),
             "recent_runs": total,
             "failed_runs": bad,
             "partial_runs": partial,
-            "last_success_at": last_ok.isoformat() if last_ok else None,
+            "last_success_at": counts["last_success"].isoformat() if counts["last_success"] else None,
         }
     return result
 

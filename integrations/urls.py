@@ -2,7 +2,7 @@ from django.urls import path, re_path
 
 from integrations import api
 
-# API.md names health, load-test and database-test without a trailing slash; both forms work.
+# API.md names health and load-test without a trailing slash; both forms work.
 urlpatterns = [
     path("api/integrations/", api.IntegrationListApi.as_view(), name="api-integrations"),
     re_path(r"^api/integrations/health/?$", api.IntegrationHealthApi.as_view(), name="api-integrations-health"),
@@ -15,5 +15,4 @@ urlpatterns = [
         name="api-integration-disconnect",
     ),
     path("api/insights/", api.InsightListApi.as_view(), name="api-insights"),
-    re_path(r"^api/performance/database-test/?$", api.DatabaseTestApi.as_view(), name="api-database-test"),
 ]

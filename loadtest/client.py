@@ -8,13 +8,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import math
 import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from digitalme.stats import percentiles_ms
 
 # The fixed 40-token reply of `fake/fixed40` (chat/llm/providers/fake.py); the echo floor streams
 # the same tokens so both paths send identical frames.
@@ -329,21 +330,8 @@ async def run_chat_load(
 
 
 def percentiles(values_s: Iterable[float | None]) -> dict[str, float | None]:
-    """p50/p95/p99/mean/max in milliseconds (nearest rank)."""
-    values = sorted(v * 1000 for v in values_s if v is not None)
-    if not values:
-        return {"p50": None, "p95": None, "p99": None, "mean": None, "max": None}
-
-    def rank(p: float) -> float:
-        return round(values[min(len(values) - 1, max(0, math.ceil(p / 100 * len(values)) - 1))], 1)
-
-    return {
-        "p50": rank(50),
-        "p95": rank(95),
-        "p99": rank(99),
-        "mean": round(sum(values) / len(values), 1),
-        "max": round(values[-1], 1),
-    }
+    """p50/p95/p99/mean/max in milliseconds of values in seconds."""
+    return percentiles_ms((v * 1000 for v in values_s if v is not None), decimals=1)
 
 
 def summarize(runs: Sequence[UserRun], *, wall_s: float, expected_tokens: int | None) -> dict[str, Any]:

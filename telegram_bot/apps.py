@@ -12,4 +12,7 @@ class TelegramBotConfig(AppConfig):
         from telegram_bot.selectors import telegram_link_export
 
         register_check("telegram", check_telegram, required=False)
+        from telegram_bot.ops import register_ops
+
+        register_ops()  # ops: the Telegram panel on /ops/ and its /metrics
         register_user_data_exporter("telegram", telegram_link_export)

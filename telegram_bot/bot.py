@@ -22,6 +22,8 @@ from telegram import Bot, BotCommand, Update
 from telegram.constants import ParseMode
 from telegram.ext import Application, ApplicationBuilder, Defaults, SimpleUpdateProcessor
 
+from digitalme.metrics import record_telegram_update
+from digitalme.request_id import current_request_id
 from telegram_bot import handlers
 from telegram_bot.resilience import RetryingRateLimiter
 from telegram_bot.services import bot_state_update, webhook_info_fields
@@ -48,11 +50,19 @@ class UpdateInItsOwnThread(SimpleUpdateProcessor):
     their own, whose database connection goes back to the pool when the update is done."""
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        # ops: the update's log lines, Celery tasks and Sentry events carry one id — the webhook
+        # request's when it came through the webhook, else one named after the update.
+        token = None
+        if current_request_id.get() == "-":
+            token = current_request_id.set(f"tg-update-{getattr(update, 'update_id', 0)}")
         async with ThreadSensitiveContext():
             try:
                 await coroutine
             finally:
+                record_telegram_update()
                 await sync_to_async(close_old_connections)()
+                if token is not None:
+                    current_request_id.reset(token)
 
 
 def build_application(*, polling: bool) -> Application:
@@ -139,11 +149,13 @@ async def webhook_application_shutdown() -> None:
     _webhook_app = None
 
 
-def process_update_in_background(data: dict[str, Any]) -> asyncio.Task:
+def process_update_in_background(data: dict[str, Any], *, request_id: str = "-") -> asyncio.Task:
     """Start processing a webhook update on this event loop and return at once."""
     # A fresh context: the request's one carries asgiref's per-request sync thread, which is
-    # torn down once the response is sent.
-    task = asyncio.get_running_loop().create_task(_process_update(data), context=contextvars.Context())
+    # torn down once the response is sent. Only the request id is carried over (ops).
+    context = contextvars.Context()
+    context.run(current_request_id.set, request_id)
+    task = asyncio.get_running_loop().create_task(_process_update(data), context=context)
     _background.add(task)
     task.add_done_callback(_background.discard)
     return task
@@ -160,6 +172,7 @@ async def _process_update(data: dict[str, Any]) -> None:
         # process_update routes handler errors to the error handler; this catches what happens
         # before (an update PTB can't parse, Telegram unreachable at getMe).
         logger.exception("telegram update could not be processed", extra={"update_id": update_id})
+        record_telegram_update(failed=True)
 
 
 # --- registration: webhook, commands, webhook info -------------------------------------------

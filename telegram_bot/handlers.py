@@ -28,6 +28,7 @@ from telegram.ext import (
 )
 
 from digitalme.errors import DomainError
+from digitalme.metrics import record_telegram_update
 from telegram_bot import services
 from telegram_bot.delivery import FEEDBACK_PATTERN, feedback_keyboard, reply_send, typing_action
 from telegram_bot.models import TelegramAccount
@@ -332,6 +333,7 @@ async def on_error(update: object, context: Context) -> None:
     if isinstance(error, Forbidden) and chat is not None:
         await sync_to_async(services.telegram_account_mark_blocked)(chat_id=chat.id)
         return
+    record_telegram_update(failed=True)
     logger.error(
         "telegram handler failed",
         exc_info=error,

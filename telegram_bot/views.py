@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from digitalme.metrics import record_telegram_webhook
 from telegram_bot.bot import process_update_in_background
 from telegram_bot.services import update_claim
 
@@ -36,18 +37,23 @@ def _secret_ok(request: HttpRequest) -> bool:
 @require_POST
 async def telegram_webhook(request: HttpRequest) -> HttpResponse:
     if not _secret_ok(request):
+        record_telegram_webhook("forbidden")
         logger.warning("telegram webhook: wrong or missing secret token")
         return JsonResponse({"detail": "Invalid webhook secret.", "code": "forbidden", "fields": {}}, status=403)
     try:
         data = json.loads(request.body)
     except (ValueError, UnicodeDecodeError):
         logger.warning("telegram webhook: body is not JSON; ignored", extra={"size": len(request.body)})
+        record_telegram_webhook("bad_request")
         return JsonResponse({"ok": True})
     update_id = data.get("update_id") if isinstance(data, dict) else None
     if not isinstance(update_id, int) or isinstance(update_id, bool):
         logger.warning("telegram webhook: no update_id; ignored")
+        record_telegram_webhook("bad_request")
         return JsonResponse({"ok": True})
     if not await sync_to_async(update_claim)(update_id=update_id):
+        record_telegram_webhook("duplicate")
         return JsonResponse({"ok": True, "duplicate": True})
-    process_update_in_background(data)
+    record_telegram_webhook("accepted")
+    process_update_in_background(data, request_id=getattr(request, "request_id", "-"))
     return JsonResponse({"ok": True})

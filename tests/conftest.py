@@ -46,3 +46,13 @@ def staff_client(staff_user) -> APIClient:
     client = APIClient()
     client.force_authenticate(user=staff_user)
     return client
+
+
+@pytest.fixture
+def pipeline_alive(db):
+    """ops: a Celery worker and beat that reported a heartbeat just now (integrations health and
+    readiness treat a silent pipeline as down)."""
+    from tests.ops.conftest import beat
+
+    beat("worker")
+    beat("beat")

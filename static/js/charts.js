@@ -99,3 +99,29 @@ export function drawScoreLine(container, points, { label }) {
   }
   container.replaceChildren(svg);
 }
+
+/**
+ * A small time series (ops dashboard): `points` are [unixSeconds, value]; the line is drawn on a
+ * 0..max scale with the latest value as a dot. The text alternative names the last value.
+ */
+export function drawSparkline(container, points, { label, unit = "" }) {
+  const width = 220;
+  const height = 44;
+  const pad = 3;
+  const values = points.map((p) => Number(p[1])).filter((v) => Number.isFinite(v));
+  const svg = svgEl("svg", { class: "sparkline", role: "img", viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: "none" });
+  const last = values.length ? values[values.length - 1] : null;
+  svg.setAttribute("aria-label", `${label}: ${last === null ? "—" : `${last} ${unit}`.trim()}`);
+  if (points.length >= 2) {
+    const t0 = points[0][0];
+    const span = Math.max(1, points[points.length - 1][0] - t0);
+    const max = Math.max(...values, 1e-9);
+    const x = (t) => pad + ((t - t0) / span) * (width - 2 * pad);
+    const y = (v) => height - pad - (Math.max(0, v) / max) * (height - 2 * pad);
+    const d = points.map((p, i) => `${i ? "L" : "M"}${x(p[0]).toFixed(1)},${y(Number(p[1])).toFixed(1)}`).join(" ");
+    svg.append(svgEl("path", { class: "line", d }));
+    const tail = points[points.length - 1];
+    svg.append(svgEl("circle", { class: "pt", cx: x(tail[0]).toFixed(1), cy: y(Number(tail[1])).toFixed(1), r: 2.5 }));
+  }
+  container.replaceChildren(svg);
+}

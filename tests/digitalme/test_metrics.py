@@ -6,6 +6,9 @@ import pytest
 
 from digitalme import metrics
 
+# /metrics reads shared state (heartbeats, integrations, readiness) at scrape time.
+pytestmark = pytest.mark.django_db
+
 
 def _scrape(client, **extra) -> str:
     response = client.get("/metrics", **extra)
@@ -15,13 +18,19 @@ def _scrape(client, **extra) -> str:
 
 
 def test_loopback_scrape_shows_http_requests_by_route_and_status(client):
+    from django.utils import timezone
+
+    from ops.services import heartbeat_record
+
+    heartbeat_record(role="web", started_at=timezone.now(), rss_bytes=123_000_000)
     client.get("/health/")
     client.get("/api/no-such-endpoint/")
     body = _scrape(client)
     assert 'dm_http_requests_total{method="GET",route="/health/",status="200"}' in body
     assert 'dm_http_requests_total{method="GET",route="unmatched",status="404"}' in body
     assert 'dm_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/health/"}' in body
-    assert "process_resident_memory_bytes" in body
+    assert 'dm_process_resident_memory_bytes{instance="' in body
+    assert "1.23e+08" in body
 
 
 def test_route_label_is_the_pattern_not_the_path(client):

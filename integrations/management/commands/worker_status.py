@@ -7,25 +7,7 @@ import json
 from django.core.management.base import BaseCommand
 from django_celery_beat.models import PeriodicTask
 
-from digitalme.celery import app
-
-
-def _queue_lengths(queues: list[str]) -> dict[str, int | None]:
-    lengths: dict[str, int | None] = {}
-    try:
-        with app.connection_for_read() as conn:
-            channel = conn.default_channel
-            for name in queues:
-                try:
-                    if hasattr(channel, "_size"):  # redis / filesystem transports: no declare needed
-                        lengths[name] = int(channel._size(name))
-                    else:
-                        lengths[name] = channel.queue_declare(queue=name, passive=True).message_count
-                except Exception:  # noqa: BLE001 - a queue nobody declared yet
-                    lengths[name] = None
-    except Exception:  # noqa: BLE001 - broker down: say so, don't crash
-        return dict.fromkeys(queues)
-    return lengths
+from digitalme.celery import app, queue_lengths
 
 
 class Command(BaseCommand):
@@ -71,7 +53,7 @@ class Command(BaseCommand):
             "broker": app.conf.broker_url.split("@")[-1],
             "broker_error": broker_error,
             "workers": workers,
-            "queues": _queue_lengths(queue_names),
+            "queues": queue_lengths(queue_names),
             "beat_schedule": schedule,
         }
         if options["json"]:
