@@ -78,4 +78,6 @@ async def reply_send(
             else None,
         )
         sent.append(message.message_id)
+    # ops: with the update's request id, this line ends a Telegram message's life in the logs.
+    logger.info("telegram reply sent", extra={"parts": len(sent), "reply_to": reply_to})
     return sent

@@ -1,0 +1,32 @@
+"""A Telegram update is handled under the webhook request's id (or one named after the update
+when polling), so its log lines — up to the reply being sent — share one id."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from django.test import AsyncClient
+
+from digitalme.request_id import RequestIdLogFilter
+from telegram_bot.bot import background_wait
+from tests.telegram_bot.conftest import WEBHOOK_SECRET, message_update
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def test_the_reply_is_logged_with_the_webhook_requests_id(webhook, fake_telegram, ivan, caplog):
+    caplog.handler.addFilter(RequestIdLogFilter())
+    headers = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET, "X-Request-ID": "tg-chain-0001"}
+
+    with caplog.at_level(logging.INFO):
+        response = await AsyncClient().post(
+            "/telegram/webhook/", data=json.dumps(message_update("Hello Ivan, how are you?")), content_type="application/json", headers=headers
+        )
+        await background_wait()
+
+    assert response["X-Request-ID"] == "tg-chain-0001"
+    assert fake_telegram.calls_of("sendMessage")
+    sent = [r for r in caplog.records if r.getMessage() == "telegram reply sent"]
+    assert [r.request_id for r in sent] == ["tg-chain-0001"]
