@@ -22,7 +22,10 @@ async def test_the_reply_is_logged_with_the_webhook_requests_id(webhook, fake_te
 
     with caplog.at_level(logging.INFO):
         response = await AsyncClient().post(
-            "/telegram/webhook/", data=json.dumps(message_update("Hello Ivan, how are you?")), content_type="application/json", headers=headers
+            "/telegram/webhook/",
+            data=json.dumps(message_update("Hello Ivan, how are you?")),
+            content_type="application/json",
+            headers=headers,
         )
         await background_wait()
 
