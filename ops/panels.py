@@ -222,7 +222,7 @@ def _processes_panel(ctx: PanelContext) -> PanelData:
                 "status": grade(mb, MEMORY_MB) if alive else "none",
                 "uptime_s": round((ctx.now - process.started_at).total_seconds()) if alive else None,
                 "memory_mb": mb,
-                "seen_s": round((ctx.now - process.seen_at).total_seconds()),
+                "seen_s": max(0, round((ctx.now - process.seen_at).total_seconds())),
             }
         )
     peak = max(live_rss) if live_rss else None
