@@ -105,6 +105,18 @@ def test_two_web_processes_report_one_set_of_numbers(two_servers):
         socket_b.close()
 
 
+def json_lines(path: Path) -> list[dict]:
+    """The JSON log lines of a process's output (banners and access-log lines skipped)."""
+    lines = []
+    for line in path.read_text().splitlines():
+        if line.startswith("{"):
+            try:
+                lines.append(json.loads(line))
+            except ValueError:
+                continue
+    return lines
+
+
 class _Celery:
     def __init__(self, role: str, args: list[str], env: dict[str, str]) -> None:
         self.log_path = LOG_DIR / f"ops-celery-{role}.log"
@@ -119,14 +131,7 @@ class _Celery:
         )
 
     def json_lines(self) -> list[dict]:
-        lines = []
-        for line in self.log_path.read_text().splitlines():
-            if line.startswith("{"):
-                try:
-                    lines.append(json.loads(line))
-                except ValueError:
-                    continue
-        return lines
+        return json_lines(self.log_path)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process.poll() is None:

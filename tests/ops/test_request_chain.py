@@ -7,7 +7,6 @@ process logs it with R). `grep R` over the logs finds them all.
 
 from __future__ import annotations
 
-import json
 import signal
 
 import httpx
@@ -18,22 +17,11 @@ from loadtest.server import DaphneServer
 from telegram_bot.services import link_code_issue
 from tests.factories import UserFactory
 from tests.fakes.telegram import FakeTelegram
-from tests.ops.test_real_processes import LOG_DIR, ROOT, _Celery, _env, _wait
+from tests.ops.test_real_processes import LOG_DIR, ROOT, _Celery, _env, _wait, json_lines
 from tests.telegram_bot.conftest import WEBHOOK_SECRET, message_update
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 REQUEST_ID = "chain-4f2a-telegram-0001"
-
-
-def _json_lines(path) -> list[dict]:
-    lines = []
-    for line in path.read_text().splitlines():
-        if line.startswith("{"):
-            try:
-                lines.append(json.loads(line))
-            except ValueError:
-                continue
-    return lines
 
 
 def test_one_request_id_follows_a_telegram_message_through_celery_to_the_reply(settings):
@@ -69,12 +57,12 @@ def test_one_request_id_follows_a_telegram_message_through_celery_to_the_reply(s
         )
         assert response.headers["X-Request-ID"] == REQUEST_ID
         _wait(
-            lambda: any(line.get("request_id") == REQUEST_ID for line in _json_lines(worker.log_path)),
+            lambda: any(line.get("request_id") == REQUEST_ID for line in json_lines(worker.log_path)),
             timeout_s=120,
             what="the worker's task log line",
         )
         _wait(
-            lambda: any(line.get("message") == "telegram reply sent" for line in _json_lines(web.log_path)),
+            lambda: any(line.get("message") == "telegram reply sent" for line in json_lines(web.log_path)),
             timeout_s=30,
             what="the reply log line",
         )
@@ -84,10 +72,10 @@ def test_one_request_id_follows_a_telegram_message_through_celery_to_the_reply(s
         web.stop()
         telegram.stop()
 
-    task_lines = [line for line in _json_lines(worker.log_path) if line.get("request_id") == REQUEST_ID]
+    task_lines = [line for line in json_lines(worker.log_path) if line.get("request_id") == REQUEST_ID]
     assert any(
         "chat.memory_extract_llm" in line["message"] and "succeeded" in line["message"] for line in task_lines
     ), task_lines
-    replies = [line for line in _json_lines(web.log_path) if line.get("message") == "telegram reply sent"]
+    replies = [line for line in json_lines(web.log_path) if line.get("message") == "telegram reply sent"]
     assert [line["request_id"] for line in replies][-1] == REQUEST_ID
     assert "Hello Ivan" in telegram.calls_of("sendMessage")[-1].params["text"]
