@@ -16,6 +16,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from digitalme.metrics import WebSocketMetricsMiddleware  # noqa: E402
+from digitalme.request_id import WebSocketRequestIdMiddleware  # noqa: E402
 from digitalme.routing import websocket_urlpatterns  # noqa: E402
 from digitalme.ws_auth import WebSocketAuthMiddleware  # noqa: E402
 from ops.heartbeat import start_process_heartbeat  # noqa: E402
@@ -23,8 +24,10 @@ from ops.heartbeat import start_process_heartbeat  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": WebSocketMetricsMiddleware(
-            AllowedHostsOriginValidator(WebSocketAuthMiddleware(URLRouter(websocket_urlpatterns)))
+        "websocket": WebSocketRequestIdMiddleware(
+            WebSocketMetricsMiddleware(
+                AllowedHostsOriginValidator(WebSocketAuthMiddleware(URLRouter(websocket_urlpatterns)))
+            )
         ),
     }
 )

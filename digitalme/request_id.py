@@ -1,4 +1,9 @@
-"""Request ids: one per request, honoured from `X-Request-ID` when sane, on every log line."""
+"""Request ids: one per request, honoured from `X-Request-ID` when sane, on every log line.
+
+HTTP requests get theirs from `RequestIdMiddleware`; a WebSocket connection from
+`WebSocketRequestIdMiddleware` (the handshake's `X-Request-ID`, else a new one), so the turns on
+that socket and the Celery tasks they queue (digitalme/celery.py) log the same id.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
+
+logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
@@ -59,6 +66,27 @@ class RequestIdMiddleware:
         request_id = new_request_id(request.headers.get(REQUEST_ID_HEADER))
         request.request_id = request_id  # type: ignore[attr-defined]
         return current_request_id.set(request_id)
+
+
+class WebSocketRequestIdMiddleware:
+    """ASGI: the connection's id for everything the consumer does (its tasks inherit the context)."""
+
+    def __init__(self, app: Callable) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        headers = dict(scope.get("headers") or [])
+        incoming = headers.get(REQUEST_ID_HEADER.lower().encode(), b"").decode("latin-1")
+        request_id = new_request_id(incoming)
+        token = current_request_id.set(request_id)
+        path = scope.get("path", "")
+        # The JSON access log of sockets (daphne's own access lines carry no request id).
+        logger.info("websocket connecting", extra={"path": path})
+        try:
+            await self.app({**scope, "request_id": request_id}, receive, send)
+        finally:
+            logger.info("websocket closed", extra={"path": path})
+            current_request_id.reset(token)
 
 
 class RequestIdLogFilter(logging.Filter):
