@@ -119,6 +119,11 @@ def json_lines(path: Path) -> list[dict]:
 
 class _Celery:
     def __init__(self, role: str, args: list[str], env: dict[str, str]) -> None:
+        if args[0] == "worker":
+            # Tasks other tests queued (and nobody ran) would make this worker busy with stale work.
+            from digitalme.celery import app
+
+            app.control.purge()
         self.log_path = LOG_DIR / f"ops-celery-{role}.log"
         LOG_DIR.mkdir(exist_ok=True)
         self._log = self.log_path.open("w")
