@@ -21,7 +21,7 @@ from django.utils.html import format_html
 
 from digitalme.errors import DomainError
 from personality.charts import score_chart_svg
-from personality.evaluation.regression import PublishRefusedError
+from personality.errors import PublishRefusedError
 from personality.models import EvalRun, Fact, Persona, PersonaVersion, Proposal, StyleExample, Trait, VersionStatus
 from personality.prompts import compose_prompt
 from personality.selectors import persona_profile_draft, persona_profile_live, version_list

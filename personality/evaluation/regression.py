@@ -17,13 +17,8 @@ from typing import Any
 
 from django.conf import settings
 
-from personality.errors import PersonaError
+from personality.errors import PublishRefusedError
 from personality.models import EvalRun, PersonaVersion, VersionStatus
-
-
-class PublishRefusedError(PersonaError):
-    status_code = 409
-    code = "publish_refused"
 
 
 @dataclass(frozen=True)

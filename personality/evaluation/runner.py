@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.test.utils import override_settings
 from django.utils import timezone
 
-from personality.errors import PersonaError
+from personality.errors import EvalQueueUnavailableError, EvalRunNotFoundError, PersonaError
 from personality.evaluation.regression import eval_verdict
 from personality.evaluation.scoring import (
     ReplyScore,
@@ -47,16 +47,6 @@ Progress = Callable[[int, int, dict], None]
 
 class EvalError(PersonaError):
     code = "eval_error"
-
-
-class EvalRunNotFoundError(PersonaError):
-    status_code = 404
-    code = "not_found"
-
-
-class EvalQueueUnavailableError(PersonaError):
-    status_code = 503
-    code = "queue_unavailable"
 
 
 def eval_set_load(*, path: Path = EVAL_SET, limit: int | None = None, categories: tuple[str, ...] = ()) -> list[dict]:

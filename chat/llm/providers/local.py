@@ -26,9 +26,9 @@ from typing import Any
 
 from django.conf import settings
 from litellm.llms.custom_llm import CustomLLM, CustomLLMError
+from litellm.types.utils import GenericStreamingChunk, ModelResponse
 
 from personality.prompts import detect_language
-from litellm.types.utils import GenericStreamingChunk, ModelResponse
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +127,11 @@ class LocalModel:
             top_p=float(params.get("top_p", top_p)),
             repeat_penalty=repeat_penalty,
             # the model starting the user's question again on a new line is a dialogue loop: stop there
-            stop=[*STOP_SEQUENCES, *([f"\n{question.strip()}"] if question.strip() else []), *(params.get("stop") or [])],
+            stop=[
+                *STOP_SEQUENCES,
+                *([f"\n{question.strip()}"] if question.strip() else []),
+                *(params.get("stop") or []),
+            ],
             seed=int(params["seed"]) if params.get("seed") is not None else -1,
         )
         completion_tokens = 0

@@ -6,8 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from personality.errors import PersonaDataError
-from personality.evaluation.regression import PublishRefusedError
+from personality.errors import PersonaDataError, PublishRefusedError
 from personality.services import persona_import_card
 
 
