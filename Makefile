@@ -5,6 +5,16 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed-$(shell cat requirements/*.txt | sha1sum | cut -c1-12)
+# llama.cpp is compiled for a portable x86-64 level, never -march=native: on a CPU that advertises
+# AMX inside a VM that doesn't enable AMX state, a native build dies with SIGILL at the first token
+# (seen here). The wheel is built once per machine into LLAMA_WHEELS, without pip's cache (which may
+# hold an old native build), and every venv installs that wheel; rebuilt only when the pin or the
+# flags change.
+LLAMA_REQ := $(shell grep -E '^llama-cpp-python==' requirements/local-llm.txt)
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+LLAMA_ID := $(shell echo '$(LLAMA_REQ) $(LLAMA_CMAKE_ARGS)' | sha1sum | cut -c1-12)
+LLAMA_STAMP := $(VENV)/.llama-$(LLAMA_ID)
+LLAMA_WHEELS ?= $(HOME)/.cache/digitalme/llama-$(LLAMA_ID)
 
 # Test defaults: real PostgreSQL and Redis on this machine (override in the environment).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/digitalme
@@ -29,7 +39,18 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
-$(STAMP): $(PY)
+$(LLAMA_STAMP): $(PY)
+	@if ! ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1; then \
+		echo "Building llama-cpp-python once for this machine (a few minutes)"; \
+		tmp=$$(mktemp -d) && \
+		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) wheel --quiet --no-deps --no-cache-dir -w $$tmp $(LLAMA_REQ) && \
+		mkdir -p $(dir $(LLAMA_WHEELS)) && { mv -T $$tmp $(LLAMA_WHEELS) 2>/dev/null || rm -rf $$tmp; }; \
+	fi
+	$(PIP) install --quiet --no-deps --force-reinstall --no-index --find-links $(LLAMA_WHEELS) $(LLAMA_REQ)
+	rm -f $(VENV)/.llama-*
+	touch $(LLAMA_STAMP)
+
+$(STAMP): $(PY) $(LLAMA_STAMP)
 	$(PIP) install --quiet -c requirements/constraints.txt -r requirements/dev.txt
 	$(PIP) install --quiet --no-deps -r requirements/local-llm.txt
 	rm -f $(VENV)/.installed-*

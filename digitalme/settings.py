@@ -427,6 +427,30 @@ PERSONA_EVAL_PUBLISH_MARGIN = env.float("PERSONA_EVAL_PUBLISH_MARGIN", default=0
 PERSONA_EVAL_JUDGE_MODEL = env.str("PERSONA_EVAL_JUDGE_MODEL", default="")
 PERSONA_EVAL_JUDGE_API_BASE = env.str("PERSONA_EVAL_JUDGE_API_BASE", default="")
 PERSONA_EVAL_JUDGE_API_KEY = env.str("PERSONA_EVAL_JUDGE_API_KEY", default="")
+# Quality gate on every reply (personality/evaluation/gate.py): auto (full checks with real-word
+# dictionaries for local/* models, cheap pattern checks for hosted ones) | full | cheap | off.
+PERSONA_QUALITY_GATE = env.str("PERSONA_QUALITY_GATE", default="auto")
+if PERSONA_QUALITY_GATE not in ("auto", "full", "cheap", "off"):
+    sys.stderr.write(
+        f"DigitalMe refuses to start: PERSONA_QUALITY_GATE must be auto, full, cheap or off, not {PERSONA_QUALITY_GATE!r}.\n"
+    )
+    raise SystemExit(2)
+# Candidates generated for a reply that fails the gate before answering from Ivan's own data instead.
+PERSONA_QUALITY_GATE_ATTEMPTS = env.int("PERSONA_QUALITY_GATE_ATTEMPTS", default=3)
+# Persona drift: share of live replies scored in the background (same rate for every platform),
+# and at most this many per run of the beat job (every 15 minutes).
+PERSONA_DRIFT_SAMPLE_RATE = env.float("PERSONA_DRIFT_SAMPLE_RATE", default=0.2)
+PERSONA_DRIFT_MAX_PER_RUN = env.int("PERSONA_DRIFT_MAX_PER_RUN", default=500)
+# A personality-test run passes when at least this share of replies is in character.
+PERSONA_EVAL_TARGET = env.float("PERSONA_EVAL_TARGET", default=0.9)
+# Publishing a version that scores worse than the live one (by more than the margin) or was never
+# evaluated: "warn" (publish and say so), "refuse" (409, the change stays a draft) or "off".
+PERSONA_EVAL_PUBLISH_RULE = env.str("PERSONA_EVAL_PUBLISH_RULE", default="warn")
+if PERSONA_EVAL_PUBLISH_RULE not in ("warn", "refuse", "off"):
+    sys.stderr.write(
+        f"DigitalMe refuses to start: PERSONA_EVAL_PUBLISH_RULE must be warn, refuse or off, not {PERSONA_EVAL_PUBLISH_RULE!r}.\n"
+    )
+    raise SystemExit(2)
 
 # --- Telegram --------------------------------------------------------------------------------
 TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")

@@ -21,10 +21,11 @@ from django.utils.html import format_html
 
 from digitalme.errors import DomainError
 from personality.charts import score_chart_svg
+from personality.errors import PublishRefusedError
 from personality.models import EvalRun, Fact, Persona, PersonaVersion, Proposal, StyleExample, Trait, VersionStatus
 from personality.prompts import compose_prompt
 from personality.selectors import persona_profile_draft, persona_profile_live, version_list
-from personality.services import persona_import_card, persona_revert, version_publish, version_record
+from personality.services import persona_import_card, persona_revert, version_publish_guarded, version_record
 from personality.versioning import snapshot_diff
 
 # --- forms ----------------------------------------------------------------------------------
@@ -208,7 +209,8 @@ class PersonaAdmin(admin.ModelAdmin):
     def versions_view(self, request: HttpRequest, pk: int):
         persona = get_object_or_404(Persona, pk=pk)
         self._check(request, persona, change=request.method == "POST")
-        from personality.evaluation.runner import eval_publish_warning, eval_score_by_version
+        from personality.evaluation.regression import publish_check
+        from personality.evaluation.runner import eval_score_by_version
 
         if request.method == "POST":
             number = int(request.POST.get("number", "0") or 0)
@@ -221,14 +223,18 @@ class PersonaAdmin(admin.ModelAdmin):
                         request, f"Reverted: the working copy equals v{number} again (saved as v{version.number})."
                     )
                 elif action == "publish":
-                    warning = eval_publish_warning(version=target)
-                    if warning and request.POST.get("confirm") != "yes":
+                    check = publish_check(version=target)
+                    if (
+                        check.blocks
+                        and settings.PERSONA_EVAL_PUBLISH_RULE == "warn"
+                        and request.POST.get("confirm") != "yes"
+                    ):
                         messages.warning(
-                            request, f"{warning} Publish anyway with the “publish despite the drop” button."
+                            request, f"{check.message} Publish anyway with the “publish despite the drop” button."
                         )
                         return HttpResponseRedirect(f"{request.path}?confirm={number}")
-                    version_publish(version=target, author=request.user)
-                    messages.success(request, f"v{number} is live; open /persona/ pages updated.")
+                    check = version_publish_guarded(version=target, author=request.user)
+                    messages.success(request, f"v{number} is live; open /persona/ pages updated. {check.message}")
             except (PersonaVersion.DoesNotExist, DomainError) as exc:
                 messages.error(request, getattr(exc, "detail", f"No version {number}."))
             return HttpResponseRedirect(request.path)
@@ -293,31 +299,32 @@ class PersonaAdmin(admin.ModelAdmin):
     def eval_view(self, request: HttpRequest, pk: int):
         persona = get_object_or_404(Persona, pk=pk)
         self._check(request, persona, change=request.method == "POST")
-        from personality.evaluation.runner import eval_run_create, eval_score_by_version
+        from personality.evaluation.runner import eval_run_start, eval_score_by_version
 
         form = EvalForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                run = eval_run_create(
+                run = eval_run_start(
                     slug=persona.slug,
                     version=form.cleaned_data["version"].strip() or "draft",
                     limit=form.cleaned_data.get("limit"),
                     author=request.user,
                 )
-                messages.success(
-                    request, f"Run {run.pk}: score {run.score:.2f}, in character {run.share_in_character:.0%}."
-                )
+                messages.success(request, f"Run {run.pk} queued ({run.prompts} prompts); progress shows below.")
             except (DomainError, ValueError) as exc:
                 messages.error(request, getattr(exc, "detail", str(exc)))
             return HttpResponseRedirect(request.path)
         rows = eval_score_by_version(persona=persona)
-        runs = EvalRun.objects.filter(persona=persona).order_by("-started")[:20]
+        runs = list(EvalRun.objects.filter(persona=persona).defer("results").order_by("-started")[:20])
+        active = any(run.status in (EvalRun.Status.QUEUED, EvalRun.Status.RUNNING) for run in runs)
         context = {
             **self._context(request, persona, f"Consistency of {persona.name}"),
             "form": form,
             "runs": runs,
+            "active": active,  # the page refreshes itself while a run is queued or running
             "chart": score_chart_svg(rows),
             "margin": settings.PERSONA_EVAL_PUBLISH_MARGIN,
+            "target": settings.PERSONA_EVAL_TARGET,
         }
         return TemplateResponse(request, "personality/admin/evaluation.html", context)
 
@@ -344,9 +351,12 @@ class PersonaAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["card"]
             try:
-                persona, version = persona_import_card(
+                persona, version, check = persona_import_card(
                     content=upload.read(), author=request.user, publish=True if form.cleaned_data["publish"] else None
                 )
+            except PublishRefusedError as exc:
+                messages.error(request, f"Imported as a draft version. {exc.detail}")
+                return HttpResponseRedirect(reverse("admin:personality_persona_changelist"))
             except DomainError as exc:
                 form.add_error("card", f"{exc.detail}. Nothing was imported.")
             else:
@@ -354,6 +364,8 @@ class PersonaAdmin(admin.ModelAdmin):
                     messages.info(request, f"{persona.name}: the card matches the current version; nothing changed.")
                 else:
                     messages.success(request, f"{persona.name}: imported as v{version.number} ({version.status}).")
+                if check is not None and check.blocks:
+                    messages.warning(request, check.message)
                 return HttpResponseRedirect(reverse("admin:personality_persona_change", args=[persona.pk]))
         context = {
             **self.admin_site.each_context(request),
@@ -401,22 +413,22 @@ class PersonaVersionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Publish the selected version")
     def publish(self, request: HttpRequest, queryset) -> None:
-        from personality.evaluation.runner import eval_publish_warning
+        from personality.evaluation.regression import publish_check
 
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to publish.", messages.ERROR)
             return
         target = queryset.get()
-        warning = eval_publish_warning(version=target)
-        if warning:
+        check = publish_check(version=target)
+        if check.blocks:
             self.message_user(
                 request,
-                f"Not published: {warning} Use the Versions page of the persona to publish despite the drop.",
+                f"Not published: {check.message} Use the Versions page of the persona to publish despite the drop.",
                 messages.WARNING,
             )
             return
-        version_publish(version=target, author=request.user)
-        self.message_user(request, f"v{target.number} is live.")
+        check = version_publish_guarded(version=target, author=request.user)
+        self.message_user(request, f"v{target.number} is live. {check.message}")
 
 
 @admin.register(Proposal)

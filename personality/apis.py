@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpResponse
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAdminUser
@@ -12,6 +13,7 @@ from rest_framework.views import APIView
 
 from accounts.serializers import StrictSerializer
 from personality.cards import card_export, card_png
+from personality.drift import drift_series
 from personality.prompts import compose_prompt
 from personality.selectors import (
     persona_get,
@@ -19,12 +21,14 @@ from personality.selectors import (
     persona_profile_for_version,
     persona_profile_live,
     persona_public_data,
+    trait_history,
     version_get,
+    version_latest,
     version_list,
     version_published,
     version_published_list,
 )
-from personality.services import persona_revert, persona_update, version_publish
+from personality.services import persona_revert, persona_update, version_publish_guarded
 from personality.versioning import snapshot_diff
 
 ERROR = inline_serializer(
@@ -46,6 +50,23 @@ class PersonaTraitOutputSerializer(serializers.Serializer):
     min = serializers.FloatField()
     max = serializers.FloatField()
     description = serializers.CharField()
+
+
+class PublishCheckOutputSerializer(serializers.Serializer):
+    """How the published version compares with the one it replaced (personality/evaluation/regression.py)."""
+
+    status = serializers.CharField()
+    message = serializers.CharField()
+    version_score = serializers.FloatField(allow_null=True)
+    live_score = serializers.FloatField(allow_null=True)
+    rule = serializers.CharField()
+
+
+PUBLISH_REFUSED = OpenApiResponse(
+    ERROR,
+    description="PERSONA_EVAL_PUBLISH_RULE=refuse and the version scores worse or was never evaluated "
+    "(code publish_refused); the change is kept as a draft version",
+)
 
 
 class PersonaDetailOutputSerializer(serializers.Serializer):
@@ -104,7 +125,13 @@ class PersonaDetailApi(APIView):
     def get(self, request, slug: str):
         return Response(PersonaDetailOutputSerializer(_live_data(slug)).data)
 
-    @extend_schema(request=PersonaPatchInputSerializer, responses={200: PersonaDetailOutputSerializer, **STAFF_ERRORS})
+    class PersonaPatchOutputSerializer(PersonaDetailOutputSerializer):
+        publish_check = PublishCheckOutputSerializer(allow_null=True)
+
+    @extend_schema(
+        request=PersonaPatchInputSerializer,
+        responses={200: PersonaPatchOutputSerializer, 409: PUBLISH_REFUSED, **STAFF_ERRORS},
+    )
     def patch(self, request, slug: str):
         persona = persona_get(slug=slug)
         data = self.PersonaPatchInputSerializer(data=request.data)
@@ -117,15 +144,17 @@ class PersonaDetailApi(APIView):
                 key = f"traits.{name}" if isinstance(name, str) and name else f"traits[{index}]"
                 raise serializers.ValidationError({key: item.errors})
             traits.append(item.validated_data)
-        persona_update(
+        version = persona_update(
             persona=persona,
             author=request.user,
             short_bio=data.validated_data.get("bio"),
             traits=traits,
             summary="API edit",
-            publish=True,
         )
-        return Response(PersonaDetailOutputSerializer(_live_data(slug)).data)
+        target = version or version_latest(persona=persona)
+        check = version_publish_guarded(version=target, author=request.user) if target else None
+        out = {**_live_data(slug), "publish_check": check.as_dict() if check else None}
+        return Response(self.PersonaPatchOutputSerializer(out).data)
 
 
 def _published_card(slug: str) -> dict:
@@ -225,6 +254,17 @@ class PersonaVersionOutputSerializer(serializers.Serializer):
     diff = serializers.ListField(child=serializers.DictField())
 
 
+class PersonaVersionPublishOutputSerializer(PersonaVersionOutputSerializer):
+    """The version (same fields as in the list) and how it compared with the version it replaced."""
+
+    publish_check = PublishCheckOutputSerializer(allow_null=True)
+
+
+def _version_published_data(version, check) -> dict:
+    version.refresh_from_db()
+    return {**PersonaVersionOutputSerializer(version).data, "publish_check": check.as_dict() if check else None}
+
+
 class PersonaVersionListApi(APIView):
     permission_classes = [IsAdminUser]
 
@@ -283,27 +323,28 @@ class PersonaVersionRevertApi(APIView):
 
     @extend_schema(
         request=VersionRevertInputSerializer,
-        responses={201: PersonaVersionOutputSerializer, **STAFF_ERRORS},
+        responses={201: PersonaVersionPublishOutputSerializer, 409: PUBLISH_REFUSED, **STAFF_ERRORS},
     )
     def post(self, request, slug: str, number: int):
         data = self.VersionRevertInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        version = persona_revert(
-            persona=persona_get(slug=slug),
-            number=number,
-            author=request.user,
-            publish=data.validated_data["publish"],
+        version = persona_revert(persona=persona_get(slug=slug), number=number, author=request.user)
+        check = (
+            version_publish_guarded(version=version, author=request.user) if data.validated_data["publish"] else None
         )
-        return Response(PersonaVersionOutputSerializer(version).data, status=status.HTTP_201_CREATED)
+        return Response(_version_published_data(version, check), status=status.HTTP_201_CREATED)
 
 
 class PersonaVersionPublishApi(APIView):
     permission_classes = [IsAdminUser]
 
-    @extend_schema(request=None, responses={200: PersonaVersionOutputSerializer, **STAFF_ERRORS})
+    @extend_schema(
+        request=None, responses={200: PersonaVersionPublishOutputSerializer, 409: PUBLISH_REFUSED, **STAFF_ERRORS}
+    )
     def post(self, request, slug: str, number: int):
         version = version_get(persona=persona_get(slug=slug), number=number)
-        return Response(PersonaVersionOutputSerializer(version_publish(version=version, author=request.user)).data)
+        check = version_publish_guarded(version=version, author=request.user)
+        return Response(_version_published_data(version, check))
 
 
 class EvalRunScoresSerializer(serializers.Serializer):
@@ -313,18 +354,35 @@ class EvalRunScoresSerializer(serializers.Serializer):
     model = serializers.CharField()
     scorer = serializers.CharField()
     prompts = serializers.IntegerField()
-    duration_s = serializers.FloatField()
-    score = serializers.FloatField()
-    share_in_character = serializers.FloatField()
+    duration_s = serializers.FloatField(allow_null=True)
+    score = serializers.FloatField(allow_null=True)
+    share_in_character = serializers.FloatField(allow_null=True)
     per_category = serializers.DictField()
     per_trait = serializers.DictField(child=serializers.FloatField())
 
 
-class PersonalityTestApi(APIView):
-    """Staff: run the consistency evaluation now (synchronously) and return its summary.
+class PersonalityTestRunOutputSerializer(EvalRunScoresSerializer):
+    """A personality-test job: progress while it runs; scores (null until done), verdict and worst replies."""
 
-    With the bundled local model the full set takes minutes; pass `limit` for a quick check.
-    """
+    run = serializers.IntegerField(source="pk")
+    persona = serializers.CharField(source="persona.slug")
+    status = serializers.CharField()
+    done = serializers.IntegerField()
+    progress = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+    verdict = serializers.DictField()
+    worst = serializers.ListField(child=serializers.DictField())
+    error = serializers.CharField()
+
+    def get_progress(self, run) -> float:
+        return round(run.done / run.prompts, 4) if run.prompts else 1.0
+
+    def get_url(self, run) -> str:
+        return reverse("api-personality-test-detail", args=[run.pk])
+
+
+class PersonalityTestApi(APIView):
+    """Staff: start the consistency evaluation as a job (202 with its id); poll GET …/personality-test/<run>."""
 
     permission_classes = [IsAdminUser]
 
@@ -334,27 +392,40 @@ class PersonalityTestApi(APIView):
         limit = serializers.IntegerField(min_value=1, max_value=1000, required=False)
         categories = serializers.ListField(child=serializers.CharField(max_length=32), required=False, max_length=5)
 
-    class PersonalityTestOutputSerializer(EvalRunScoresSerializer):
-        run = serializers.IntegerField(source="pk")
-        persona = serializers.CharField(source="persona.slug")
-        worst = serializers.ListField(child=serializers.DictField())
-
     @extend_schema(
-        request=PersonalityTestInputSerializer, responses={200: PersonalityTestOutputSerializer, **STAFF_ERRORS}
+        request=PersonalityTestInputSerializer,
+        responses={
+            202: PersonalityTestRunOutputSerializer,
+            503: OpenApiResponse(ERROR, description="The job queue is unavailable (code queue_unavailable)"),
+            **STAFF_ERRORS,
+        },
     )
     def post(self, request):
-        from personality.evaluation.runner import eval_run_create
+        from personality.evaluation.runner import eval_run_start
 
         data = self.PersonalityTestInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        run = eval_run_create(
+        run = eval_run_start(
             slug=data.validated_data["persona"],
             version=data.validated_data["version"],
             limit=data.validated_data.get("limit"),
             categories=tuple(data.validated_data.get("categories") or ()),
             author=request.user,
         )
-        return Response(self.PersonalityTestOutputSerializer(run).data)
+        run.refresh_from_db()  # an eager worker (tests, embedded setups) may already have finished it
+        return Response(PersonalityTestRunOutputSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PersonalityTestDetailApi(APIView):
+    """Staff: one personality-test job — status and progress, then scores and the verdict."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(responses={200: PersonalityTestRunOutputSerializer, **STAFF_ERRORS})
+    def get(self, request, run_id: int):
+        from personality.evaluation.runner import eval_run_get
+
+        return Response(PersonalityTestRunOutputSerializer(eval_run_get(run_id=run_id)).data)
 
 
 class PersonaEvaluationListApi(APIView):
@@ -374,3 +445,43 @@ class PersonaEvaluationListApi(APIView):
         persona_get(slug=slug)
         runs = eval_run_list(slug=slug)[:50]
         return Response(self.EvaluationOutputSerializer(runs, many=True).data)
+
+
+class PersonaTraitHistoryApi(APIView):
+    """Anyone: each trait's value in every version that has been published (oldest first), for the persona page."""
+
+    permission_classes = [AllowAny]
+
+    class TraitHistoryOutputSerializer(serializers.Serializer):
+        version = serializers.IntegerField()
+        published_at = serializers.DateTimeField()
+        traits = serializers.DictField(child=serializers.FloatField())
+
+    @extend_schema(responses={200: TraitHistoryOutputSerializer(many=True), **NOT_FOUND})
+    def get(self, request, slug: str):
+        rows = trait_history(persona=persona_get(slug=slug))
+        return Response(self.TraitHistoryOutputSerializer(rows, many=True).data)
+
+
+class PersonaDriftApi(APIView):
+    """Staff: live replies scored per platform and day (in-character share, labels, style markers)."""
+
+    permission_classes = [IsAdminUser]
+
+    class DriftQuerySerializer(serializers.Serializer):
+        days = serializers.IntegerField(min_value=1, max_value=90, required=False, default=14)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("days", int, required=False, description="1..90, default 14")],
+        responses={
+            200: OpenApiResponse(
+                description="{days, since, platforms: {platform: [{day, samples, in_character, labels, markers, versions}]}, published: [{version, day}], live_version, baseline}"
+            ),
+            **STAFF_ERRORS,
+        },
+    )
+    def get(self, request, slug: str):
+        persona_get(slug=slug)
+        query = self.DriftQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(drift_series(slug=slug, days=query.validated_data["days"]))

@@ -8,10 +8,13 @@ from digitalme.errors import DomainError
 from personality.schema import PersonaDataError
 
 __all__ = [
+    "EvalQueueUnavailableError",
+    "EvalRunNotFoundError",
     "PersonaDataError",
     "PersonaError",
     "PersonaNotFoundError",
     "PersonaNotPublishedError",
+    "PublishRefusedError",
     "TraitOutOfBoundsError",
     "VersionNotFoundError",
 ]
@@ -40,3 +43,22 @@ class PersonaNotPublishedError(PersonaError):
 
 class TraitOutOfBoundsError(PersonaError):
     code = "trait_out_of_bounds"
+
+
+class EvalRunNotFoundError(PersonaError):
+    status_code = status.HTTP_404_NOT_FOUND  # type: ignore[assignment]
+    code = "not_found"
+
+
+class EvalQueueUnavailableError(PersonaError):
+    """The personality test could not be queued (the broker is down)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE  # type: ignore[assignment]
+    code = "queue_unavailable"
+
+
+class PublishRefusedError(PersonaError):
+    """PERSONA_EVAL_PUBLISH_RULE=refuse stopped a publish (the version scores worse or was never evaluated)."""
+
+    status_code = status.HTTP_409_CONFLICT  # type: ignore[assignment]
+    code = "publish_refused"

@@ -23,9 +23,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from personality.errors import PersonaError
-from personality.models import Fact, Persona, PersonaVersion, Proposal, StyleExample, Trait
+from personality.errors import EvalQueueUnavailableError, PersonaError
+from personality.evaluation.runner import eval_run_start
+from personality.models import Fact, Persona, PersonaVersion, Proposal, StyleExample, Trait, VersionStatus
 from personality.prompts import detect_language
+from personality.selectors import version_latest
 from personality.services import trait_clamp, version_record
 
 logger = logging.getLogger(__name__)
@@ -183,8 +185,22 @@ def learning_run(*, slug: str = "ivan", now=None) -> dict[str, int]:
                 applied += 1
             except LearningError as exc:
                 logger.warning("learning proposal not applied", extra={"proposal": proposal.pk, "reason": exc.detail})
+        if applied:
+            _evaluate_learned_draft(persona)
     logger.info("learning run", extra={"persona": slug, "feedback": len(replies), "proposals": len(created)})
     return {"feedback": len(replies), "proposals": len(created), "applied": applied}
+
+
+def _evaluate_learned_draft(persona: Persona) -> None:
+    """Learning never publishes: it queues the personality test of the draft it made, so the verdict
+    is ready when someone publishes it (the publish rule compares it with the live version)."""
+    latest = version_latest(persona=persona)
+    if latest is None or latest.status != VersionStatus.DRAFT:
+        return
+    try:
+        eval_run_start(slug=persona.slug, version=latest.number)
+    except EvalQueueUnavailableError:
+        logger.warning("learned draft not evaluated: the job queue is down", extra={"version": latest.number})
 
 
 def _trait_proposals(persona: Persona, negatives: list[dict]) -> list[Proposal]:

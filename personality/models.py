@@ -137,6 +137,7 @@ class EvalRun(models.Model):
     """One run of the consistency evaluation against a persona version and a model."""
 
     class Status(models.TextChoices):
+        QUEUED = "queued", "queued"
         RUNNING = "running", "running"
         DONE = "done", "done"
         FAILED = "failed", "failed"
@@ -153,6 +154,11 @@ class EvalRun(models.Model):
     finished = models.DateTimeField(null=True, blank=True)
     duration_s = models.FloatField(null=True, blank=True)
     prompts = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0, help_text="prompts answered and scored so far (progress)")
+    options = models.JSONField(default=dict, blank=True, help_text="what was asked: limit, categories")
+    verdict = models.JSONField(
+        default=dict, blank=True, help_text="pass/fail against the target and the change against the published version"
+    )
     score = models.FloatField(null=True, blank=True, help_text="0..1, mean of the per-reply scores")
     share_in_character = models.FloatField(null=True, blank=True)
     per_category = models.JSONField(default=dict, blank=True)
@@ -209,3 +215,27 @@ class Proposal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} ({self.status})"
+
+
+class ReplySample(models.Model):
+    """One live reply scored for persona drift (personality/drift.py): scores and the reply's id, never its text."""
+
+    persona = models.ForeignKey(Persona, on_delete=models.CASCADE, related_name="reply_samples")
+    message_id = models.BigIntegerField(unique=True, help_text="chat.Message id of the reply")
+    platform = models.CharField(max_length=16)
+    replied_at = models.DateTimeField()
+    day = models.DateField()
+    version_number = models.PositiveIntegerField(help_text="the persona version live when the reply was written")
+    model = models.CharField(max_length=120, blank=True)
+    label = models.CharField(max_length=16, help_text="verdict label: good, off_character, gibberish, leak, …")
+    in_character = models.BooleanField()
+    markers = models.JSONField(default=dict, blank=True, help_text="style markers: words, asks_back, humour, …")
+    checks = models.JSONField(default=dict, blank=True)
+    scored_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-replied_at"]
+        indexes = [models.Index(fields=["persona", "day", "platform"], name="replysample_persona_day")]
+
+    def __str__(self) -> str:
+        return f"{self.platform} {self.day} #{self.message_id}: {self.label}"

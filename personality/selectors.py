@@ -190,3 +190,16 @@ def persona_public_data(*, profile: PersonaProfile) -> dict:
             for t in profile.traits
         ],
     }
+
+
+def trait_history(*, persona: Persona) -> list[dict]:
+    """Every version that has been live, oldest first, with its trait values (public: they were published)."""
+    versions = PersonaVersion.objects.filter(persona=persona, published_at__isnull=False).order_by("published_at")
+    return [
+        {
+            "version": version.number,
+            "published_at": version.published_at,
+            "traits": {trait["name"]: trait["value"] for trait in version.snapshot.get("traits", [])},
+        }
+        for version in versions.only("number", "published_at", "snapshot")
+    ]

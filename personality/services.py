@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from digitalme.realtime import push_to_persona_watchers
 from personality.errors import PersonaDataError, TraitOutOfBoundsError
+from personality.evaluation.regression import PublishCheck, publish_enforce
 from personality.models import Fact, Persona, PersonaVersion, StyleExample, Trait, VersionStatus
 from personality.schema import validate_snapshot
 from personality.selectors import (
@@ -132,6 +133,23 @@ def version_publish(*, version: PersonaVersion, author: Any = None) -> PersonaVe
     return version
 
 
+def version_publish_guarded(*, version: PersonaVersion, author: Any = None) -> PublishCheck:
+    """Publish `version` under the regression rule (PERSONA_EVAL_PUBLISH_RULE) and say how it compares.
+
+    `warn`: publishes and returns the check (its message is the warning to show). `refuse`: a version
+    that scores below the live one by more than the margin, or was never evaluated, is not published
+    (PublishRefusedError, 409); the version itself stays as a draft. Every publish path calls this.
+    """
+    check = publish_enforce(version=version)
+    version_publish(version=version, author=author)
+    if check.status in ("regressed", "not_evaluated"):
+        logger.warning(
+            "persona version published despite the publish check",
+            extra={"persona": version.persona.slug, "version": version.number, "check": check.status},
+        )
+    return check
+
+
 @transaction.atomic
 def persona_load_snapshot(
     *, raw: dict, author: Any = None, summary: str = "", source_hash: str = "", publish: bool = True
@@ -243,19 +261,30 @@ def persona_revert(*, persona: Persona, number: int, author: Any = None, publish
 
 def persona_import_card(
     *, content: bytes, author: Any = None, slug: str | None = None, publish: bool | None = None
-) -> tuple[Persona, PersonaVersion | None]:
-    """Import a Character Card V2 (JSON or PNG bytes) in one transaction.
+) -> tuple[Persona, PersonaVersion | None, PublishCheck | None]:
+    """Import a Character Card V2 (JSON or PNG bytes); returns the persona, the new version and its publish check.
 
-    A new persona is published at once; an existing one gets a draft version unless `publish`.
+    A new persona is published at once; an existing one gets a draft version, published under the
+    regression rule when `publish` (PublishRefusedError when `refuse` stops it: the draft stays).
     Errors name the card field (e.g. `data.character_book.entries[2].content`).
     """
     from personality.cards import CardError, card_read, card_to_snapshot
 
     card = card_read(content)
     raw, card_field = card_to_snapshot(card, slug=slug)
-    if publish is None:
-        publish = not Persona.objects.filter(slug=raw["slug"]).exists()
+    is_new = not Persona.objects.filter(slug=raw["slug"]).exists()
+    publish = is_new if publish is None else publish
     try:
-        return persona_load_snapshot(raw=raw, author=author, summary="imported from a character card", publish=publish)
+        persona, version = persona_load_snapshot(
+            raw=raw, author=author, summary="imported from a character card", publish=publish and is_new
+        )
     except PersonaDataError as exc:
         raise CardError(exc.reason, field=card_field(exc.field)) from exc
+    check = None
+    if publish and not is_new:
+        target = version or version_latest(persona=persona)
+        if target is not None:
+            check = version_publish_guarded(version=target, author=author)
+            target.refresh_from_db()
+            version = version and target
+    return persona, version, check

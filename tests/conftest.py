@@ -49,6 +49,17 @@ def staff_client(staff_user) -> APIClient:
 
 
 @pytest.fixture
+def celery_eager():
+    """Celery tasks run in the calling thread (the broker is not involved); errors propagate."""
+    from digitalme.celery import app
+
+    previous = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
+    yield app
+    app.conf.task_always_eager, app.conf.task_eager_propagates = previous
+
+
+@pytest.fixture
 def pipeline_alive(db):
     """ops: a Celery worker and beat that reported a heartbeat just now (integrations health and
     readiness treat a silent pipeline as down)."""

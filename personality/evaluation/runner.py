@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
@@ -16,7 +16,8 @@ from django.db.models import QuerySet
 from django.test.utils import override_settings
 from django.utils import timezone
 
-from personality.errors import PersonaError
+from personality.errors import EvalQueueUnavailableError, EvalRunNotFoundError, PersonaError
+from personality.evaluation.regression import eval_verdict
 from personality.evaluation.scoring import (
     ReplyScore,
     StyleReference,
@@ -25,6 +26,7 @@ from personality.evaluation.scoring import (
     offline_score,
     parse_judgement,
 )
+from personality.evaluation.verdict import PersonaFacts
 from personality.models import EvalRun, Persona, PersonaVersion
 from personality.profile import PersonaProfile
 from personality.selectors import (
@@ -133,10 +135,99 @@ def _aggregate(rows: list[dict]) -> dict[str, Any]:
         "per_category": {name: summary(group) for name, group in sorted(by_category.items())},
         "per_language": {name: summary(group) for name, group in sorted(by_language.items())},
         "per_trait": {name: round(sum(v) / len(v), 4) for name, v in sorted(by_trait.items())},
+        "per_label": dict(sorted(Counter(r.get("label", "good") for r in rows).items())),
         "worst": [
             {k: r[k] for k in ("id", "category", "language", "prompt", "reply", "score", "reasons")} for r in worst
         ],
     }
+
+
+def eval_run_prepare(
+    *,
+    slug: str = "ivan",
+    version: int | str | None = None,
+    model: str | None = None,
+    limit: int | None = None,
+    categories: tuple[str, ...] = (),
+    author: Any = None,
+) -> EvalRun:
+    """Check the request (404 for an unknown persona or version, 400 for an unknown category) and store a queued run."""
+    items = eval_set_load(limit=limit, categories=categories)
+    profile, stored = _profile(slug, version)
+    model = model or settings.LLM_MODEL
+    judge = judge_model() if model == settings.LLM_MODEL else (settings.PERSONA_EVAL_JUDGE_MODEL or None)
+    return EvalRun.objects.create(
+        persona=Persona.objects.get(slug=slug),
+        version=stored,
+        version_number=profile.version,
+        model=model,
+        scorer=f"llm_judge:{judge}" if judge else "offline",
+        status=EvalRun.Status.QUEUED,
+        prompts=len(items),
+        options={"limit": limit, "categories": list(categories), "version": None if version is None else str(version)},
+        triggered_by=author if getattr(author, "is_authenticated", False) else None,
+    )
+
+
+def eval_run_execute(*, run: EvalRun, progress: Progress | None = None) -> EvalRun:
+    """Answer and score every prompt of a prepared run, saving progress after each; the verdict at the end.
+
+    A failure (the model gone, the worker's time limit) marks the run failed and keeps the rows done so far.
+    """
+    from chat.errors import LLMUnavailable
+    from chat.services import reply_preview
+
+    options = run.options or {}
+    items = eval_set_load(limit=options.get("limit"), categories=tuple(options.get("categories") or ()))
+    version = options.get("version")
+    profile, _ = _profile(run.persona.slug, run.version_number if run.version_number is not None else version)
+    judge = run.scorer.removeprefix("llm_judge:") if run.scorer.startswith("llm_judge:") else None
+    style = StyleReference(profile)
+    persona = PersonaFacts(profile)
+    started = time.monotonic()
+    rows: list[dict] = []
+    EvalRun.objects.filter(pk=run.pk).update(status=EvalRun.Status.RUNNING, done=0)
+    switch = override_settings(LLM_MODEL=run.model) if run.model != settings.LLM_MODEL else nullcontext()
+    try:
+        with switch:
+            for index, item in enumerate(items):
+                rows.append(_run_item(item, profile, style, persona, judge, reply_preview, LLMUnavailable))
+                EvalRun.objects.filter(pk=run.pk).update(results=rows, done=len(rows))  # progress for the API/admin
+                if progress:
+                    progress(index + 1, len(items), rows[-1])
+    except BaseException as exc:  # SoftTimeLimitExceeded and KeyboardInterrupt too: keep what was done
+        run.status = EvalRun.Status.FAILED
+        run.error = f"{type(exc).__name__}: {exc}"[:2000]
+        run.finished = timezone.now()
+        run.duration_s = round(time.monotonic() - started, 2)
+        run.results, run.done = rows, len(rows)
+        if rows:
+            _store_totals(run, rows)
+        run.save()
+        raise
+    run.status = EvalRun.Status.DONE
+    run.finished = timezone.now()
+    run.duration_s = round(time.monotonic() - started, 2)
+    run.results, run.done = rows, len(rows)
+    _store_totals(run, rows)
+    run.save()
+    run.verdict = eval_verdict(run=run)
+    run.save(update_fields=["verdict"])
+    logger.info("persona eval done", extra={"run": run.pk, "score": run.score, "model": run.model})
+    return run
+
+
+def _store_totals(run: EvalRun, rows: list[dict]) -> None:
+    totals: dict[str, Any] = _aggregate(rows) if rows else {"score": 0.0, "share_in_character": 0.0}
+    run.score = totals["score"]
+    run.share_in_character = totals["share_in_character"]
+    run.per_category = {
+        **totals.get("per_category", {}),
+        "_languages": totals.get("per_language", {}),
+        "_labels": totals.get("per_label", {}),
+    }
+    run.per_trait = totals.get("per_trait", {})
+    run.worst = totals.get("worst", [])
 
 
 def eval_run_create(
@@ -149,68 +240,50 @@ def eval_run_create(
     author: Any = None,
     progress: Progress | None = None,
 ) -> EvalRun:
-    """Run the evaluation for a persona version (live by default) on `model` (default LLM_MODEL) and store it."""
-    from chat.errors import LLMUnavailable
-    from chat.services import reply_preview
+    """Run the evaluation now, in this process (manage.py persona_eval), and store it."""
+    run = eval_run_prepare(slug=slug, version=version, model=model, limit=limit, categories=categories, author=author)
+    return eval_run_execute(run=run, progress=progress)
 
-    items = eval_set_load(limit=limit, categories=categories)
-    profile, stored = _profile(slug, version)
-    model = model or settings.LLM_MODEL
-    judge = judge_model() if model == settings.LLM_MODEL else (settings.PERSONA_EVAL_JUDGE_MODEL or None)
-    run = EvalRun.objects.create(
-        persona=Persona.objects.get(slug=slug),
-        version=stored,
-        version_number=profile.version,
-        model=model,
-        scorer=f"llm_judge:{judge}" if judge else "offline",
-        prompts=len(items),
-        triggered_by=author if getattr(author, "is_authenticated", False) else None,
-    )
-    style = StyleReference(profile)
-    started = time.monotonic()
-    rows: list[dict] = []
-    switch = override_settings(LLM_MODEL=model) if model != settings.LLM_MODEL else nullcontext()
+
+def eval_run_start(
+    *,
+    slug: str = "ivan",
+    version: int | str | None = None,
+    model: str | None = None,
+    limit: int | None = None,
+    categories: tuple[str, ...] = (),
+    author: Any = None,
+) -> EvalRun:
+    """Queue the evaluation as a Celery job (API, admin); poll the run for progress and the verdict."""
+    from kombu.exceptions import OperationalError
+
+    from personality.tasks import persona_eval_run
+
+    run = eval_run_prepare(slug=slug, version=version, model=model, limit=limit, categories=categories, author=author)
     try:
-        with switch:
-            for index, item in enumerate(items):
-                rows.append(_run_item(item, profile, style, judge, reply_preview, LLMUnavailable))
-                EvalRun.objects.filter(pk=run.pk).update(results=rows)  # progress is visible in the admin
-                if progress:
-                    progress(index + 1, len(items), rows[-1])
-    except Exception as exc:
+        persona_eval_run.apply_async(args=[run.pk], retry=False)
+    except OperationalError as exc:
         run.status = EvalRun.Status.FAILED
-        run.error = f"{type(exc).__name__}: {exc}"[:2000]
+        run.error = "the job queue was unavailable"
         run.finished = timezone.now()
-        run.duration_s = round(time.monotonic() - started, 2)
-        run.results = rows
-        run.save()
-        raise
-    totals: dict[str, Any] = _aggregate(rows) if rows else {"score": 0.0, "share_in_character": 0.0}
-    run.status = EvalRun.Status.DONE
-    run.finished = timezone.now()
-    run.duration_s = round(time.monotonic() - started, 2)
-    run.score = totals["score"]
-    run.share_in_character = totals["share_in_character"]
-    run.per_category = {**totals.get("per_category", {}), "_languages": totals.get("per_language", {})}
-    run.per_trait = totals.get("per_trait", {})
-    run.worst = totals.get("worst", [])
-    run.results = rows
-    run.save()
-    logger.info("persona eval done", extra={"run": run.pk, "score": run.score, "model": model})
+        run.save(update_fields=["status", "error", "finished"])
+        raise EvalQueueUnavailableError("The job queue is unavailable right now; try again in a minute.") from exc
     return run
 
 
-def _run_item(item, profile, style, judge, reply_preview, llm_unavailable) -> dict:
+def _run_item(item, profile, style, persona, judge, reply_preview, llm_unavailable) -> dict:
     began = time.monotonic()
     try:
         result = reply_preview(profile=profile, text=item["prompt"])
     except llm_unavailable as exc:
-        score = ReplyScore(score=0.0, in_character=False, reasons=[f"no reply: {exc}"])
+        score = ReplyScore(score=0.0, in_character=False, reasons=[f"no reply: {exc}"], label="gibberish")
         reply, system = "", ""
     else:
         reply = result.text
         system = result.prompt.messages[0]["content"] if result.prompt.messages else ""
-        score = offline_score(item=item, reply=reply, profile=profile, system_prompt=system, style=style)
+        score = offline_score(
+            item=item, reply=reply, profile=profile, system_prompt=system, style=style, persona=persona
+        )
         if judge:
             try:
                 score = judged_score(
@@ -226,11 +299,19 @@ def _run_item(item, profile, style, judge, reply_preview, llm_unavailable) -> di
         "reply": reply,
         "score": score.score,
         "in_character": score.in_character,
+        "label": score.label,
         "checks": score.checks,
         "traits": score.traits,
         "reasons": score.reasons,
         "seconds": round(time.monotonic() - began, 2),
     }
+
+
+def eval_run_get(*, run_id: int) -> EvalRun:
+    run = EvalRun.objects.select_related("persona").filter(pk=run_id).first()
+    if run is None:
+        raise EvalRunNotFoundError(f"There is no evaluation run {run_id}.")
+    return run
 
 
 def eval_run_list(*, slug: str) -> QuerySet[EvalRun]:
@@ -258,23 +339,3 @@ def eval_score_by_version(*, persona: Persona) -> list[dict]:
         }
         for number, run in sorted(latest.items())
     ]
-
-
-def eval_publish_warning(*, version: PersonaVersion) -> str | None:
-    """A warning when `version`'s latest score is more than PERSONA_EVAL_PUBLISH_MARGIN below the live one's."""
-    from personality.models import VersionStatus
-
-    scores = {row["version"]: row["score"] for row in eval_score_by_version(persona=version.persona)}
-    live = PersonaVersion.objects.filter(persona=version.persona, status=VersionStatus.PUBLISHED).first()
-    if live is None or live.number == version.number:
-        return None
-    new, old = scores.get(version.number), scores.get(live.number)
-    if new is None or old is None:
-        return None
-    margin = settings.PERSONA_EVAL_PUBLISH_MARGIN
-    if old - new > margin:
-        return (
-            f"Version {version.number} scores {new:.2f} on the consistency evaluation, "
-            f"{old - new:.2f} below the live version {live.number} ({old:.2f}); the allowed drop is {margin:.2f}."
-        )
-    return None

@@ -1,7 +1,7 @@
 // The operations dashboard: the page arrives complete; frames over /ws/ops/ update every number,
 // badge, table and sparkline in place. Words come from the server (#ops-words, translated).
 import { backoffDelay, t, wsUrl } from "./api.js";
-import { drawSparkline } from "./charts.js";
+import { drawTimeSeries } from "./charts.js";
 
 const root = document.getElementById("ops");
 const words = JSON.parse(document.getElementById("ops-words").textContent);
@@ -70,7 +70,7 @@ function render(frame) {
   for (const spark of root.querySelectorAll(".spark[data-series]")) {
     const points = (frame.series || {})[spark.dataset.series] || [];
     const unit = spark.closest("[data-unit]")?.dataset.unit || "";
-    drawSparkline(spark, points, { label: spark.dataset.label, unit });
+    drawTimeSeries(spark, points, { label: spark.dataset.label, unit });
   }
   if (frame.at) {
     el.updated.dateTime = frame.at;

@@ -1,7 +1,8 @@
-// Ivan's dashboard: bio and traits from /api/personas/<slug>/, live over /ws/persona/<slug>/,
-// and the consistency score history.
+// Ivan's dashboard: bio and traits (bars, radar, each trait's history over published versions) from
+// /api/personas/<slug>/, live over /ws/persona/<slug>/, the consistency score history, and for
+// staff the drift of live replies per platform (/api/personas/<slug>/drift/).
 import { api, backoffDelay, formatTime, h, t, wsUrl } from "./api.js";
-import { drawScoreLine, drawTraitBars, humanize, percent } from "./charts.js";
+import { drawDailyLines, drawScoreLine, drawSparkline, drawTraitBars, drawTraitRadar, humanize, percent } from "./charts.js";
 
 const root = document.getElementById("persona");
 const slug = root.dataset.slug;
@@ -16,8 +17,11 @@ const el = {
   connLabel: document.getElementById("persona-conn-label"),
   scoreChart: document.getElementById("score-chart"),
   scoreTable: document.getElementById("score-table"),
+  radar: document.getElementById("trait-radar"),
+  drift: document.getElementById("drift"),
 };
 let traits = [];
+let history = []; // [{version, published_at, traits: {name: value}}], oldest first
 let version = null;
 let attempt = 0;
 
@@ -34,11 +38,71 @@ function render(persona, { live = false } = {}) {
     traits.filter((trait) => previous.has(trait.name) && previous.get(trait.name) !== percent(trait)).map((trait) => trait.name),
   );
   drawTraitBars(el.chart, traits, { label: t("trait_chart"), changed });
-  el.list.replaceChildren(...traits.flatMap((trait) => [
-    h("dt", { text: `${humanize(trait.name)} — ${percent(trait)}`, class: changed.has(trait.name) ? "flash" : null }),
-    h("dd", { text: trait.description || "" }),
-  ]));
+  drawTraitRadar(el.radar, traits, { label: t("trait_radar") });
+  renderTraitList(changed);
   if (republished || changed.size) el.live.textContent = t("persona_updated");
+}
+
+function traitHistory(name) {
+  return history.filter((row) => name in row.traits).map((row) => ({ version: row.version, value: Number(row.traits[name]) }));
+}
+
+function renderTraitList(changed = new Set()) {
+  el.list.replaceChildren(...traits.flatMap((trait) => {
+    const values = traitHistory(trait.name);
+    const title = h("dt", { text: `${humanize(trait.name)} — ${percent(trait)}`, class: changed.has(trait.name) ? "flash" : null });
+    if (values.length) title.append(drawSparkline(values, { label: `${humanize(trait.name)}: ${t("trait_history")}` }));
+    return [title, h("dd", { text: trait.description || "" })];
+  }));
+}
+
+async function loadHistory() {
+  try {
+    const rows = await api(`/api/personas/${slug}/traits/history/`);
+    history = Array.isArray(rows) ? rows : [];
+  } catch {
+    history = [];
+  }
+  renderTraitList();
+}
+
+function lastDays(since, count) {
+  const start = new Date(`${since}T00:00:00Z`);
+  return Array.from({ length: count }, (_, i) => new Date(start.getTime() + i * 86400000).toISOString().slice(0, 10));
+}
+
+async function loadDrift() {
+  if (!el.drift) return; // staff only
+  const chart = document.getElementById("drift-chart");
+  const table = document.getElementById("drift-table");
+  let data;
+  try {
+    data = await api(`/api/personas/${slug}/drift/`);
+  } catch {
+    chart.replaceChildren(h("p", { class: "hint", text: t("drift_failed") }));
+    return;
+  }
+  if (data.baseline !== null && data.baseline !== undefined) {
+    document.getElementById("drift-baseline").textContent = t("drift_baseline", { share: `${Math.round(data.baseline * 100)}%` });
+  }
+  const platforms = Object.entries(data.platforms || {});
+  if (!platforms.length) {
+    chart.replaceChildren(h("p", { class: "hint", text: t("drift_empty") }));
+    return;
+  }
+  const series = platforms.map(([name, days]) => ({ name, points: days.map((d) => ({ day: d.day, value: d.in_character })) }));
+  const marks = (data.published || []).map((p) => ({ day: p.day, text: t("drift_published", { version: p.version }) }));
+  drawDailyLines(chart, series, { days: lastDays(data.since, data.days), marks, label: t("drift_chart") });
+  table.replaceChildren(h("table", { class: "data" },
+    h("caption", { class: "visually-hidden", text: t("drift_chart") }),
+    h("thead", {}, h("tr", {}, ...["platform", "day", "samples", "in_character", "words"].map((key) => h("th", { scope: "col", text: t(key) })))),
+    h("tbody", {}, ...platforms.flatMap(([name, days]) => days.slice(-7).reverse().map((d) => h("tr", { "data-platform": name },
+      h("td", { text: name }),
+      h("td", { text: d.day }),
+      h("td", { text: String(d.samples) }),
+      h("td", { text: `${Math.round(d.in_character * 100)}%` }),
+      h("td", { text: String(Math.round(d.markers.words)) }),
+    ))))));
 }
 
 function setConnection(name, detail) {
@@ -103,4 +167,6 @@ async function loadScores() {
 }
 
 load().then(connect);
+loadHistory();
 loadScores();
+loadDrift();

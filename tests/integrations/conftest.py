@@ -46,16 +46,6 @@ def providers(settings, fake_google, fake_github):
     return fake_google, fake_github
 
 
-@pytest.fixture
-def celery_eager():
-    from digitalme.celery import app
-
-    previous = app.conf.task_always_eager, app.conf.task_eager_propagates
-    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
-    yield app
-    app.conf.task_always_eager, app.conf.task_eager_propagates = previous
-
-
 def connect_google(user, fake_google: FakeGoogle, *, expires_in: int = 3600) -> Integration:
     access, refresh = fake_google.issue_tokens()
     return services.integration_tokens_store(

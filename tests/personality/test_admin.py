@@ -90,7 +90,10 @@ def test_versions_page_publishes_and_reverts(admin_client, ivan):
     page = admin_client.get(url)
     assert page.status_code == 200
     assert "humor 0.60→0.80" in page.content.decode()
-    admin_client.post(url, {"number": 2, "action": "publish"})
+    unevaluated = admin_client.post(url, {"number": 2, "action": "publish"}, follow=True)
+    assert "has not been evaluated" in unevaluated.content.decode()  # warn: asks to confirm first
+    assert persona_profile_live().version == 1
+    admin_client.post(url, {"number": 2, "action": "publish", "confirm": "yes"})
     assert persona_profile_live().version == 2
     admin_client.post(url, {"number": 1, "action": "revert"})
     assert persona_profile_draft().trait("humor").value == 0.6
@@ -170,6 +173,32 @@ def test_publishing_a_worse_draft_asks_for_confirmation(admin_client, ivan):
     assert persona_profile_live().version == 1
     admin_client.post(url, {"number": 2, "action": "publish", "confirm": "yes"})
     assert persona_profile_live().version == 2
+
+
+def test_refuse_rule_keeps_a_worse_draft_off_the_live_persona_even_when_confirmed(admin_client, ivan, settings):
+    from personality.models import EvalRun
+    from personality.services import persona_update
+
+    settings.PERSONA_EVAL_PUBLISH_RULE = "refuse"
+    persona_update(persona=ivan, traits=[{"name": "humor", "value": 0.8}])
+    EvalRun.objects.create(persona=ivan, version_number=1, model="m", scorer="offline", status="done", score=0.9)
+    EvalRun.objects.create(persona=ivan, version_number=2, model="m", scorer="offline", status="done", score=0.6)
+    url = f"/admin/personality/persona/{ivan.pk}/versions/"
+    response = admin_client.post(url, {"number": 2, "action": "publish", "confirm": "yes"}, follow=True)
+    assert "Not published" in response.content.decode()
+    assert persona_profile_live().version == 1
+
+
+def test_evaluation_page_queues_a_job_and_shows_its_progress(admin_client, ivan):
+    from personality.models import EvalRun
+
+    url = f"/admin/personality/persona/{ivan.pk}/evaluation/"
+    response = admin_client.post(url, {"version": "live", "limit": 4}, follow=True)
+    run = EvalRun.objects.get()
+    assert run.status == EvalRun.Status.QUEUED  # a Celery job, not run inside the request
+    html = response.content.decode()
+    assert '<progress max="4" value="0">' in html
+    assert 'http-equiv="refresh"' in html
 
 
 def test_proposal_queue_applies_from_the_admin(admin_client, ivan):

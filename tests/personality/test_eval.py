@@ -7,7 +7,8 @@ import json
 import pytest
 from django.core.management import call_command
 
-from personality.evaluation.runner import eval_publish_warning, eval_run_create
+from personality.evaluation.regression import publish_check
+from personality.evaluation.runner import eval_run_create
 from personality.models import EvalRun, PersonaVersion
 from personality.services import persona_update
 from tests.fakes.persona_judge import FakeJudgeApi
@@ -47,13 +48,46 @@ def test_persona_eval_rejects_bad_arguments(ivan):
         call_command("persona_eval", "--persona-version", "9")
 
 
-def test_personality_test_api_returns_the_summary(staff_client, ivan):
+def test_personality_test_api_returns_a_job_then_its_result_and_verdict(staff_client, ivan, celery_eager):
     response = staff_client.post("/api/chat/personality-test", {"limit": 5}, format="json")
-    assert response.status_code == 200
-    body = response.json()
-    assert {"score", "share_in_character", "per_trait", "worst", "per_category"} <= set(body)
-    assert body["prompts"] == 5
-    assert body["worst"][0]["reply"]
+    assert response.status_code == 202
+    job = response.json()
+    assert job["run"] and job["url"] == f"/api/chat/personality-test/{job['run']}"
+
+    result = staff_client.get(job["url"]).json()
+    assert result["status"] == "done"
+    assert result["done"] == result["prompts"] == 5 and result["progress"] == 1.0
+    assert {"score", "share_in_character", "per_trait", "worst", "per_category"} <= set(result)
+    assert result["worst"][0]["reply"]
+    assert result["verdict"]["target"] == 0.9
+    assert result["verdict"]["passed"] == (result["share_in_character"] >= 0.9)
+    assert result["verdict"]["baseline"] is None  # the live version itself: nothing to compare with
+
+
+def test_personality_test_of_a_draft_shows_the_delta_against_the_live_version(staff_client, ivan, celery_eager):
+    staff_client.post("/api/chat/personality-test", {"limit": 5}, format="json")
+    persona_update(persona=ivan, traits=[{"name": "humor", "value": 0.8}])
+    job = staff_client.post("/api/chat/personality-test", {"limit": 5, "version": "draft"}, format="json").json()
+    verdict = staff_client.get(job["url"]).json()["verdict"]
+    assert verdict["baseline"]["version"] == 1
+    assert set(verdict["delta"]) == {"score", "share_in_character", "per_category", "per_trait"}
+    assert set(verdict["delta"]["per_category"]) <= {"small_talk", "work_opinions", "decline", "adversarial", "facts"}
+
+
+def test_a_queued_job_shows_its_progress(staff_client, ivan):
+    job = staff_client.post("/api/chat/personality-test", {"limit": 3}, format="json").json()
+    result = staff_client.get(job["url"]).json()
+    assert result["status"] == "queued"
+    assert (result["done"], result["prompts"], result["progress"]) == (0, 3, 0.0)
+    assert result["score"] is None and result["verdict"] == {}
+
+
+def test_personality_test_of_a_missing_version_or_run_is_404(staff_client, ivan):
+    response = staff_client.post("/api/chat/personality-test", {"version": "42"}, format="json")
+    assert response.status_code == 404
+    assert "no version 42" in response.json()["detail"]
+    assert staff_client.get("/api/chat/personality-test/999999").status_code == 404
+    assert not EvalRun.objects.exists()
 
 
 def test_personality_test_api_is_staff_only(auth_client, ivan):
@@ -97,16 +131,19 @@ def test_publishing_a_draft_whose_score_dropped_warns(ivan, settings):
     persona_update(persona=ivan, traits=[{"name": "humor", "value": 0.8}])
     EvalRun.objects.create(persona=ivan, version_number=1, model="m", scorer="offline", status="done", score=0.9)
     EvalRun.objects.create(persona=ivan, version_number=2, model="m", scorer="offline", status="done", score=0.8)
-    warning = eval_publish_warning(version=PersonaVersion.objects.get(number=2))
-    assert "0.10 below the live version 1" in warning
+    check = publish_check(version=PersonaVersion.objects.get(number=2))
+    assert check.status == "regressed"
+    assert "0.10 below the live version 1" in check.message
     EvalRun.objects.create(persona=ivan, version_number=2, model="m", scorer="offline", status="done", score=0.88)
-    assert eval_publish_warning(version=PersonaVersion.objects.get(number=2)) is None
+    assert publish_check(version=PersonaVersion.objects.get(number=2)).status == "ok"
 
 
 @pytest.mark.local_llm
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # ~10 s on a quiet machine; minutes when eight test suites share 2 cores
 def test_persona_eval_small_sample_on_the_bundled_local_model(ivan, settings):
     settings.LLM_MODEL = "local/smollm2"
+    settings.LLM_TIMEOUT_S = 400.0  # this tests that replies come back, not how fast
     run = eval_run_create(limit=2, categories=("facts",))
     assert run.status == EvalRun.Status.DONE
     assert run.model == "local/smollm2"

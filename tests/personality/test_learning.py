@@ -116,6 +116,17 @@ def test_auto_apply_setting_applies_within_bounds(feedback, settings):
     assert Proposal.objects.filter(status=Proposal.Status.APPLIED).count() == 3
 
 
+def test_auto_applied_learning_queues_an_evaluation_of_its_draft_and_never_publishes(feedback, settings):
+    from personality.models import EvalRun, PersonaVersion, VersionStatus
+
+    settings.PERSONA_LEARNING_AUTO_APPLY = True
+    learning_run(slug="ivan")
+    draft = PersonaVersion.objects.order_by("-number").first()
+    assert draft.status == VersionStatus.DRAFT
+    run = EvalRun.objects.get()
+    assert (run.status, run.version_number) == (EvalRun.Status.QUEUED, draft.number)
+
+
 def test_learning_task_runs_on_demand(feedback):
     from personality.tasks import persona_learn_from_feedback
 

@@ -4,6 +4,11 @@ The model is loaded once per process on first use. Generation runs on one dedica
 thread fed by a FIFO queue, so the event loop never blocks and concurrent requests wait their
 turn in arrival order instead of crashing llama.cpp (a context is not thread-safe).
 A consumer that stops reading (the user pressed stop, the socket went away) cancels its job.
+
+Decoding is tuned per language of the user's last message (measured with the offline verdict,
+docs/QUALITY.md): SmolLM2-135M's Russian falls apart quickly, so Russian gets a cooler, more
+conservative sampler and a shorter reply than English. A reply that starts by echoing the user's
+question has the echo removed, and generation stops when the model starts the question again.
 """
 
 from __future__ import annotations
@@ -23,14 +28,18 @@ from django.conf import settings
 from litellm.llms.custom_llm import CustomLLM, CustomLLMError
 from litellm.types.utils import GenericStreamingChunk, ModelResponse
 
+from personality.prompts import detect_language
+
 logger = logging.getLogger(__name__)
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # SmolLM2 drifts into writing both sides of a dialogue; these cut it off where it starts.
 STOP_SEQUENCES = ["<|im_end|>", "<|im_start|>", "\nUser:", "\nuser:", "\nHuman:", "\nПользователь:", "\n###"]
-DEFAULT_TEMPERATURE = 0.6
-DEFAULT_TOP_P = 0.9
-REPEAT_PENALTY = 1.15
+# Per language of the user's message: (temperature, top_p, repeat_penalty, max_tokens).
+DECODING = {
+    "ru": (0.3, 0.85, 1.2, 120),
+    "en": (0.5, 0.9, 1.15, 90),
+}
 _ROLE_PREFIX = re.compile(r"^\s*(?:Ivan|Иван|Assistant|assistant|AI|Bot)\s*:\s*")
 _PREFIX_WINDOW = 16  # characters held back at the start to strip a leaked "Ivan:" prefix
 
@@ -108,14 +117,22 @@ class LocalModel:
 
     def _generate(self, job: _Job) -> None:
         params = job.params
+        question = _last_user_text(job.messages)
+        temperature, top_p, repeat_penalty, max_tokens = DECODING[detect_language(question, default="en")]
         stream = self._llama.create_chat_completion(
             messages=job.messages,
             stream=True,
-            max_tokens=int(params.get("max_tokens") or settings.LLM_MAX_TOKENS),
-            temperature=float(params.get("temperature", DEFAULT_TEMPERATURE)),
-            top_p=float(params.get("top_p", DEFAULT_TOP_P)),
-            repeat_penalty=REPEAT_PENALTY,
-            stop=[*STOP_SEQUENCES, *(params.get("stop") or [])],
+            max_tokens=min(int(params.get("max_tokens") or settings.LLM_MAX_TOKENS), max_tokens),
+            temperature=float(params.get("temperature", temperature)),
+            top_p=float(params.get("top_p", top_p)),
+            repeat_penalty=repeat_penalty,
+            # the model starting the user's question again on a new line is a dialogue loop: stop there
+            stop=[
+                *STOP_SEQUENCES,
+                *([f"\n{question.strip()}"] if question.strip() else []),
+                *(params.get("stop") or []),
+            ],
+            seed=int(params["seed"]) if params.get("seed") is not None else -1,
         )
         completion_tokens = 0
         try:
@@ -140,6 +157,10 @@ class LocalModel:
         )
 
 
+def _last_user_text(messages: list[dict[str, Any]]) -> str:
+    return next((str(m.get("content") or "") for m in reversed(messages) if m.get("role") == "user"), "")
+
+
 def _prompt_text(messages: list[dict[str, Any]]) -> str:
     return "\n".join(str(message.get("content") or "") for message in messages)
 
@@ -148,17 +169,20 @@ MODEL = LocalModel()
 
 
 class _PrefixStripper:
-    """Holds back the first characters of a reply to drop a leaked role prefix ("Ivan: ...")."""
+    """Holds back the start of a reply to drop a leaked role prefix ("Ivan: ...") and an echo of the
+    user's question ("Кто ты? Вот: ..." → "Вот: ...")."""
 
-    def __init__(self) -> None:
+    def __init__(self, question: str = "") -> None:
         self._head = ""
         self._released = False
+        self._question = " ".join(question.split())
+        self._window = max(_PREFIX_WINDOW, len(self._question) + _PREFIX_WINDOW)
 
     def feed(self, delta: str) -> str:
         if self._released:
             return delta
         self._head += delta
-        if len(self._head) < _PREFIX_WINDOW and "\n" not in self._head:
+        if len(self._head) < self._window:
             return ""
         return self.flush()
 
@@ -166,7 +190,16 @@ class _PrefixStripper:
         if self._released:
             return ""
         self._released = True
-        return _ROLE_PREFIX.sub("", self._head, count=1).lstrip()
+        head = _ROLE_PREFIX.sub("", self._head, count=1).lstrip()
+        if self._question and " ".join(head.split()).lower().startswith(self._question.lower()):
+            head = _drop_words(head, len(self._question.split())).lstrip(" \n:—–-")
+        return head
+
+
+def _drop_words(text: str, count: int) -> str:
+    """`text` without its first `count` whitespace-separated words (whatever the spacing)."""
+    parts = text.split(maxsplit=count)
+    return parts[count] if len(parts) > count else ""
 
 
 def _chunk(text: str, *, finished: bool = False, usage: dict | None = None) -> GenericStreamingChunk:
@@ -241,8 +274,8 @@ def _fill(model_response: Any, model: str, text: str, usage: Any) -> ModelRespon
 class _ChunkMaker:
     """Turns the worker's items into litellm chunks (shared by the sync and async paths)."""
 
-    def __init__(self) -> None:
-        self.stripper = _PrefixStripper()
+    def __init__(self, question: str = "") -> None:
+        self.stripper = _PrefixStripper(question)
         self.usage: dict | None = None
         self.done = False
 
@@ -261,13 +294,13 @@ class _ChunkMaker:
 
 
 async def _chunks(get: Callable[[], Any], job: _Job) -> AsyncIterator[GenericStreamingChunk]:
-    maker = _ChunkMaker()
+    maker = _ChunkMaker(_last_user_text(job.messages))
     while not maker.done:
         for chunk in maker.take(await get()):
             yield chunk
 
 
 def _sync_chunks(get: Callable[[], Any], job: _Job) -> Iterator[GenericStreamingChunk]:
-    maker = _ChunkMaker()
+    maker = _ChunkMaker(_last_user_text(job.messages))
     while not maker.done:
         yield from maker.take(get())

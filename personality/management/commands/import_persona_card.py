@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from personality.errors import PersonaDataError
+from personality.errors import PersonaDataError, PublishRefusedError
 from personality.services import persona_import_card
 
 
@@ -27,9 +27,11 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"{path}: cannot read: {exc.strerror}. Nothing was imported.") from exc
         try:
-            persona, version = persona_import_card(
+            persona, version, check = persona_import_card(
                 content=content, slug=options["slug"], publish=True if options["publish"] else None
             )
+        except PublishRefusedError as exc:
+            raise CommandError(f"{path}: imported as a draft version. {exc.detail}") from exc
         except PersonaDataError as exc:
             raise CommandError(f"{path}: {exc.detail}. Nothing was imported.") from exc
         if version is None:
@@ -37,3 +39,5 @@ class Command(BaseCommand):
         else:
             state = "published" if version.status == "published" else "saved as a draft (publish it in the admin)"
             self.stdout.write(self.style.SUCCESS(f"{persona.slug}: imported as version {version.number}, {state}."))
+        if check is not None and check.blocks:
+            self.stdout.write(self.style.WARNING(check.message))
