@@ -8,4 +8,14 @@ class PushSubscriptionAdmin(admin.ModelAdmin):
     list_display = ["user", "label", "created", "last_success_at", "failures"]
     list_select_related = ["user"]
     search_fields = ["user__email", "label"]
-    readonly_fields = ["user", "endpoint", "p256dh", "auth", "label", "created", "last_success_at", "last_failure_at", "failures"]
+    readonly_fields = [
+        "user",
+        "endpoint",
+        "p256dh",
+        "auth",
+        "label",
+        "created",
+        "last_success_at",
+        "last_failure_at",
+        "failures",
+    ]

@@ -57,7 +57,13 @@ class PushSubscriptionListApi(APIView):
 
     @extend_schema(
         request=PushSubscriptionCreateInputSerializer,
-        responses={200: PushSubscriptionOutputSerializer, 201: PushSubscriptionOutputSerializer, 400: E400, 401: E401, 409: E409},
+        responses={
+            200: PushSubscriptionOutputSerializer,
+            201: PushSubscriptionOutputSerializer,
+            400: E400,
+            401: E401,
+            409: E409,
+        },
     )
     def post(self, request):
         data = self.PushSubscriptionCreateInputSerializer(data=request.data)

@@ -7,12 +7,12 @@ from rest_framework import status
 from digitalme.errors import DomainError
 
 
-class PushUnavailable(DomainError):
-    status_code = status.HTTP_409_CONFLICT
+class PushUnavailableError(DomainError):
+    status_code = status.HTTP_409_CONFLICT  # type: ignore[assignment]
     code = "push_unavailable"
 
 
-class InvalidSubscription(DomainError):
+class InvalidSubscriptionError(DomainError):
     code = "invalid_subscription"
 
 

@@ -32,7 +32,7 @@ from requests import RequestException
 from chat.errors import NotFound
 from chat.models import Message, Role
 from digitalme.presence import user_has_open_page
-from notifications.errors import InvalidSubscription, PushTransientError, PushUnavailable
+from notifications.errors import InvalidSubscriptionError, PushTransientError, PushUnavailableError
 from notifications.models import PushSubscription
 
 logger = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ def _check_endpoint(endpoint: str) -> None:
     # plain http is accepted for an explicitly allowed loopback host (the test push service).
     scheme_ok = parts.scheme == "https" or (parts.scheme == "http" and host in {"127.0.0.1", "localhost"})
     if not (host_ok and scheme_ok):
-        raise InvalidSubscription(
+        raise InvalidSubscriptionError(
             _("This push service is not supported: %(host)s.") % {"host": host or endpoint[:80]},
             fields={"endpoint": [_("Use the subscription your browser created (pushManager.subscribe).")]},
         )
@@ -103,7 +103,7 @@ def _check_keys(p256dh: str, auth: str) -> None:
     except (ValueError, binascii.Error):
         fields["keys.auth"] = [_("Expected the browser's 16-byte auth secret (base64url).")]
     if fields:
-        raise InvalidSubscription(_("The subscription's keys are not valid."), fields=fields)
+        raise InvalidSubscriptionError(_("The subscription's keys are not valid."), fields=fields)
 
 
 def device_label(user_agent: str) -> str:
@@ -144,10 +144,12 @@ def device_label(user_agent: str) -> str:
     return _("%(browser)s on %(system)s") % {"browser": browser, "system": system} if system else browser
 
 
-def push_subscription_save(*, user: Any, endpoint: str, p256dh: str, auth: str, user_agent: str = "") -> tuple[PushSubscription, bool]:
+def push_subscription_save(
+    *, user: Any, endpoint: str, p256dh: str, auth: str, user_agent: str = ""
+) -> tuple[PushSubscription, bool]:
     """Store this browser's subscription for `user` (idempotent; a device moves between accounts)."""
     if not push_enabled():
-        raise PushUnavailable(_("Push notifications are not configured on this server."))
+        raise PushUnavailableError(_("Push notifications are not configured on this server."))
     _check_endpoint(endpoint)
     _check_keys(p256dh, auth)
     with transaction.atomic():
@@ -210,7 +212,7 @@ def push_deliver(*, subscription: PushSubscription, payload: dict[str, Any], top
     """
     key = vapid_key()
     if key is None:
-        raise PushUnavailable(_("Push notifications are not configured on this server."))
+        raise PushUnavailableError(_("Push notifications are not configured on this server."))
     headers = {"Urgency": "high"}
     if topic:
         headers["Topic"] = topic  # a newer message of the same topic replaces an undelivered one
@@ -272,12 +274,13 @@ def push_notify_user(*, user_id: int, message_id: int) -> dict[str, str]:
     payload = reply_notification(message=message, language=language)
     outcomes: dict[str, str] = {}
     for subscription in subscriptions:
+        key = str(subscription.pk)  # a gone device is deleted (and loses its pk) while sending
         try:
-            outcomes[str(subscription.pk)] = push_deliver(
+            outcomes[key] = push_deliver(
                 subscription=subscription, payload=payload, topic=f"conversation{message.conversation_id}"
             )
         except PushTransientError:
-            outcomes[str(subscription.pk)] = "retry"
+            outcomes[key] = "retry"
     return outcomes
 
 

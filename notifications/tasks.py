@@ -5,13 +5,16 @@ from __future__ import annotations
 from celery import shared_task
 
 from notifications.errors import PushTransientError
-from notifications.services import push_deliver_again, push_notify_user as push_notify_user_service
+from notifications.services import push_deliver_again
+from notifications.services import push_notify_user as push_notify_user_service
 
 PUSH_TIME_LIMIT_S = 60
 PUSH_SOFT_TIME_LIMIT_S = 50
 
 
-@shared_task(name="notifications.push_notify_user", time_limit=PUSH_TIME_LIMIT_S, soft_time_limit=PUSH_SOFT_TIME_LIMIT_S)
+@shared_task(
+    name="notifications.push_notify_user", time_limit=PUSH_TIME_LIMIT_S, soft_time_limit=PUSH_SOFT_TIME_LIMIT_S
+)
 def push_notify_user(user_id: int, message_id: int) -> dict[str, str]:
     """A finished reply → every device of a user with no chat page open; retries per device."""
     outcomes = push_notify_user_service(user_id=user_id, message_id=message_id)

@@ -148,7 +148,7 @@ class FakePushService:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 token = self.path.rsplit("/", 1)[-1] if self.path.startswith("/push/") else ""

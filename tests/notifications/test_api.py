@@ -9,7 +9,9 @@ from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
-CHROME_ANDROID = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36"
+CHROME_ANDROID = (
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36"
+)
 
 
 def test_config_gives_the_public_key_browsers_subscribe_with(auth_client):
@@ -30,7 +32,9 @@ def test_anonymous_gets_401(api_client):
 
 def test_a_browser_subscription_is_stored_with_a_device_label(auth_client, user, push_service):
     subscriber = push_service.subscribe()
-    response = auth_client.post("/api/push/subscriptions/", subscriber.as_json(), format="json", HTTP_USER_AGENT=CHROME_ANDROID)
+    response = auth_client.post(
+        "/api/push/subscriptions/", subscriber.as_json(), format="json", HTTP_USER_AGENT=CHROME_ANDROID
+    )
     assert response.status_code == 201
     assert response.json()["label"] == "Chrome on Android"
     assert PushSubscription.objects.get(user=user).endpoint == subscriber.endpoint
@@ -103,14 +107,18 @@ def test_removing_my_device(auth_client, user, push_service):
 
 
 def test_removing_someone_elses_device_is_404(auth_client, push_service):
-    theirs = PushSubscription.objects.create(user=UserFactory(), endpoint=push_service.subscribe().endpoint, p256dh="x", auth="y")
+    theirs = PushSubscription.objects.create(
+        user=UserFactory(), endpoint=push_service.subscribe().endpoint, p256dh="x", auth="y"
+    )
     response = auth_client.delete(f"/api/push/subscriptions/{theirs.pk}/")
     assert response.status_code == 404
     assert PushSubscription.objects.filter(pk=theirs.pk).exists()
 
 
 def test_export_lists_devices_without_push_secrets(auth_client, push_service):
-    auth_client.post("/api/push/subscriptions/", push_service.subscribe().as_json(), format="json", HTTP_USER_AGENT=CHROME_ANDROID)
+    auth_client.post(
+        "/api/push/subscriptions/", push_service.subscribe().as_json(), format="json", HTTP_USER_AGENT=CHROME_ANDROID
+    )
     exported = auth_client.get("/api/me/export/").json()["push_subscriptions"]
     assert exported[0]["device"] == "Chrome on Android"
     assert "auth" not in exported[0] and "endpoint" not in exported[0]

@@ -17,7 +17,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _subscribe(user, push_service, **fields):
     subscriber = push_service.subscribe()
     subscription = PushSubscription.objects.create(
-        user=user, endpoint=subscriber.endpoint, p256dh=subscriber.p256dh, auth=subscriber.auth, label="Chrome", **fields
+        user=user,
+        endpoint=subscriber.endpoint,
+        p256dh=subscriber.p256dh,
+        auth=subscriber.auth,
+        label="Chrome",
+        **fields,
     )
     return subscriber, subscription
 

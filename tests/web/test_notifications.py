@@ -66,7 +66,7 @@ def test_a_reply_while_the_tab_is_hidden_becomes_a_system_notification(pages, ma
 
     turn = api_turn(live_server_url, email, "are you there?")
 
-    page.wait_for_function(f"{NOTIFICATIONS}().then((list) => list.some((n) => n.title === 'Ivan'))")
+    page.wait_for_function(f"() => ({NOTIFICATIONS})().then((list) => list.some((n) => n.title === 'Ivan'))")
     [shown] = page.evaluate(NOTIFICATIONS)
     assert shown["body"] == turn["reply"]["content"]
     assert shown["tag"] == f"conversation-{turn['reply']['conversation']}"
@@ -173,20 +173,27 @@ def test_a_web_push_message_is_shown_by_the_service_worker(pages, make_user):
     registrations: list[str] = []
     cdp.on(
         "ServiceWorker.workerRegistrationUpdated",
-        lambda event: registrations.extend(r["registrationId"] for r in event["registrations"] if r["scopeURL"].endswith("/")),
+        lambda event: registrations.extend(
+            r["registrationId"] for r in event["registrations"] if r["scopeURL"].endswith("/")
+        ),
     )
     cdp.send("ServiceWorker.enable")
     deadline = time.monotonic() + 10
     while not registrations and time.monotonic() < deadline:
         page.wait_for_timeout(100)
     assert registrations, "the service worker registered for the whole site"
-    payload = {"title": "Ivan (in Telegram)", "body": "Pushed while the app was closed", "url": "/chat/42/", "tag": "conversation-42"}
+    payload = {
+        "title": "Ivan (in Telegram)",
+        "body": "Pushed while the app was closed",
+        "url": "/chat/42/",
+        "tag": "conversation-42",
+    }
 
     cdp.send(
         "ServiceWorker.deliverPushMessage",
         {"origin": page.evaluate("location.origin"), "registrationId": registrations[0], "data": json.dumps(payload)},
     )
 
-    page.wait_for_function(f"{NOTIFICATIONS}().then((list) => list.length === 1)")
+    page.wait_for_function(f"() => ({NOTIFICATIONS})().then((list) => list.length === 1)")
     [shown] = page.evaluate(NOTIFICATIONS)
     assert shown == {"title": payload["title"], "body": payload["body"], "tag": payload["tag"], "url": payload["url"]}
