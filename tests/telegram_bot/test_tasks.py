@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from django_celery_beat.models import PeriodicTask
 
-from digitalme.celery import app
+from telegram_bot.tasks import update_process
 
 
 def test_the_update_task_has_time_limits_shorter_than_its_lease(settings):
-    task = app.tasks["telegram_bot.update_process"]
+    task = update_process
 
     assert (task.soft_time_limit, task.time_limit) == (240, 270)
     assert task.time_limit < settings.TELEGRAM_UPDATE_LEASE_S
