@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('personality', '0005_reply_samples_and_drift_schedule'),
+        ('personality', '0006_persona_source_version'),
     ]
 
     operations = [

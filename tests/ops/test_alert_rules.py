@@ -151,7 +151,7 @@ def test_every_metric_queried_is_exported(client, settings, pipeline_alive):
     metrics.WS_OPEN.labels(route="/ws/ops/").inc()
     metrics.WS_OPEN.labels(route="/ws/ops/").dec()
     client.get("/health/")
-    ivan, _ = persona_load_file(path=IVAN_FILE)
+    ivan = persona_load_file(path=IVAN_FILE).persona
     EvalRun.objects.create(
         persona=ivan, version_number=1, model="m", scorer="offline", status="done", share_in_character=0.9
     )
