@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -25,7 +26,8 @@ import pytest
 from django.conf import settings
 from django.db import connection, connections
 
-CHROMIUM = "/usr/bin/chromium"
+# `make test` sets CHROMIUM (tools/ensure_chromium.sh finds or installs it).
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -185,6 +187,8 @@ def browser(daphne_server, orm):
     """One Chromium for the module; afterwards the data the pages created is flushed away."""
     from playwright.sync_api import sync_playwright
 
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"no Chromium at {CHROMIUM}: run `make test` (it installs it) or `tools/ensure_chromium.sh`")
     orm(_load_ivan)  # data files are not migrations: the test database starts without Ivan
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
