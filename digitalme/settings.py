@@ -479,6 +479,12 @@ TELEGRAM_RATE_LIMIT_PER_MIN = env.int("TELEGRAM_RATE_LIMIT_PER_MIN", default=20)
 TELEGRAM_GUEST_RATE_LIMIT_PER_MIN = env.int("TELEGRAM_GUEST_RATE_LIMIT_PER_MIN", default=6)
 TELEGRAM_LINK_CODE_TTL_S = env.int("TELEGRAM_LINK_CODE_TTL_S", default=600)
 TELEGRAM_GUEST_MEMORY_FACTS = env.int("TELEGRAM_GUEST_MEMORY_FACTS", default=5)  # long-term facts a guest keeps
+# telegram_bot: stored webhook updates. Above BACKLOG_MAX waiting ones the webhook answers 503 and
+# Telegram keeps (and redelivers) the rest; a failing update is retried up to MAX_ATTEMPTS times; a
+# worker's lease on an update outlives the task's time limit, after which updates_resume re-queues it.
+TELEGRAM_UPDATE_BACKLOG_MAX = env.int("TELEGRAM_UPDATE_BACKLOG_MAX", default=1000)
+TELEGRAM_UPDATE_MAX_ATTEMPTS = env.int("TELEGRAM_UPDATE_MAX_ATTEMPTS", default=6)
+TELEGRAM_UPDATE_LEASE_S = env.int("TELEGRAM_UPDATE_LEASE_S", default=300)
 
 # --- Remote API bases (tests and staging point the real clients at loopback servers) ---------
 GITHUB_API_BASE_URL = env.str("GITHUB_API_BASE_URL", default="https://api.github.com").rstrip("/")
