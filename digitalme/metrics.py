@@ -88,6 +88,11 @@ CELERY_TASK_LATENCY = Histogram(
 TELEGRAM_WEBHOOK = Counter(
     "dm_telegram_webhook_requests_total", "Telegram webhook deliveries, by outcome.", ["outcome"]
 )
+CACHE_FAILURES = Counter(
+    "dm_cache_failures_total",
+    "Cache (Redis) operations that failed and were answered as a miss (rate limits fail open).",
+    ["operation"],
+)
 TELEGRAM_UPDATES = Counter(
     "dm_telegram_updates_total", "Telegram updates: every one processed, and those that failed.", ["outcome"]
 )
@@ -141,17 +146,22 @@ def record_celery_task(*, task: str, state: str, duration_s: float | None = None
         CELERY_TASK_LATENCY.labels(task=task or "unknown").observe(max(duration_s, 0.0))
 
 
-TELEGRAM_WEBHOOK_OUTCOMES = ("accepted", "duplicate", "forbidden", "bad_request")
+TELEGRAM_WEBHOOK_OUTCOMES = ("accepted", "duplicate", "forbidden", "bad_request", "backlog_full")
 
 
 def record_telegram_webhook(outcome: str) -> None:
-    """One POST to the webhook: accepted, duplicate, forbidden (bad secret) or bad_request."""
+    """One POST to the webhook: accepted, duplicate, forbidden (bad secret), bad_request or backlog_full (503)."""
     TELEGRAM_WEBHOOK.labels(outcome=outcome if outcome in TELEGRAM_WEBHOOK_OUTCOMES else "bad_request").inc()
 
 
 def record_telegram_update(*, failed: bool = False) -> None:
     """Called once per update taken (processed) and once more when its handling failed."""
     TELEGRAM_UPDATES.labels(outcome="failed" if failed else "processed").inc()
+
+
+def record_cache_failure(*, operation: str) -> None:
+    """One cache operation (get, add, incr, …) failed and was answered as a miss."""
+    CACHE_FAILURES.labels(operation=operation).inc()
 
 
 # --- Database query timer -------------------------------------------------------------------
@@ -186,6 +196,10 @@ def install_db_query_timer() -> None:
 
 
 # --- HTTP middleware ------------------------------------------------------------------------
+
+
+# Anyone can send any method name; only these become label values (the rest count as "other").
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def _route(request: HttpRequest) -> str:
@@ -224,7 +238,7 @@ class MetricsMiddleware:
     @staticmethod
     def _observe(request: HttpRequest, response: HttpResponse, started: float) -> None:
         route = _route(request)
-        method = request.method or "GET"
+        method = request.method if request.method in KNOWN_METHODS else "other"
         HTTP_REQUESTS.labels(method=method, route=route, status=str(response.status_code)).inc()
         HTTP_LATENCY.labels(method=method, route=route).observe(time.perf_counter() - started)
 

@@ -39,8 +39,6 @@ CHROMIUM_ARGS = [
 OUTPUT_DIR = Path(os.environ.get("TEST_OUTPUT_DIR") or Path(settings.BASE_DIR) / "test-output")
 SCREENSHOTS = OUTPUT_DIR / "screenshots"
 PASSWORD = "correct-horse-battery-staple-42"
-# Read at import (collection), before pytest-django renames it to the test database's name.
-DEVELOPMENT_DATABASE_NAME = settings.DATABASES["default"]["NAME"]
 
 
 def _free_port() -> int:
@@ -67,25 +65,6 @@ def _new_vapid_private_key() -> str:
     vapid = Vapid()
     vapid.generate_keys()
     return b64urlencode(vapid.private_key.private_numbers().private_value.to_bytes(32, "big"))
-
-
-@pytest.fixture(scope="session")
-def test_database(django_db_setup, django_db_blocker) -> Iterator[None]:
-    """The test database, also when only browser tests run.
-
-    pytest-django creates it only for tests marked django_db; browser tests carry no such mark
-    (its per-test flush would run while Playwright's loop is active and fail).
-    """
-    from django.test.utils import setup_databases, teardown_databases
-
-    if connection.settings_dict["NAME"] != DEVELOPMENT_DATABASE_NAME:  # pytest-django made it already
-        yield
-        return
-    with django_db_blocker.unblock():
-        created = setup_databases(verbosity=0, interactive=False, aliases={"default"})
-    yield
-    with django_db_blocker.unblock():
-        teardown_databases(created, verbosity=0)
 
 
 @pytest.fixture(scope="session")
