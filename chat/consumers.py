@@ -1,4 +1,4 @@
-"""`/ws/chat/` (API.md): auth, streaming replies, stop, ping, and live pushes for the user.
+"""`/ws/chat/` (docs/API.md): auth, streaming replies, stop, ping, and live pushes for the user.
 
 Thin: frames are parsed here, turns go through chat.services.achat_reply. A turn runs in its
 own task, so the socket keeps reading (`stop`, `ping`) while Ivan answers, and a closed socket

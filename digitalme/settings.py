@@ -443,6 +443,9 @@ PERSONA_EVAL_PUBLISH_MARGIN = env.float("PERSONA_EVAL_PUBLISH_MARGIN", default=0
 PERSONA_EVAL_JUDGE_MODEL = env.str("PERSONA_EVAL_JUDGE_MODEL", default="")
 PERSONA_EVAL_JUDGE_API_BASE = env.str("PERSONA_EVAL_JUDGE_API_BASE", default="")
 PERSONA_EVAL_JUDGE_API_KEY = env.str("PERSONA_EVAL_JUDGE_API_KEY", default="")
+# Seconds the judge gets per reply (no retries), and failures in a row after which a run stops asking it.
+PERSONA_EVAL_JUDGE_TIMEOUT_S = env.float("PERSONA_EVAL_JUDGE_TIMEOUT_S", default=60.0)
+PERSONA_EVAL_JUDGE_MAX_FAILURES = env.int("PERSONA_EVAL_JUDGE_MAX_FAILURES", default=3)
 # Quality gate on every reply (personality/evaluation/gate.py): auto (full checks with real-word
 # dictionaries for local/* models, cheap pattern checks for hosted ones) | full | cheap | off.
 PERSONA_QUALITY_GATE = env.str("PERSONA_QUALITY_GATE", default="auto")
@@ -457,6 +460,10 @@ PERSONA_QUALITY_GATE_ATTEMPTS = env.int("PERSONA_QUALITY_GATE_ATTEMPTS", default
 # and at most this many per run of the beat job (every 15 minutes).
 PERSONA_DRIFT_SAMPLE_RATE = env.float("PERSONA_DRIFT_SAMPLE_RATE", default=0.2)
 PERSONA_DRIFT_MAX_PER_RUN = env.int("PERSONA_DRIFT_MAX_PER_RUN", default=500)
+# Drift alert (/ops/ grade and DMPersonaDrift in deploy/prometheus/alerts.yml, kept equal by a test):
+# a platform's in-character share this far below the live version's baseline, over at least this many samples.
+PERSONA_DRIFT_ALERT_MARGIN = env.float("PERSONA_DRIFT_ALERT_MARGIN", default=0.15)
+PERSONA_DRIFT_ALERT_MIN_SAMPLES = env.int("PERSONA_DRIFT_ALERT_MIN_SAMPLES", default=20)
 # A personality-test run passes when at least this share of replies is in character.
 PERSONA_EVAL_TARGET = env.float("PERSONA_EVAL_TARGET", default=0.9)
 # Publishing a version that scores worse than the live one (by more than the margin) or was never

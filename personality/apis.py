@@ -367,6 +367,9 @@ class EvalRunScoresSerializer(serializers.Serializer):
     share_in_character = serializers.FloatField(allow_null=True)
     per_category = serializers.DictField()
     per_trait = serializers.DictField(child=serializers.FloatField())
+    persona_gym = serializers.DictField(
+        help_text="LLM-judge runs: PersonaGym tasks 1–5 per task and overall, status complete/partial/failed"
+    )
 
 
 class PersonalityTestRunOutputSerializer(EvalRunScoresSerializer):
