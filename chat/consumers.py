@@ -28,8 +28,8 @@ from chat.errors import ChatError
 from chat.selectors import conversation_get
 from chat.serializers import message_payload
 from chat.services import achat_reply
-from digitalme.realtime import persona_group, user_group
 from digitalme.parsers import loads_or_none
+from digitalme.realtime import persona_group, user_group
 from digitalme.ws_auth import SessionRevocationMixin, user_from_access_token
 
 logger = logging.getLogger(__name__)
