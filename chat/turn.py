@@ -20,7 +20,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -40,6 +40,7 @@ from chat.serializers import message_payload
 from digitalme import metrics
 from digitalme.language import detect_language
 from digitalme.realtime import push_to_user
+from personality.evaluation.gate import GateOutcome, agate_reply, gate_mode
 from personality.profile import PersonaProfile
 from personality.selectors import persona_profile_live
 
@@ -66,6 +67,7 @@ class PreviewResult:
     prompt: BuiltPrompt
     model: str
     latency_ms: int
+    quality: dict[str, Any] = field(default_factory=dict)  # the quality gate's record, as on a stored reply
 
 
 # --- small helpers -------------------------------------------------------------------------------
@@ -223,6 +225,7 @@ def _finish_turn(
     result: llm.StreamResult,
     prompt: BuiltPrompt,
     cut_verdict: moderation.Verdict | None,
+    quality: GateOutcome | None = None,
 ) -> Message:
     reply = begun.reply
     text = _clean_reply(result.text)
@@ -241,6 +244,7 @@ def _finish_turn(
     reply.ttft_ms = result.ttft_ms
     reply.stopped = result.stopped and verdict.allowed
     reply.moderation = moderation_record
+    reply.quality = quality.record if quality else {}
     with transaction.atomic():
         reply.save()
         _touch(begun.conversation, first_text=begun.user_message.content)
@@ -299,10 +303,12 @@ async def achat_reply(
         await database_sync_to_async(_abandon_reply)(begun)
         raise
     guard = _OutputGuard(user_id=user.pk, system_prompt=prompt.composed.system)
+    # The full quality gate (the bundled model) may replace the reply: nothing is shown before it passed.
+    hold = gate_mode(llm.current_model()) == "full"
 
     async def on_delta(delta: str) -> None:
         await guard.feed(delta)
-        if guard.verdict is None:
+        if guard.verdict is None and not hold:
             await caller.token(delta)
 
     def stop_requested() -> bool:
@@ -322,12 +328,50 @@ async def achat_reply(
         await database_sync_to_async(_abandon_reply)(begun)
         metrics.record_chat_turn(platform=platform, outcome="error")
         raise LLMUnavailable("Ivan could not find words this time (the model returned nothing). Try again.")
+    quality = None
+    if guard.verdict is None and not result.stopped:
+        result, quality = await _quality_gate(text=text, prompt=prompt, result=result)
     reply = await database_sync_to_async(_finish_turn)(
-        user=user, begun=begun, result=result, prompt=prompt, cut_verdict=guard.verdict
+        user=user, begun=begun, result=result, prompt=prompt, cut_verdict=guard.verdict, quality=quality
     )
+    if hold:
+        await caller.token(reply.content)
     outcome = "cut" if guard.verdict is not None else ("stopped" if result.stopped else "ok")
     metrics.record_chat_turn(platform=platform, outcome=outcome)
     return TurnResult(begun.conversation, begun.user_message, reply, prompt)
+
+
+async def _quality_gate(
+    *, text: str, prompt: BuiltPrompt, result: llm.StreamResult, model: str | None = None
+) -> tuple[llm.StreamResult, GateOutcome | None]:
+    """The persona quality gate on a finished reply: the reply to show (the first, a regenerated
+    candidate or Ivan's grounded answer) and the gate's record, also counted in the metrics."""
+    candidates: list[llm.StreamResult] = []
+
+    async def regenerate() -> str | None:
+        try:
+            again = await llm.stream_reply(prompt.messages, model=model)
+        except llm.LLMUnavailableError:
+            return None
+        candidates.append(again)
+        return _clean_reply(again.text)
+
+    gated = await agate_reply(
+        reply=_clean_reply(result.text),
+        model=result.model,
+        user_message=text,
+        profile=prompt.profile,
+        system_prompt=prompt.composed.system,
+        regenerate=regenerate,
+    )
+    if gated is None:
+        return result, None
+    metrics.record_quality_gate(mode=gated.record["gate"], outcome=gated.outcome, label=gated.record["label"])
+    if gated.index > 0:
+        return candidates[gated.index - 1], gated
+    if gated.index < 0:
+        return replace(result, text=gated.text), gated
+    return result, gated
 
 
 def chat_reply(
@@ -413,7 +457,8 @@ async def apersona_reply(
     *, profile: PersonaProfile, text: str, model: str | None = None, history: Sequence[dict[str, str]] = ()
 ) -> PreviewResult:
     """Ivan's answer as persona version `profile` (live, draft or old) from `model` (default LLM_MODEL),
-    through the same prompt building and LLM layer as a chat turn; nothing is stored."""
+    through the same prompt building, LLM layer and quality gate as a chat turn (what a user would
+    see; `quality` says what the gate did); nothing is stored."""
     text = _validate_text(text)
     model = model or llm.current_model()
     prompt = await database_sync_to_async(build_prompt)(profile=profile, text=text, history=list(history), model=model)
@@ -421,8 +466,13 @@ async def apersona_reply(
         result = await llm.stream_reply(prompt.messages, model=model)
     except llm.LLMUnavailableError:
         raise LLMUnavailable("The language model did not respond; try again.") from None
+    result, quality = await _quality_gate(text=text, prompt=prompt, result=result, model=model)
     return PreviewResult(
-        text=_clean_reply(result.text), prompt=prompt, model=result.model, latency_ms=result.latency_ms
+        text=_clean_reply(result.text),
+        prompt=prompt,
+        model=result.model,
+        latency_ms=result.latency_ms,
+        quality=quality.record if quality else {},
     )
 
 

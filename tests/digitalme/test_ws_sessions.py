@@ -126,3 +126,40 @@ async def test_the_ops_socket_answers_a_deeply_nested_frame_with_an_error():
         pass
     assert frame["code"] == "bad_request"
     await socket.disconnect()
+
+
+async def _chat_socket_with_token(user) -> WebsocketCommunicator:
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    access = str((await sync_to_async(RefreshToken.for_user)(user)).access_token)
+    communicator = WebsocketCommunicator(application, "/ws/chat/", headers=[ORIGIN])
+    connected, _ = await communicator.connect()
+    assert connected
+    await communicator.send_json_to({"type": "auth", "token": access})
+    assert (await communicator.receive_json_from(timeout=10))["type"] == "ready"
+    return communicator
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_password_reset_closes_the_accounts_token_authenticated_chat_sockets():
+    from allauth.account.adapter import get_adapter
+
+    user = await sync_to_async(UserFactory)(password=PASSWORD)
+    socket = await _chat_socket_with_token(user)
+
+    await sync_to_async(get_adapter().set_password)(user, NEW_PASSWORD)  # what reset/change/set call
+
+    await _assert_session_ended(socket)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_chat_socket_answers_a_deeply_nested_frame_with_an_error_and_stays_usable():
+    user = await sync_to_async(UserFactory)(password=PASSWORD)
+    socket = await _chat_socket_with_token(user)
+
+    await socket.send_to(text_data="[" * 7_900 + "]" * 7_900)  # under the 16,000-character cap
+    error = await socket.receive_json_from(timeout=10)
+    assert (error["type"], error["code"]) == ("error", "bad_request")
+    await socket.send_json_to({"type": "ping"})
+    assert await socket.receive_json_from(timeout=10) == {"type": "pong"}
+    await socket.disconnect()
