@@ -314,7 +314,7 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="DigitalMe <noreply@l
 # --- REST API --------------------------------------------------------------------------------
 # How many reverse proxies append to X-Forwarded-For in front of daphne (0: clients connect
 # directly). Client addresses for every rate limit come from the right of that header, never its
-# client-chosen left (digitalme/throttling.py); see docs/deploy.md.
+# client-chosen left (digitalme/throttling.py); see docs/deployment.md ("Trusted proxies").
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 REST_FRAMEWORK = {
