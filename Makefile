@@ -80,11 +80,13 @@ test: install
 	@mkdir -p staticfiles test-output
 	@# ops: promtool for the alert-rule tests (fetched from Debian's prometheus package when missing)
 	@tools/ensure_promtool.sh >/dev/null
+	@# browser tests: Debian's chromium, found or installed (apt-get as root), else stop here naming the fix
+	@tools/ensure_chromium.sh >/dev/null
 	@rm -rf var/test-prometheus && mkdir -p var/test-prometheus
 	@$(TEST_ENV) DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(PY) tools/check_services.py
 	$(TEST_ENV) DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
-		$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+		CHROMIUM=$$(tools/ensure_chromium.sh) $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 		if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 
 test-lite: install

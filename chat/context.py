@@ -1,7 +1,8 @@
 """Extra context for Ivan's prompt, filled by other apps (integrations) without chat importing them.
 
 A provider is `provider(user, message_text) -> list[ContextItem]`, registered from the owning
-app's AppConfig.ready(). Providers must only return data the user has enabled.
+app's AppConfig.ready(). Providers must only return data the user has enabled. An item's text
+says what was seen, never when: its age is `observed_at`, rendered once by `digitalme.freshness`.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from chat import moderation_model
-from chat.moderation_text import detect_language, normalise
+from chat.moderation_text import normalise
 from digitalme import metrics
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ STALKING = "stalking"
 SEXUAL_MINORS = "sexual_minors"
 HARASSMENT = "harassment"
 
-__all__ = ["Verdict", "detect_language", "moderate_input", "moderate_output", "normalise", "refusal_for"]
+__all__ = ["Verdict", "moderate_input", "moderate_output", "normalise", "refusal_for"]
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ from typing import Any
 
 import yaml
 
+from digitalme.language import detect_language
+
 CORPUS_DIR = Path(__file__).resolve().parent / "moderation_data" / "corpus"
 TRAIN_FILE = CORPUS_DIR / "train.tsv"
 TEST_FILE = CORPUS_DIR / "test.tsv"
@@ -372,11 +374,11 @@ def persona_rows() -> Iterator[Sample]:
     persona = load_templates(_REPO / "personality" / "data" / "ivan.yaml")
     for number, fact in enumerate(persona.get("facts", [])):
         text = fact["text"] if isinstance(fact, dict) else str(fact)
-        yield Sample(HARMLESS, "general", _language(text), text, f"persona.fact.{number}")
+        yield Sample(HARMLESS, "general", detect_language(text), text, f"persona.fact.{number}")
     for number, example in enumerate(persona.get("style_examples", [])):
         for part in ("user", "answer"):
             text = " ".join(str(example[part]).split())
-            yield Sample(HARMLESS, "general", _language(text), text, f"persona.example.{number}")
+            yield Sample(HARMLESS, "general", detect_language(text), text, f"persona.example.{number}")
     prompts = load_templates(_REPO / "personality" / "evaluation" / "prompts.yaml")
     for item in prompts["items"]:
         yield Sample(HARMLESS, "general", item["language"], item["prompt"], f"persona.prompt.{item['id']}")
@@ -386,11 +388,6 @@ def persona_rows() -> Iterator[Sample]:
             _, _, language, question, reply = line.split("|", 4)
             yield Sample(HARMLESS, "general", language, question, f"persona.reply.{number}")
             yield Sample(HARMLESS, "general", language, reply.replace("\\n", " "), f"persona.reply.{number}")
-
-
-def _language(text: str) -> str:
-    cyrillic = sum("а" <= ch <= "я" for ch in text.lower())
-    return "ru" if cyrillic > len(text) // 4 else "en"
 
 
 def build_train() -> list[Sample]:

@@ -12,8 +12,8 @@ from django.db import transaction
 from chat.models import Message, ModerationReview
 from chat.moderation_corpus import HARMFUL, HARMLESS, Sample
 from chat.moderation_model import HARM_CATEGORIES
-from chat.moderation_text import detect_language
 from digitalme.errors import DomainError
+from digitalme.language import detect_language
 
 
 class ReviewError(DomainError):

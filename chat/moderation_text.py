@@ -81,10 +81,3 @@ def normalise(text: str) -> str:
     for pattern, replacement in _CONTRACTIONS:
         text = pattern.sub(replacement, text)
     return _SPACES.sub(" ", text)
-
-
-def detect_language(text: str) -> str:
-    """'ru' when most letters are Cyrillic, else 'en' (for replying in the language used)."""
-    cyrillic = len(re.findall(r"[А-Яа-яЁё]", text))
-    latin = len(re.findall(r"[A-Za-z]", text))
-    return "ru" if cyrillic > latin else "en"

@@ -12,6 +12,14 @@ def conversation_list(*, user) -> QuerySet[Conversation]:
     return Conversation.objects.filter(user=user).order_by("-updated", "-id")
 
 
+def conversation_latest(*, user, platform: str | None = None) -> Conversation | None:
+    """The user's most recently active conversation (optionally only those started on `platform`)."""
+    conversations = Conversation.objects.filter(user=user)
+    if platform:
+        conversations = conversations.filter(platform=platform)
+    return conversations.order_by("-updated", "-id").first()
+
+
 def conversation_get(*, user, conversation_id: int | str | None) -> Conversation:
     """One of the user's conversations; anyone else's (or a bad id) is NotFound, never a hint."""
     try:
@@ -61,6 +69,12 @@ def history_before(*, conversation: Conversation, before_id: int, limit: int = 6
         conversation.messages.filter(id__lt=before_id).exclude(content="").order_by("-created", "-id")[:limit]
     )
     return newest_first[::-1]
+
+
+def usable_history(messages: list[Message]) -> list[Message]:
+    """Drop blocked inputs and Ivan's refusals of them: they must never reach the model."""
+    blocked_ids = {m.client_id for m in messages if m.role == Role.USER and m.moderation.get("allowed") is False}
+    return [m for m in messages if not (m.client_id and m.client_id in blocked_ids)]
 
 
 def user_memory_get(*, user) -> UserMemory | None:

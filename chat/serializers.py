@@ -14,7 +14,7 @@ class ConversationOutputSerializer(serializers.ModelSerializer):
 
 
 class MessageOutputSerializer(serializers.ModelSerializer):
-    """API.md's message object; chat.services.message_payload is the same shape for sockets."""
+    """docs/API.md's message object; chat.services.message_payload is the same shape for sockets."""
 
     class Meta:
         model = Message

@@ -1,149 +1,33 @@
-"""The one reply pipeline: web socket, REST, Telegram, the persona admin and evaluation call it.
+"""Changes to conversations and messages, and the chat app's write API in one place.
 
-Contract (docs/ARCHITECTURE.md "Chat pipeline contract"):
+The turn itself lives in chat/turn.py, memory upkeep in chat/memory/, reads in chat/selectors.py;
+their entry points are re-exported here so callers (views, consumers, bots, tasks) import
+`chat.services` only:
 
     conversation_create(*, user, title="", platform) -> Conversation
-    conversation_delete(*, conversation) -> None
-    achat_reply(*, user, text, platform, conversation=None, client_id="",
-                on_token=None, should_stop=None, on_start=None) -> TurnResult        (async)
-    chat_reply(...same...) -> TurnResult                                            (sync wrapper)
-    reply_preview(*, profile, text, history=()) -> PreviewResult                    (no storage)
+    conversation_update(*, conversation, title) / conversation_delete(*, conversation)
+    conversations_transfer(*, from_user, to_user) -> int
     message_feedback(*, user, message_id, rating, correction="") -> Message
-    memory_fact_delete(*, user, fact_id) / memory_delete_all(*, user)
-
-`platform` is a chat.models.Platform value; nothing else differs between platforms.
-Domain errors (chat.errors): EmptyMessage, MessageTooLong, RateLimited, LLMUnavailable, NotFound.
+    achat_reply / chat_reply / persona_reply (chat.turn)
+    memory_fact_delete / memory_delete_all / memory_list / memory_summarize / memory_extract_with_llm (chat.memory)
 """
 
 from __future__ import annotations
 
-import logging
-import re
-import time
-import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from django.db import transaction
 
-from asgiref.sync import async_to_sync
-from channels.db import database_sync_to_async
-from django.conf import settings
-from django.core.cache import cache
-from django.db import IntegrityError, transaction
-from django.db.models import Sum
-from django.db.models.functions import Length
-
-from chat import llm, moderation
-from chat.context import context_for
-from chat.errors import EmptyMessage, InvalidInput, LLMUnavailable, MessageTooLong, NotFound, RateLimited
+from chat.errors import InvalidInput
 from chat.memory import (
-    LLM_EXTRACTION_PROMPT,
-    ExtractedFact,
-    extract_facts,
-    llm_extraction_enabled,
-    memory_for_prompt,
-    parse_llm_facts,
+    memory_delete_all,
+    memory_extract_with_llm,
+    memory_fact_delete,
+    memory_list,
+    memory_summarize,
 )
 from chat.models import Conversation, MemoryFact, Message, Platform, Role, UserMemory
-from chat.prompting import BuiltPrompt, build_prompt
-from chat.selectors import (
-    conversation_get,
-    history_before,
-    memory_fact_list,
-    message_find_by_client_id,
-    message_get_for_user,
-    reply_for,
-)
+from chat.selectors import conversation_get, conversation_latest, message_get_for_user
 from chat.serializers import message_payload
-from digitalme import metrics
-from digitalme.realtime import push_to_user
-
-logger = logging.getLogger(__name__)
-
-TokenCallback = Callable[[str], Awaitable[None]]
-StartCallback = Callable[[Message, Message], Awaitable[None]]
-TITLE_CHARS = 60
-OUTPUT_CHECK_EVERY_CHARS = 80  # moderate the growing reply this often while it streams
-
-
-# --- results -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TurnResult:
-    conversation: Conversation
-    user_message: Message
-    reply: Message
-    prompt: BuiltPrompt | None  # None when no LLM was asked (blocked input, idempotent replay)
-    replayed: bool = False  # the client_id was seen before: the stored turn is returned
-
-
-@dataclass(frozen=True)
-class PreviewResult:
-    text: str
-    prompt: BuiltPrompt
-    model: str
-    latency_ms: int
-
-
-# --- small helpers -------------------------------------------------------------------------------
-
-
-_CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
-_LATIN = re.compile(r"[a-z]", re.IGNORECASE)
-
-
-def detect_language(text: str, default: str = "en") -> str:
-    cyrillic, latin = len(_CYRILLIC.findall(text)), len(_LATIN.findall(text))
-    if cyrillic > latin:
-        return "ru"
-    if latin > cyrillic:
-        return "en"
-    return default or "en"
-
-
-def title_from(text: str) -> str:
-    one_line = " ".join(text.split())
-    if len(one_line) <= TITLE_CHARS:
-        return one_line
-    cut = one_line[:TITLE_CHARS].rsplit(" ", 1)[0] or one_line[:TITLE_CHARS]
-    return cut.rstrip(",.;:!?-") + "…"
-
-
-def _validate_text(text: Any) -> str:
-    if not isinstance(text, str) or not text.strip():
-        raise EmptyMessage("The message is empty: write something for Ivan.", fields={"content": "empty"})
-    text = text.strip()
-    if len(text) > settings.CHAT_MAX_MESSAGE_CHARS:
-        raise MessageTooLong(
-            f"The message is {len(text)} characters long; the limit is {settings.CHAT_MAX_MESSAGE_CHARS}.",
-            fields={"content": "too_long"},
-        )
-    return text
-
-
-def _check_rate_limit(user) -> None:
-    """A fixed window per user in the shared cache, so every process and platform counts together."""
-    window = settings.CHAT_RATE_WINDOW_S
-    slot = int(time.time() // window)
-    key = f"chat:rate:{user.pk}:{slot}"
-    if cache.add(key, 1, timeout=window + 1):
-        count = 1
-    else:
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add() and incr()
-            cache.set(key, 1, timeout=window + 1)
-            count = 1
-    if count > settings.CHAT_RATE_LIMIT:
-        retry_after = max(1, int(window - time.time() % window))
-        raise RateLimited(
-            f"Too many messages: at most {settings.CHAT_RATE_LIMIT} per {window} s. Try again in {retry_after} s.",
-            retry_after_s=retry_after,
-        )
-
-
-# --- conversations ----------------------------------------------------------------------------
+from chat.turn import PreviewResult, TurnResult, achat_reply, apersona_reply, chat_reply, persona_reply
 
 
 def conversation_create(*, user, title: str = "", platform: str) -> Conversation:
@@ -162,14 +46,6 @@ def conversation_update(*, conversation: Conversation, title: str) -> Conversati
 
 def conversation_delete(*, conversation: Conversation) -> None:
     conversation.delete()
-
-
-def conversation_latest(*, user, platform: str | None = None) -> Conversation | None:
-    """The user's most recently active conversation (optionally only those started on `platform`)."""
-    conversations = Conversation.objects.filter(user=user)
-    if platform:
-        conversations = conversations.filter(platform=platform)
-    return conversations.order_by("-updated", "-id").first()
 
 
 def conversations_transfer(*, from_user, to_user) -> int:
@@ -197,468 +73,6 @@ def conversations_transfer(*, from_user, to_user) -> int:
     return moved
 
 
-# --- the turn, step by step (sync steps run in a worker thread) ------------------------------------
-
-
-@dataclass
-class _Begun:
-    conversation: Conversation
-    user_message: Message
-    reply: Message
-    language: str
-    blocked: bool
-    replayed: bool
-    history: list[dict[str, str]]
-
-
-def _begin_turn(*, user, text: str, platform: str, conversation: Conversation | None, client_id: str) -> _Begun:
-    """Store the user's message (or find it again for a retried client_id) and make room for the reply."""
-    language = detect_language(text, getattr(user, "language", "en"))
-    existing = message_find_by_client_id(user=user, client_id=client_id)
-    if existing is not None:
-        stored_reply = reply_for(user_message=existing)
-        if stored_reply is not None and stored_reply.content:
-            return _Begun(existing.conversation, existing, stored_reply, language, False, True, [])
-        return _prepare_reply(existing.conversation, existing, platform, language)
-
-    verdict = moderation.moderate_input(text, language=language)
-    with transaction.atomic():
-        if conversation is None:
-            conversation = conversation_create(user=user, platform=platform)
-        user_message = Message(
-            conversation=conversation,
-            role=Role.USER,
-            content=text,
-            platform=platform,
-            client_id=client_id,
-            moderation=verdict.as_dict(),
-        )
-        user_message.full_clean()
-        try:
-            with transaction.atomic():
-                user_message.save()
-        except IntegrityError:  # the same client_id raced in through another socket
-            raise InvalidInput("This message was already sent.", fields={"client_id": "duplicate"}) from None
-        push_to_user(user.pk, {"type": "message.created", "message": message_payload(user_message)})
-        if not verdict.allowed:
-            refusal = moderation.refusal_for(verdict, language, persona=_live_profile_or_none())
-            reply = Message(
-                conversation=conversation,
-                role=Role.ASSISTANT,
-                content=refusal,
-                platform=platform,
-                client_id=client_id,
-                model="",
-                moderation={"allowed": True, "refusal": True},
-            )
-            reply.save()
-            _touch(conversation, first_text=text)
-            push_to_user(user.pk, {"type": "reply.end", "message": message_payload(reply)})
-            return _Begun(conversation, user_message, reply, language, True, False, [])
-    return _prepare_reply(conversation, user_message, platform, language)
-
-
-def _prepare_reply(conversation: Conversation, user_message: Message, platform: str, language: str) -> _Begun:
-    """An empty reply row whose id the stream announces; it is filled (or removed) at the end."""
-    reply = Message(
-        conversation=conversation,
-        role=Role.ASSISTANT,
-        content="",
-        platform=platform,
-        client_id=user_message.client_id,
-    )
-    reply.save()
-    history = [
-        {"role": message.role, "content": message.content}
-        for message in _usable_history(history_before(conversation=conversation, before_id=user_message.id))
-    ]
-    return _Begun(conversation, user_message, reply, language, False, False, history)
-
-
-def _usable_history(messages: list[Message]) -> list[Message]:
-    """Drop blocked inputs and Ivan's refusals of them: they must never reach the model."""
-    blocked_ids = {m.client_id for m in messages if m.role == Role.USER and m.moderation.get("allowed") is False}
-    return [m for m in messages if not (m.client_id and m.client_id in blocked_ids)]
-
-
-def _build(*, user, text: str, history: list[dict[str, str]]) -> BuiltPrompt:
-    from personality.selectors import persona_profile_live
-
-    return build_prompt(
-        profile=persona_profile_live(),
-        text=text,
-        history=history,
-        memory=memory_for_prompt(user=user, text=text),
-        context=context_for(user, text),
-    )
-
-
-def _touch(conversation: Conversation, *, first_text: str) -> None:
-    """Title a new conversation from its first exchange and move it to the top of the list."""
-    if not conversation.title:
-        conversation.title = title_from(first_text)
-    conversation.save(update_fields=["title", "updated"])
-
-
-def _live_profile_or_none() -> Any:
-    """Ivan's live profile for a refusal's wording; a refusal must not fail for want of a persona."""
-    from personality.selectors import persona_profile_live
-
-    try:
-        return persona_profile_live()
-    except Exception:
-        logger.warning("no live persona for the refusal; using the default wording", exc_info=True)
-        return None
-
-
-def _finish_turn(
-    *,
-    user,
-    begun: _Begun,
-    result: llm.StreamResult,
-    prompt: BuiltPrompt,
-    cut_verdict: moderation.Verdict | None,
-) -> Message:
-    reply = begun.reply
-    text = _clean_reply(result.text)
-    verdict = cut_verdict or moderation.moderate_output(
-        text, user_id=user.pk, system_prompt=prompt.composed.system, final=True
-    )
-    moderation_record = verdict.as_dict()
-    if not verdict.allowed:
-        text = moderation.refusal_for(verdict, begun.language, persona=prompt.profile)
-        moderation_record["replaced"] = True
-    reply.content = text
-    reply.model = result.model
-    reply.prompt_tokens = result.prompt_tokens
-    reply.completion_tokens = result.completion_tokens
-    reply.latency_ms = result.latency_ms
-    reply.ttft_ms = result.ttft_ms
-    reply.stopped = result.stopped and verdict.allowed
-    reply.moderation = moderation_record
-    with transaction.atomic():
-        reply.save()
-        _touch(begun.conversation, first_text=begun.user_message.content)
-        push_to_user(user.pk, {"type": "reply.end", "message": message_payload(reply)})
-    _remember(user=user, user_message=begun.user_message, language=begun.language)
-    return reply
-
-
-# --- memory upkeep after each exchange --------------------------------------------------------------
-
-
-def _remember(*, user, user_message: Message, language: str) -> None:
-    """Facts stated in the message are stored now (rules: microseconds); the LLM-assisted
-    extraction and the rolling summary run in Celery, queued only when they have work to do."""
-    for fact in extract_facts(user_message.content):
-        memory_fact_record(user=user, fact=fact, source_message=user_message, language=language)
-    if llm_extraction_enabled():
-        _enqueue("memory_extract_llm", user_message.pk)
-    if summary_due(user=user):
-        _enqueue("memory_summarize", user.pk)
-
-
-def _enqueue(task_name: str, *args: Any) -> None:
-    """Queue a memory task after commit; a broker outage must not fail the chat turn."""
-    from chat import tasks
-
-    def send() -> None:
-        try:
-            getattr(tasks, task_name).delay(*args)
-        except Exception:
-            logger.warning("could not queue a memory task", extra={"task": task_name}, exc_info=True)
-
-    transaction.on_commit(send)
-
-
-def memory_fact_record(
-    *, user, fact: ExtractedFact, source_message: Message | None = None, language: str = ""
-) -> MemoryFact:
-    """Store a fact about the user. The same value again is not duplicated; a different value for
-    the same key replaces the current fact, which stays as history (`replaced_by`)."""
-    with transaction.atomic():
-        current = (
-            MemoryFact.objects.select_for_update().filter(user=user, key=fact.key, replaced_by__isnull=True).first()
-        )
-        if current is not None and current.value.casefold() == fact.value.casefold():
-            return current
-        if current is not None:
-            # Step aside first (a self-reference inside this transaction), so the one-current-fact-
-            # per-key constraint holds while the new fact is inserted; then point at the new one.
-            MemoryFact.objects.filter(pk=current.pk).update(replaced_by=current.pk)
-        new = MemoryFact(
-            user=user,
-            key=fact.key[:64],
-            value=fact.value[:300],
-            text=fact.text[:400],
-            language=language,
-            source_message=source_message,
-        )
-        new.full_clean()
-        new.save()
-        if current is not None:
-            MemoryFact.objects.filter(pk=current.pk).update(replaced_by=new.pk)
-    return new
-
-
-def summary_due(*, user) -> bool:
-    """True when the not-yet-summarised messages (beyond the newest kept verbatim) pass the threshold."""
-    return bool(_messages_to_summarise(user=user))
-
-
-def _messages_to_summarise(*, user) -> list[Message]:
-    memory = UserMemory.objects.filter(user=user).only("summarized_until_id").first()
-    after = (memory.summarized_until_id if memory else None) or 0
-    pending = Message.objects.filter(conversation__user=user, id__gt=after).exclude(content="")
-    total_chars = pending.aggregate(chars=Sum(Length("content")))["chars"] or 0
-    keep = settings.CHAT_SUMMARY_KEEP_RECENT
-    # ~4 characters per token: a cheap pre-check; the real count happens in the task.
-    if total_chars / 4 < settings.CHAT_SUMMARY_THRESHOLD_TOKENS:
-        return []
-    messages = list(pending.order_by("id"))
-    older = _usable_history(messages[:-keep] if keep else messages)
-    if llm.count_tokens(text="\n".join(m.content for m in older)) < settings.CHAT_SUMMARY_THRESHOLD_TOKENS:
-        return []
-    return older
-
-
-SUMMARY_PROMPT = (
-    "You keep Ivan's memory of one user. Write a short third-person summary (at most 120 words) of "
-    "what the user and Ivan talked about: names, plans, facts about the user, open questions. "
-    "Merge it with the previous summary. Output only the summary."
-)
-SUMMARY_MAX_TOKENS = 220
-
-
-def memory_summarize(*, user_id: int) -> bool:
-    """Fold the user's older messages into the rolling summary (Celery). False when not due."""
-    from django.contrib.auth import get_user_model
-
-    user = get_user_model().objects.filter(pk=user_id).first()
-    if user is None:
-        return False
-    older = _messages_to_summarise(user=user)
-    if not older:
-        return False
-    memory, _ = UserMemory.objects.get_or_create(user=user)
-    transcript = "\n".join(f"{'User' if m.role == Role.USER else 'Ivan'}: {m.content}" for m in older)
-    request = [
-        {"role": "system", "content": SUMMARY_PROMPT},
-        {"role": "user", "content": f"Previous summary: {memory.summary or '(none)'}\n\nConversation:\n{transcript}"},
-    ]
-    summary = async_to_sync(llm.complete)(request, max_tokens=SUMMARY_MAX_TOKENS)
-    with transaction.atomic():
-        memory = UserMemory.objects.select_for_update().get(pk=memory.pk)
-        memory.summary = summary.strip()[:4000]
-        memory.summarized_until = older[-1]
-        memory.save()
-    return True
-
-
-def memory_extract_with_llm(*, message_id: int) -> list[MemoryFact]:
-    """LLM-assisted extraction for one user message (Celery; when a capable model is configured)."""
-    message = Message.objects.select_related("conversation__user").filter(pk=message_id, role=Role.USER).first()
-    if message is None or message.moderation.get("allowed") is False:
-        return []
-    request = [
-        {"role": "system", "content": LLM_EXTRACTION_PROMPT},
-        {"role": "user", "content": message.content},
-    ]
-    raw = async_to_sync(llm.complete)(request, max_tokens=300)
-    user = message.conversation.user
-    language = detect_language(message.content, getattr(user, "language", "en"))
-    return [
-        memory_fact_record(user=user, fact=fact, source_message=message, language=language)
-        for fact in parse_llm_facts(raw)
-    ]
-
-
-def _abandon_reply(begun: _Begun) -> None:
-    Message.objects.filter(pk=begun.reply.pk, content="").delete()
-
-
-def _clean_reply(text: str) -> str:
-    return text.strip()
-
-
-# --- the pipeline -------------------------------------------------------------------------------
-
-
-async def achat_reply(
-    *,
-    user,
-    text: str | None,
-    platform: str,
-    conversation: Conversation | None = None,
-    client_id: str = "",
-    on_token: TokenCallback | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    on_start: StartCallback | None = None,
-) -> TurnResult:
-    """Answer `text` from `user` as Ivan and store both messages.
-
-    `on_start(user_message, reply)` runs once both rows exist (the reply still empty: its id is
-    what the stream announces); `on_token(delta)` runs per streamed piece; `should_stop()` is
-    polled between pieces and ends generation early (the partial reply is stored, `stopped`).
-    A failing callback (the caller went away) never stops the reply from being completed and
-    stored. Raises EmptyMessage, MessageTooLong, RateLimited, LLMUnavailable (user message kept).
-    """
-    text = _validate_text(text)
-    await database_sync_to_async(_check_rate_limit)(user)
-    client_id = (client_id or "").strip()[:64] or uuid.uuid4().hex
-    begun = await database_sync_to_async(_begin_turn)(
-        user=user, text=text, platform=platform, conversation=conversation, client_id=client_id
-    )
-    caller = _Caller(on_token)
-    await caller.call(on_start, begun.user_message, begun.reply)
-    if begun.blocked or begun.replayed:
-        if begun.blocked:
-            metrics.record_chat_turn(platform=platform, outcome="blocked")
-        await caller.token(begun.reply.content)
-        return TurnResult(begun.conversation, begun.user_message, begun.reply, None, replayed=begun.replayed)
-
-    try:
-        prompt = await database_sync_to_async(_build)(user=user, text=text, history=begun.history)
-    except Exception:
-        await database_sync_to_async(_abandon_reply)(begun)
-        raise
-    guard = _OutputGuard(user_id=user.pk, system_prompt=prompt.composed.system)
-
-    async def on_delta(delta: str) -> None:
-        await guard.feed(delta)
-        if guard.verdict is None:
-            await caller.token(delta)
-
-    def stop_requested() -> bool:
-        return guard.verdict is not None or bool(should_stop and should_stop())
-
-    try:
-        result = await llm.stream_reply(prompt.messages, on_delta=on_delta, should_stop=stop_requested)
-    except llm.LLMUnavailableError:
-        await database_sync_to_async(_abandon_reply)(begun)
-        metrics.record_chat_turn(platform=platform, outcome="error")
-        raise LLMUnavailable(
-            "Ivan cannot answer right now (the language model did not respond). Your message is saved; try again."
-        ) from None
-    if guard.verdict is not None:
-        result = _replace(result, stopped=False)
-    elif not result.text.strip() and not result.stopped:
-        await database_sync_to_async(_abandon_reply)(begun)
-        metrics.record_chat_turn(platform=platform, outcome="error")
-        raise LLMUnavailable("Ivan could not find words this time (the model returned nothing). Try again.")
-    reply = await database_sync_to_async(_finish_turn)(
-        user=user, begun=begun, result=result, prompt=prompt, cut_verdict=guard.verdict
-    )
-    outcome = "cut" if guard.verdict is not None else ("stopped" if result.stopped else "ok")
-    metrics.record_chat_turn(platform=platform, outcome=outcome)
-    return TurnResult(begun.conversation, begun.user_message, reply, prompt)
-
-
-def chat_reply(
-    *,
-    user,
-    text: str | None,
-    platform: str,
-    conversation: Conversation | None = None,
-    client_id: str = "",
-    on_token: Callable[[str], Any] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> TurnResult:
-    """Sync entry point (DRF views, Celery, commands): the same pipeline as achat_reply.
-
-    `on_token` is a plain function here; it runs on the pipeline's event loop, so keep it quick.
-    Must not be called from a thread that runs an event loop (use achat_reply there).
-    """
-    async_on_token: TokenCallback | None = None
-    if on_token is not None:
-        sync_on_token = on_token
-
-        async def async_on_token(delta: str) -> None:
-            sync_on_token(delta)
-
-    return async_to_sync(achat_reply)(
-        user=user,
-        text=text,
-        platform=platform,
-        conversation=conversation,
-        client_id=client_id,
-        on_token=async_on_token,
-        should_stop=should_stop,
-    )
-
-
-class _Caller:
-    """Calls the caller's callbacks; once one fails (socket gone) it stops calling, the turn goes on."""
-
-    def __init__(self, on_token: TokenCallback | None) -> None:
-        self._on_token = on_token
-        self.gone = False
-
-    async def call(self, callback: Callable[..., Awaitable[Any]] | None, *args: Any) -> None:
-        if callback is None or self.gone:
-            return
-        try:
-            await callback(*args)
-        except Exception:
-            logger.info("reply caller went away; the reply is still completed and stored", exc_info=True)
-            self.gone = True
-
-    async def token(self, delta: str) -> None:
-        if delta:
-            await self.call(self._on_token, delta)
-
-
-class _OutputGuard:
-    """Moderates the reply while it streams (cheap local checks, off the event loop); the first
-    bad verdict cuts it, and the stored reply is replaced by Ivan's refusal."""
-
-    def __init__(self, *, user_id: int, system_prompt: str) -> None:
-        self.user_id = user_id
-        self.system_prompt = system_prompt
-        self.text = ""
-        self.checked_upto = 0
-        self.verdict: moderation.Verdict | None = None
-
-    async def feed(self, delta: str) -> None:
-        self.text += delta
-        if self.verdict is None and len(self.text) - self.checked_upto >= OUTPUT_CHECK_EVERY_CHARS:
-            self.checked_upto = len(self.text)
-            verdict = await moderation.amoderate_output(
-                self.text, self.user_id, system_prompt=self.system_prompt, final=False
-            )
-            if not verdict.allowed:
-                self.verdict = verdict
-
-
-def _replace(result: llm.StreamResult, **changes: Any) -> llm.StreamResult:
-    from dataclasses import replace
-
-    return replace(result, **changes)
-
-
-# --- preview (persona admin "try it", persona_eval) ---------------------------------------------
-
-
-async def areply_preview(*, profile: Any, text: str, history: Sequence[dict[str, str]] = ()) -> PreviewResult:
-    text = _validate_text(text)
-    prompt = await database_sync_to_async(build_prompt)(profile=profile, text=text, history=list(history))
-    try:
-        result = await llm.stream_reply(prompt.messages)
-    except llm.LLMUnavailableError:
-        raise LLMUnavailable("The language model did not respond; try again.") from None
-    return PreviewResult(
-        text=_clean_reply(result.text), prompt=prompt, model=result.model, latency_ms=result.latency_ms
-    )
-
-
-def reply_preview(*, profile: Any, text: str, history: Sequence[dict[str, str]] = ()) -> PreviewResult:
-    """Ivan's answer for a given PersonaProfile (live, draft or old) without storing anything."""
-    return async_to_sync(areply_preview)(profile=profile, text=text, history=history)
-
-
-# --- feedback and memory ------------------------------------------------------------------------
-
-
 def message_feedback(*, user, message_id: int | str, rating: int, correction: str = "") -> Message:
     message = message_get_for_user(user=user, message_id=message_id)
     if message.role != Role.ASSISTANT:
@@ -672,36 +86,11 @@ def message_feedback(*, user, message_id: int | str, rating: int, correction: st
     return message
 
 
-def memory_list(*, user) -> list[MemoryFact]:
-    """What Ivan currently remembers about the user (newest first)."""
-    return list(memory_fact_list(user=user))
-
-
-def memory_fact_delete(*, user, fact_id: int | str) -> None:
-    try:
-        fact = MemoryFact.objects.get(user=user, pk=int(fact_id))
-    except (MemoryFact.DoesNotExist, TypeError, ValueError):
-        raise NotFound("No such memory item.") from None
-    fact.delete()
-
-
-def memory_delete_all(*, user) -> int:
-    """Forget everything Ivan learned about the user (facts, their history and the summary).
-
-    Returns how many current facts were forgotten.
-    """
-    with transaction.atomic():
-        current = MemoryFact.objects.filter(user=user, replaced_by__isnull=True).count()
-        MemoryFact.objects.filter(user=user).delete()
-        UserMemory.objects.filter(user=user).delete()
-    return current
-
-
 __all__ = [
     "PreviewResult",
     "TurnResult",
     "achat_reply",
-    "areply_preview",
+    "apersona_reply",
     "chat_reply",
     "conversation_create",
     "conversation_delete",
@@ -710,9 +99,11 @@ __all__ = [
     "conversation_update",
     "conversations_transfer",
     "memory_delete_all",
+    "memory_extract_with_llm",
     "memory_fact_delete",
     "memory_list",
+    "memory_summarize",
     "message_feedback",
     "message_payload",
-    "reply_preview",
+    "persona_reply",
 ]

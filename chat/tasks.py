@@ -1,10 +1,10 @@
-"""Celery tasks of the chat app: thin wrappers around chat.services memory upkeep."""
+"""Celery tasks of the chat app: thin wrappers around the memory upkeep services (chat.memory)."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from chat import services
+from chat import memory
 from chat.llm import LLMUnavailableError
 
 MEMORY_TIME_LIMIT_S = 300
@@ -27,7 +27,7 @@ MEMORY_TASK_OPTIONS: dict = {
     **MEMORY_TASK_OPTIONS,
 )
 def memory_summarize(user_id: int) -> bool:
-    return services.memory_summarize(user_id=user_id)
+    return memory.memory_summarize(user_id=user_id)
 
 
 @shared_task(
@@ -35,4 +35,4 @@ def memory_summarize(user_id: int) -> bool:
     **MEMORY_TASK_OPTIONS,
 )
 def memory_extract_llm(message_id: int) -> int:
-    return len(services.memory_extract_with_llm(message_id=message_id))
+    return len(memory.memory_extract_with_llm(message_id=message_id))

@@ -4,7 +4,7 @@ Every open socket of a user joins `user_group(user.id)`; every socket showing Iv
 `persona_group(slug)`. Services call `push_to_user` / `push_to_persona_watchers` inside their
 transaction; the send happens on commit, so nothing rolled back is ever shown.
 Consumers receive the event as a handler call: {"type": "push.event", "event": {...}} → the
-consumer's `push_event` method forwards `event` (an API.md server→client frame) to the socket.
+consumer's `push_event` method forwards `event` (an docs/API.md server→client frame) to the socket.
 """
 
 from __future__ import annotations

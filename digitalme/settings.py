@@ -168,7 +168,7 @@ if REDIS_URL:
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
-    # PITFALLS.md: the default pool raised MaxConnectionsError on a burst of handshakes and the
+    # docs/PITFALLS.md: the default pool raised MaxConnectionsError on a burst of handshakes and the
     # default capacity (100) silently dropped group messages. Both are sized on purpose here.
     CHANNEL_LAYERS = {
         "default": {
@@ -463,6 +463,12 @@ TELEGRAM_RATE_LIMIT_PER_MIN = env.int("TELEGRAM_RATE_LIMIT_PER_MIN", default=20)
 TELEGRAM_GUEST_RATE_LIMIT_PER_MIN = env.int("TELEGRAM_GUEST_RATE_LIMIT_PER_MIN", default=6)
 TELEGRAM_LINK_CODE_TTL_S = env.int("TELEGRAM_LINK_CODE_TTL_S", default=600)
 TELEGRAM_GUEST_MEMORY_FACTS = env.int("TELEGRAM_GUEST_MEMORY_FACTS", default=5)  # long-term facts a guest keeps
+# telegram_bot: stored webhook updates. Above BACKLOG_MAX waiting ones the webhook answers 503 and
+# Telegram keeps (and redelivers) the rest; a failing update is retried up to MAX_ATTEMPTS times; a
+# worker's lease on an update outlives the task's time limit, after which updates_resume re-queues it.
+TELEGRAM_UPDATE_BACKLOG_MAX = env.int("TELEGRAM_UPDATE_BACKLOG_MAX", default=1000)
+TELEGRAM_UPDATE_MAX_ATTEMPTS = env.int("TELEGRAM_UPDATE_MAX_ATTEMPTS", default=6)
+TELEGRAM_UPDATE_LEASE_S = env.int("TELEGRAM_UPDATE_LEASE_S", default=300)
 
 # --- Remote API bases (tests and staging point the real clients at loopback servers) ---------
 GITHUB_API_BASE_URL = env.str("GITHUB_API_BASE_URL", default="https://api.github.com").rstrip("/")
@@ -532,6 +538,13 @@ OPS_SAMPLE_INTERVAL_S = env.int("OPS_SAMPLE_INTERVAL_S", default=10)
 # How much history the dashboard's charts keep, and the window of its rates and percentiles.
 OPS_HISTORY_S = env.int("OPS_HISTORY_S", default=1800)
 OPS_WINDOW_S = env.int("OPS_WINDOW_S", default=300)
+
+# --- ops: backups (manage.py backup / restore; docs/operations/backups.md) -----------------------
+BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(VAR_DIR / "backups")))
+# How many backups `backup` keeps in BACKUP_DIR (older ones are deleted after a successful backup).
+BACKUP_KEEP = env.int("BACKUP_KEEP", default=14)
+# A Fernet key: when set, backups are encrypted with it and restore needs it. Keep it off the backup host.
+BACKUP_ENCRYPTION_KEY = env.str("BACKUP_ENCRYPTION_KEY", default="")
 
 # --- Benchmarks (loadtest/) -----------------------------------------------------------------
 # The bare echo consumer at /ws/bench/echo/ (the benchmark's floor). Only `make bench` turns it on.

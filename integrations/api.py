@@ -1,4 +1,4 @@
-"""Integrations API (API.md "Integrations"): list, switches, sync now, disconnect, health,
+"""Integrations API (docs/API.md "Integrations"): list, switches, sync now, disconnect, health,
 insights and the staff measurements. Thin: parse, call a service/selector, serialize.
 """
 

@@ -17,6 +17,8 @@ from typing import Any
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from chat.context import ContextItem
+from digitalme.freshness import freshness as freshness  # re-exported: the insights API shows it
 from integrations.models import (
     CalendarEvent,
     GitHubEvent,
@@ -316,23 +318,8 @@ def compute_insights(*, user: Any, now: datetime | None = None) -> list[Insight]
     return sorted(insights, key=lambda i: i.time, reverse=True)
 
 
-def freshness(synced_at: datetime | None, now: datetime | None = None) -> str:
-    """'synced 12 minutes ago' — how Ivan says where and when he saw something."""
-    if synced_at is None:
-        return "not synced yet"
-    seconds = max(0, int(((now or current_time()) - synced_at).total_seconds()))
-    if seconds < 60:
-        return "synced just now"
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            count = seconds // size
-            return f"synced {count} {unit}{'s' if count != 1 else ''} ago"
-    return "synced just now"
-
-
 def insight_context_items(user: Any, message_text: str) -> list:
-    """chat.context provider: each insight as one line with its source and freshness."""
-    from chat.context import ContextItem
+    """chat.context provider: each insight as one line with its source; the prompt adds its age."""
 
     if not getattr(user, "is_authenticated", False):
         return []
@@ -344,7 +331,7 @@ def insight_context_items(user: Any, message_text: str) -> list:
         relevance = min(1.0, 0.3 + 0.2 * overlap)
         items.append(
             ContextItem(
-                text=f"{insight.text} (from your {source_label(insight.kinds)}, {freshness(insight.synced_at, now)})",
+                text=f"{insight.text} (from your {source_label(insight.kinds)})",
                 source=insight.kinds[0] if len(insight.kinds) == 1 else "+".join(insight.kinds),
                 observed_at=insight.synced_at,
                 relevance=relevance,

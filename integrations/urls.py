@@ -2,7 +2,7 @@ from django.urls import path, re_path
 
 from integrations import api
 
-# API.md names health and load-test without a trailing slash; both forms work.
+# docs/API.md names health and load-test without a trailing slash; both forms work.
 urlpatterns = [
     path("api/integrations/", api.IntegrationListApi.as_view(), name="api-integrations"),
     re_path(r"^api/integrations/health/?$", api.IntegrationHealthApi.as_view(), name="api-integrations-health"),

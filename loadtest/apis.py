@@ -16,7 +16,7 @@ MAX_TURNS = 300  # keeps one request well under a minute even on a small machine
 
 
 class LoadTestInputSerializer(serializers.Serializer):
-    concurrentUsers = serializers.IntegerField(min_value=1, max_value=MAX_USERS)  # noqa: N815 - API.md name
+    concurrentUsers = serializers.IntegerField(min_value=1, max_value=MAX_USERS)  # noqa: N815 - docs/API.md name
     messagesPerUser = serializers.IntegerField(min_value=1, max_value=MAX_MESSAGES_PER_USER)  # noqa: N815
 
     def validate(self, attrs: dict) -> dict:

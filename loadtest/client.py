@@ -1,5 +1,5 @@
 """The load client shared by `make bench`, `manage.py loadtest`, `POST /api/chat/load-test` and the
-real-process tests: virtual users speaking the `/ws/chat/` protocol (API.md) over a real socket
+real-process tests: virtual users speaking the `/ws/chat/` protocol (docs/API.md) over a real socket
 or, in-process, through Channels' communicator. Counts what arrives, frame by frame.
 """
 

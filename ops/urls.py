@@ -1,4 +1,4 @@
-"""Ops API: the database latency test (API.md names it without a trailing slash; both work)."""
+"""Ops API: the database latency test (docs/API.md names it without a trailing slash; both work)."""
 
 from django.urls import re_path
 

@@ -285,9 +285,9 @@ class PersonaAdmin(admin.ModelAdmin):
             result["prompt"] = prompt
             if "send" in request.POST:
                 try:
-                    from chat.services import reply_preview
+                    from chat.services import persona_reply
 
-                    preview = reply_preview(profile=profile, text=text)
+                    preview = persona_reply(profile=profile, text=text, model=settings.LLM_MODEL)
                     result["reply"] = preview
                     result["sent_messages"] = preview.prompt.messages
                 except DomainError as exc:

@@ -1,4 +1,4 @@
-"""Persona API (API.md "Persona"): public list/detail/card, staff PATCH, prompt preview, versions."""
+"""Persona API (docs/API.md "Persona"): public list/detail/card, staff PATCH, prompt preview, versions."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from django.utils.text import slugify
 
-from personality.prompts import detect_language
+from digitalme.language import detect_language
 from personality.schema import PersonaDataError
 
 SPEC = "chara_card_v2"

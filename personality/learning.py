@@ -23,10 +23,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from digitalme.language import detect_language
 from personality.errors import EvalQueueUnavailableError, PersonaError
 from personality.evaluation.runner import eval_run_start
 from personality.models import Fact, Persona, PersonaVersion, Proposal, StyleExample, Trait, VersionStatus
-from personality.prompts import detect_language
 from personality.selectors import version_latest
 from personality.services import trait_clamp, version_record
 

@@ -10,8 +10,7 @@ from typing import Any
 import yaml
 
 from personality.errors import PersonaDataError
-from personality.models import Persona, PersonaVersion
-from personality.services import persona_load_snapshot
+from personality.services import SeedResult, persona_seed
 
 _PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
@@ -52,8 +51,9 @@ def parse_persona_text(text: str) -> tuple[Any, yaml.Node | None]:
     return data, root
 
 
-def persona_load_file(*, path: str | Path, author: Any = None) -> tuple[Persona, PersonaVersion | None]:
-    """Load a persona data file into the database (one transaction; idempotent) and publish it."""
+def persona_load_file(*, path: str | Path, force: bool = False) -> SeedResult:
+    """Seed a persona from a data file (one transaction) and publish it; see `persona_seed` for when
+    an existing persona is kept (staff edited it) and what `force` does."""
     file_path = Path(path)
     try:
         text = file_path.read_text(encoding="utf-8")
@@ -61,11 +61,11 @@ def persona_load_file(*, path: str | Path, author: Any = None) -> tuple[Persona,
         raise PersonaDataError(f"cannot read {file_path}: {exc}", field="(file)") from exc
     data, root = parse_persona_text(text)
     try:
-        return persona_load_snapshot(
+        return persona_seed(
             raw=data,
-            author=author,
             summary=f"loaded from {file_path.name}",
             source_hash=hashlib.sha256(text.encode()).hexdigest(),
+            force=force,
         )
     except PersonaDataError as exc:
         if exc.line is None and root is not None and exc.field not in ("(file)", "(root)"):

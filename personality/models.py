@@ -27,6 +27,9 @@ class Persona(models.Model):
     # kept so that export → import → export is identical.
     card = models.JSONField(default=dict, blank=True)
     source_hash = models.CharField(max_length=64, blank=True, help_text="sha256 of the last loaded persona file")
+    source_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="the version the last load of the data file wrote (later versions are edits)"
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

@@ -40,6 +40,8 @@ from typing import Any
 from rank_bm25 import BM25Okapi
 
 from digitalme.errors import DomainError
+from digitalme.freshness import freshness
+from digitalme.language import detect_language
 from personality.profile import FactSnapshot, PersonaProfile, StyleExampleSnapshot, TraitSnapshot
 
 LANGUAGE_NAMES = {"ru": "Russian", "en": "English"}
@@ -49,7 +51,6 @@ FIRST_EXAMPLES, MORE_EXAMPLES = 2, 1
 
 _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*", re.UNICODE)
 _CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
-_LATIN = re.compile(r"[a-z]", re.IGNORECASE)
 STOPWORDS = frozenset(
     [
         "a",
@@ -320,14 +321,6 @@ class ComposedPrompt:
 # --- language and relevance -----------------------------------------------------------------
 
 
-def detect_language(text: str, *, default: str = "en") -> str:
-    """ "ru" when at least 30% of the letters are Cyrillic, "en" when there are Latin letters, else default."""
-    cyrillic, latin = len(_CYRILLIC.findall(text)), len(_LATIN.findall(text))
-    if cyrillic + latin == 0:
-        return default
-    return "ru" if cyrillic / (cyrillic + latin) >= 0.3 else "en"
-
-
 def _stem(word: str) -> str:
     if _CYRILLIC.search(word):
         return word[:5]
@@ -402,21 +395,15 @@ def trait_guidance(trait: TraitSnapshot) -> str:
     return f"- {name}: moderate, {lean} ({trait.value:.2f}). Usually: {usually.lower()}; at times: {sometimes.lower()}."
 
 
-def _freshness(observed_at: datetime | None, now: datetime) -> str:
-    if observed_at is None:
-        return "time unknown"
-    minutes = max(0, int((now - observed_at).total_seconds() // 60))
-    if minutes < 60:
-        age = f"{minutes} min ago"
-    elif minutes < 48 * 60:
-        age = f"{minutes // 60} h ago"
-    else:
-        age = f"{minutes // 1440} days ago"
-    return f"{observed_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC, {age}"
-
-
 def _context_line(item: Any, now: datetime) -> str:
-    return f"- [{item.source}, {_freshness(getattr(item, 'observed_at', None), now)}] {item.text}"
+    """One context item with its source and age; the age is written here only (digitalme.freshness)."""
+    observed_at = getattr(item, "observed_at", None)
+    when = (
+        ""
+        if observed_at is None
+        else f", {freshness(observed_at, now)} ({observed_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
+    )
+    return f"- [{item.source}{when}] {item.text}"
 
 
 def _bullets(lines: Sequence[str]) -> str:

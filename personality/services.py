@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -182,6 +183,78 @@ def persona_load_snapshot(
     if publish and version is not None:
         version = version_publish(version=version, author=author)
     return persona, version
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    """What `persona_seed` did: created | updated | unchanged | kept (staff edits) | replaced (--force)."""
+
+    persona: Persona
+    version: PersonaVersion | None  # the version the load wrote or published; None when nothing was written
+    action: str
+    edits: str = ""  # kept: the edits that were kept; replaced: what the load replaced
+
+
+def _edits_since_load(*, persona: Persona) -> str:
+    """The edits made since the data file was last loaded ("" when none): versions after the one the
+    load wrote, another version published, or a working copy that differs from the latest version."""
+    if persona.source_version is None:
+        return "not loaded from a data file before (created by card import or by hand)"
+    later = list(
+        PersonaVersion.objects.filter(persona=persona, number__gt=persona.source_version)
+        .select_related("author")
+        .order_by("number")
+    )
+    parts = [
+        f"v{version.number} by {version.author.email if version.author else 'system'}: {version.summary}"
+        for version in later
+    ]
+    published = PersonaVersion.objects.filter(persona=persona, status=VersionStatus.PUBLISHED).first()
+    if published is not None and published.number != persona.source_version and not later:
+        parts.append(f"v{published.number} published instead of v{persona.source_version}")
+    latest = later[-1] if later else version_latest(persona=persona)
+    if latest is not None and persona_snapshot(persona=_fresh(persona)) != latest.snapshot:
+        parts.append("unrecorded changes to the working copy")
+    return "; ".join(parts)
+
+
+@transaction.atomic
+def persona_seed(*, raw: dict, source_hash: str, summary: str = "", force: bool = False) -> SeedResult:
+    """Seed a persona from deploy data (`load_persona`, run on every deploy) without undoing staff's work.
+
+    Loads when the persona is absent, or when the data file changed (`source_hash`) and nobody edited
+    the persona since the last load; otherwise keeps it and says why. `force` loads anyway and reports
+    what it replaced (the diff from the current working copy and the version that was live).
+    """
+    snapshot = validate_snapshot(raw)
+    persona = Persona.objects.select_for_update().filter(slug=snapshot["slug"]).first()
+    existed = persona is not None
+    replaced = ""
+    if persona is not None:
+        if persona.source_hash == source_hash and not force:
+            return SeedResult(persona=persona, version=None, action="unchanged")
+        edits = _edits_since_load(persona=persona)
+        if edits and not force:
+            return SeedResult(persona=persona, version=None, action="kept", edits=edits)
+        if force:
+            live = PersonaVersion.objects.filter(persona=persona, status=VersionStatus.PUBLISHED).first()
+            changes = diff_summary(snapshot_diff(persona_snapshot(persona=_fresh(persona)), snapshot))
+            live_text = f"replaces version {live.number} (live)" if live else "replaces the unpublished working copy"
+            replaced = f"{live_text}; changes: {changes}" + (f"; discarded edits: {edits}" if edits else "")
+    persona, version = persona_load_snapshot(raw=snapshot, summary=summary, source_hash=source_hash)
+    loaded = version or version_latest(persona=persona)
+    Persona.objects.filter(pk=persona.pk).update(
+        source_hash=source_hash, source_version=loaded.number if loaded else None
+    )
+    persona.refresh_from_db()
+    if existed is False:
+        action = "created"
+    elif force:
+        action = "replaced"
+    else:
+        action = "updated" if version is not None else "unchanged"
+    logger.info("persona seeded from data", extra={"persona": persona.slug, "action": action})
+    return SeedResult(persona=persona, version=version, action=action, edits=replaced)
 
 
 def _check_trait_value(*, trait: Trait, value: Any) -> float:

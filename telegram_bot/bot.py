@@ -1,7 +1,7 @@
 """The python-telegram-bot Application: one per process, built the same way for webhook and polling.
 
-Webhook mode (daphne): the webhook view hands each update to `process_update_in_background`,
-which runs it on the server's event loop after the request has been answered.
+Webhook mode: the webhook view (daphne) stores each update and queues it; a Celery worker runs it
+through `update_process` (retries, exactly once per update id; see telegram_bot/tasks.py).
 Polling mode (`manage.py run_telegram_bot`): PTB's Updater fetches updates; the same handlers run.
 """
 
@@ -9,23 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import logging
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections
 from django.utils import timezone
 from telegram import Bot, BotCommand, Update
 from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter
 from telegram.ext import Application, ApplicationBuilder, Defaults, SimpleUpdateProcessor
 
 from digitalme.metrics import record_telegram_update
 from digitalme.request_id import current_request_id
-from telegram_bot import handlers
-from telegram_bot.resilience import RetryingRateLimiter
+from telegram_bot import handlers, services
+from telegram_bot.resilience import RetryingRateLimiter, retry_after_seconds
 from telegram_bot.services import bot_state_update, webhook_info_fields
 from telegram_bot.texts import COMMANDS, text
 
@@ -110,15 +111,14 @@ def bot_identity_fetch() -> str:
     return username
 
 
-# --- webhook mode: one initialized Application per event loop of this process ----------------
+# --- webhook mode: stored updates, handled by the worker; one Application per event loop --------
 
 _webhook_app: tuple[asyncio.AbstractEventLoop, Application] | None = None
 _webhook_app_lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
-_background: set[asyncio.Task] = set()
 
 
 async def webhook_application() -> Application:
-    """The process's Application for webhook updates, initialized (getMe) on first use."""
+    """The process's Application for stored webhook updates, initialized (getMe) on first use."""
     global _webhook_app, _webhook_app_lock
     loop = asyncio.get_running_loop()
     if _webhook_app is not None and _webhook_app[0] is loop:
@@ -134,45 +134,73 @@ async def webhook_application() -> Application:
         return application
 
 
-async def background_wait() -> None:
-    """Wait until every webhook update started so far has been handled."""
-    while _background:
-        await asyncio.gather(*list(_background), return_exceptions=True)
-
-
 async def webhook_application_shutdown() -> None:
-    """Wait for updates in flight, then close the Application's connections (tests, server shutdown)."""
+    """Close the Application's connections (tests, worker shutdown)."""
     global _webhook_app
-    await background_wait()
     if _webhook_app is not None and _webhook_app[0] is asyncio.get_running_loop():
         await _webhook_app[1].shutdown()
     _webhook_app = None
 
 
-def process_update_in_background(data: dict[str, Any], *, request_id: str = "-") -> asyncio.Task:
-    """Start processing a webhook update on this event loop and return at once."""
-    # A fresh context: the request's one carries asgiref's per-request sync thread, which is
-    # torn down once the response is sent. Only the request id is carried over (ops).
-    context = contextvars.Context()
-    context.run(current_request_id.set, request_id)
-    task = asyncio.get_running_loop().create_task(_process_update(data), context=context)
-    _background.add(task)
-    task.add_done_callback(_background.discard)
-    return task
+@dataclass(frozen=True)
+class UpdateOutcome:
+    status: str  # done | failed | retry | skipped (another worker has it, or it is finished)
+    retry_in_s: float | None = None
 
 
-async def _process_update(data: dict[str, Any]) -> None:
-    update_id = data.get("update_id")
+def _retry_delay(error: BaseException, attempt: int) -> float | None:
+    """Seconds to wait before trying an update again, or None when trying again can't help."""
+    if isinstance(error, RetryAfter):
+        return retry_after_seconds(error) + 1
+    if isinstance(error, BadRequest | Forbidden | InvalidToken):
+        return None
+    if isinstance(error, NetworkError | OperationalError | InterfaceError):  # timeouts, 5xx, database restarts
+        return min(300.0, 5.0 * 2 ** (attempt - 1))
+    return None
+
+
+async def update_process(*, update_id: int) -> UpdateOutcome:
+    """Handle one stored update (the worker task's body): lease it, run it through the Application,
+    then mark it done, failed, or due for a retry (429 → after `retry_after`, 5xx/network → backoff)."""
+    leased = await sync_to_async(services.update_lease)(update_id=update_id)
+    if leased is None:
+        return UpdateOutcome("skipped")
+    token = current_request_id.set(leased.request_id or f"tg-update-{update_id}")
+    errors: list[BaseException] = []
+    errors_token = handlers.handler_errors.set(errors)
     try:
-        application = await webhook_application()
-        update = Update.de_json(data, application.bot)
-        # Through the update processor, as in polling: the concurrency limit and a thread per update.
-        await application.update_processor.process_update(update, application.process_update(update))
-    except Exception:
-        # process_update routes handler errors to the error handler; this catches what happens
-        # before (an update PTB can't parse, Telegram unreachable at getMe).
-        logger.exception("telegram update could not be processed", extra={"update_id": update_id})
-        record_telegram_update(failed=True)
+        try:
+            application = await webhook_application()
+            update = Update.de_json(leased.payload, application.bot)
+            # Through the update processor, as in polling: the concurrency limit and a thread per update.
+            await application.update_processor.process_update(update, application.process_update(update))
+        except Exception as exc:
+            # process_update routes handler errors to the error handler; this catches what happens
+            # before (an update PTB can't parse, Telegram unreachable at getMe).
+            logger.exception("telegram update could not be processed", extra={"update_id": update_id})
+            record_telegram_update(failed=True)
+            errors.append(exc)
+    finally:
+        handlers.handler_errors.reset(errors_token)
+    try:
+        if not errors:
+            await sync_to_async(services.update_finish)(update_id=update_id)
+            return UpdateOutcome("done")
+        error = errors[-1]
+        described = f"{type(error).__name__}: {error}"
+        delay = _retry_delay(error, leased.attempts)
+        if delay is not None and await sync_to_async(services.update_retry_later)(update_id=update_id, error=described):
+            logger.warning(
+                "telegram update will be retried",
+                extra={"update_id": update_id, "attempt": leased.attempts, "delay_s": round(delay, 1)},
+            )
+            return UpdateOutcome("retry", retry_in_s=delay)
+        if delay is None:
+            await sync_to_async(services.update_finish)(update_id=update_id, error=described)
+        logger.error("telegram update failed for good", extra={"update_id": update_id, "error": described})
+        return UpdateOutcome("failed")
+    finally:
+        current_request_id.reset(token)
 
 
 # --- registration: webhook, commands, webhook info -------------------------------------------

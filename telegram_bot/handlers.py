@@ -7,6 +7,7 @@ guests through telegram_bot.services; memory through chat's memory services.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import re
 
@@ -37,14 +38,21 @@ from telegram_bot.texts import text
 logger = logging.getLogger(__name__)
 
 FORGET_PATTERN = r"^forget:(yes|no)$"
+LINK_PATTERN = r"^link:(yes|no):([A-Z0-9]{4,32})$"
 # Domain error codes of the chat pipeline that have their own in-character answer.
 ERROR_TEXTS = {"rate_limited", "too_long", "llm_unavailable", "blocked"}
 
 Context = ContextTypes.DEFAULT_TYPE
 
+# The errors the handlers of the update being handled hit (on_error notes them), so the worker can
+# tell a delivered update from one to try again (bot.update_process sets it per update).
+handler_errors: contextvars.ContextVar[list[BaseException] | None] = contextvars.ContextVar(
+    "telegram_handler_errors", default=None
+)
+
 
 def register(application: Application, *, deduplicate: bool) -> None:
-    """Add every handler to `application`. Polling mode de-duplicates here (webhook: in the view)."""
+    """Add every handler to `application`. Polling mode de-duplicates here (webhook: the stored update)."""
     application.add_handler(TypeHandler(Update, _deduplicate if deduplicate else _skip_unknown), group=-1)
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler("start", on_start, filters=private))
@@ -57,6 +65,7 @@ def register(application: Application, *, deduplicate: bool) -> None:
     application.add_handler(CommandHandler("unlink", on_unlink, filters=private))
     application.add_handler(CallbackQueryHandler(on_feedback, pattern=FEEDBACK_PATTERN))
     application.add_handler(CallbackQueryHandler(on_forget_answer, pattern=FORGET_PATTERN))
+    application.add_handler(CallbackQueryHandler(on_link_answer, pattern=LINK_PATTERN))
     application.add_handler(CallbackQueryHandler(on_stale_button))
     new_message = filters.UpdateType.MESSAGE
     application.add_handler(MessageHandler(new_message & filters.TEXT & ~filters.COMMAND, on_text))
@@ -78,7 +87,7 @@ async def _skip_unknown(update: Update, context: Context) -> None:
 
 
 async def _deduplicate(update: Update, context: Context) -> None:
-    if not await sync_to_async(services.update_claim)(update_id=update.update_id):
+    if not await sync_to_async(services.update_seen)(update_id=update.update_id):
         raise ApplicationHandlerStop
     await _skip_unknown(update, context)
 
@@ -131,16 +140,7 @@ def _addressed_text(message: Message, bot_id: int, bot_username: str) -> str | N
 async def on_start(update: Update, context: Context) -> None:
     account = await _sender(update)
     if context.args:
-        try:
-            result = await sync_to_async(services.telegram_link_confirm)(code=context.args[0], account=account)
-        except services.TelegramBotError as exc:
-            await _answer(update, text(exc.code, _language(account)))
-            return
-        language = result.user.language
-        reply = text("linked", language, account=result.user.email)
-        if result.guest_history_moved:
-            reply += "\n" + text("linked_guest_moved", language)
-        await _answer(update, reply)
+        await _ask_to_link(update, account, context.args[0])
         return
     language = _language(account)
     if account.user is not None:
@@ -149,6 +149,60 @@ async def on_start(update: Update, context: Context) -> None:
         await _answer(update, text("start_guest", language))
     else:
         await _answer(update, text("start_intro_only", language))
+
+
+async def _ask_to_link(update: Update, account: TelegramAccount, code: str) -> None:
+    """`/start CODE` only asks: a deep link may be someone else's, so nothing links before "yes"."""
+    language = _language(account)
+    try:
+        preview = await sync_to_async(services.telegram_link_preview)(code=code, account=account)
+    except services.TelegramBotError as exc:
+        await _answer(update, text(exc.code, language))
+        return
+    question = [text("link_confirm", language, account=preview.account)]
+    if preview.currently_linked_to:
+        question.append(text("link_confirm_relink", language, current=preview.currently_linked_to))
+    if preview.guest_history:
+        question.append(text("link_confirm_guest", language))
+    question.append(text("link_confirm_warning", language))
+    code = code.strip().upper()
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(text("link_yes", language), callback_data=f"link:yes:{code}"),
+                InlineKeyboardButton(text("link_no", language), callback_data=f"link:no:{code}"),
+            ]
+        ]
+    )
+    await _answer(update, "\n\n".join(question), reply_markup=keyboard)
+
+
+async def on_link_answer(update: Update, context: Context) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    match = re.match(LINK_PATTERN, query.data)
+    assert match is not None
+    account = await _sender(update)
+    language = _language(account)
+    await query.answer()
+    if match.group(1) != "yes":
+        await query.edit_message_text(text("link_cancelled", language))
+        return
+    try:
+        result = await sync_to_async(services.telegram_link_confirm)(code=match.group(2), account=account)
+    except services.TelegramBotError as exc:
+        await query.edit_message_text(text(exc.code, language))
+        return
+    language = result.user.language
+    reply = text("linked", language, account=result.user.email)
+    if result.guest_history_moved:
+        reply += "\n" + text("linked_guest_moved", language)
+    await query.edit_message_text(reply)
+    if result.unlinked_chat_id is not None:
+        with contextlib.suppress(Forbidden, BadRequest):  # that chat blocked the bot or is gone
+            await context.bot.send_message(
+                chat_id=result.unlinked_chat_id, text=text("link_moved_away", language, account=result.user.email)
+            )
 
 
 async def on_help(update: Update, context: Context) -> None:
@@ -261,7 +315,9 @@ async def on_text(update: Update, context: Context) -> None:
             return
     account = await _sender(update)
     language = _language(account)
-    start = await sync_to_async(services.telegram_turn_start)(account=account, chat_id=chat_id)
+    start = await sync_to_async(services.telegram_turn_start)(
+        account=account, chat_id=chat_id, group_title=None if is_private else (message.chat.title or "")
+    )
     if start.user is None:
         await _answer(update, text("guest_disabled", language))
         return
@@ -307,7 +363,12 @@ async def on_feedback(update: Update, context: Context) -> None:
     message_id, rating = int(match.group(1)), int(match.group(2))
     account = await _sender(update)
     language = _language(account)
-    user = await sync_to_async(services.telegram_chat_user)(account=account)
+    chat = update.effective_chat
+    user = await sync_to_async(services.telegram_feedback_user)(
+        account=account,
+        chat_id=chat.id if chat else account.chat_id,
+        private_chat=chat is None or chat.type == ChatType.PRIVATE,
+    )
     try:
         if user is None:
             raise services.TelegramBotError("no chat user")
@@ -333,6 +394,9 @@ async def on_error(update: object, context: Context) -> None:
     if isinstance(error, Forbidden) and chat is not None:
         await sync_to_async(services.telegram_account_mark_blocked)(chat_id=chat.id)
         return
+    errors = handler_errors.get()
+    if errors is not None:
+        errors.append(error)  # type: ignore[arg-type]
     record_telegram_update(failed=True)
     logger.error(
         "telegram handler failed",

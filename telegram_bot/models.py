@@ -52,6 +52,30 @@ class TelegramAccount(models.Model):
         return self.blocked_at is not None
 
 
+class TelegramGroup(models.Model):
+    """A group chat where the bot was addressed. Ivan talks there as the group's own guest user:
+    a reply the whole group reads never draws on one member's private memory, history or synced
+    mail and calendar, and the group's talk never lands in a member's private conversations."""
+
+    chat_id = models.BigIntegerField(unique=True)
+    title = models.CharField(max_length=255, blank=True)
+    guest_user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="telegram_group_of",
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    last_seen = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-last_seen"]
+
+    def __str__(self) -> str:
+        return self.title or f"group {self.chat_id}"
+
+
 class LinkCode(models.Model):
     """A one-time code that links a Telegram user to `user`; only its SHA-256 is stored."""
 
@@ -70,14 +94,34 @@ class LinkCode(models.Model):
         return f"link code for user {self.user_id}"
 
 
+class UpdateStatus(models.TextChoices):
+    PENDING = "pending", "waiting for a worker"
+    PROCESSING = "processing", "a worker has it (until leased_until)"
+    DONE = "done", "handled"
+    FAILED = "failed", "gave up (error kept)"
+
+
 class ProcessedUpdate(models.Model):
-    """Update ids already taken, so a redelivered update is processed once."""
+    """Every update id received, and (webhook mode) the update itself until a worker handled it.
+
+    The webhook stores the update before answering 200, so a crash or deploy loses nothing; a Celery
+    worker leases it, handles it and marks it done. The unique update id makes a redelivery a no-op.
+    """
 
     update_id = models.BigIntegerField(unique=True)
     received = models.DateTimeField(auto_now_add=True, db_index=True)
+    payload = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=UpdateStatus.choices, default=UpdateStatus.DONE)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    queued_at = models.DateTimeField(null=True, blank=True, help_text="when its queued task is due (None: not queued)")
+    leased_until = models.DateTimeField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True, help_text="the webhook request's id, for the logs")
+    error = models.CharField(max_length=500, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-update_id"]
+        indexes = [models.Index(fields=["status", "received"], name="tg_update_status_received")]
 
     def __str__(self) -> str:
         return str(self.update_id)

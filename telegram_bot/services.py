@@ -6,6 +6,7 @@ chat.services (one pipeline for web, API and Telegram).
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import logging
 import secrets
@@ -16,12 +17,13 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework import status
 
 from accounts.models import User
 from digitalme.errors import DomainError
-from telegram_bot.models import BotState, LinkCode, ProcessedUpdate, TelegramAccount
+from telegram_bot.models import BotState, LinkCode, ProcessedUpdate, TelegramAccount, TelegramGroup, UpdateStatus
 from telegram_bot.texts import language_for
 
 logger = logging.getLogger(__name__)
@@ -75,6 +77,23 @@ class TelegramProfile:
 class LinkResult:
     user: User
     guest_history_moved: bool
+    # The user's previous Telegram chat, which lost the link (told so, never silently).
+    unlinked_chat_id: int | None = None
+
+
+@dataclass(frozen=True)
+class LinkPreview:
+    """What confirming a code would do, shown to the Telegram user before anything changes."""
+
+    account: str  # the target DigitalMe account, masked (the code holder knows which it is)
+    currently_linked_to: str | None  # masked account this Telegram is linked to now, if any
+    guest_history: bool  # the guest's conversations would move into the account
+
+
+def mask_email(email: str) -> str:
+    """`masha@example.com` → `ma•••@example.com`: enough to recognise one's own account, not to learn another's."""
+    local, _, domain = email.partition("@")
+    return f"{local[:2]}•••@{domain}" if domain else f"{email[:2]}•••"
 
 
 def _hash_code(code: str) -> str:
@@ -148,27 +167,59 @@ def telegram_account_touch(*, profile: TelegramProfile, private_chat: bool) -> T
     return TelegramAccount.objects.select_related("user", "guest_user").get(pk=account.pk)
 
 
-@transaction.atomic
-def telegram_link_confirm(*, code: str, account: TelegramAccount) -> LinkResult:
-    """Link `account` to the user who issued `code` (single use, expires).
-
-    The guest's conversations move into the account, so the Telegram chat keeps its context and
-    shows up on the web; the guest user (and its short guest memory) is then deleted.
-    """
-    link = LinkCode.objects.select_for_update().filter(code_hash=_hash_code(code)).select_related("user").first()
+def _link_code_valid(*, code: str, lock: bool = False) -> LinkCode:
+    """The usable LinkCode for `code`, or the domain error saying why it can't be used."""
+    links = LinkCode.objects.select_for_update() if lock else LinkCode.objects.all()
+    link = links.filter(code_hash=_hash_code(code)).select_related("user").first()
     if link is None:
         raise LinkCodeInvalidError("This link code is not valid.")
     if link.used_at is not None:
         raise LinkCodeUsedError("This link code was already used.")
     if link.expires_at <= timezone.now():
         raise LinkCodeExpiredError("This link code has expired.")
+    return link
+
+
+def telegram_link_preview(*, code: str, account: TelegramAccount) -> LinkPreview:
+    """What `/start CODE` asks the Telegram user to confirm; changes nothing.
+
+    A deep link can come from anyone: someone else's code would link this Telegram (and move its
+    guest history) into *their* account, so the user first sees which account and says yes.
+    """
+    link = _link_code_valid(code=code)
+    current = account.user if account.user_id is not None and account.user_id != link.user_id else None
+    return LinkPreview(
+        account=mask_email(link.user.email),
+        currently_linked_to=mask_email(current.email) if current is not None else None,
+        guest_history=account.guest_user_id is not None,
+    )
+
+
+@transaction.atomic
+def telegram_link_confirm(*, code: str, account: TelegramAccount) -> LinkResult:
+    """Link `account` to the user who issued `code` (single use, expires), after the user confirmed it
+    in Telegram (`telegram_link_preview` shows what happens).
+
+    The guest's conversations move into the account, so the Telegram chat keeps its context and
+    shows up on the web; the guest user (and its short guest memory) is then deleted.
+    """
+    link = _link_code_valid(code=code, lock=True)
     account = TelegramAccount.objects.select_for_update().get(pk=account.pk)
     target = link.user
     link.used_at = timezone.now()
     link.used_by_telegram_user_id = account.telegram_user_id
     link.save(update_fields=["used_at", "used_by_telegram_user_id"])
-    # One Telegram account per DigitalMe account: a previous link of this user is undone.
-    TelegramAccount.objects.filter(user=target).exclude(pk=account.pk).update(user=None, linked_at=None)
+    # One Telegram account per DigitalMe account: a previous link of this user is undone (and that
+    # chat is told, so a link never moves silently).
+    previous = TelegramAccount.objects.select_for_update().filter(user=target).exclude(pk=account.pk).first()
+    if previous is not None:
+        previous.user = None
+        previous.linked_at = None
+        previous.save(update_fields=["user", "linked_at"])
+        logger.info(
+            "telegram link moved to another telegram account",
+            extra={"user_id": target.pk, "telegram_account_id": previous.pk},
+        )
     guest = account.guest_user
     moved = False
     if guest is not None:
@@ -180,7 +231,8 @@ def telegram_link_confirm(*, code: str, account: TelegramAccount) -> LinkResult:
     if guest is not None:
         guest.delete()
     logger.info("telegram account linked", extra={"user_id": target.pk, "telegram_account_id": account.pk})
-    return LinkResult(user=target, guest_history_moved=moved)
+    unlinked_chat_id = previous.chat_id if previous is not None and not previous.is_blocked else None
+    return LinkResult(user=target, guest_history_moved=moved, unlinked_chat_id=unlinked_chat_id)
 
 
 def _guest_history_move(*, guest: User, target: User) -> bool:
@@ -249,24 +301,64 @@ class TurnStart:
     rate: RateDecision
 
 
-def telegram_turn_start(*, account: TelegramAccount, chat_id: int) -> TurnStart:
+def telegram_turn_start(*, account: TelegramAccount, chat_id: int, group_title: str | None = None) -> TurnStart:
     """Who speaks, whether the chat is within its limit, and which conversation continues.
 
     Telegram continues the user's most recently active conversation, whatever platform it was
     begun on, so a talk started on the web goes on here with the same context; /new starts a
     fresh one (which then is the most recent).
+
+    In a group (`group_title` given) the whole group reads the reply, so Ivan speaks as the group's
+    own guest user (`telegram_group_user`): no member's memory, history or synced data goes in.
+    The member still needs to be allowed to chat (linked, or guest chat on).
     """
     from chat.services import conversation_latest
 
-    user = telegram_chat_user(account=account)
+    if group_title is not None:
+        if account.user_id is None and not guest_chat_enabled():
+            return TurnStart(user=None, conversation=None, rate=RateDecision(allowed=True, notify=False))
+        user: User | None = telegram_group_user(chat_id=chat_id, title=group_title)
+        guest = account.user_id is None
+    else:
+        user = telegram_chat_user(account=account)
+        guest = user is not None and user.is_guest
     if user is None:
         return TurnStart(user=None, conversation=None, rate=RateDecision(allowed=True, notify=False))
-    rate = chat_rate_check(chat_id=chat_id, guest=user.is_guest)
+    rate = chat_rate_check(chat_id=chat_id, guest=guest)
     if not rate.allowed:
         return TurnStart(user=user, conversation=None, rate=rate)
     if user.is_guest:
         guest_memory_trim(user=user)
     return TurnStart(user=user, conversation=conversation_latest(user=user), rate=rate)
+
+
+@transaction.atomic
+def telegram_group_user(*, chat_id: int, title: str = "") -> User:
+    """The guest user a group chat talks to Ivan as (created on first mention)."""
+    group, _ = TelegramGroup.objects.select_for_update().get_or_create(chat_id=chat_id, defaults={"title": title[:255]})
+    if group.title != title[:255]:
+        group.title = title[:255]
+        group.save(update_fields=["title", "last_seen"])
+    if group.guest_user_id is not None:
+        return group.guest_user  # type: ignore[return-value]
+    guest = User.objects.create_user(
+        email=f"telegram-group{chat_id}-{secrets.token_hex(4)}@guest.invalid",
+        password=None,
+        display_name=(title or "Telegram group")[:80],
+        is_guest=True,
+    )
+    group.guest_user = guest
+    group.save(update_fields=["guest_user", "last_seen"])
+    logger.info("telegram group guest user created", extra={"user_id": guest.pk, "chat_id": chat_id})
+    return guest
+
+
+def telegram_feedback_user(*, account: TelegramAccount, chat_id: int, private_chat: bool) -> User | None:
+    """Whose reply a 👍/👎 rates: the user's own in the private chat, the group's in a group."""
+    if private_chat:
+        return telegram_chat_user(account=account)
+    group = TelegramGroup.objects.filter(chat_id=chat_id).select_related("guest_user").first()
+    return group.guest_user if group is not None else None
 
 
 def guest_memory_trim(*, user: User) -> int:
@@ -296,17 +388,152 @@ def account_language(*, account: TelegramAccount) -> str:
 # --- updates and limits ----------------------------------------------------------------------
 
 
-def update_claim(*, update_id: int) -> bool:
-    """True the first time an update id is seen; False for a redelivery."""
+def update_seen(*, update_id: int) -> bool:
+    """Polling mode: True the first time an update id is seen; False for a redelivery."""
     try:
         with transaction.atomic():
-            ProcessedUpdate.objects.create(update_id=update_id)
+            ProcessedUpdate.objects.create(update_id=update_id, status=UpdateStatus.DONE, processed_at=timezone.now())
     except IntegrityError:
         logger.info("telegram update redelivered; skipped", extra={"update_id": update_id})
         return False
-    if update_id % 500 == 0:  # now and then, forget ids Telegram will never resend
-        ProcessedUpdate.objects.filter(received__lt=timezone.now() - PROCESSED_UPDATES_KEEP).delete()
+    _forget_old_updates(update_id)
     return True
+
+
+def _forget_old_updates(update_id: int) -> None:
+    if update_id % 500 == 0:  # now and then, forget handled ids Telegram will never resend
+        ProcessedUpdate.objects.filter(
+            received__lt=timezone.now() - PROCESSED_UPDATES_KEEP, status__in=[UpdateStatus.DONE, UpdateStatus.FAILED]
+        ).delete()
+
+
+class UpdateStored(enum.Enum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"
+    BACKLOG_FULL = "backlog_full"
+
+
+def update_backlog() -> int:
+    """Stored updates not handled yet (waiting or leased)."""
+    return ProcessedUpdate.objects.filter(status__in=[UpdateStatus.PENDING, UpdateStatus.PROCESSING]).count()
+
+
+def update_store(*, update_id: int, payload: dict[str, Any], request_id: str = "") -> UpdateStored:
+    """Webhook mode: keep the update before Telegram gets its 200, then queue it for a worker.
+
+    A redelivered id is a duplicate (acknowledged, not stored again). When BACKLOG_MAX updates
+    already wait, nothing is stored and the webhook answers 503: Telegram keeps the update and
+    redelivers it later, so the backlog is bounded here and nothing is lost.
+    """
+    if ProcessedUpdate.objects.filter(update_id=update_id).exists():
+        logger.info("telegram update redelivered; skipped", extra={"update_id": update_id})
+        return UpdateStored.DUPLICATE
+    if update_backlog() >= settings.TELEGRAM_UPDATE_BACKLOG_MAX:
+        logger.warning("telegram update backlog full; Telegram will redeliver", extra={"update_id": update_id})
+        return UpdateStored.BACKLOG_FULL
+    try:
+        with transaction.atomic():
+            ProcessedUpdate.objects.create(
+                update_id=update_id, payload=payload, status=UpdateStatus.PENDING, request_id=request_id[:64]
+            )
+            transaction.on_commit(lambda: update_enqueue(update_id=update_id))
+    except IntegrityError:  # the same update arrived twice at once
+        return UpdateStored.DUPLICATE
+    _forget_old_updates(update_id)
+    return UpdateStored.STORED
+
+
+def update_enqueue(*, update_id: int, countdown: float | None = None) -> bool:
+    """Queue the worker task; a broker outage only delays the update (updates_resume re-queues it)."""
+    from telegram_bot.tasks import update_process
+
+    try:
+        update_process.apply_async(args=[update_id], countdown=countdown)
+    except Exception:  # noqa: BLE001 - kombu raises many kinds; the update is stored either way
+        logger.warning("could not queue a telegram update; it waits for updates_resume", extra={"update_id": update_id})
+        return False
+    ProcessedUpdate.objects.filter(update_id=update_id).update(
+        queued_at=timezone.now() + timedelta(seconds=countdown or 0)
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class LeasedUpdate:
+    update_id: int
+    payload: dict[str, Any]
+    attempts: int  # including this one
+    request_id: str
+
+
+def update_lease(*, update_id: int) -> LeasedUpdate | None:
+    """Take a stored update for handling (one worker at a time); None when it is done, failed or
+    another worker holds a live lease (a redelivered or resumed task)."""
+    now = timezone.now()
+    with transaction.atomic():
+        row = (
+            ProcessedUpdate.objects.select_for_update(skip_locked=True)
+            .filter(update_id=update_id)
+            .filter(Q(status=UpdateStatus.PENDING) | Q(status=UpdateStatus.PROCESSING, leased_until__lt=now))
+            .first()
+        )
+        if row is None:
+            return None
+        row.status = UpdateStatus.PROCESSING
+        row.attempts += 1
+        row.leased_until = now + timedelta(seconds=settings.TELEGRAM_UPDATE_LEASE_S)
+        row.save(update_fields=["status", "attempts", "leased_until"])
+    return LeasedUpdate(update_id=update_id, payload=row.payload, attempts=row.attempts, request_id=row.request_id)
+
+
+def update_finish(*, update_id: int, error: str = "") -> None:
+    """The update was handled (or failed for good, with `error`); its payload is no longer needed."""
+    ProcessedUpdate.objects.filter(update_id=update_id).update(
+        status=UpdateStatus.FAILED if error else UpdateStatus.DONE,
+        error=error[:500],
+        payload={},
+        leased_until=None,
+        processed_at=timezone.now(),
+    )
+
+
+def update_retry_later(*, update_id: int, error: str) -> bool:
+    """Put the update back for another attempt (the caller queues it); False (and failed) when it
+    has had TELEGRAM_UPDATE_MAX_ATTEMPTS already."""
+    row = ProcessedUpdate.objects.filter(update_id=update_id).only("attempts").first()
+    if row is None:
+        return False
+    if row.attempts >= settings.TELEGRAM_UPDATE_MAX_ATTEMPTS:
+        update_finish(update_id=update_id, error=f"gave up after {row.attempts} attempts: {error}")
+        return False
+    ProcessedUpdate.objects.filter(update_id=update_id).update(
+        status=UpdateStatus.PENDING, error=error[:500], leased_until=None
+    )
+    return True
+
+
+RESUME_GRACE = timedelta(seconds=30)
+
+
+def updates_resume() -> int:
+    """Re-queue stored updates nobody is working on: never queued (the broker was down), queued so
+    long ago that the task must be lost, or leased by a worker that died (its lease ran out).
+    Run by beat every minute; returns how many were queued."""
+    now = timezone.now()
+    lost = now - timedelta(seconds=settings.TELEGRAM_UPDATE_LEASE_S)
+    stale = list(
+        ProcessedUpdate.objects.filter(
+            Q(status=UpdateStatus.PENDING, queued_at__isnull=True, received__lt=now - RESUME_GRACE)
+            | Q(status=UpdateStatus.PENDING, queued_at__lt=lost)
+            | Q(status=UpdateStatus.PROCESSING, leased_until__lt=now)
+        )
+        .order_by("update_id")
+        .values_list("update_id", flat=True)[: settings.TELEGRAM_UPDATE_BACKLOG_MAX]
+    )
+    queued = sum(update_enqueue(update_id=update_id) for update_id in stale)
+    if stale:
+        logger.info("telegram updates resumed", extra={"count": len(stale), "queued": queued})
+    return queued
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "linked": "Done — this Telegram is now linked to <b>{account}</b>. We continue your latest conversation; "
         "/new starts a fresh one.",
         "linked_guest_moved": "Our guest chat moved into your account as well.",
+        "link_confirm": "Link this Telegram to the DigitalMe account <b>{account}</b>? From then on this chat "
+        "shares its conversations and memory with that account.",
+        "link_confirm_relink": "This Telegram is currently linked to <b>{current}</b>; it would move.",
+        "link_confirm_guest": "Our guest chat would move into that account too.",
+        "link_confirm_warning": "Only say yes if you got this link from your own <b>Settings → Telegram</b> page.",
+        "link_yes": "Yes, link it",
+        "link_no": "No",
+        "link_cancelled": "Not linked. Nothing changed.",
+        "link_moved_away": "This Telegram is no longer linked to <b>{account}</b>: the account was linked to "
+        "another Telegram. If that wasn't you, change your password on the site.",
         "link_invalid": "That link code doesn't work. Get a fresh one in <b>Settings → Telegram</b> on the site.",
         "link_expired": "That link code has expired (they last 10 minutes). Get a fresh one in "
         "<b>Settings → Telegram</b> on the site.",
@@ -77,6 +87,17 @@ TEXTS: dict[str, dict[str, str]] = {
         "linked": "Готово — этот Telegram привязан к <b>{account}</b>. Продолжаем твой последний разговор; "
         "/new начнёт новый.",
         "linked_guest_moved": "Наш гостевой разговор тоже перенесён в аккаунт.",
+        "link_confirm": "Привязать этот Telegram к аккаунту DigitalMe <b>{account}</b>? После этого этот чат "
+        "будет делить разговоры и память с этим аккаунтом.",
+        "link_confirm_relink": "Сейчас этот Telegram привязан к <b>{current}</b>; привязка перейдёт.",
+        "link_confirm_guest": "Наш гостевой разговор тоже перейдёт в тот аккаунт.",
+        "link_confirm_warning": "Соглашайся, только если взял эту ссылку на своей странице "
+        "<b>Настройки → Telegram</b>.",
+        "link_yes": "Да, привязать",
+        "link_no": "Нет",
+        "link_cancelled": "Не привязал. Ничего не изменилось.",
+        "link_moved_away": "Этот Telegram больше не привязан к <b>{account}</b>: аккаунт привязали к другому "
+        "Telegram. Если это был не ты, смени пароль на сайте.",
         "link_invalid": "Этот код не подходит. Возьми новый на сайте в <b>Настройки → Telegram</b>.",
         "link_expired": "Срок кода истёк (он живёт 10 минут). Возьми новый на сайте в <b>Настройки → Telegram</b>.",
         "link_used": "Этот код уже использован. Возьми новый на сайте в <b>Настройки → Telegram</b>.",

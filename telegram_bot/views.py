@@ -1,8 +1,10 @@
-"""`POST /telegram/webhook/`: verify Telegram's secret header, claim the update, answer at once.
+"""`POST /telegram/webhook/`: verify Telegram's secret header, store the update, answer.
 
-Processing happens on the server's event loop after the response (bot.process_update_in_background),
-so Telegram never waits for the LLM. Bad JSON or an update we don't handle is logged and acknowledged
-with 200: a non-2xx answer would only make Telegram redeliver the same bad update.
+The update is in the database before Telegram gets its 200, and a Celery worker handles it
+(telegram_bot/tasks.py), so a crash or deploy of the web process loses nothing and Telegram never
+waits for the LLM. A full backlog answers 503: Telegram keeps the update and redelivers it later.
+Bad JSON or an update we don't handle is logged and acknowledged with 200: a non-2xx answer would
+only make Telegram redeliver the same bad update.
 """
 
 from __future__ import annotations
@@ -18,8 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from digitalme.metrics import record_telegram_webhook
-from telegram_bot.bot import process_update_in_background
-from telegram_bot.services import update_claim
+from telegram_bot.services import UpdateStored, update_store
 
 logger = logging.getLogger(__name__)
 
@@ -51,9 +52,23 @@ async def telegram_webhook(request: HttpRequest) -> HttpResponse:
         logger.warning("telegram webhook: no update_id; ignored")
         record_telegram_webhook("bad_request")
         return JsonResponse({"ok": True})
-    if not await sync_to_async(update_claim)(update_id=update_id):
+    stored = await sync_to_async(update_store)(
+        update_id=update_id, payload=data, request_id=getattr(request, "request_id", "")
+    )
+    if stored is UpdateStored.DUPLICATE:
         record_telegram_webhook("duplicate")
         return JsonResponse({"ok": True, "duplicate": True})
+    if stored is UpdateStored.BACKLOG_FULL:
+        record_telegram_webhook("backlog_full")
+        response = JsonResponse(
+            {
+                "detail": "Too many updates are waiting; send this one again later.",
+                "code": "backlog_full",
+                "fields": {},
+            },
+            status=503,
+        )
+        response["Retry-After"] = "30"
+        return response
     record_telegram_webhook("accepted")
-    process_update_in_background(data, request_id=getattr(request, "request_id", "-"))
     return JsonResponse({"ok": True})

@@ -51,14 +51,13 @@ class StreamResult:
     stopped: bool  # should_stop() ended it early
 
 
-_router: Router | None = None
-_router_key: tuple | None = None
+_routers: dict[tuple, Router] = {}
 _router_lock = threading.Lock()
 
 
-def _settings_key() -> tuple:
+def _settings_key(model: str) -> tuple:
     return (
-        settings.LLM_MODEL,
+        model,
         tuple(settings.LLM_FALLBACK_MODELS),
         settings.LLM_API_BASE,
         settings.LLM_API_KEY,
@@ -67,8 +66,8 @@ def _settings_key() -> tuple:
     )
 
 
-def _build_router() -> Router:
-    primary: dict[str, Any] = {"model": settings.LLM_MODEL, "timeout": settings.LLM_TIMEOUT_S}
+def _build_router(model: str) -> Router:
+    primary: dict[str, Any] = {"model": model, "timeout": settings.LLM_TIMEOUT_S}
     if settings.LLM_API_BASE:
         primary["api_base"] = settings.LLM_API_BASE
     if settings.LLM_API_KEY:
@@ -90,20 +89,22 @@ def _build_router() -> Router:
     )
 
 
-def router() -> Router:
-    """The process's Router, rebuilt when the LLM settings change (tests override them)."""
-    global _router, _router_key
-    key = _settings_key()
+def router(model: str | None = None) -> Router:
+    """The process's Router for `model` (default LLM_MODEL) as primary, with the configured fallbacks,
+    timeout and retries; a new one when those settings change (tests override them)."""
+    key = _settings_key(model or settings.LLM_MODEL)
     with _router_lock:
-        if _router is None or _router_key != key:
-            _router, _router_key = _build_router(), key
-        return _router
+        found = _routers.get(key)
+        if found is None:
+            if len(_routers) >= 8:  # settings changed (tests) or many evaluated models: start over
+                _routers.clear()
+            found = _routers[key] = _build_router(key[0])
+        return found
 
 
 def reset_router() -> None:
-    global _router, _router_key
     with _router_lock:
-        _router, _router_key = None, None
+        _routers.clear()
 
 
 def current_model() -> str:
@@ -156,6 +157,7 @@ def _generation_params(max_tokens: int | None, temperature: float | None) -> dic
 async def stream_reply(
     messages: list[dict[str, Any]],
     *,
+    model: str | None = None,
     on_delta: Callable[[str], Awaitable[None]] | None = None,
     should_stop: Callable[[], bool] | None = None,
     max_tokens: int | None = None,
@@ -163,27 +165,29 @@ async def stream_reply(
 ) -> StreamResult:
     """Stream one completion, calling `on_delta` per piece of text.
 
+    `model` is the primary model (default LLM_MODEL); LLM_FALLBACK_MODELS follow it.
     Raises LLMUnavailableError when no model starts within the timeout, or a stream breaks or
     stalls for LLM_TIMEOUT_S between pieces. `should_stop()` is checked after every piece.
     """
+    model = model or settings.LLM_MODEL
     started = time.perf_counter()
     try:
         async with asyncio.timeout(_total_deadline()):
-            response: Any = await router().acompletion(
+            response: Any = await router(model).acompletion(
                 model=PRIMARY,
                 messages=messages,  # type: ignore[arg-type]
                 stream=True,
                 **_generation_params(max_tokens, temperature),
             )
     except Exception as exc:
-        logger.warning("LLM call failed", extra={"error": type(exc).__name__, "model": settings.LLM_MODEL})
-        metrics.observe_llm(model=settings.LLM_MODEL, error=type(exc).__name__)
+        logger.warning("LLM call failed", extra={"error": type(exc).__name__, "model": model})
+        metrics.observe_llm(model=model, error=type(exc).__name__)
         raise LLMUnavailableError(str(type(exc).__name__)) from exc
 
     parts: list[str] = []
     ttft_ms: int | None = None
     stopped = False
-    model_used = settings.LLM_MODEL
+    model_used = model
     usage_prompt = usage_completion = None
     iterator = response.__aiter__()
     try:
@@ -193,7 +197,7 @@ async def stream_reply(
                     chunk = await iterator.__anext__()
             except StopAsyncIteration:
                 break
-            model_used = _model_of(chunk, model_used)
+            model_used = _model_of(chunk, model_used, model)
             usage = getattr(chunk, "usage", None)
             if usage:
                 usage_prompt, usage_completion = usage.prompt_tokens, usage.completion_tokens
@@ -218,8 +222,8 @@ async def stream_reply(
     result = StreamResult(
         text=text,
         model=model_used,
-        prompt_tokens=int(usage_prompt or count_tokens(messages=messages)),
-        completion_tokens=int(usage_completion or (count_tokens(text=text) if text else 0)),
+        prompt_tokens=int(usage_prompt or count_tokens(messages=messages, model=model)),
+        completion_tokens=int(usage_completion or (count_tokens(text=text, model=model) if text else 0)),
         ttft_ms=ttft_ms,
         latency_ms=_ms_since(started),
         stopped=stopped,
@@ -250,14 +254,14 @@ async def complete(messages: list[dict[str, Any]], *, max_tokens: int | None = N
     return response.choices[0].message.content or ""
 
 
-def _model_of(chunk: Any, default: str) -> str:
+def _model_of(chunk: Any, default: str, primary: str) -> str:
     """The concrete model that answered (a fallback shows here), as `provider/name`."""
     name = getattr(chunk, "model", None)
     if not name:
         return default
     if "/" in name:
         return name
-    for model in (settings.LLM_MODEL, *settings.LLM_FALLBACK_MODELS):
+    for model in (primary, *settings.LLM_FALLBACK_MODELS):
         if model.split("/", 1)[-1] == name:
             return model
     return name

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from digitalme.language import detect_language
 from personality.evaluation.verdict import SEVERITY, WHO_ARE_YOU, PersonaFacts, Verdict, reply_verdict
 from personality.profile import PersonaProfile
-from personality.prompts import _rank, detect_language, tokenize
+from personality.prompts import _rank, tokenize
 
 
 def gate_mode(model: str) -> str:

@@ -6,14 +6,12 @@ import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import yaml
 from django.conf import settings
 from django.db.models import QuerySet
-from django.test.utils import override_settings
 from django.utils import timezone
 
 from personality.errors import EvalQueueUnavailableError, EvalRunNotFoundError, PersonaError
@@ -175,7 +173,7 @@ def eval_run_execute(*, run: EvalRun, progress: Progress | None = None) -> EvalR
     A failure (the model gone, the worker's time limit) marks the run failed and keeps the rows done so far.
     """
     from chat.errors import LLMUnavailable
-    from chat.services import reply_preview
+    from chat.services import persona_reply
 
     options = run.options or {}
     items = eval_set_load(limit=options.get("limit"), categories=tuple(options.get("categories") or ()))
@@ -187,14 +185,16 @@ def eval_run_execute(*, run: EvalRun, progress: Progress | None = None) -> EvalR
     started = time.monotonic()
     rows: list[dict] = []
     EvalRun.objects.filter(pk=run.pk).update(status=EvalRun.Status.RUNNING, done=0)
-    switch = override_settings(LLM_MODEL=run.model) if run.model != settings.LLM_MODEL else nullcontext()
+
+    def reply(*, profile: Any, text: str) -> Any:
+        return persona_reply(profile=profile, text=text, model=run.model)
+
     try:
-        with switch:
-            for index, item in enumerate(items):
-                rows.append(_run_item(item, profile, style, persona, judge, reply_preview, LLMUnavailable))
-                EvalRun.objects.filter(pk=run.pk).update(results=rows, done=len(rows))  # progress for the API/admin
-                if progress:
-                    progress(index + 1, len(items), rows[-1])
+        for index, item in enumerate(items):
+            rows.append(_run_item(item, profile, style, persona, judge, reply, LLMUnavailable))
+            EvalRun.objects.filter(pk=run.pk).update(results=rows, done=len(rows))  # progress for the API/admin
+            if progress:
+                progress(index + 1, len(items), rows[-1])
     except BaseException as exc:  # SoftTimeLimitExceeded and KeyboardInterrupt too: keep what was done
         run.status = EvalRun.Status.FAILED
         run.error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -271,10 +271,10 @@ def eval_run_start(
     return run
 
 
-def _run_item(item, profile, style, persona, judge, reply_preview, llm_unavailable) -> dict:
+def _run_item(item, profile, style, persona, judge, answer, llm_unavailable) -> dict:
     began = time.monotonic()
     try:
-        result = reply_preview(profile=profile, text=item["prompt"])
+        result = answer(profile=profile, text=item["prompt"])
     except llm_unavailable as exc:
         score = ReplyScore(score=0.0, in_character=False, reasons=[f"no reply: {exc}"], label="gibberish")
         reply, system = "", ""

@@ -35,9 +35,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from digitalme.language import detect_language
 from personality.evaluation.lexicon import DICTIONARIES, real_word_share, vocabulary, words_of
 from personality.profile import PersonaProfile
-from personality.prompts import detect_language
 
 LABELS = ("good", "off_character", "gibberish", "leak", "other_identity")
 # From acceptable to worst: a reply gets the worst label that applies.

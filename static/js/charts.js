@@ -185,7 +185,11 @@ export function drawDailyLines(container, series, { days, marks = [], label }) {
   if (days.length) {
     svg.append(svgEl("text", { x: pad.left, y: height - 8 }, days[0]));
     if (days.length > 1) svg.append(svgEl("text", { x: width - pad.right - 70, y: height - 8 }, days[days.length - 1]));
+  }
+  container.replaceChildren(svg);
+}
 
+/**
  * A small time series (ops dashboard): `points` are [unixSeconds, value]; the line is drawn on a
  * 0..max scale with the latest value as a dot. The text alternative names the last value.
  */

@@ -1,4 +1,4 @@
-// The chat page: conversation list, history, and the live socket (/ws/chat/, protocol in API.md).
+// The chat page: conversation list, history, and the live socket (/ws/chat/, protocol in docs/API.md).
 import { api, apiList, ApiError, backoffDelay, formatTime, h, icon, t, wsUrl } from "./api.js";
 import { renderMarkdown } from "./markdown.js";
 

@@ -71,5 +71,8 @@ def test_chat_prompt_has_the_enabled_insight_and_not_the_disabled_kind(
     reply_call = next(c for c in ivan_on_fake_llm.calls if c.messages[-1]["content"] == question)
     prompt = "\n".join(str(message["content"]) for message in reply_call.messages)
     assert "4 meetings today" in prompt
-    assert "from your calendar, synced 12 minutes ago" in prompt
+    line = next(line for line in prompt.splitlines() if "4 meetings today" in line)
+    # One freshness, written by the prompt at compose time (it was twice on one line).
+    assert line.startswith("- [calendar, synced ") and line.endswith("(from your calendar)")
+    assert line.count("synced") == 1 and line.count(" ago") == 1
     assert "secret-repo" not in prompt and "Hidden work" not in prompt

@@ -138,9 +138,11 @@ def test_context_provider_gives_the_enabled_insight_with_its_source_and_age(user
     items = context_for(user, "how busy is my day, any meetings?")
 
     texts = [item.text for item in items]
-    assert any("4 meetings today" in t and "(from your calendar, synced 12 minutes ago)" in t for t in texts)
+    assert any("4 meetings today" in t and "(from your calendar)" in t for t in texts)
+    assert not any("synced" in t for t in texts)  # the age travels as observed_at; the prompt writes it once
     heavy = next(item for item in items if "4 meetings today" in item.text)
     assert heavy.source == "calendar"
+    assert heavy.observed_at == NOW - timedelta(minutes=12)
     assert heavy.relevance > min(item.relevance for item in items)  # the question was about meetings
 
 

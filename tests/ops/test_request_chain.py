@@ -3,7 +3,8 @@ X-Request-ID would see it:
 
 HTTP (the WebSocket handshake, X-Request-ID: R) → a WebSocket turn → the memory task it queues, run
 by a real Celery worker (its log line carries R); and HTTP (Telegram's webhook POST with R) → the
-Telegram turn → its memory task in the worker → Ivan's reply sent back to Telegram (logged with R).
+stored update, handled by the worker → the Telegram turn → its memory task → Ivan's reply sent back
+to Telegram (logged with R).
 `grep R` over the web and worker logs finds every step.
 """
 
@@ -22,7 +23,7 @@ from telegram_bot.services import link_code_issue
 from tests.factories import UserFactory
 from tests.fakes.telegram import FakeTelegram
 from tests.ops.test_real_processes import LOG_DIR, ROOT, _Celery, _env, _wait, json_lines
-from tests.telegram_bot.conftest import WEBHOOK_SECRET, message_update
+from tests.telegram_bot.conftest import WEBHOOK_SECRET, callback_update, message_update
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 REQUEST_ID = "chain-4f2a-telegram-0001"
@@ -68,7 +69,10 @@ def test_one_request_id_through_web_socket_turn_celery_task_and_telegram_reply(s
         hook = f"{web.http_url}/telegram/webhook/"
         secret = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
         assert httpx.post(hook, json=message_update(f"/start {code}"), headers=secret, timeout=30).status_code == 200
-        _wait(lambda: bool(telegram.calls_of("sendMessage")), what="the link confirmation")
+        _wait(lambda: bool(telegram.calls_of("sendMessage")), what="the link question")
+        answer = callback_update(f"link:yes:{code}")
+        assert httpx.post(hook, json=answer, headers=secret, timeout=30).status_code == 200
+        _wait(lambda: bool(telegram.calls_of("editMessageText")), what="the link confirmation")
 
         # HTTP → WebSocket turn → Celery task
         socket = connect(
@@ -97,8 +101,8 @@ def test_one_request_id_through_web_socket_turn_celery_task_and_telegram_reply(s
         assert response.headers["X-Request-ID"] == REQUEST_ID
         _wait(lambda: _task_lines(worker) >= 2, timeout_s=120, what="the Telegram turn's task in the worker")
         _wait(
-            lambda: any(line.get("message") == "telegram reply sent" for line in json_lines(web.log_path)),
-            timeout_s=30,
+            lambda: any(line.get("message") == "telegram reply sent" for line in worker.json_lines()),
+            timeout_s=60,
             what="the reply log line",
         )
     finally:
@@ -108,9 +112,10 @@ def test_one_request_id_through_web_socket_turn_celery_task_and_telegram_reply(s
         telegram.stop()
 
     web_lines = [line for line in json_lines(web.log_path) if line.get("request_id") == REQUEST_ID]
-    assert {"websocket connecting", "websocket closed", "telegram reply sent"} <= {
-        line["message"] for line in web_lines
-    }
+    assert {"websocket connecting", "websocket closed"} <= {line["message"] for line in web_lines}
+    # The webhook stored the update under R; the worker handled it and sent the reply under R.
+    worker_lines = [line for line in worker.json_lines() if line.get("request_id") == REQUEST_ID]
+    assert "telegram reply sent" in {line["message"] for line in worker_lines}
     assert frames[-1]["message"]["platform"] == "web"
     assert _task_lines(worker) == 2  # one memory task per turn, both under R
     assert "Hello Ivan" in telegram.calls_of("sendMessage")[-1].params["text"]

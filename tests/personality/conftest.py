@@ -19,5 +19,4 @@ def ivan_data() -> dict:
 
 @pytest.fixture
 def ivan(db):
-    persona, _ = persona_load_file(path=IVAN_FILE)
-    return persona
+    return persona_load_file(path=IVAN_FILE).persona

@@ -6,7 +6,7 @@ from django.test import Client
 from personality.models import PersonaVersion, Trait, VersionStatus
 from personality.selectors import persona_profile_draft, persona_profile_live
 from tests.factories import UserFactory
-from tests.personality.test_cards import SERAPHINA_PNG
+from tests.personality.test_cards import MARTA_PNG
 
 
 @pytest.fixture
@@ -116,10 +116,10 @@ def test_try_it_previews_the_prompt_of_the_draft(admin_client, ivan):
 
 
 def test_import_card_from_admin(admin_client, db):
-    with SERAPHINA_PNG.open("rb") as card:
+    with MARTA_PNG.open("rb") as card:
         response = admin_client.post("/admin/personality/persona/import-card/", {"card": card})
     assert response.status_code == 302
-    assert persona_profile_live("seraphina").name == "Seraphina"
+    assert persona_profile_live("marta-lindqvist").name == "Marta Lindqvist"
 
 
 def test_import_malformed_card_from_admin_shows_the_error(admin_client, db, tmp_path):

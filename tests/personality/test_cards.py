@@ -12,9 +12,10 @@ from personality.cards import card_read
 from personality.models import Fact, Persona, PersonaVersion, StyleExample
 from personality.selectors import persona_profile_live
 
-CARDS = Path("/work/shared/fixtures/cards")
-SERAPHINA_JSON = CARDS / "seraphina.card_v2.json"
-SERAPHINA_PNG = CARDS / "seraphina.card_v2.png"
+# A made-up character in the shape SillyTavern's cards take (tests/fixtures/cards/README.md).
+CARDS = Path(__file__).resolve().parent.parent / "fixtures" / "cards"
+MARTA_JSON = CARDS / "marta.card_v2.json"
+MARTA_PNG = CARDS / "marta.card_v2.png"
 
 
 def test_card_export_is_character_card_v2(api_client, ivan):
@@ -53,32 +54,37 @@ def test_png_export_round_trips(api_client, ivan, tmp_path: Path):
     assert api_client.get("/api/personas/ivan/card/").json() == first
 
 
+def test_png_fixture_carries_the_json_fixture():
+    assert card_read(MARTA_PNG.read_bytes()) == json.loads(MARTA_JSON.read_text(encoding="utf-8"))
+
+
 @pytest.mark.django_db
-@pytest.mark.parametrize("path", [SERAPHINA_JSON, SERAPHINA_PNG])
-def test_real_sillytavern_card_imports_as_json_and_png(path: Path):
+@pytest.mark.parametrize("path", [MARTA_JSON, MARTA_PNG])
+def test_sillytavern_style_card_imports_as_json_and_png(path: Path):
     call_command("import_persona_card", str(path))
-    persona = Persona.objects.get(slug="seraphina")
-    profile = persona_profile_live("seraphina")
-    assert profile.name == "Seraphina"
-    assert persona.facts.count() == 4
-    assert "eldoria" in persona.facts.first().tags
+    persona = Persona.objects.get(slug="marta-lindqvist")
+    profile = persona_profile_live("marta-lindqvist")
+    assert profile.name == "Marta Lindqvist"
+    assert persona.facts.count() == 4  # the disabled fifth entry is skipped
+    assert "skarholm" in persona.facts.first().tags
     examples = list(StyleExample.objects.filter(persona=persona))
-    assert [ex.user_message for ex in examples] == ['"Describe your traits?"', '"Describe your body and features."']
-    assert examples[0].answer.startswith("*Seraphina's gentle smile widens")
-    assert persona.card["first_mes"].startswith("*You wake with a start")
-    assert persona.card["creator"] == "OtisAlejandro"
-    assert persona.card["extensions"]["world"] == "Eldoria"
+    assert [ex.user_message for ex in examples] == ['"What do you do all day?"', '"Are you ever lonely out here?"']
+    assert examples[0].answer.startswith("*Marta taps the barometer twice")
+    assert "[Genre:" not in examples[1].answer
+    assert persona.card["first_mes"].startswith("*You wake wrapped in a scratchy blanket")
+    assert persona.card["creator"] == "DigitalMe tests"
+    assert persona.card["extensions"]["world"] == "Skarholm"
 
 
 @pytest.mark.django_db
 def test_imported_foreign_card_round_trips(api_client, tmp_path: Path):
-    call_command("import_persona_card", str(SERAPHINA_PNG))
-    first = api_client.get("/api/personas/seraphina/card/").json()
+    call_command("import_persona_card", str(MARTA_PNG))
+    first = api_client.get("/api/personas/marta-lindqvist/card/").json()
     path = tmp_path / "again.json"
     path.write_text(json.dumps(first), encoding="utf-8")
     call_command("import_persona_card", str(path), "--publish")
-    assert api_client.get("/api/personas/seraphina/card/").json() == first
-    assert first["data"]["creator"] == "OtisAlejandro"
+    assert api_client.get("/api/personas/marta-lindqvist/card/").json() == first
+    assert first["data"]["creator"] == "DigitalMe tests"
 
 
 def _counts():
@@ -100,7 +106,7 @@ def _counts():
     ],
 )
 def test_malformed_card_names_the_field_and_imports_nothing(tmp_path: Path, mutate, field):
-    card = json.loads(SERAPHINA_JSON.read_text(encoding="utf-8"))
+    card = json.loads(MARTA_JSON.read_text(encoding="utf-8"))
     mutate(card)
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(card), encoding="utf-8")

@@ -16,7 +16,7 @@ ORIGIN = (b"origin", b"http://testserver")
 def _load_ivan():
     from personality.loading import persona_load_file
 
-    return persona_load_file(path=IVAN_FILE)[0]
+    return persona_load_file(path=IVAN_FILE).persona
 
 
 @sync_to_async

@@ -13,7 +13,7 @@ from personality.models import EvalRun, PersonaVersion
 from personality.services import persona_update
 from tests.fakes.persona_judge import FakeJudgeApi
 
-# reply_preview runs the pipeline on another thread (async_to_sync): the data must be committed.
+# persona_reply runs the pipeline on another thread (async_to_sync): the data must be committed.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 

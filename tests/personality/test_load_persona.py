@@ -117,3 +117,90 @@ def test_bad_file_after_a_good_one_leaves_the_published_version_alone(tmp_path: 
 def test_missing_file_is_a_clear_error():
     with pytest.raises(CommandError, match="cannot read"):
         call_command("load_persona", "/nonexistent/ivan.yaml")
+
+
+# --- deploys never undo staff's tuning (issue 11) ----------------------------------------------
+
+
+def _staff_edit(humor: float = 0.4) -> None:
+    from personality.services import persona_update
+
+    persona_update(persona=Persona.objects.get(slug="ivan"), traits=[{"name": "humor", "value": humor}], publish=True)
+
+
+def _changed_file(tmp_path: Path, ivan_data: dict) -> Path:
+    ivan_data["facts"].append({"text": "Ivan moved to Lisbon in 2026."})
+    path = tmp_path / "ivan.yaml"
+    path.write_text(yaml.safe_dump(ivan_data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.mark.django_db
+def test_redeploying_the_same_file_keeps_a_staff_edit(capsys):
+    call_command("load_persona", str(IVAN_FILE))
+    _staff_edit(0.4)
+    versions = PersonaVersion.objects.count()
+    call_command("load_persona", str(IVAN_FILE))
+    assert persona_profile_live("ivan").trait("humor").value == 0.4
+    assert Trait.objects.get(name="humor").value == 0.4
+    assert PersonaVersion.objects.count() == versions
+    assert "unchanged" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_a_changed_file_does_not_overwrite_a_staff_edit(tmp_path: Path, ivan_data, capsys):
+    call_command("load_persona", str(IVAN_FILE))
+    _staff_edit(0.4)
+    versions = PersonaVersion.objects.count()
+    call_command("load_persona", str(_changed_file(tmp_path, ivan_data)))
+    out = capsys.readouterr().out
+    assert persona_profile_live("ivan").trait("humor").value == 0.4
+    assert not Fact.objects.filter(text="Ivan moved to Lisbon in 2026.").exists()
+    assert PersonaVersion.objects.count() == versions
+    assert "kept" in out and "edited" in out and "--force" in out
+
+
+@pytest.mark.django_db
+def test_an_applied_learning_proposal_counts_as_an_edit(tmp_path: Path, ivan_data):
+    from personality.services import version_record
+
+    call_command("load_persona", str(IVAN_FILE))
+    persona = Persona.objects.get(slug="ivan")
+    Fact.objects.create(persona=persona, text="learned: Ivan prefers tea", source="learned", position=999)
+    version_record(persona=persona, summary="proposal applied")  # a draft, not published
+    call_command("load_persona", str(_changed_file(tmp_path, ivan_data)))
+    assert Fact.objects.filter(text="learned: Ivan prefers tea").exists()
+    assert not Fact.objects.filter(text="Ivan moved to Lisbon in 2026.").exists()
+
+
+@pytest.mark.django_db
+def test_a_changed_file_loads_when_nobody_edited_since(tmp_path: Path, ivan_data, capsys):
+    call_command("load_persona", str(IVAN_FILE))
+    call_command("load_persona", str(_changed_file(tmp_path, ivan_data)))
+    assert "Ivan moved to Lisbon in 2026." in [fact.text for fact in persona_profile_live("ivan").facts]
+    assert "published" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_force_overwrites_and_says_what_it_replaces(tmp_path: Path, ivan_data, capsys):
+    call_command("load_persona", str(IVAN_FILE))
+    _staff_edit(0.4)
+    edited_version = PersonaVersion.objects.get(status=VersionStatus.PUBLISHED).number
+    call_command("load_persona", str(_changed_file(tmp_path, ivan_data)), "--force")
+    out = capsys.readouterr().out
+    assert persona_profile_live("ivan").trait("humor").value == 0.6
+    assert "Ivan moved to Lisbon in 2026." in [fact.text for fact in persona_profile_live("ivan").facts]
+    assert f"replaces version {edited_version}" in out
+    assert "humor 0.40→0.60" in out
+
+
+@pytest.mark.django_db
+def test_a_persona_not_loaded_from_a_file_is_kept(tmp_path: Path, ivan_data, capsys):
+    from personality.services import persona_load_snapshot
+
+    ivan_data["traits"][0]["value"] = 0.5
+    persona_load_snapshot(raw=ivan_data, summary="imported from a character card")
+    call_command("load_persona", str(IVAN_FILE))
+    out = capsys.readouterr().out
+    assert "kept" in out
+    assert persona_profile_live("ivan").traits[0].value == 0.5

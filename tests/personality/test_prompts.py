@@ -112,7 +112,26 @@ def test_memory_and_integration_context_are_rendered_with_source_and_freshness(p
         now=NOW,
     )
     assert "- The user's name is Anna" in prompt.sections["memory"]
-    assert "[github, 2026-11-25 07:00 UTC, 2 h ago] PR #42 'auth' merged in acme/api" in prompt.sections["context"]
+    assert (
+        "[github, synced 2 hours ago (2026-11-25 07:00 UTC)] PR #42 'auth' merged in acme/api"
+        in prompt.sections["context"]
+    )
+
+
+def test_a_context_items_age_is_written_once(profile):
+    item = ContextItem(
+        text="4 meetings today (from your calendar)", source="calendar", observed_at=NOW - timedelta(minutes=12)
+    )
+
+    prompt = compose_prompt(
+        profile=profile, user_message="How busy is my day?", context=[item], model=MODEL, budget_tokens=4000, now=NOW
+    )
+
+    assert prompt.system.count("12 minutes ago") == 1
+    assert (
+        "- [calendar, synced 12 minutes ago (2026-11-25 08:48 UTC)] 4 meetings today (from your calendar)"
+        in prompt.system
+    )
 
 
 def test_rules_carry_the_anti_injection_stance_and_boundaries(profile):
@@ -134,7 +153,13 @@ def test_trait_guidance_follows_the_value(profile):
 
 @pytest.mark.parametrize(
     ("text", "language"),
-    [("Привет, как дела?", "ru"), ("Hello there", "en"), ("Что такое Django ORM?", "ru"), ("🙂", "en")],
+    [
+        ("Привет, как дела?", "ru"),
+        ("Hello there", "en"),
+        ("Что такое Django ORM?", "ru"),
+        ("Что думаешь про Kubernetes operators?", "ru"),
+        ("🙂", "en"),
+    ],
 )
 def test_detect_language(text, language):
     assert detect_language(text) == language

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from django.test import AsyncClient
 
-from telegram_bot.bot import background_wait, webhook_application_shutdown
+from telegram_bot.bot import update_process, webhook_application_shutdown
+from telegram_bot.models import ProcessedUpdate, UpdateStatus
 from tests.fakes.telegram import BOT_ID, BOT_USERNAME, FakeTelegram
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,9 +32,16 @@ def fake_telegram(settings):
     fake.stop()
 
 
+async def handle_stored_updates() -> list[str]:
+    """What the Celery worker does: handle every stored update that waits, oldest first."""
+    waiting = ProcessedUpdate.objects.filter(status=UpdateStatus.PENDING).order_by("update_id")
+    ids = [update_id async for update_id in waiting.values_list("update_id", flat=True)]
+    return [(await update_process(update_id=update_id)).status for update_id in ids]
+
+
 @pytest.fixture
 async def webhook(fake_telegram):
-    """Posts updates to /telegram/webhook/ and waits until they are handled (as daphne would run them)."""
+    """Posts updates to /telegram/webhook/ and, unless wait=False, handles them as the worker would."""
     client = AsyncClient()
 
     async def post(update: Any, *, secret: str | None = WEBHOOK_SECRET, raw: bytes | None = None, wait: bool = True):
@@ -41,7 +49,7 @@ async def webhook(fake_telegram):
         body = raw if raw is not None else json.dumps(update)
         response = await client.post("/telegram/webhook/", data=body, content_type="application/json", headers=headers)
         if wait:
-            await background_wait()
+            await handle_stored_updates()
         return response
 
     yield post
@@ -101,6 +109,12 @@ def callback_update(
             },
         },
     }
+
+
+async def link_via_bot(webhook, code: str, *, user_id: int = TG_USER_ID) -> None:
+    """Link as a Telegram user does: `/start CODE`, then the confirm button under the bot's question."""
+    await webhook(message_update(f"/start {code}", user_id=user_id))
+    await webhook(callback_update(f"link:yes:{code}", user_id=user_id))
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from telegram_bot.models import TelegramAccount
 from telegram_bot.services import link_code_issue
 from tests.factories import UserFactory
 from tests.fakes.telegram import BOT_ID, BOT_USERNAME
-from tests.telegram_bot.conftest import TG_USER_ID, callback_update, message_update
+from tests.telegram_bot.conftest import TG_USER_ID, callback_update, link_via_bot, message_update
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,7 +31,7 @@ def _ivan_published(ivan):
 async def linked_user(webhook, fake_telegram):
     user = await sync_to_async(UserFactory)(email="masha@example.com", language="en")
     issued = await sync_to_async(link_code_issue)(user=user)
-    await webhook(message_update(f"/start {issued.code}"))
+    await link_via_bot(webhook, issued.code)
     fake_telegram.calls.clear()
     return user
 
@@ -243,11 +243,11 @@ async def test_linking_moves_the_guest_conversation_into_the_account(webhook, fa
     user = await sync_to_async(UserFactory)()
     issued = await sync_to_async(link_code_issue)(user=user)
 
-    await webhook(message_update(f"/start {issued.code}"))
+    await link_via_bot(webhook, issued.code)
 
     assert not await User.objects.filter(pk=guest_id).aexists()
     assert await Message.objects.filter(conversation__user=user, content="I was a guest here").aexists()
-    assert "guest chat moved" in fake_telegram.calls_of("sendMessage")[-1].params["text"]
+    assert "guest chat moved" in fake_telegram.calls_of("editMessageText")[-1].params["text"]
 
 
 async def test_with_guest_chat_off_unlinked_users_only_get_the_intro(webhook, fake_telegram, settings):
@@ -315,3 +315,40 @@ async def test_after_unlinking_the_conversations_stay_with_the_account(webhook, 
     assert await Message.objects.filter(
         conversation__user=account.guest_user, content="said as a guest again"
     ).aexists()
+
+
+async def test_a_group_reply_never_carries_the_mentioning_users_private_context(
+    webhook, fake_telegram, linked_user, monkeypatch
+):
+    from chat.context import ContextItem, _providers
+    from chat.llm.providers.fake import RECORDER
+    from chat.models import MemoryFact
+
+    await sync_to_async(chat_reply)(user=linked_user, text="My salary is 9000 euros", platform=Platform.WEB)
+    await MemoryFact.objects.acreate(user=linked_user, key="diagnosis", value="asthma", text="The user has asthma")
+    monkeypatch.setitem(
+        _providers,
+        "private-calendar",
+        # Like the integrations provider: the synced data of the user asked about, nobody else's.
+        lambda user, text: (
+            [ContextItem(text="Meeting with the divorce lawyer", source="calendar")]
+            if user.pk == linked_user.pk
+            else []
+        ),
+    )
+    update = message_update(
+        f"@{BOT_USERNAME} what do you know about me?",
+        chat=GROUP,
+        extra={"entities": [{"type": "mention", "offset": 0, "length": len(BOT_USERNAME) + 1}]},
+    )
+
+    await webhook(update)
+
+    prompt_text = " ".join(str(m["content"]) for m in RECORDER.last.messages)
+    assert "what do you know about me?" in prompt_text
+    assert "9000 euros" not in prompt_text
+    assert "asthma" not in prompt_text
+    assert "divorce lawyer" not in prompt_text
+    assert not await Message.objects.filter(conversation__user=linked_user, content__contains="know about me").aexists()
+    [sent] = fake_telegram.calls_of("sendMessage")
+    assert sent.params["chat_id"] == str(GROUP["id"])

@@ -10,8 +10,7 @@ import pytest
 from django.test import AsyncClient
 
 from digitalme.request_id import RequestIdLogFilter
-from telegram_bot.bot import background_wait
-from tests.telegram_bot.conftest import WEBHOOK_SECRET, message_update
+from tests.telegram_bot.conftest import WEBHOOK_SECRET, handle_stored_updates, message_update
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,7 +26,7 @@ async def test_the_reply_is_logged_with_the_webhook_requests_id(webhook, fake_te
             content_type="application/json",
             headers=headers,
         )
-        await background_wait()
+        await handle_stored_updates()
 
     assert response["X-Request-ID"] == "tg-chain-0001"
     assert fake_telegram.calls_of("sendMessage")

@@ -1,11 +1,19 @@
-"""The webhook: secret check, fast acknowledgement, idempotency, bad and unknown updates."""
+"""The webhook: secret check, stored before the 200, handled by the worker exactly once (retries,
+resume after a lost task), bad and unknown updates."""
 
 from __future__ import annotations
 
-import pytest
+import asyncio
+from datetime import timedelta
 
+import pytest
+from asgiref.sync import sync_to_async
+from django.utils import timezone
+
+from telegram_bot.bot import update_process
 from telegram_bot.models import ProcessedUpdate
-from tests.telegram_bot.conftest import callback_update, message_update
+from telegram_bot.services import update_lease, updates_resume
+from tests.telegram_bot.conftest import callback_update, handle_stored_updates, message_update
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -92,14 +100,19 @@ async def test_an_update_that_does_not_parse_is_logged_and_the_next_one_still_wo
     assert len(fake_telegram.calls_of("sendMessage")) == 1
 
 
-async def test_webhook_answers_before_the_update_is_handled(webhook, fake_telegram):
-    fake_telegram.fail_next("sendMessage", 429, retry_after=1)  # handling now takes over a second
+async def test_the_update_is_stored_before_the_200_and_handled_by_the_worker(webhook, fake_telegram):
+    update = message_update("/help")
 
-    response = await webhook(message_update("/help"), wait=False)
+    response = await webhook(update, wait=False)
 
     assert response.status_code == 200
     assert fake_telegram.calls_of("sendMessage") == []
-    await fake_telegram.await_call("sendMessage", count=2)
+    stored = await ProcessedUpdate.objects.aget(update_id=update["update_id"])
+    assert (stored.status, stored.payload) == ("pending", update)
+    assert await handle_stored_updates() == ["done"]
+    assert len(fake_telegram.calls_of("sendMessage")) == 1
+    stored = await ProcessedUpdate.objects.aget(update_id=update["update_id"])
+    assert (stored.status, stored.payload, stored.attempts) == ("done", {}, 1)
 
 
 async def test_many_updates_at_once_are_all_answered_without_exhausting_connections(webhook, fake_telegram):
@@ -107,8 +120,106 @@ async def test_many_updates_at_once_are_all_answered_without_exhausting_connecti
     for _ in range(30):
         response = await webhook(message_update("/help"), wait=False)
         assert response.status_code == 200
+    waiting = [u async for u in ProcessedUpdate.objects.filter(status="pending").values_list("update_id", flat=True)]
 
-    await fake_telegram.await_call("sendMessage", count=30, timeout=30)
+    outcomes = await asyncio.gather(*(update_process(update_id=update_id) for update_id in waiting))
+
+    assert [outcome.status for outcome in outcomes] == ["done"] * 30
+    assert len(fake_telegram.calls_of("sendMessage")) == 30
+
+
+async def test_a_full_backlog_answers_503_so_telegram_keeps_the_update(webhook, fake_telegram, settings):
+    settings.TELEGRAM_UPDATE_BACKLOG_MAX = 2
+    for _ in range(2):
+        await webhook(message_update("/help"), wait=False)
+
+    response = await webhook(message_update("/help"), wait=False)
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    assert response.json()["code"] == "backlog_full"
+    assert await ProcessedUpdate.objects.acount() == 2
+
+
+async def test_a_task_delivered_twice_handles_the_update_once(webhook, fake_telegram):
+    update = message_update("/help")
+    await webhook(update)
+
+    again = await update_process(update_id=update["update_id"])
+
+    assert again.status == "skipped"
+    assert len(fake_telegram.calls_of("sendMessage")) == 1
+
+
+async def test_a_send_that_keeps_failing_is_retried_later_and_delivered_once(webhook, fake_telegram, settings):
+    update = message_update("/help")
+    fake_telegram.fail_next("sendMessage", 502, times=5)  # more than the in-process retries (4)
+    await webhook(update, wait=False)
+
+    first = await update_process(update_id=update["update_id"])
+    second = await update_process(update_id=update["update_id"])
+
+    assert first.status == "retry" and first.retry_in_s == 5.0
+    assert second.status == "done"
+    delivered = [call for call in fake_telegram.calls_of("sendMessage")]
+    assert len(delivered) == 6  # five 502s, then the one that arrived
+    assert (await ProcessedUpdate.objects.aget(update_id=update["update_id"])).attempts == 2
+
+
+async def test_a_long_429_is_retried_after_telegrams_retry_after(webhook, fake_telegram):
+    update = message_update("/help")
+    fake_telegram.fail_next("sendMessage", 429, retry_after=90)  # longer than the in-process wait (60 s)
+    await webhook(update, wait=False)
+
+    outcome = await update_process(update_id=update["update_id"])
+
+    assert (outcome.status, outcome.retry_in_s) == ("retry", 91.0)
+    stored = await ProcessedUpdate.objects.aget(update_id=update["update_id"])
+    assert stored.status == "pending" and "RetryAfter" in stored.error
+
+
+async def test_an_update_gives_up_after_the_last_attempt(webhook, fake_telegram, settings):
+    settings.TELEGRAM_UPDATE_MAX_ATTEMPTS = 1
+    update = message_update("/help")
+    fake_telegram.fail_next("sendMessage", 502, times=5)
+    await webhook(update, wait=False)
+
+    outcome = await update_process(update_id=update["update_id"])
+
+    assert outcome.status == "failed"
+    stored = await ProcessedUpdate.objects.aget(update_id=update["update_id"])
+    assert stored.status == "failed" and "gave up after 1 attempts" in stored.error
+
+
+async def test_an_update_whose_worker_died_is_queued_again_when_its_lease_runs_out(webhook, fake_telegram):
+    update = message_update("/help")
+    await webhook(update, wait=False)
+    await sync_to_async(update_lease)(update_id=update["update_id"])  # a worker took it, then was killed
+    await ProcessedUpdate.objects.filter(update_id=update["update_id"]).aupdate(
+        leased_until=timezone.now() - timedelta(seconds=1)
+    )
+
+    assert await sync_to_async(updates_resume)() == 1
+    assert (await update_process(update_id=update["update_id"])).status == "done"
+    assert len(fake_telegram.calls_of("sendMessage")) == 1
+
+
+async def test_an_update_that_could_not_be_queued_is_resumed(webhook, fake_telegram):
+    update = message_update("/help")
+    await webhook(update, wait=False)
+    # As if the broker had been down: stored, never queued, and a minute old.
+    await ProcessedUpdate.objects.filter(update_id=update["update_id"]).aupdate(
+        queued_at=None, received=timezone.now() - timedelta(minutes=1)
+    )
+
+    assert await sync_to_async(updates_resume)() == 1
+    assert (await ProcessedUpdate.objects.aget(update_id=update["update_id"])).queued_at is not None
+
+
+async def test_a_freshly_queued_update_is_not_queued_again(webhook, fake_telegram):
+    await webhook(message_update("/help"), wait=False)
+
+    assert await sync_to_async(updates_resume)() == 0
 
 
 async def test_an_unknown_button_is_answered_so_the_client_stops_waiting(webhook, fake_telegram):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -25,7 +26,8 @@ import pytest
 from django.conf import settings
 from django.db import connection, connections
 
-CHROMIUM = "/usr/bin/chromium"
+# `make test` sets CHROMIUM (tools/ensure_chromium.sh finds or installs it).
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -37,8 +39,6 @@ CHROMIUM_ARGS = [
 OUTPUT_DIR = Path(os.environ.get("TEST_OUTPUT_DIR") or Path(settings.BASE_DIR) / "test-output")
 SCREENSHOTS = OUTPUT_DIR / "screenshots"
 PASSWORD = "correct-horse-battery-staple-42"
-# Read at import (collection), before pytest-django renames it to the test database's name.
-DEVELOPMENT_DATABASE_NAME = settings.DATABASES["default"]["NAME"]
 
 
 def _free_port() -> int:
@@ -56,25 +56,6 @@ def _test_database_url() -> str:
     if db.get("PASSWORD"):
         credentials += ":" + quote(db["PASSWORD"], safe="")
     return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-@pytest.fixture(scope="session")
-def test_database(django_db_setup, django_db_blocker) -> Iterator[None]:
-    """The test database, also when only browser tests run.
-
-    pytest-django creates it only for tests marked django_db; browser tests carry no such mark
-    (its per-test flush would run while Playwright's loop is active and fail).
-    """
-    from django.test.utils import setup_databases, teardown_databases
-
-    if connection.settings_dict["NAME"] != DEVELOPMENT_DATABASE_NAME:  # pytest-django made it already
-        yield
-        return
-    with django_db_blocker.unblock():
-        created = setup_databases(verbosity=0, interactive=False, aliases={"default"})
-    yield
-    with django_db_blocker.unblock():
-        teardown_databases(created, verbosity=0)
 
 
 @pytest.fixture(scope="session")
@@ -185,6 +166,8 @@ def browser(daphne_server, orm):
     """One Chromium for the module; afterwards the data the pages created is flushed away."""
     from playwright.sync_api import sync_playwright
 
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"no Chromium at {CHROMIUM}: run `make test` (it installs it) or `tools/ensure_chromium.sh`")
     orm(_load_ivan)  # data files are not migrations: the test database starts without Ivan
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

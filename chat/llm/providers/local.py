@@ -28,7 +28,7 @@ from django.conf import settings
 from litellm.llms.custom_llm import CustomLLM, CustomLLMError
 from litellm.types.utils import GenericStreamingChunk, ModelResponse
 
-from personality.prompts import detect_language
+from digitalme.language import detect_language
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,10 @@
-"""Ivan's memory of a user, shared by every platform: rolling summary + long-term facts.
+"""Long-term facts the user states about themselves, found by rules now or by the LLM later.
 
-Retrieval ranks the user's current facts against the message with BM25 (rank-bm25): cheap,
-offline, no embeddings model to load (PITFALLS.md measured the alternatives).
+Offline by default: rule-based patterns in English and Russian catch the facts people state
+plainly ("my daughter is called Masha", "я работаю в Яндексе"). They work with the bundled
+SmolLM2, which is too weak to extract facts reliably. When a capable model is configured
+(CHAT_MEMORY_LLM_EXTRACTION=true, or "auto" with a model that is not local/… or fake/…), a Celery
+task also asks the LLM for facts as JSON; both feed the same `memory_fact_record`.
 """
 
 from __future__ import annotations
@@ -12,48 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
-from rank_bm25 import BM25Okapi
 
-from chat.models import MemoryFact
-from chat.selectors import memory_fact_list, user_memory_get
-
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def tokenize(text: str) -> list[str]:
-    return [word.lower() for word in _WORD.findall(text)]
-
-
-def relevant_facts(*, user, text: str, limit: int | None = None) -> list[MemoryFact]:
-    """The user's current facts most relevant to `text`; all of them when there are few."""
-    limit = limit or settings.CHAT_MEMORY_FACTS_IN_PROMPT
-    facts = list(memory_fact_list(user=user)[:200])
-    if len(facts) <= limit:
-        return facts
-    corpus = [tokenize(f"{fact.key.replace('_', ' ')} {fact.text}") for fact in facts]
-    scores = BM25Okapi(corpus).get_scores(tokenize(text))
-    # Ties (no overlap at all) keep the newest facts first: facts are ordered newest first.
-    ranked = sorted(range(len(facts)), key=lambda i: -scores[i])
-    return [facts[i] for i in ranked[:limit]]
-
-
-def memory_for_prompt(*, user, text: str) -> list[str]:
-    """Lines of memory for the persona prompt: the rolling summary, then relevant facts."""
-    lines: list[str] = []
-    memory = user_memory_get(user=user)
-    if memory and memory.summary:
-        lines.append(f"Earlier conversations with this user, summarised: {memory.summary}")
-    lines.extend(f"The user told you: {fact.text}" for fact in relevant_facts(user=user, text=text))
-    return lines
-
-
-# --- long-term facts: extraction ----------------------------------------------------------------
-#
-# Offline by default: rule-based patterns in English and Russian catch the facts people state
-# plainly ("my daughter is called Masha", "я работаю в Яндексе"). They work with the bundled
-# SmolLM2, which is too weak to extract facts reliably. When a capable model is configured
-# (CHAT_MEMORY_LLM_EXTRACTION=true, or "auto" with a model that is not local/… or fake/…), a Celery
-# task also asks the LLM for facts as JSON; both feed the same `memory_fact_record`.
+from chat.memory.retrieval import tokenize
 
 
 @dataclass(frozen=True)

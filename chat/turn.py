@@ -1,0 +1,433 @@
+"""The chat turn: one user message in, Ivan's reply streamed out, both stored. Every platform uses it.
+
+Contract (docs/ARCHITECTURE.md "Chat pipeline contract"):
+
+    achat_reply(*, user, text, platform, conversation=None, client_id="",
+                on_token=None, should_stop=None, on_start=None) -> TurnResult        (async)
+    chat_reply(...same...) -> TurnResult                                            (sync wrapper)
+    persona_reply(*, profile, text, model=None, history=()) -> PreviewResult         (no storage)
+
+`platform` is a chat.models.Platform value; nothing else differs between platforms.
+`persona_reply` is how the persona-quality loop (evaluation, learning, the admin's "try it")
+gets Ivan's answer: the persona version is the `profile` it passes (live, draft or an old
+version), the model a parameter; nothing is stored.
+Domain errors (chat.errors): EmptyMessage, MessageTooLong, RateLimited, LLMUnavailable, NotFound.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+
+from chat import llm, moderation
+from chat.context import context_for
+from chat.errors import EmptyMessage, InvalidInput, LLMUnavailable, MessageTooLong, RateLimited
+from chat.memory import memory_for_prompt, remember
+from chat.models import Conversation, Message, Platform, Role
+from chat.prompting import BuiltPrompt, build_prompt
+from chat.selectors import history_before, message_find_by_client_id, reply_for, usable_history
+from chat.serializers import message_payload
+from digitalme import metrics
+from digitalme.language import detect_language
+from digitalme.realtime import push_to_user
+from personality.profile import PersonaProfile
+from personality.selectors import persona_profile_live
+
+logger = logging.getLogger(__name__)
+
+TokenCallback = Callable[[str], Awaitable[None]]
+StartCallback = Callable[[Message, Message], Awaitable[None]]
+TITLE_CHARS = 60
+OUTPUT_CHECK_EVERY_CHARS = 80  # moderate the growing reply this often while it streams
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    conversation: Conversation
+    user_message: Message
+    reply: Message
+    prompt: BuiltPrompt | None  # None when no LLM was asked (blocked input, idempotent replay)
+    replayed: bool = False  # the client_id was seen before: the stored turn is returned
+
+
+@dataclass(frozen=True)
+class PreviewResult:
+    text: str
+    prompt: BuiltPrompt
+    model: str
+    latency_ms: int
+
+
+# --- small helpers -------------------------------------------------------------------------------
+
+
+def title_from(text: str) -> str:
+    one_line = " ".join(text.split())
+    if len(one_line) <= TITLE_CHARS:
+        return one_line
+    cut = one_line[:TITLE_CHARS].rsplit(" ", 1)[0] or one_line[:TITLE_CHARS]
+    return cut.rstrip(",.;:!?-") + "…"
+
+
+def _validate_text(text: Any) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise EmptyMessage("The message is empty: write something for Ivan.", fields={"content": "empty"})
+    text = text.strip()
+    if len(text) > settings.CHAT_MAX_MESSAGE_CHARS:
+        raise MessageTooLong(
+            f"The message is {len(text)} characters long; the limit is {settings.CHAT_MAX_MESSAGE_CHARS}.",
+            fields={"content": "too_long"},
+        )
+    return text
+
+
+def _check_rate_limit(user) -> None:
+    """A fixed window per user in the shared cache, so every process and platform counts together."""
+    window = settings.CHAT_RATE_WINDOW_S
+    slot = int(time.time() // window)
+    key = f"chat:rate:{user.pk}:{slot}"
+    if cache.add(key, 1, timeout=window + 1):
+        count = 1
+    else:
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add() and incr()
+            cache.set(key, 1, timeout=window + 1)
+            count = 1
+    if count > settings.CHAT_RATE_LIMIT:
+        retry_after = max(1, int(window - time.time() % window))
+        raise RateLimited(
+            f"Too many messages: at most {settings.CHAT_RATE_LIMIT} per {window} s. Try again in {retry_after} s.",
+            retry_after_s=retry_after,
+        )
+
+
+# --- the turn, step by step (sync steps run in a worker thread) ------------------------------------
+
+
+@dataclass
+class _Begun:
+    conversation: Conversation
+    user_message: Message
+    reply: Message
+    language: str
+    blocked: bool
+    replayed: bool
+    history: list[dict[str, str]]
+
+
+def _begin_turn(*, user, text: str, platform: str, conversation: Conversation | None, client_id: str) -> _Begun:
+    """Store the user's message (or find it again for a retried client_id) and make room for the reply."""
+    language = detect_language(text, default=getattr(user, "language", "en"))
+    existing = message_find_by_client_id(user=user, client_id=client_id)
+    if existing is not None:
+        stored_reply = reply_for(user_message=existing)
+        if stored_reply is not None and stored_reply.content:
+            return _Begun(existing.conversation, existing, stored_reply, language, False, True, [])
+        return _prepare_reply(existing.conversation, existing, platform, language)
+
+    verdict = moderation.moderate_input(text, language=language)
+    with transaction.atomic():
+        if conversation is None:
+            conversation = Conversation.objects.create(user=user, platform=Platform(platform))
+        user_message = Message(
+            conversation=conversation,
+            role=Role.USER,
+            content=text,
+            platform=platform,
+            client_id=client_id,
+            moderation=verdict.as_dict(),
+        )
+        user_message.full_clean()
+        try:
+            with transaction.atomic():
+                user_message.save()
+        except IntegrityError:  # the same client_id raced in through another socket
+            raise InvalidInput("This message was already sent.", fields={"client_id": "duplicate"}) from None
+        push_to_user(user.pk, {"type": "message.created", "message": message_payload(user_message)})
+        if not verdict.allowed:
+            refusal = moderation.refusal_for(verdict, language, persona=_live_profile_or_none())
+            reply = Message(
+                conversation=conversation,
+                role=Role.ASSISTANT,
+                content=refusal,
+                platform=platform,
+                client_id=client_id,
+                model="",
+                moderation={"allowed": True, "refusal": True},
+            )
+            reply.save()
+            _touch(conversation, first_text=text)
+            push_to_user(user.pk, {"type": "reply.end", "message": message_payload(reply)})
+            return _Begun(conversation, user_message, reply, language, True, False, [])
+    return _prepare_reply(conversation, user_message, platform, language)
+
+
+def _prepare_reply(conversation: Conversation, user_message: Message, platform: str, language: str) -> _Begun:
+    """An empty reply row whose id the stream announces; it is filled (or removed) at the end."""
+    reply = Message(
+        conversation=conversation,
+        role=Role.ASSISTANT,
+        content="",
+        platform=platform,
+        client_id=user_message.client_id,
+    )
+    reply.save()
+    history = [
+        {"role": message.role, "content": message.content}
+        for message in usable_history(history_before(conversation=conversation, before_id=user_message.id))
+    ]
+    return _Begun(conversation, user_message, reply, language, False, False, history)
+
+
+def _build(*, user, text: str, history: list[dict[str, str]]) -> BuiltPrompt:
+    return build_prompt(
+        profile=persona_profile_live(),
+        text=text,
+        history=history,
+        memory=memory_for_prompt(user=user, text=text),
+        context=context_for(user, text),
+    )
+
+
+def _touch(conversation: Conversation, *, first_text: str) -> None:
+    """Title a new conversation from its first exchange and move it to the top of the list."""
+    if not conversation.title:
+        conversation.title = title_from(first_text)
+    conversation.save(update_fields=["title", "updated"])
+
+
+def _live_profile_or_none() -> Any:
+    """Ivan's live profile for a refusal's wording; a refusal must not fail for want of a persona."""
+    try:
+        return persona_profile_live()
+    except Exception:
+        logger.warning("no live persona for the refusal; using the default wording", exc_info=True)
+        return None
+
+
+def _finish_turn(
+    *,
+    user,
+    begun: _Begun,
+    result: llm.StreamResult,
+    prompt: BuiltPrompt,
+    cut_verdict: moderation.Verdict | None,
+) -> Message:
+    reply = begun.reply
+    text = _clean_reply(result.text)
+    verdict = cut_verdict or moderation.moderate_output(
+        text, user_id=user.pk, system_prompt=prompt.composed.system, final=True
+    )
+    moderation_record = verdict.as_dict()
+    if not verdict.allowed:
+        text = moderation.refusal_for(verdict, begun.language, persona=prompt.profile)
+        moderation_record["replaced"] = True
+    reply.content = text
+    reply.model = result.model
+    reply.prompt_tokens = result.prompt_tokens
+    reply.completion_tokens = result.completion_tokens
+    reply.latency_ms = result.latency_ms
+    reply.ttft_ms = result.ttft_ms
+    reply.stopped = result.stopped and verdict.allowed
+    reply.moderation = moderation_record
+    with transaction.atomic():
+        reply.save()
+        _touch(begun.conversation, first_text=begun.user_message.content)
+        push_to_user(user.pk, {"type": "reply.end", "message": message_payload(reply)})
+    remember(user=user, user_message=begun.user_message, language=begun.language)
+    return reply
+
+
+def _abandon_reply(begun: _Begun) -> None:
+    Message.objects.filter(pk=begun.reply.pk, content="").delete()
+
+
+def _clean_reply(text: str) -> str:
+    return text.strip()
+
+
+# --- the pipeline -------------------------------------------------------------------------------
+
+
+async def achat_reply(
+    *,
+    user,
+    text: str | None,
+    platform: str,
+    conversation: Conversation | None = None,
+    client_id: str = "",
+    on_token: TokenCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    on_start: StartCallback | None = None,
+) -> TurnResult:
+    """Answer `text` from `user` as Ivan and store both messages.
+
+    `on_start(user_message, reply)` runs once both rows exist (the reply still empty: its id is
+    what the stream announces); `on_token(delta)` runs per streamed piece; `should_stop()` is
+    polled between pieces and ends generation early (the partial reply is stored, `stopped`).
+    A failing callback (the caller went away) never stops the reply from being completed and
+    stored. Raises EmptyMessage, MessageTooLong, RateLimited, LLMUnavailable (user message kept).
+    """
+    text = _validate_text(text)
+    await database_sync_to_async(_check_rate_limit)(user)
+    client_id = (client_id or "").strip()[:64] or uuid.uuid4().hex
+    begun = await database_sync_to_async(_begin_turn)(
+        user=user, text=text, platform=platform, conversation=conversation, client_id=client_id
+    )
+    caller = _Caller(on_token)
+    await caller.call(on_start, begun.user_message, begun.reply)
+    if begun.blocked or begun.replayed:
+        if begun.blocked:
+            metrics.record_chat_turn(platform=platform, outcome="blocked")
+        await caller.token(begun.reply.content)
+        return TurnResult(begun.conversation, begun.user_message, begun.reply, None, replayed=begun.replayed)
+
+    try:
+        prompt = await database_sync_to_async(_build)(user=user, text=text, history=begun.history)
+    except Exception:
+        await database_sync_to_async(_abandon_reply)(begun)
+        raise
+    guard = _OutputGuard(user_id=user.pk, system_prompt=prompt.composed.system)
+
+    async def on_delta(delta: str) -> None:
+        await guard.feed(delta)
+        if guard.verdict is None:
+            await caller.token(delta)
+
+    def stop_requested() -> bool:
+        return guard.verdict is not None or bool(should_stop and should_stop())
+
+    try:
+        result = await llm.stream_reply(prompt.messages, on_delta=on_delta, should_stop=stop_requested)
+    except llm.LLMUnavailableError:
+        await database_sync_to_async(_abandon_reply)(begun)
+        metrics.record_chat_turn(platform=platform, outcome="error")
+        raise LLMUnavailable(
+            "Ivan cannot answer right now (the language model did not respond). Your message is saved; try again."
+        ) from None
+    if guard.verdict is not None:
+        result = replace(result, stopped=False)
+    elif not result.text.strip() and not result.stopped:
+        await database_sync_to_async(_abandon_reply)(begun)
+        metrics.record_chat_turn(platform=platform, outcome="error")
+        raise LLMUnavailable("Ivan could not find words this time (the model returned nothing). Try again.")
+    reply = await database_sync_to_async(_finish_turn)(
+        user=user, begun=begun, result=result, prompt=prompt, cut_verdict=guard.verdict
+    )
+    outcome = "cut" if guard.verdict is not None else ("stopped" if result.stopped else "ok")
+    metrics.record_chat_turn(platform=platform, outcome=outcome)
+    return TurnResult(begun.conversation, begun.user_message, reply, prompt)
+
+
+def chat_reply(
+    *,
+    user,
+    text: str | None,
+    platform: str,
+    conversation: Conversation | None = None,
+    client_id: str = "",
+    on_token: Callable[[str], Any] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> TurnResult:
+    """Sync entry point (DRF views, Celery, commands): the same pipeline as achat_reply.
+
+    `on_token` is a plain function here; it runs on the pipeline's event loop, so keep it quick.
+    Must not be called from a thread that runs an event loop (use achat_reply there).
+    """
+    async_on_token: TokenCallback | None = None
+    if on_token is not None:
+        sync_on_token = on_token
+
+        async def async_on_token(delta: str) -> None:
+            sync_on_token(delta)
+
+    return async_to_sync(achat_reply)(
+        user=user,
+        text=text,
+        platform=platform,
+        conversation=conversation,
+        client_id=client_id,
+        on_token=async_on_token,
+        should_stop=should_stop,
+    )
+
+
+class _Caller:
+    """Calls the caller's callbacks; once one fails (socket gone) it stops calling, the turn goes on."""
+
+    def __init__(self, on_token: TokenCallback | None) -> None:
+        self._on_token = on_token
+        self.gone = False
+
+    async def call(self, callback: Callable[..., Awaitable[Any]] | None, *args: Any) -> None:
+        if callback is None or self.gone:
+            return
+        try:
+            await callback(*args)
+        except Exception:
+            logger.info("reply caller went away; the reply is still completed and stored", exc_info=True)
+            self.gone = True
+
+    async def token(self, delta: str) -> None:
+        if delta:
+            await self.call(self._on_token, delta)
+
+
+class _OutputGuard:
+    """Moderates the reply while it streams (cheap local checks, off the event loop); the first
+    bad verdict cuts it, and the stored reply is replaced by Ivan's refusal."""
+
+    def __init__(self, *, user_id: int, system_prompt: str) -> None:
+        self.user_id = user_id
+        self.system_prompt = system_prompt
+        self.text = ""
+        self.checked_upto = 0
+        self.verdict: moderation.Verdict | None = None
+
+    async def feed(self, delta: str) -> None:
+        self.text += delta
+        if self.verdict is None and len(self.text) - self.checked_upto >= OUTPUT_CHECK_EVERY_CHARS:
+            self.checked_upto = len(self.text)
+            verdict = await moderation.amoderate_output(
+                self.text, self.user_id, system_prompt=self.system_prompt, final=False
+            )
+            if not verdict.allowed:
+                self.verdict = verdict
+
+
+# --- the persona-quality loop's entry (evaluation, learning, admin "try it") -------------------
+
+
+async def apersona_reply(
+    *, profile: PersonaProfile, text: str, model: str | None = None, history: Sequence[dict[str, str]] = ()
+) -> PreviewResult:
+    """Ivan's answer as persona version `profile` (live, draft or old) from `model` (default LLM_MODEL),
+    through the same prompt building and LLM layer as a chat turn; nothing is stored."""
+    text = _validate_text(text)
+    model = model or llm.current_model()
+    prompt = await database_sync_to_async(build_prompt)(profile=profile, text=text, history=list(history), model=model)
+    try:
+        result = await llm.stream_reply(prompt.messages, model=model)
+    except llm.LLMUnavailableError:
+        raise LLMUnavailable("The language model did not respond; try again.") from None
+    return PreviewResult(
+        text=_clean_reply(result.text), prompt=prompt, model=result.model, latency_ms=result.latency_ms
+    )
+
+
+def persona_reply(
+    *, profile: PersonaProfile, text: str, model: str | None = None, history: Sequence[dict[str, str]] = ()
+) -> PreviewResult:
+    """Sync apersona_reply: the one way evaluation, learning and the admin's "try it" get a reply."""
+    return async_to_sync(apersona_reply)(profile=profile, text=text, model=model, history=history)
