@@ -26,7 +26,7 @@ TEST_ENV := ENV_FILE= DEBUG=false SECRET_KEY=test-secret-key-not-for-production 
 	OPS_HEARTBEAT_INTERVAL_S=0 PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/test-prometheus
 PYTEST_ARGS ?=
 
-.PHONY: help install run test test-lite lint bench bench-moderation superuser clean
+.PHONY: help install run test test-lite lint bench bench-moderation docs superuser clean
 
 help:
 	@echo "make run        start DigitalMe locally (SQLite, no Redis, bundled LLM) on http://127.0.0.1:8000"
@@ -35,6 +35,7 @@ help:
 	@echo "make lint       ruff + mypy"
 	@echo "make bench      chat load benchmark (PostgreSQL + Redis)"
 	@echo "make bench-moderation  per-message cost of the offline moderation layers"
+	@echo "make docs       documentation site (MkDocs, --strict, offline) into var/docs/site"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -108,6 +109,14 @@ bench: install
 
 bench-moderation: install
 	$(TEST_ENV) DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) tools/moderation_bench.py
+
+# docs: the OpenAPI schema from the code, then the strict MkDocs build (no network needed).
+docs: install
+	@mkdir -p var/docs
+	$(TEST_ENV) DATABASE_URL=sqlite:///$(CURDIR)/var/docs/schema.sqlite3 REDIS_URL= \
+		$(PY) manage.py spectacular --format openapi-json --file var/docs/openapi.json
+	NO_MKDOCS_2_WARNING=1 $(TEST_ENV) $(VENV)/bin/mkdocs build --strict --quiet
+	@echo "docs: $(CURDIR)/var/docs/site/index.html"
 
 clean:
 	rm -rf $(VENV) staticfiles test-output bench-output .pytest_cache .mypy_cache .ruff_cache

@@ -95,6 +95,11 @@ CELERY_TASK_LATENCY = Histogram(
 TELEGRAM_WEBHOOK = Counter(
     "dm_telegram_webhook_requests_total", "Telegram webhook deliveries, by outcome.", ["outcome"]
 )
+CACHE_FAILURES = Counter(
+    "dm_cache_failures_total",
+    "Cache (Redis) operations that failed and were answered as a miss (rate limits fail open).",
+    ["operation"],
+)
 TELEGRAM_UPDATES = Counter(
     "dm_telegram_updates_total", "Telegram updates: every one processed, and those that failed.", ["outcome"]
 )
@@ -169,6 +174,11 @@ def record_telegram_update(*, failed: bool = False) -> None:
     TELEGRAM_UPDATES.labels(outcome="failed" if failed else "processed").inc()
 
 
+def record_cache_failure(*, operation: str) -> None:
+    """One cache operation (get, add, incr, …) failed and was answered as a miss."""
+    CACHE_FAILURES.labels(operation=operation).inc()
+
+
 # --- Database query timer -------------------------------------------------------------------
 
 
@@ -201,6 +211,10 @@ def install_db_query_timer() -> None:
 
 
 # --- HTTP middleware ------------------------------------------------------------------------
+
+
+# Anyone can send any method name; only these become label values (the rest count as "other").
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def _route(request: HttpRequest) -> str:
@@ -239,7 +253,7 @@ class MetricsMiddleware:
     @staticmethod
     def _observe(request: HttpRequest, response: HttpResponse, started: float) -> None:
         route = _route(request)
-        method = request.method or "GET"
+        method = request.method if request.method in KNOWN_METHODS else "other"
         HTTP_REQUESTS.labels(method=method, route=route, status=str(response.status_code)).inc()
         HTTP_LATENCY.labels(method=method, route=route).observe(time.perf_counter() - started)
 
