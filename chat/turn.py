@@ -40,6 +40,7 @@ from chat.serializers import message_payload
 from digitalme import metrics
 from digitalme.language import detect_language
 from digitalme.realtime import push_to_user
+from personality.evaluation.gate import GateOutcome, agate_reply, gate_mode
 from personality.profile import PersonaProfile
 from personality.selectors import persona_profile_live
 
@@ -223,6 +224,7 @@ def _finish_turn(
     result: llm.StreamResult,
     prompt: BuiltPrompt,
     cut_verdict: moderation.Verdict | None,
+    quality: GateOutcome | None = None,
 ) -> Message:
     reply = begun.reply
     text = _clean_reply(result.text)
@@ -241,6 +243,7 @@ def _finish_turn(
     reply.ttft_ms = result.ttft_ms
     reply.stopped = result.stopped and verdict.allowed
     reply.moderation = moderation_record
+    reply.quality = quality.record if quality else {}
     with transaction.atomic():
         reply.save()
         _touch(begun.conversation, first_text=begun.user_message.content)
@@ -299,10 +302,12 @@ async def achat_reply(
         await database_sync_to_async(_abandon_reply)(begun)
         raise
     guard = _OutputGuard(user_id=user.pk, system_prompt=prompt.composed.system)
+    # The full quality gate (the bundled model) may replace the reply: nothing is shown before it passed.
+    hold = gate_mode(llm.current_model()) == "full"
 
     async def on_delta(delta: str) -> None:
         await guard.feed(delta)
-        if guard.verdict is None:
+        if guard.verdict is None and not hold:
             await caller.token(delta)
 
     def stop_requested() -> bool:
@@ -322,12 +327,50 @@ async def achat_reply(
         await database_sync_to_async(_abandon_reply)(begun)
         metrics.record_chat_turn(platform=platform, outcome="error")
         raise LLMUnavailable("Ivan could not find words this time (the model returned nothing). Try again.")
+    quality = None
+    if guard.verdict is None and not result.stopped:
+        result, quality = await _quality_gate(text=text, prompt=prompt, result=result)
     reply = await database_sync_to_async(_finish_turn)(
-        user=user, begun=begun, result=result, prompt=prompt, cut_verdict=guard.verdict
+        user=user, begun=begun, result=result, prompt=prompt, cut_verdict=guard.verdict, quality=quality
     )
+    if hold:
+        await caller.token(reply.content)
     outcome = "cut" if guard.verdict is not None else ("stopped" if result.stopped else "ok")
     metrics.record_chat_turn(platform=platform, outcome=outcome)
     return TurnResult(begun.conversation, begun.user_message, reply, prompt)
+
+
+async def _quality_gate(
+    *, text: str, prompt: BuiltPrompt, result: llm.StreamResult
+) -> tuple[llm.StreamResult, GateOutcome | None]:
+    """The persona quality gate on a finished reply: the reply to show (the first, a regenerated
+    candidate or Ivan's grounded answer) and the gate's record, also counted in the metrics."""
+    candidates: list[llm.StreamResult] = []
+
+    async def regenerate() -> str | None:
+        try:
+            again = await llm.stream_reply(prompt.messages)
+        except llm.LLMUnavailableError:
+            return None
+        candidates.append(again)
+        return _clean_reply(again.text)
+
+    gated = await agate_reply(
+        reply=_clean_reply(result.text),
+        model=result.model,
+        user_message=text,
+        profile=prompt.profile,
+        system_prompt=prompt.composed.system,
+        regenerate=regenerate,
+    )
+    if gated is None:
+        return result, None
+    metrics.record_quality_gate(mode=gated.record["gate"], outcome=gated.outcome, label=gated.record["label"])
+    if gated.index > 0:
+        return candidates[gated.index - 1], gated
+    if gated.index < 0:
+        return replace(result, text=gated.text), gated
+    return result, gated
 
 
 def chat_reply(
