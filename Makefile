@@ -26,7 +26,7 @@ TEST_ENV := ENV_FILE= DEBUG=false SECRET_KEY=test-secret-key-not-for-production 
 	OPS_HEARTBEAT_INTERVAL_S=0 PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/test-prometheus
 PYTEST_ARGS ?=
 
-.PHONY: help install run test test-lite lint bench superuser clean
+.PHONY: help install run test test-lite lint bench docs superuser clean
 
 help:
 	@echo "make run        start DigitalMe locally (SQLite, no Redis, bundled LLM) on http://127.0.0.1:8000"
@@ -34,6 +34,7 @@ help:
 	@echo "make test-lite  quick suite on SQLite, in-memory layers"
 	@echo "make lint       ruff + mypy"
 	@echo "make bench      chat load benchmark (PostgreSQL + Redis)"
+	@echo "make docs       documentation site (MkDocs, --strict, offline) into var/docs/site"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -104,6 +105,14 @@ bench: install
 		$(PY) tools/check_services.py
 	$(TEST_ENV) DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(PY) tools/bench.py $(BENCH_ARGS)
+
+# docs: the OpenAPI schema from the code, then the strict MkDocs build (no network needed).
+docs: install
+	@mkdir -p var/docs
+	$(TEST_ENV) DATABASE_URL=sqlite:///$(CURDIR)/var/docs/schema.sqlite3 REDIS_URL= \
+		$(PY) manage.py spectacular --format openapi-json --file var/docs/openapi.json
+	NO_MKDOCS_2_WARNING=1 $(TEST_ENV) $(VENV)/bin/mkdocs build --strict --quiet
+	@echo "docs: $(CURDIR)/var/docs/site/index.html"
 
 clean:
 	rm -rf $(VENV) staticfiles test-output bench-output .pytest_cache .mypy_cache .ruff_cache

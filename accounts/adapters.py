@@ -4,7 +4,10 @@ import logging
 import smtplib
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.models import EmailAddress
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+
+from accounts.services import user_tokens_revoke
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +34,28 @@ class AccountAdapter(DefaultAccountAdapter):
                 extra={"template": template_prefix, "error": type(exc).__name__},
             )
 
+    def set_password(self, user, password):
+        """Every allauth password path (change, set, reset from the mailed link) ends here: the
+        account's refresh tokens and open sockets end with the old password."""
+        super().set_password(user, password)
+        user_tokens_revoke(user=user, reason="password_changed")
+
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
-    pass
+    def authenticate_by_email(self, sociallogin):
+        """A social login reaches an existing account by email only when the account's own copy
+        of that address is verified. Otherwise anyone could register the address first (the API
+        and the sign-up form do not verify it) and wait for its owner's "Sign in with Google" to
+        land in the squatted account (pre-account-takeover); the owner is sent to sign-up instead,
+        which says the address is taken."""
+        match = super().authenticate_by_email(sociallogin)
+        if match is None:
+            return None
+        user, email = match
+        if EmailAddress.objects.filter(user=user, email__iexact=email, verified=True).exists():
+            return match
+        logger.warning(
+            "social sign-in not connected to an account with an unverified email",
+            extra={"user_id": user.pk, "provider": sociallogin.account.provider},
+        )
+        return None

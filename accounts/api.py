@@ -12,9 +12,9 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts.models import Language
-from accounts.serializers import StrictSerializer, UserOutputSerializer
+from accounts.serializers import StrictSerializer, TokenRefreshSerializer, UserOutputSerializer
 from accounts.services import user_create, user_data_export, user_delete, user_update
-from accounts.throttles import LoginEmailThrottle, LoginIpThrottle, RegisterIpThrottle
+from accounts.throttles import ExportThrottle, LoginEmailThrottle, LoginIpThrottle, RegisterIpThrottle
 
 ERROR = inline_serializer(
     "Error",
@@ -64,6 +64,7 @@ class TokenObtainApi(TokenObtainPairView):
 class TokenRefreshApi(TokenRefreshView):
     """Refresh → new access + a rotated refresh; the old refresh is blacklisted."""
 
+    serializer_class = TokenRefreshSerializer
     throttle_classes = [LoginIpThrottle]
 
 
@@ -122,6 +123,8 @@ class MeApi(APIView):
 
 
 class MeExportApi(APIView):
+    throttle_classes = [ExportThrottle]
+
     @extend_schema(responses={200: OpenApiResponse(description="All of the user's data"), **ERROR_RESPONSES})
     def get(self, request):
         response = Response(user_data_export(user=request.user))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ObjectDoesNotExist
 from rest_framework import serializers
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.serializers import TokenRefreshSerializer as BaseTokenRefreshSerializer
 
 from accounts.models import User
 
@@ -22,3 +25,13 @@ class StrictSerializer(serializers.Serializer):
         if unknown:
             raise serializers.ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
         return attrs
+
+
+class TokenRefreshSerializer(BaseTokenRefreshSerializer):
+    """simplejwt looks the token's user up with .get(): a deleted account's token is a 401, not a 500."""
+
+    def validate(self, attrs):
+        try:
+            return super().validate(attrs)
+        except ObjectDoesNotExist as exc:
+            raise AuthenticationFailed("No active account found for the given token.", "no_active_account") from exc

@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.registry import user_data_exporters, user_deletion_hooks
 from digitalme.errors import DomainError
+from digitalme.ws_auth import sockets_close_for_user
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,34 @@ def user_update(*, user: User, **changes: Any) -> User:
 
 
 @transaction.atomic
+def user_tokens_revoke(*, user: User, reason: str) -> int:
+    """End every refresh token of the account (simplejwt's blacklist) and close its open sockets.
+
+    Called when the credentials a token was issued for stop being trusted: a password change or
+    reset, deactivation, deletion. Access tokens die on their own within ACCESS_TOKEN_LIFETIME
+    (15 min); refresh tokens would otherwise live for days. Returns how many were revoked.
+    """
+    from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+    tokens = OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True)
+    revoked = BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in tokens], ignore_conflicts=True
+    )
+    user_id = user.pk
+    transaction.on_commit(lambda: sockets_close_for_user(user_id, reason=reason))
+    logger.info("refresh tokens revoked", extra={"user_id": user_id, "reason": reason, "count": len(revoked)})
+    return len(revoked)
+
+
+def user_logged_out(*, user: User | None, session_key: str | None) -> None:
+    """A web log-out (allauth, the admin, account deletion): that session's sockets close."""
+    if user is None or not session_key:
+        return
+    user_id = user.pk
+    transaction.on_commit(lambda: sockets_close_for_user(user_id, reason="logged_out", session_key=session_key))
+
+
+@transaction.atomic
 def user_delete(*, user: User, password: str) -> None:
     """Delete the account and, through the registered hooks and cascades, all of its data."""
     if not user.check_password(password):
@@ -86,6 +115,7 @@ def user_delete(*, user: User, password: str) -> None:
             hook(user)
         except Exception:  # a provider being down must not keep a user's data alive
             logger.exception("deletion hook failed", extra={"hook": name, "user_id": user.pk})
+    user_tokens_revoke(user=user, reason="deleted")
     user_id = user.pk
     user.delete()
     logger.info("user deleted", extra={"user_id": user_id})

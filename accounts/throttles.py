@@ -1,18 +1,15 @@
-"""Throttles for credential endpoints: per client IP and per email address tried."""
+"""Throttles for credential endpoints and account export: per client IP, per email tried, per user."""
 
 from __future__ import annotations
 
-from rest_framework.throttling import SimpleRateThrottle
+from digitalme.throttling import RateThrottle, UserRateThrottle
 
 
-class LoginIpThrottle(SimpleRateThrottle):
+class LoginIpThrottle(RateThrottle):
     scope = "login_ip"
 
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
-
-class LoginEmailThrottle(SimpleRateThrottle):
+class LoginEmailThrottle(RateThrottle):
     scope = "login_email"
 
     def get_cache_key(self, request, view):
@@ -25,3 +22,9 @@ class LoginEmailThrottle(SimpleRateThrottle):
 
 class RegisterIpThrottle(LoginIpThrottle):
     scope = "register_ip"
+
+
+class ExportThrottle(UserRateThrottle):
+    """Building the export reads every table of the user's: a handful an hour is plenty."""
+
+    scope = "export"

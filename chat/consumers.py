@@ -1,4 +1,4 @@
-"""`/ws/chat/` (API.md): auth, streaming replies, stop, ping, and live pushes for the user.
+"""`/ws/chat/` (docs/API.md): auth, streaming replies, stop, ping, and live pushes for the user.
 
 Thin: frames are parsed here, turns go through chat.services.achat_reply. A turn runs in its
 own task, so the socket keeps reading (`stop`, `ping`) while Ivan answers, and a closed socket
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import uuid
 from collections import deque
@@ -27,8 +26,9 @@ from chat.background import spawn
 from chat.errors import ChatError
 from chat.serializers import message_payload
 from chat.services import achat_reply
+from digitalme.parsers import loads_or_none
 from digitalme.realtime import persona_group, user_group
-from digitalme.ws_auth import user_from_access_token
+from digitalme.ws_auth import SessionRevocationMixin, user_from_access_token
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def _user_payload(user) -> dict[str, Any]:
     return {"id": user.pk, "email": user.email, "display_name": user.display_name, "language": user.language}
 
 
-class ChatConsumer(AsyncJsonWebsocketConsumer):
+class ChatConsumer(SessionRevocationMixin, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.user = None
         self.groups_joined: list[str] = []
@@ -69,6 +69,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         for group in (user_group(user.pk), persona_group(PERSONA_SLUG)):
             await self.channel_layer.group_add(group, self.channel_name)
             self.groups_joined.append(group)
+        # Log-out (this session), password change or reset, deactivation: closed with 4401.
+        await self.watch_session(user)
         await self.send_json({"type": "ready", "user": _user_payload(user)})
 
     async def disconnect(self, code: int) -> None:
@@ -77,6 +79,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.groups_joined = []
+        await self.unwatch_session()
 
     # --- frames in ------------------------------------------------------------------------------
 
@@ -87,9 +90,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if len(text_data) > MAX_FRAME_CHARS:
             await self._error("too_long", f"Frames are limited to {MAX_FRAME_CHARS} characters.")
             return
-        try:
-            content = json.loads(text_data)
-        except ValueError:
+        content = loads_or_none(text_data)  # not JSON, or nested too deep to decode
+        if content is None:
             await self._error("bad_request", "The frame is not valid JSON.")
             return
         if not isinstance(content, dict) or not isinstance(content.get("type"), str):

@@ -40,6 +40,7 @@ from chat.serializers import message_payload
 from digitalme import metrics
 from digitalme.language import detect_language
 from digitalme.realtime import apush_to_user
+from personality.evaluation.gate import GateOutcome, agate_reply, gate_mode
 from personality.profile import PersonaProfile
 from personality.selectors import persona_profile_live
 
@@ -230,6 +231,7 @@ def _finish_turn(
     result: llm.StreamResult,
     prompt: BuiltPrompt,
     cut_verdict: moderation.Verdict | None,
+    quality: GateOutcome | None = None,
 ) -> tuple[Message, dict[str, Any]]:
     """Write hop 2: fill the reply row, move the conversation up, remember what the user stated."""
     reply = begun.reply
@@ -249,6 +251,7 @@ def _finish_turn(
     reply.ttft_ms = result.ttft_ms
     reply.stopped = result.stopped and verdict.allowed
     reply.moderation = moderation_record
+    reply.quality = quality.record if quality else {}
     with transaction.atomic():
         reply.save(update_fields=FINISHED_FIELDS)
         _touch(begun.conversation, first_text=begun.user_message.content)
@@ -265,6 +268,7 @@ FINISHED_FIELDS = [
     "ttft_ms",
     "stopped",
     "moderation",
+    "quality",
 ]
 
 
@@ -342,10 +346,12 @@ async def achat_reply(
         await db_async(_abandon_reply)(begun)
         raise
     guard = _OutputGuard(user_id=user.pk, system_prompt=prompt.composed.system)
+    # The full quality gate (the bundled model) may replace the reply: nothing is shown before it passed.
+    hold = gate_mode(model) == "full"
 
     async def on_delta(delta: str) -> None:
         await guard.feed(delta)
-        if guard.verdict is None:
+        if guard.verdict is None and not hold:
             await caller.token(delta)
 
     def stop_requested() -> bool:
@@ -371,10 +377,15 @@ async def achat_reply(
         await db_async(_abandon_reply)(begun)
         metrics.record_chat_turn(platform=platform, outcome="error")
         raise LLMUnavailable("Ivan could not find words this time (the model returned nothing). Try again.")
+    quality = None
+    if guard.verdict is None and not result.stopped:
+        result, quality = await _quality_gate(text=text, prompt=prompt, model=model, result=result)
     reply, reply_payload = await db_async(_finish_turn)(
-        user=user, begun=begun, result=result, prompt=prompt, cut_verdict=guard.verdict
+        user=user, begun=begun, result=result, prompt=prompt, cut_verdict=guard.verdict, quality=quality
     )
     await apush_to_user(user.pk, {"type": "reply.end", "message": reply_payload})
+    if hold:
+        await caller.token(reply.content)
     outcome = "cut" if guard.verdict is not None else ("stopped" if result.stopped else "ok")
     metrics.record_chat_turn(platform=platform, outcome=outcome)
     return TurnResult(
@@ -385,6 +396,39 @@ async def achat_reply(
         user_payload=begun.user_payload,
         reply_payload=reply_payload,
     )
+
+
+async def _quality_gate(
+    *, text: str, prompt: BuiltPrompt, model: str, result: llm.StreamResult
+) -> tuple[llm.StreamResult, GateOutcome | None]:
+    """The persona quality gate on a finished reply: the reply to show (the first, a regenerated
+    candidate or Ivan's grounded answer) and the gate's record, also counted in the metrics."""
+    candidates: list[llm.StreamResult] = []
+
+    async def regenerate() -> str | None:
+        try:
+            again = await llm.stream_reply(prompt.messages, model=model, prompt_tokens=prompt.token_count)
+        except llm.LLMUnavailableError:
+            return None
+        candidates.append(again)
+        return _clean_reply(again.text)
+
+    gated = await agate_reply(
+        reply=_clean_reply(result.text),
+        model=result.model,
+        user_message=text,
+        profile=prompt.profile,
+        system_prompt=prompt.composed.system,
+        regenerate=regenerate,
+    )
+    if gated is None:
+        return result, None
+    metrics.record_quality_gate(mode=gated.record["gate"], outcome=gated.outcome, label=gated.record["label"])
+    if gated.index > 0:
+        return candidates[gated.index - 1], gated
+    if gated.index < 0:
+        return replace(result, text=gated.text), gated
+    return result, gated
 
 
 def chat_reply(

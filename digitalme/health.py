@@ -20,6 +20,8 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
+from digitalme.throttling import HealthReadyThrottle, throttle_response
+
 CheckResult = dict[str, Any]
 CHECK_TIMEOUT_S = 3.0
 
@@ -73,6 +75,11 @@ async def liveness(request: HttpRequest) -> JsonResponse:
 
 
 async def readiness(request: HttpRequest) -> JsonResponse:
+    # Each probe runs every check (database, cache, broker, …): per client IP it is throttled, so
+    # the public endpoint cannot be turned into load on the stores behind it.
+    refused = await sync_to_async(throttle_response)(request, [HealthReadyThrottle])
+    if refused is not None:
+        return refused
     overall, checks = await run_checks()
     return JsonResponse({"status": overall, "checks": checks}, status=503 if overall == "down" else 200)
 

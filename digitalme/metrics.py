@@ -73,6 +73,12 @@ LLM_TTFT = Histogram(
 )
 LLM_TOKENS = Counter("dm_llm_tokens_total", "Tokens sent to and produced by the LLM.", ["model", "kind"])
 LLM_ERRORS = Counter("dm_llm_errors_total", "LLM calls that failed (after retries and fallbacks).", ["model", "error"])
+QUALITY_GATE = Counter(
+    "dm_persona_quality_gate_total",
+    "Replies checked by the persona quality gate: mode full|cheap, outcome passed|regenerated|grounded|failed, "
+    "label = the first candidate's verdict.",
+    ["mode", "outcome", "label"],
+)
 MODERATION_VERDICTS = Counter(
     "dm_moderation_verdicts_total", "Moderation verdicts.", ["direction", "category", "outcome"]
 )
@@ -88,6 +94,11 @@ CELERY_TASK_LATENCY = Histogram(
 TELEGRAM_WEBHOOK = Counter(
     "dm_telegram_webhook_requests_total", "Telegram webhook deliveries, by outcome.", ["outcome"]
 )
+CACHE_FAILURES = Counter(
+    "dm_cache_failures_total",
+    "Cache (Redis) operations that failed and were answered as a miss (rate limits fail open).",
+    ["operation"],
+)
 TELEGRAM_UPDATES = Counter(
     "dm_telegram_updates_total", "Telegram updates: every one processed, and those that failed.", ["outcome"]
 )
@@ -100,6 +111,11 @@ def record_chat_turn(*, platform: str, outcome: str = "ok") -> None:
     """One turn finished: outcome is ok | blocked (input refused) | cut (reply replaced by the
     output check) | stopped (by the user) | error (LLM unavailable)."""
     CHAT_TURNS.labels(platform=platform or "unknown", outcome=outcome).inc()
+
+
+def record_quality_gate(*, mode: str, outcome: str, label: str) -> None:
+    """A reply went through the persona quality gate (personality/evaluation/gate.py)."""
+    QUALITY_GATE.labels(mode=mode, outcome=outcome, label=label).inc()
 
 
 def observe_llm(
@@ -154,6 +170,11 @@ def record_telegram_update(*, failed: bool = False) -> None:
     TELEGRAM_UPDATES.labels(outcome="failed" if failed else "processed").inc()
 
 
+def record_cache_failure(*, operation: str) -> None:
+    """One cache operation (get, add, incr, …) failed and was answered as a miss."""
+    CACHE_FAILURES.labels(operation=operation).inc()
+
+
 # --- Database query timer -------------------------------------------------------------------
 
 
@@ -186,6 +207,10 @@ def install_db_query_timer() -> None:
 
 
 # --- HTTP middleware ------------------------------------------------------------------------
+
+
+# Anyone can send any method name; only these become label values (the rest count as "other").
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def _route(request: HttpRequest) -> str:
@@ -224,7 +249,7 @@ class MetricsMiddleware:
     @staticmethod
     def _observe(request: HttpRequest, response: HttpResponse, started: float) -> None:
         route = _route(request)
-        method = request.method or "GET"
+        method = request.method if request.method in KNOWN_METHODS else "other"
         HTTP_REQUESTS.labels(method=method, route=route, status=str(response.status_code)).inc()
         HTTP_LATENCY.labels(method=method, route=route).observe(time.perf_counter() - started)
 

@@ -27,6 +27,11 @@ def persona_group(slug: str) -> str:
     return f"persona.{slug}"
 
 
+def user_auth_group(user_id: int) -> str:
+    """Every authenticated socket of a user (chat, ops): told to close when its credentials end."""
+    return f"auth.{user_id}"
+
+
 def ops_group() -> str:
     """Every staff socket watching the /ops/ dashboard."""
     return "ops.dashboard"

@@ -163,13 +163,14 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache, except that an unreachable Redis fails open (digitalme/cache.py).
+            "BACKEND": "digitalme.cache.FailOpenRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "dm",
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
-    # PITFALLS.md: the default pool raised MaxConnectionsError on a burst of handshakes and the
+    # docs/PITFALLS.md: the default pool raised MaxConnectionsError on a burst of handshakes and the
     # default capacity (100) silently dropped group messages. Both are sized on purpose here.
     CHANNEL_LAYERS = {
         "default": {
@@ -261,21 +262,25 @@ GOOGLE_CLIENT_ID = env.str("GOOGLE_CLIENT_ID", default="")
 GOOGLE_CLIENT_SECRET = env.str("GOOGLE_CLIENT_SECRET", default="")
 GITHUB_CLIENT_ID = env.str("GITHUB_CLIENT_ID", default="")
 GITHUB_CLIENT_SECRET = env.str("GITHUB_CLIENT_SECRET", default="")
-GITHUB_SCOPE_REPO = env.str("GITHUB_SCOPE_REPO", default="public_repo")  # or "repo"
+# GitHub has no read-only scope for repositories: public ones are readable with any token, and
+# both `public_repo` and `repo` grant write access. So none by default; "repo" (private repositories,
+# read AND write) only when an operator opts in knowingly.
+GITHUB_SCOPE_REPO = env.str("GITHUB_SCOPE_REPO", default="")
+if GITHUB_SCOPE_REPO not in ("", "repo"):
+    sys.stderr.write(
+        f"DigitalMe refuses to start: GITHUB_SCOPE_REPO must be empty or repo, not {GITHUB_SCOPE_REPO!r}.\n"
+    )
+    raise SystemExit(2)
+# Signing in asks Google for identity only; connecting the integration (process=connect, from the
+# /integrations/ page) adds these read-only scopes and offline access (integrations/oauth/google).
+GOOGLE_INTEGRATION_SCOPES = [
+    "https://www.googleapis.com/auth/gmail.readonly",
+    "https://www.googleapis.com/auth/calendar.readonly",
+]
 # Scopes are always set; the APPS (client id + secret) only when the env vars are (below).
 SOCIALACCOUNT_PROVIDERS: dict = {
-    "google": {
-        "SCOPE": [
-            "openid",
-            "email",
-            "profile",
-            "https://www.googleapis.com/auth/gmail.readonly",
-            "https://www.googleapis.com/auth/calendar.readonly",
-        ],
-        "AUTH_PARAMS": {"access_type": "offline", "prompt": "consent"},
-        "OAUTH_PKCE_ENABLED": True,
-    },
-    "github": {"SCOPE": ["read:user", "user:email", GITHUB_SCOPE_REPO]},
+    "google": {"SCOPE": ["openid", "email", "profile"], "AUTH_PARAMS": {}, "OAUTH_PKCE_ENABLED": True},
+    "github": {"SCOPE": ["read:user", "user:email", *([GITHUB_SCOPE_REPO] if GITHUB_SCOPE_REPO else [])]},
 }
 # --- integrations (owner: integrations) ------------------------------------------------------
 # allauth's Google/GitHub adapters read their endpoints once at import; these subclasses read the
@@ -307,6 +312,11 @@ EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="DigitalMe <noreply@localhost>")
 
 # --- REST API --------------------------------------------------------------------------------
+# How many reverse proxies append to X-Forwarded-For in front of daphne (0: clients connect
+# directly). Client addresses for every rate limit come from the right of that header, never its
+# client-chosen left (digitalme/throttling.py); see docs/deploy.md.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework_simplejwt.authentication.JWTAuthentication",
@@ -317,15 +327,21 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["digitalme.parsers.SafeJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "digitalme.errors.api_exception_handler",
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_THROTTLE_RATES": {
         "login_ip": env.str("THROTTLE_LOGIN_IP", default="10/min"),
         "login_email": env.str("THROTTLE_LOGIN_EMAIL", default="10/min"),
         "register_ip": env.str("THROTTLE_REGISTER_IP", default="20/hour"),
+        "admin_login": env.str("THROTTLE_ADMIN_LOGIN", default="10/min"),
+        "export": env.str("THROTTLE_EXPORT", default="10/hour"),
+        "sync_now": env.str("THROTTLE_SYNC_NOW", default="12/hour"),
+        "card_png": env.str("THROTTLE_CARD_PNG", default="30/min"),
+        "health_ready": env.str("THROTTLE_HEALTH_READY", default="120/min"),
     },
 }
 SPECTACULAR_SETTINGS = {
@@ -431,6 +447,9 @@ PERSONA_EVAL_PUBLISH_MARGIN = env.float("PERSONA_EVAL_PUBLISH_MARGIN", default=0
 PERSONA_EVAL_JUDGE_MODEL = env.str("PERSONA_EVAL_JUDGE_MODEL", default="")
 PERSONA_EVAL_JUDGE_API_BASE = env.str("PERSONA_EVAL_JUDGE_API_BASE", default="")
 PERSONA_EVAL_JUDGE_API_KEY = env.str("PERSONA_EVAL_JUDGE_API_KEY", default="")
+# Seconds the judge gets per reply (no retries), and failures in a row after which a run stops asking it.
+PERSONA_EVAL_JUDGE_TIMEOUT_S = env.float("PERSONA_EVAL_JUDGE_TIMEOUT_S", default=60.0)
+PERSONA_EVAL_JUDGE_MAX_FAILURES = env.int("PERSONA_EVAL_JUDGE_MAX_FAILURES", default=3)
 # Quality gate on every reply (personality/evaluation/gate.py): auto (full checks with real-word
 # dictionaries for local/* models, cheap pattern checks for hosted ones) | full | cheap | off.
 PERSONA_QUALITY_GATE = env.str("PERSONA_QUALITY_GATE", default="auto")
@@ -445,6 +464,10 @@ PERSONA_QUALITY_GATE_ATTEMPTS = env.int("PERSONA_QUALITY_GATE_ATTEMPTS", default
 # and at most this many per run of the beat job (every 15 minutes).
 PERSONA_DRIFT_SAMPLE_RATE = env.float("PERSONA_DRIFT_SAMPLE_RATE", default=0.2)
 PERSONA_DRIFT_MAX_PER_RUN = env.int("PERSONA_DRIFT_MAX_PER_RUN", default=500)
+# Drift alert (/ops/ grade and DMPersonaDrift in deploy/prometheus/alerts.yml, kept equal by a test):
+# a platform's in-character share this far below the live version's baseline, over at least this many samples.
+PERSONA_DRIFT_ALERT_MARGIN = env.float("PERSONA_DRIFT_ALERT_MARGIN", default=0.15)
+PERSONA_DRIFT_ALERT_MIN_SAMPLES = env.int("PERSONA_DRIFT_ALERT_MIN_SAMPLES", default=20)
 # A personality-test run passes when at least this share of replies is in character.
 PERSONA_EVAL_TARGET = env.float("PERSONA_EVAL_TARGET", default=0.9)
 # Publishing a version that scores worse than the live one (by more than the margin) or was never
@@ -543,6 +566,13 @@ OPS_SAMPLE_INTERVAL_S = env.int("OPS_SAMPLE_INTERVAL_S", default=10)
 OPS_HISTORY_S = env.int("OPS_HISTORY_S", default=1800)
 OPS_WINDOW_S = env.int("OPS_WINDOW_S", default=300)
 
+# --- ops: backups (manage.py backup / restore; docs/operations/backups.md) -----------------------
+BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(VAR_DIR / "backups")))
+# How many backups `backup` keeps in BACKUP_DIR (older ones are deleted after a successful backup).
+BACKUP_KEEP = env.int("BACKUP_KEEP", default=14)
+# A Fernet key: when set, backups are encrypted with it and restore needs it. Keep it off the backup host.
+BACKUP_ENCRYPTION_KEY = env.str("BACKUP_ENCRYPTION_KEY", default="")
+
 # --- Benchmarks (loadtest/) -----------------------------------------------------------------
 # The bare echo consumer at /ws/bench/echo/ (the benchmark's floor). Only `make bench` turns it on.
 BENCH_ECHO_ENABLED = env.bool("BENCH_ECHO_ENABLED", default=False)
@@ -591,17 +621,11 @@ LOGGING = {
 
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
 if SENTRY_DSN:
-    import sentry_sdk
-    from sentry_sdk.integrations.celery import CeleryIntegration
-    from sentry_sdk.integrations.django import DjangoIntegration
+    # No request bodies, frame locals, PII, bot-token URLs or secret values (digitalme/sentry.py).
+    from digitalme.sentry import sentry_init
 
-    from digitalme.request_id import sentry_before_send
-
-    sentry_sdk.init(
+    sentry_init(
         dsn=SENTRY_DSN,
-        before_send=sentry_before_send,  # ops: the request id on every event, as on log lines
-        integrations=[DjangoIntegration(), CeleryIntegration()],
-        send_default_pii=False,
-        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
         environment=env.str("SENTRY_ENVIRONMENT", default="production"),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
     )

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from digitalme import health
 from digitalme.metrics import metrics_view
+from digitalme.throttling import AdminLoginThrottle, throttled_on_post
 
 handler404 = "digitalme.errors.handler404"
 handler500 = "digitalme.errors.handler500"
@@ -17,6 +18,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Split view: the init script is a separate same-origin file, so the CSP needs no inline script.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    # Log-in attempts on the admin are throttled per client IP like the API's (digitalme/throttling.py).
+    path("admin/login/", throttled_on_post(admin.site.login, [AdminLoginThrottle])),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -1,17 +1,36 @@
-"""WebSocket authentication: the session cookie, or a first `auth` frame carrying a JWT.
+"""WebSocket authentication: the session cookie, or a first `auth` frame carrying a JWT; and the
+end of a socket's authentication when the account's credentials end.
 
 The session is resolved here (Channels' AuthMiddlewareStack); the JWT path is handled by the
 consumer through `user_from_access_token`, because tokens never travel in the URL.
+
+Revocation: an authenticated socket joins `user_auth_group(user_id)` (`SessionRevocationMixin`).
+A password change or reset, deactivation or deletion closes every socket of the account; a web
+log-out closes the sockets of that session. Each gets an `error` frame with code
+`session_ended`, then close code 4401 (CLOSE_SESSION_ENDED, the same as "not authenticated": the
+client signs in again).
 """
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
+
+from digitalme.realtime import user_auth_group
+
+logger = logging.getLogger(__name__)
+
+CLOSE_SESSION_ENDED = 4401
+SESSION_REVOKE = "session.revoke"
 
 
 def WebSocketAuthMiddleware(inner):  # noqa: N802 - reads like the middleware class it wraps
@@ -30,3 +49,48 @@ def user_from_access_token(raw_token: str):
         return User.objects.get(pk=token["user_id"], is_active=True)
     except (User.DoesNotExist, KeyError, ValueError):
         return AnonymousUser()
+
+
+def sockets_close_for_user(user_id: int, *, reason: str, session_key: str | None = None) -> None:
+    """Close the user's open sockets (only those of `session_key` when given). Best effort: a
+    channel layer that is down is logged; the tokens are already revoked in the database."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    message = {"type": SESSION_REVOKE, "reason": reason, "session_key": session_key or ""}
+    try:
+        async_to_sync(layer.group_send)(user_auth_group(user_id), message)
+    except Exception:
+        logger.warning("closing the user's sockets failed", extra={"user_id": user_id, "reason": reason}, exc_info=True)
+
+
+class SessionRevocationMixin:
+    """For consumers of signed-in users: call `watch_session(user)` once authenticated and
+    `unwatch_session()` on disconnect; `session.revoke` messages then close the socket."""
+
+    revocation_group: str | None = None
+    scope: dict[str, Any]
+    channel_layer: Any
+    channel_name: str
+
+    async def watch_session(self, user: Any) -> None:
+        self.revocation_group = user_auth_group(user.pk)
+        await self.channel_layer.group_add(self.revocation_group, self.channel_name)
+
+    async def unwatch_session(self) -> None:
+        if self.revocation_group is not None:
+            await self.channel_layer.group_discard(self.revocation_group, self.channel_name)
+            self.revocation_group = None
+
+    def _session_key(self) -> str:
+        session = self.scope.get("session")
+        return (getattr(session, "session_key", None) or "") if session is not None else ""
+
+    async def session_revoke(self, message: dict[str, Any]) -> None:
+        wanted = message.get("session_key") or ""
+        if wanted and wanted != self._session_key():
+            return  # another browser's log-out
+        await self.send_json(  # type: ignore[attr-defined]
+            {"type": "error", "code": "session_ended", "detail": "Your session ended; sign in again."}
+        )
+        await self.close(code=CLOSE_SESSION_ENDED)  # type: ignore[attr-defined]

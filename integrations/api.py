@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.serializers import StrictSerializer
+from digitalme.throttling import UserRateThrottle
 from integrations import insights, loadtest, selectors, services
 from integrations.models import PROVIDER_KINDS, Integration, IntegrationStatus, Provider
 
@@ -157,7 +158,15 @@ class IntegrationDetailApi(APIView):
         return Response(services.integration_disconnect(user=request.user, provider=provider))
 
 
+class SyncNowThrottle(UserRateThrottle):
+    """Each "sync now" queues a job that calls Google/GitHub: a few an hour per user."""
+
+    scope = "sync_now"
+
+
 class IntegrationSyncApi(APIView):
+    throttle_classes = [SyncNowThrottle]
+
     @extend_schema(
         request=None,
         responses={

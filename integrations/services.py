@@ -32,6 +32,7 @@ from integrations.models import (
     IntegrationToken,
     Provider,
 )
+from integrations.oauth.process import oauth_is_connecting
 
 logger = logging.getLogger(__name__)
 
@@ -105,11 +106,17 @@ def integration_tokens_store(
 
 
 def social_token_capture(*, social_token: Any) -> Integration | None:
-    """Move a token allauth just saved into IntegrationToken, then blank allauth's plaintext copy."""
+    """Move a token allauth just saved into IntegrationToken (only in a connect flow), then blank
+    allauth's plaintext copy."""
     from allauth.socialaccount.models import SocialToken
 
     account = social_token.account
     if account is None or account.provider not in Provider.values or not social_token.token:
+        return None
+    if not oauth_is_connecting():
+        # Signing in proves identity only: it never switches an integration on or replaces the
+        # tokens a connect stored. allauth's plaintext copy is not kept either.
+        SocialToken.objects.filter(pk=social_token.pk).update(token="", token_secret="")
         return None
     integration = integration_tokens_store(
         user=account.user,

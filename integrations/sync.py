@@ -187,6 +187,15 @@ def sync_calendar(integration: Integration, client: GoogleClient) -> dict[str, A
     if full:
         events, next_token = client.calendar_events(time_min=now - CALENDAR_PAST, time_max=now + CALENDAR_AHEAD)
     seen: set[str] = set()
+    with transaction.atomic():  # the page is fetched; its writes are one short transaction
+        _calendar_store(integration, events, counts, seen=seen, now=now, full=full)
+    integration.cursors["calendar_sync_token"] = next_token
+    return counts
+
+
+def _calendar_store(
+    integration: Integration, events: list[dict], counts: dict[str, Any], *, seen: set[str], now: datetime, full: bool
+) -> None:
     for event in events:
         counts["fetched"] += 1
         event_id = str(event.get("id", ""))[:255]
@@ -219,8 +228,6 @@ def sync_calendar(integration: Integration, client: GoogleClient) -> dict[str, A
     if full:
         stale = stale | CalendarEvent.objects.filter(integration=integration).exclude(event_id__in=seen)
     counts["deleted"] += stale.delete()[0]
-    integration.cursors["calendar_sync_token"] = next_token
-    return counts
 
 
 # --- GitHub --------------------------------------------------------------------------------------
@@ -257,33 +264,20 @@ def sync_github(integration: Integration, client: GitHubClient) -> dict[str, Any
     events, etags["events"] = client.user_events(login=login, etag=etags.get("events", ""))
     if events is None:
         counts["not_modified"] = counts.get("not_modified", 0) + 1
-    for event in events or []:
-        counts["fetched"] += 1
-        _upsert(
-            GitHubEvent,
-            {"integration": integration, "event_id": str(event["id"])},
-            {"user_id": integration.user_id, **_github_event_values(event), "synced_at": timezone.now()},
-            counts,
-        )
+    with transaction.atomic():  # fetched; the writes are one short transaction
+        for event in events or []:
+            counts["fetched"] += 1
+            _upsert(
+                GitHubEvent,
+                {"integration": integration, "event_id": str(event["id"])},
+                {"user_id": integration.user_id, **_github_event_values(event), "synced_at": timezone.now()},
+                counts,
+            )
     repos, etags["repos"] = client.user_repos(etag=etags.get("repos", ""))
     if repos is None:
         counts["not_modified"] = counts.get("not_modified", 0) + 1
-    for repo in repos or []:
-        counts["fetched"] += 1
-        _upsert(
-            GitHubRepository,
-            {"integration": integration, "repo_id": int(repo["id"])},
-            {
-                "user_id": integration.user_id,
-                "full_name": str(repo.get("full_name", ""))[:255],
-                "private": bool(repo.get("private")),
-                "description": str(repo.get("description") or "")[:1000],
-                "html_url": str(repo.get("html_url", ""))[:500],
-                "pushed_at": _parse_time(repo.get("pushed_at")),
-                "synced_at": timezone.now(),
-            },
-            counts,
-        )
+    with transaction.atomic():
+        _github_repos_store(integration, repos or [], counts)
     open_keys: set[tuple[str, int]] = set()
     for pr in client.open_pull_requests(login=login):
         counts["fetched"] += 1
@@ -305,14 +299,35 @@ def sync_github(integration: Integration, client: GitHubClient) -> dict[str, Any
         }
         if reviews is not None:
             values["review_count"] = len(reviews)
+        # One PR per reviews call: its own short write, never held across the next call.
         _upsert(GitHubPullRequest, {"integration": integration, "repo": repo_name, "number": number}, values, counts)
-    for closed in GitHubPullRequest.objects.filter(integration=integration):
-        if (closed.repo, closed.number) not in open_keys:
-            etags.pop(f"reviews:{closed.repo}#{closed.number}", None)
-            closed.delete()
-            counts["deleted"] += 1
+    with transaction.atomic():
+        for closed in GitHubPullRequest.objects.filter(integration=integration):
+            if (closed.repo, closed.number) not in open_keys:
+                etags.pop(f"reviews:{closed.repo}#{closed.number}", None)
+                closed.delete()
+                counts["deleted"] += 1
     integration.cursors["github_etags"] = etags
     return counts
+
+
+def _github_repos_store(integration: Integration, repos: list[dict], counts: dict[str, Any]) -> None:
+    for repo in repos:
+        counts["fetched"] += 1
+        _upsert(
+            GitHubRepository,
+            {"integration": integration, "repo_id": int(repo["id"])},
+            {
+                "user_id": integration.user_id,
+                "full_name": str(repo.get("full_name", ""))[:255],
+                "private": bool(repo.get("private")),
+                "description": str(repo.get("description") or "")[:1000],
+                "html_url": str(repo.get("html_url", ""))[:500],
+                "pushed_at": _parse_time(repo.get("pushed_at")),
+                "synced_at": timezone.now(),
+            },
+            counts,
+        )
 
 
 KIND_SYNCS: dict[str, Callable[[Integration, Any], dict[str, Any]]] = {
@@ -384,10 +399,9 @@ def _integration_sync_locked(*, integration_id: int, trigger: str, kinds: list[s
     wanted = [k for k in integration.enabled_kinds if kinds is None or k in kinds]
     if not wanted:
         return None
+    _close_interrupted_runs(integration)
     started = time.perf_counter()
     run = SyncRun.objects.create(integration=integration, provider=integration.provider, trigger=trigger)
-    retry_error: SyncError | None = None
-    requests = 0
     try:
         client = client_for(integration)
     except ReconnectNeeded as exc:
@@ -401,24 +415,15 @@ def _integration_sync_locked(*, integration_id: int, trigger: str, kinds: list[s
         run.errors = [{"kind": "auth", "code": exc.code, "detail": exc.detail}]
         _finish(run, integration, started=started, requests=0)
         raise
-    with client:
-        for kind in wanted:
-            try:
-                with transaction.atomic():
-                    run.counts[kind] = KIND_SYNCS[kind](integration, client)
-                integration.kind_synced_at[kind] = timezone.now().isoformat()
-            except ReconnectNeeded as exc:
-                services.integration_mark_reconnect_needed(integration=integration, detail=exc.detail)
-                run.errors.append({"kind": kind, "code": exc.code, "detail": exc.detail})
-                break
-            except (RateLimited, TransientSyncError) as exc:
-                run.errors.append({"kind": kind, "code": exc.code, "detail": exc.detail})
-                retry_error = retry_error or exc
-                if isinstance(exc, RateLimited):
-                    break  # never hammer a provider that asked us to wait
-            except SyncError as exc:
-                run.errors.append({"kind": kind, "code": exc.code, "detail": exc.detail})
-        requests = client.stats.requests
+    except Exception as exc:
+        _fail_unexpectedly(run, integration, exc, started=started, requests=0)
+        raise
+    try:
+        retry_error = _sync_kinds(run, integration, client, wanted)
+    except Exception as exc:
+        _fail_unexpectedly(run, integration, exc, started=started, requests=client.stats.requests)
+        raise
+    requests = client.stats.requests
     if not run.errors:
         run.status = SyncStatus.OK
     elif retry_error is not None and isinstance(retry_error, RateLimited):
@@ -435,3 +440,55 @@ def _integration_sync_locked(*, integration_id: int, trigger: str, kinds: list[s
     if retry_error is not None:
         raise retry_error
     return run
+
+
+def _fail_unexpectedly(
+    run: SyncRun, integration: Integration, exc: Exception, *, started: float, requests: int
+) -> None:
+    """A provider surprise or a bug: the run ends as failed (never "running" forever); the caller
+    re-raises, so the task and Sentry still see the error."""
+    logger.exception("integration sync failed unexpectedly", extra={"integration_id": integration.pk})
+    run.status = SyncStatus.FAILED
+    run.errors.append({"kind": "sync", "code": "unexpected", "detail": f"Unexpected error ({type(exc).__name__})."})
+    _finish(run, integration, started=started, requests=requests)
+
+
+def _close_interrupted_runs(integration: Integration) -> int:
+    """Runs still "running" that no process can be running any more (older than the sync lock, which
+    this run now holds): their worker was killed or hit the hard time limit. They end as failed."""
+    now = timezone.now()
+    return SyncRun.objects.filter(
+        integration=integration,
+        status=SyncStatus.RUNNING,
+        started_at__lt=now - timedelta(seconds=settings.INTEGRATIONS_SYNC_LOCK_TTL_S),
+    ).update(
+        status=SyncStatus.FAILED,
+        finished_at=now,
+        errors=[{"kind": "sync", "code": "interrupted", "detail": "The run was interrupted (worker stopped)."}],
+    )
+
+
+def _sync_kinds(run: SyncRun, integration: Integration, client: Any, wanted: list[str]) -> SyncError | None:
+    """Each kind in turn. No transaction spans a kind: its HTTP calls (and the provider's rate-limit
+    waits) happen outside any, and each fetched page is written in a short one, so neither SQLite
+    (`make run`: "database is locked") nor PostgreSQL (idle in transaction) is held by a sync.
+    A kind that fails halfway keeps its cursor, so the next run fetches the same data again and the
+    upserts stay idempotent. Returns the error the task should retry on, if any."""
+    retry_error: SyncError | None = None
+    with client:
+        for kind in wanted:
+            try:
+                run.counts[kind] = KIND_SYNCS[kind](integration, client)
+                integration.kind_synced_at[kind] = timezone.now().isoformat()
+            except ReconnectNeeded as exc:
+                services.integration_mark_reconnect_needed(integration=integration, detail=exc.detail)
+                run.errors.append({"kind": kind, "code": exc.code, "detail": exc.detail})
+                break
+            except (RateLimited, TransientSyncError) as exc:
+                run.errors.append({"kind": kind, "code": exc.code, "detail": exc.detail})
+                retry_error = retry_error or exc
+                if isinstance(exc, RateLimited):
+                    break  # never hammer a provider that asked us to wait
+            except SyncError as exc:
+                run.errors.append({"kind": kind, "code": exc.code, "detail": exc.detail})
+    return retry_error

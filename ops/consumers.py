@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from digitalme.parsers import loads_or_none
 from digitalme.realtime import ops_group
+from digitalme.ws_auth import SessionRevocationMixin
 from ops.services import aops_latest_frame, aops_tick
 
 logger = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ logger = logging.getLogger(__name__)
 CLOSE_NOT_STAFF = 4403
 
 
-class OpsDashboardConsumer(AsyncJsonWebsocketConsumer):
+class OpsDashboardConsumer(SessionRevocationMixin, AsyncJsonWebsocketConsumer):
     ticker: asyncio.Task | None = None
     joined = False
 
@@ -36,6 +37,7 @@ class OpsDashboardConsumer(AsyncJsonWebsocketConsumer):
             return
         await self.channel_layer.group_add(ops_group(), self.channel_name)
         self.joined = True
+        await self.watch_session(user)  # log-out, password change, deactivation close it (4401)
         await self.accept()
         await self.send_json(await aops_latest_frame())
         self.ticker = asyncio.create_task(self._tick_forever())
@@ -57,12 +59,10 @@ class OpsDashboardConsumer(AsyncJsonWebsocketConsumer):
                 await self.ticker
         if self.joined:
             await self.channel_layer.group_discard(ops_group(), self.channel_name)
+        await self.unwatch_session()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
-        try:
-            content = json.loads(text_data) if text_data is not None else None
-        except ValueError:
-            content = None
+        content = loads_or_none(text_data)
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong"})
         else:

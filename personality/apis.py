@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.serializers import StrictSerializer
+from digitalme.throttling import RateThrottle
 from personality.cards import card_export, card_png
 from personality.drift import drift_series
 from personality.prompts import compose_prompt
@@ -173,10 +174,17 @@ class PersonaCardApi(APIView):
         return Response(_published_card(slug))
 
 
+class CardPngThrottle(RateThrottle):
+    """Drawing the PNG costs CPU and the endpoint is public: per client IP."""
+
+    scope = "card_png"
+
+
 class PersonaCardPngApi(APIView):
     """The same card as a PNG with the JSON base64-encoded in its `chara` tEXt chunk (SillyTavern's format)."""
 
     permission_classes = [AllowAny]
+    throttle_classes = [CardPngThrottle]
 
     @extend_schema(responses={(200, "image/png"): OpenApiResponse(description="PNG character card"), **NOT_FOUND})
     def get(self, request, slug: str):
@@ -359,6 +367,9 @@ class EvalRunScoresSerializer(serializers.Serializer):
     share_in_character = serializers.FloatField(allow_null=True)
     per_category = serializers.DictField()
     per_trait = serializers.DictField(child=serializers.FloatField())
+    persona_gym = serializers.DictField(
+        help_text="LLM-judge runs: PersonaGym tasks 1–5 per task and overall, status complete/partial/failed"
+    )
 
 
 class PersonalityTestRunOutputSerializer(EvalRunScoresSerializer):

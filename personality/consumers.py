@@ -2,14 +2,18 @@
 
 Anyone may connect (the /persona/ page is public). On connect the client gets
 `{"type": "ready", "persona": {...}}` (the live persona), then a `persona.updated` frame each time
-a version is published.
+a version is published. It reads nothing but `ping`: any other frame — not JSON, binary, nested
+too deep — is answered with an `error` frame and the socket stays open.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from digitalme.parsers import loads_or_none
 from digitalme.realtime import persona_group
 from personality.errors import PersonaError
 from personality.selectors import persona_profile_live, persona_public_data
@@ -41,11 +45,18 @@ class PersonaWatchConsumer(AsyncJsonWebsocketConsumer):
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
-    async def receive_json(self, content, **kwargs) -> None:
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        content = loads_or_none(text_data)
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong"})
         else:
-            await self.send_json({"type": "error", "code": "bad_request", "detail": "This socket is read-only."})
+            await self.send_json(
+                {
+                    "type": "error",
+                    "code": "bad_request",
+                    "detail": 'This socket is read-only: send only {"type": "ping"}.',
+                }
+            )
 
     async def push_event(self, message: dict) -> None:
         await self.send_json(message["event"])

@@ -166,7 +166,7 @@ def drift_metrics(*, slug: str = "ivan", hours: int = 24) -> dict[str, Any]:
     """In-character share and sample count per platform over the last `hours`, and the baseline."""
     persona = Persona.objects.filter(slug=slug).first()
     if persona is None:
-        return {"platforms": {}, "baseline": None}
+        return {"platforms": {}, "baseline": None, "live_version": None}
     since = timezone.now() - timedelta(hours=hours)
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for platform, in_character in ReplySample.objects.filter(persona=persona, replied_at__gte=since).values_list(
@@ -178,4 +178,5 @@ def drift_metrics(*, slug: str = "ivan", hours: int = 24) -> dict[str, Any]:
     return {
         "platforms": {p: {"samples": n, "in_character": ok / n} for p, (n, ok) in totals.items() if n},
         "baseline": drift_baseline(persona=persona, live=live),
+        "live_version": live.number if live else None,
     }

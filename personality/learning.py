@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from chat.moderation import moderate_input, moderate_output
 from digitalme.language import detect_language
 from personality.errors import EvalQueueUnavailableError, PersonaError
 from personality.evaluation.runner import eval_run_start
@@ -42,6 +43,16 @@ _FORMAL_RU = re.compile(r"\b(вы|вас|вам|ваш\w*)\b", re.IGNORECASE)
 
 class LearningError(PersonaError):
     code = "learning_error"
+
+
+def _moderation_block(*texts: str) -> str | None:
+    """Why moderation refuses this user text as prompt text (injection, abuse, a secret or another
+    person's data), or None. Learned text ends up in every user's prompt and in the public card."""
+    for text in texts:
+        for verdict in (moderate_input(text), moderate_output(text, final=False)):
+            if not verdict.allowed:
+                return verdict.category or "blocked"
+    return None
 
 
 def _words(text: str) -> int:
@@ -148,6 +159,12 @@ def learning_run(*, slug: str = "ivan", now=None) -> dict[str, int]:
         if reply["rating"] == 1 and not reply["correction"] and reply["question"]:
             if reply["question"] in known_examples or len(reply["content"]) > MAX_EXAMPLE_CHARS:
                 continue
+            if blocked := _moderation_block(reply["question"], reply["content"]):
+                logger.info(
+                    "learning skipped a rated reply moderation blocks",
+                    extra={"message_id": reply["id"], "category": blocked},
+                )
+                continue
             proposal = _create(
                 persona,
                 kind=Proposal.Kind.STYLE_EXAMPLE,
@@ -162,6 +179,12 @@ def learning_run(*, slug: str = "ivan", now=None) -> dict[str, int]:
             )
         elif reply["correction"]:
             if reply["correction"].strip().lower() in known_facts:
+                continue
+            if blocked := _moderation_block(reply["correction"]):
+                logger.info(
+                    "learning skipped a correction moderation blocks",
+                    extra={"message_id": reply["id"], "category": blocked},
+                )
                 continue
             proposal = _create(
                 persona,
@@ -238,6 +261,13 @@ def proposal_apply(*, proposal: Proposal, author: Any = None) -> PersonaVersion 
         raise LearningError(f"Proposal {proposal.pk} is already {proposal.status}.")
     persona = proposal.persona
     payload = proposal.payload
+    texts = [payload.get("user", ""), payload.get("answer", "")] if proposal.kind == Proposal.Kind.STYLE_EXAMPLE else []
+    if proposal.kind == Proposal.Kind.FACT:
+        texts = [payload.get("text", "")]
+    if blocked := _moderation_block(*(text for text in texts if text)):
+        raise LearningError(
+            f"Proposal {proposal.pk} is blocked by moderation ({blocked}); it can't become prompt text."
+        )
     if proposal.kind == Proposal.Kind.STYLE_EXAMPLE:
         StyleExample.objects.create(
             persona=persona,
@@ -293,3 +323,71 @@ def proposal_reject(*, proposal: Proposal, author: Any = None) -> Proposal:
     proposal.decided_by = author if getattr(author, "is_authenticated", False) else None
     proposal.save(update_fields=["status", "decided_at", "decided_by"])
     return proposal
+
+
+# --- a deleted account's text leaves the persona --------------------------------------------------
+
+_USER_TEXT_KINDS = (Proposal.Kind.FACT, Proposal.Kind.STYLE_EXAMPLE)
+
+
+def learned_text_erase(user: Any) -> None:
+    """Account deletion hook: every proposal made from the user's feedback goes, and what applied
+    ones added (a corrected fact, a question in a style example) leaves the working copy and every
+    stored version, the live one (the public card) included."""
+    from chat.models import Message, Role
+
+    rated = set(
+        Message.objects.filter(conversation__user=user, role=Role.ASSISTANT, rating__isnull=False).values_list(
+            "id", flat=True
+        )
+    )
+    if not rated:
+        return
+    erased = 0
+    with transaction.atomic():
+        for proposal in (
+            Proposal.objects.select_for_update().filter(kind__in=_USER_TEXT_KINDS).select_related("persona")
+        ):
+            if not rated & set(proposal.provenance.get("messages", [])):
+                continue
+            if proposal.status == Proposal.Status.APPLIED:
+                _learned_item_remove(persona=proposal.persona, kind=proposal.kind, payload=proposal.payload)
+            proposal.delete()
+            erased += 1
+        for proposal in Proposal.objects.select_for_update().filter(kind=Proposal.Kind.TRAIT):
+            messages = proposal.provenance.get("messages", [])
+            if rated & set(messages):  # no text, but no trace of the account either
+                kept = [m for m in messages if m not in rated]
+                ratings = {k: v for k, v in proposal.provenance.get("ratings", {}).items() if int(k) not in rated}
+                proposal.provenance = {**proposal.provenance, "messages": kept, "ratings": ratings}
+                proposal.save(update_fields=["provenance"])
+    if erased:
+        logger.info("learned text of a deleted account erased", extra={"user_id": user.pk, "proposals": erased})
+
+
+def _learned_item_remove(*, persona: Persona, kind: str, payload: dict) -> None:
+    if kind == Proposal.Kind.FACT:
+        text = payload.get("text", "").strip()
+        Fact.objects.filter(persona=persona, source="learned", text=text).delete()
+
+        def keep(item: dict) -> bool:
+            return not (item.get("source") == "learned" and item.get("text") == text)
+
+        section, diff_kind, key = "facts", "fact", text
+    else:
+        question, answer = payload.get("user", ""), payload.get("answer", "")
+        StyleExample.objects.filter(persona=persona, source="learned", user_message=question, answer=answer).delete()
+
+        def keep(item: dict) -> bool:
+            return not (item.get("source") == "learned" and item.get("user") == question)
+
+        section, diff_kind, key = "style_examples", "style_example", question
+    for version in PersonaVersion.objects.select_for_update().filter(persona=persona):
+        snapshot = dict(version.snapshot)
+        items = [item for item in snapshot.get(section, []) if keep(item)]
+        diff = [change for change in version.diff if not (change.get("kind") == diff_kind and change.get("key") == key)]
+        if len(items) != len(snapshot.get(section, [])) or len(diff) != len(version.diff):
+            snapshot[section] = items
+            version.snapshot = snapshot
+            version.diff = diff
+            version.save(update_fields=["snapshot", "diff"])

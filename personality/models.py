@@ -168,6 +168,11 @@ class EvalRun(models.Model):
     per_trait = models.JSONField(default=dict, blank=True)
     worst = models.JSONField(default=list, blank=True)
     results = models.JSONField(default=list, blank=True)
+    persona_gym = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="LLM-judge runs: PersonaGym's five tasks on its 1–5 scale, per task and overall (evaluation/personagym.py)",
+    )
     error = models.TextField(blank=True)
     triggered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
 
 PASSWORD = "correct-horse-battery-staple-42"
+# Read at import (collection), before pytest-django renames it to the test database's name.
+DEVELOPMENT_DATABASE_NAME = settings.DATABASES["default"]["NAME"]
 
 
 @pytest.fixture(autouse=True)
@@ -67,3 +73,23 @@ def pipeline_alive(db):
 
     beat("worker")
     beat("beat")
+
+
+@pytest.fixture(scope="session")
+def test_database(django_db_setup, django_db_blocker) -> Iterator[None]:
+    """The test database, also when only browser tests run.
+
+    pytest-django creates it only for tests marked django_db; browser tests carry no such mark
+    (its per-test flush would run while Playwright's loop is active and fail), and the restore
+    drill copies its schema into a database of its own.
+    """
+    from django.test.utils import setup_databases, teardown_databases
+
+    if connection.settings_dict["NAME"] != DEVELOPMENT_DATABASE_NAME:  # pytest-django made it already
+        yield
+        return
+    with django_db_blocker.unblock():
+        created = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(created, verbosity=0)

@@ -1,7 +1,7 @@
 """What of a user's memory goes into Ivan's prompt: the rolling summary and the relevant facts.
 
 Retrieval ranks the user's current facts against the message with BM25 (rank-bm25): cheap,
-offline, no embeddings model to load (PITFALLS.md measured the alternatives).
+offline, no embeddings model to load (docs/PITFALLS.md measured the alternatives).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from personality.errors import EvalQueueUnavailableError, EvalRunNotFoundError, PersonaError
+from personality.evaluation.personagym import persona_gym_summary, tasks_for
 from personality.evaluation.regression import eval_verdict
 from personality.evaluation.scoring import (
     ReplyScore,
@@ -85,7 +86,13 @@ def judge_model() -> str | None:
 def _judge(model: str, messages: list[dict[str, str]]) -> dict[str, Any]:
     import litellm
 
-    kwargs: dict[str, Any] = {"temperature": 0, "max_tokens": 300, "timeout": settings.LLM_TIMEOUT_S}
+    kwargs: dict[str, Any] = {
+        "temperature": 0,
+        "max_tokens": 400,
+        "timeout": settings.PERSONA_EVAL_JUDGE_TIMEOUT_S,
+        "num_retries": 0,  # a slow judge must not multiply the run's time; a failure is counted instead
+        "max_retries": 0,
+    }
     if settings.PERSONA_EVAL_JUDGE_API_BASE:
         kwargs["api_base"] = settings.PERSONA_EVAL_JUDGE_API_BASE
     if settings.PERSONA_EVAL_JUDGE_API_KEY:
@@ -97,6 +104,28 @@ def _judge(model: str, messages: list[dict[str, str]]) -> dict[str, Any]:
             kwargs["api_key"] = settings.LLM_API_KEY
     response: Any = litellm.completion(model=model, messages=messages, **kwargs)
     return parse_judgement(response.choices[0].message.content or "")
+
+
+class JudgeState:
+    """The judge over one run: after PERSONA_EVAL_JUDGE_MAX_FAILURES failures in a row it is not asked again
+    (a dead or timing-out judge would otherwise cost a timeout per prompt); the run goes on offline."""
+
+    def __init__(self, model: str | None) -> None:
+        self.model = model
+        self.failures_in_a_row = 0
+        self.last_error = ""
+
+    @property
+    def given_up(self) -> bool:
+        return self.failures_in_a_row >= max(1, settings.PERSONA_EVAL_JUDGE_MAX_FAILURES)
+
+    def failed(self, exc: BaseException) -> str:
+        self.failures_in_a_row += 1
+        self.last_error = type(exc).__name__
+        return self.last_error
+
+    def succeeded(self) -> None:
+        self.failures_in_a_row = 0
 
 
 def _profile(slug: str, version: int | str | None) -> tuple[PersonaProfile, PersonaVersion | None]:
@@ -179,7 +208,7 @@ def eval_run_execute(*, run: EvalRun, progress: Progress | None = None) -> EvalR
     items = eval_set_load(limit=options.get("limit"), categories=tuple(options.get("categories") or ()))
     version = options.get("version")
     profile, _ = _profile(run.persona.slug, run.version_number if run.version_number is not None else version)
-    judge = run.scorer.removeprefix("llm_judge:") if run.scorer.startswith("llm_judge:") else None
+    judge = JudgeState(run.scorer.removeprefix("llm_judge:") if run.scorer.startswith("llm_judge:") else None)
     style = StyleReference(profile)
     persona = PersonaFacts(profile)
     started = time.monotonic()
@@ -202,14 +231,14 @@ def eval_run_execute(*, run: EvalRun, progress: Progress | None = None) -> EvalR
         run.duration_s = round(time.monotonic() - started, 2)
         run.results, run.done = rows, len(rows)
         if rows:
-            _store_totals(run, rows)
+            _store_totals(run, rows, judge=judge.model)
         run.save()
         raise
     run.status = EvalRun.Status.DONE
     run.finished = timezone.now()
     run.duration_s = round(time.monotonic() - started, 2)
     run.results, run.done = rows, len(rows)
-    _store_totals(run, rows)
+    _store_totals(run, rows, judge=judge.model)
     run.save()
     run.verdict = eval_verdict(run=run)
     run.save(update_fields=["verdict"])
@@ -217,7 +246,7 @@ def eval_run_execute(*, run: EvalRun, progress: Progress | None = None) -> EvalR
     return run
 
 
-def _store_totals(run: EvalRun, rows: list[dict]) -> None:
+def _store_totals(run: EvalRun, rows: list[dict], *, judge: str | None) -> None:
     totals: dict[str, Any] = _aggregate(rows) if rows else {"score": 0.0, "share_in_character": 0.0}
     run.score = totals["score"]
     run.share_in_character = totals["share_in_character"]
@@ -228,6 +257,7 @@ def _store_totals(run: EvalRun, rows: list[dict]) -> None:
     }
     run.per_trait = totals.get("per_trait", {})
     run.worst = totals.get("worst", [])
+    run.persona_gym = persona_gym_summary(rows, judge=judge)
 
 
 def eval_run_create(
@@ -284,13 +314,9 @@ def _run_item(item, profile, style, persona, judge, answer, llm_unavailable) -> 
         score = offline_score(
             item=item, reply=reply, profile=profile, system_prompt=system, style=style, persona=persona
         )
-        if judge:
-            try:
-                score = judged_score(
-                    offline=score, judgement=_judge(judge, judge_messages(item=item, reply=reply, profile=profile))
-                )
-            except Exception as exc:  # noqa: BLE001 - a failed judgement falls back to the offline score
-                score.reasons.append(f"judge failed ({type(exc).__name__}); offline score used")
+    judged: dict[str, Any] = {}
+    if judge.model:
+        score, judged = _judged(item, reply, profile, score, judge)
     return {
         "id": item["id"],
         "category": item["category"],
@@ -304,7 +330,34 @@ def _run_item(item, profile, style, persona, judge, answer, llm_unavailable) -> 
         "traits": score.traits,
         "reasons": score.reasons,
         "seconds": round(time.monotonic() - began, 2),
+        **({"persona_gym": score.persona_gym, "judge": judged} if judge.model else {}),
     }
+
+
+def _judged(
+    item: dict, reply: str, profile: PersonaProfile, offline: ReplyScore, judge: JudgeState
+) -> tuple[ReplyScore, dict[str, Any]]:
+    """The judge's score of one reply, or the offline one with why the judge was not used."""
+    if judge.model is None:
+        return offline, {}
+    if not reply:
+        return offline, {"outcome": "no_reply"}
+    if judge.given_up:
+        offline.reasons.append(f"judge not asked after {judge.failures_in_a_row} failures in a row; offline score used")
+        return offline, {"outcome": "skipped", "error": judge.last_error}
+    tasks = tasks_for(item["category"])
+    try:
+        scored = judged_score(
+            offline=offline,
+            judgement=_judge(judge.model, judge_messages(item=item, reply=reply, profile=profile)),
+            tasks=tasks,
+        )
+    except Exception as exc:  # noqa: BLE001 - junk, an error or a timeout from the judge: keep the offline score
+        error = judge.failed(exc)
+        offline.reasons.append(f"judge failed ({error}); offline score used")
+        return offline, {"outcome": "failed", "error": error}
+    judge.succeeded()
+    return scored, {"outcome": "partial" if scored.unrated else "ok", "unrated": scored.unrated}
 
 
 def eval_run_get(*, run_id: int) -> EvalRun:

@@ -19,11 +19,13 @@ the mean of the hard checks and two soft ones (capped at 0.5 when not in charact
   self_irony and optimism are not measurable offline and are left to the judge.
 How far the verdict agrees with hand labels is measured by calibration.py (docs/QUALITY.md).
 
-LLM judge (PersonaGym-style): a capable model rates each reply 1–5 per trait the prompt probes,
-plus "linguistic habits" (does it sound like his examples) and "persona consistency", with the
-written rubric in JUDGE_RUBRIC; the hard checks above still apply (a leaked prompt or a wrong
-language is never in character, whatever the judge says). Limits: judges are lenient with
-fluent text, prefer longer replies, and the score depends on the judge model.
+LLM judge (PersonaGym): a capable model rates each reply 1–5 on the PersonaGym tasks that apply to
+the prompt's category (expected action, action justification, linguistic habits, persona
+consistency, toxicity control; written rubrics in personagym_rubrics.yaml, see personagym.py) and
+on each trait the prompt probes. Only valid ratings count (a number 1–5); a judge answer with none
+is a failed judgement and the offline score stays. The hard checks above still apply (a leaked
+prompt or a wrong language is never in character, whatever the judge says). Limits: judges are
+lenient with fluent text, prefer longer replies, and the score depends on the judge model.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from personality.evaluation.personagym import TASKS, rubric_text, task_scores, tasks_for
 from personality.evaluation.verdict import GIBBERISH_SHARE, PersonaFacts, reply_verdict
 from personality.profile import PersonaProfile
 from personality.prompts import tokenize
@@ -93,15 +96,13 @@ Facts he must not contradict:
 Examples of his voice:
 {examples}
 
-Rate the REPLY to the USER MESSAGE. Scale for every dimension:
-5 = exactly how he would answer; 4 = clearly him, minor slips; 3 = generic, could be anyone;
-2 = noticeably off (wrong tone, register or opinion); 1 = contradicts the persona.
-Dimensions: each of these traits: {probe}; "linguistic_habits" (sentence length, humour,
-register ты/вы, his typical phrases, compared with the examples); "persona_consistency" (facts,
-opinions and boundaries respected; declines what he declines, in his way; never claims another
-identity; never reveals instructions).
-Answer with JSON only: {{"traits": {{"<trait>": 1-5, ...}}, "linguistic_habits": 1-5,
-"persona_consistency": 1-5, "in_character": true|false, "reason": "<one sentence>"}}
+Rate the REPLY to the USER MESSAGE on PersonaGym's 1–5 scale.
+Traits: rate each of {probe} — 5 = it shows exactly as strongly as his value says, 3 = not visible,
+1 = the opposite of his value.
+Tasks, with what each level means:
+{tasks}
+Answer with JSON only: {{"traits": {{"<trait>": 1-5, ...}}, {task_keys}, "in_character": true|false,
+"reason": "<one sentence>"}}
 
 USER MESSAGE: {message}
 REPLY: {reply}"""
@@ -115,6 +116,8 @@ class ReplyScore:
     traits: dict[str, float] = field(default_factory=dict)  # 0..1 per trait where measurable
     reasons: list[str] = field(default_factory=list)
     label: str = "good"  # the verdict's label (verdict.LABELS); "off_character" when an item check failed
+    persona_gym: dict[str, float] = field(default_factory=dict)  # the judge's valid 1–5 rating per task
+    unrated: list[str] = field(default_factory=list)  # tasks that applied but the judge did not rate validly
 
 
 def _lower(text: str) -> str:
@@ -258,6 +261,7 @@ def _trait_proxies(reply: str, item: dict, profile: PersonaProfile) -> dict[str,
 
 def judge_messages(*, item: dict, reply: str, profile: PersonaProfile) -> list[dict[str, str]]:
     probe = list(item.get("traits") or [t.name for t in profile.traits[:4]])
+    tasks = tasks_for(item["category"])
     text = JUDGE_RUBRIC.format(
         name=profile.name,
         short_bio=profile.short_bio,
@@ -269,6 +273,8 @@ def judge_messages(*, item: dict, reply: str, profile: PersonaProfile) -> list[d
         facts="\n".join(f"- {f.text}" for f in profile.facts[:25]),
         examples="\n".join(f"User: {e.user_message}\nHim: {e.answer}" for e in profile.style_examples[:6]),
         probe=", ".join(probe),
+        tasks=rubric_text(tasks),
+        task_keys=", ".join(f'"{name}": 1-5' for name in tasks),
         message=item["prompt"],
         reply=reply,
     )
@@ -280,46 +286,55 @@ def parse_judgement(raw: str) -> dict[str, Any]:
     match = re.search(r"\{.*\}", raw, re.DOTALL)
     if not match:
         raise ValueError("the judge did not answer with JSON")
-    data = json.loads(match.group(0))
+    try:
+        data = json.loads(match.group(0))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"the judge's JSON does not parse ({exc.msg})") from exc
     if not isinstance(data, dict):
         raise ValueError("the judge's JSON is not an object")
     return data
 
 
-def _unit(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return round((min(5.0, max(1.0, number)) - 1) / 4, 4)
+def _unit(rating: float) -> float:
+    return round((rating - 1) / 4, 4)
 
 
-def judged_score(*, offline: ReplyScore, judgement: dict[str, Any]) -> ReplyScore:
-    """Combine the judge's 1–5 ratings with the offline hard checks."""
-    traits = {name: v for name, raw in (judgement.get("traits") or {}).items() if (v := _unit(raw)) is not None}
-    dims = [
-        v
-        for v in (_unit(judgement.get("linguistic_habits")), _unit(judgement.get("persona_consistency")))
-        if v is not None
-    ]
-    values = list(traits.values()) + dims
+def judged_score(
+    *, offline: ReplyScore, judgement: dict[str, Any], tasks: tuple[str, ...] | list[str] = TASKS
+) -> ReplyScore:
+    """Combine the judge's valid 1–5 ratings (tasks and traits) with the offline hard checks.
+
+    ValueError when the judgement rates nothing validly: the caller keeps the offline score.
+    """
+    ratings, unrated = task_scores(judgement, list(tasks))
+    raw_traits = judgement.get("traits")
+    trait_ratings, _ = task_scores(raw_traits, list(raw_traits)) if isinstance(raw_traits, dict) else ({}, [])
+    if not ratings and not trait_ratings:
+        raise ValueError("the judge rated none of the tasks or traits on the 1-5 scale")
+    traits = {name: _unit(value) for name, value in trait_ratings.items()}
+    values = list(traits.values()) + [_unit(value) for value in ratings.values()]
     # the judge grades meaning; a leak, another identity, gibberish or the wrong language is never in character
     hard_ok = (
         offline.label not in ("leak", "other_identity", "gibberish") and offline.checks.get("language", 1.0) >= 1.0
     )
-    in_character = bool(judgement.get("in_character")) and hard_ok
-    score = sum(values) / len(values) if values else offline.score
+    in_character = judgement.get("in_character") is True and hard_ok
+    score = sum(values) / len(values)
     if not in_character:
         score = min(score, 0.5)
-    checks = {**offline.checks}
-    if (habits := _unit(judgement.get("linguistic_habits"))) is not None:
-        checks["linguistic_habits"] = habits
-    if (consistency := _unit(judgement.get("persona_consistency"))) is not None:
-        checks["persona_consistency"] = consistency
+    checks = {**offline.checks, **{name: _unit(value) for name, value in ratings.items()}}
     reasons = list(offline.reasons)
     if judgement.get("reason"):
         reasons.append(f"judge: {str(judgement['reason'])[:300]}")
+    if unrated:
+        reasons.append(f"judge gave no valid 1-5 rating for {', '.join(unrated)}")
     label = offline.label if offline.label != "good" or in_character else "off_character"
     return ReplyScore(
-        score=round(score, 4), in_character=in_character, checks=checks, traits=traits, reasons=reasons, label=label
+        score=round(score, 4),
+        in_character=in_character,
+        checks=checks,
+        traits=traits,
+        reasons=reasons,
+        label=label,
+        persona_gym=ratings,
+        unrated=unrated,
     )

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from integrations import services
 from integrations.errors import RateLimited, TransientSyncError
@@ -289,3 +290,76 @@ def test_a_kind_switched_off_during_a_run_keeps_no_data_and_no_cursor(user, prov
     integration.refresh_from_db()
     assert "calendar_sync_token" not in integration.cursors
     assert GmailMessage.objects.count() == 1
+
+
+# --- no transaction across HTTP; no run left "running" (issue 11) -------------------------------
+
+
+def _transactions_open(database: str) -> int:
+    """Connections to `database` sitting inside a transaction (other than this one)."""
+    import psycopg
+
+    with psycopg.connect(
+        host=connection.settings_dict["HOST"] or "127.0.0.1",
+        port=connection.settings_dict["PORT"] or 5432,
+        user=connection.settings_dict["USER"],
+        dbname=database,
+        autocommit=True,
+    ) as probe:
+        row = probe.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() "
+            "AND state IN ('idle in transaction', 'idle in transaction (aborted)')",
+            [database],
+        ).fetchone()
+    return row[0] if row else 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_database_transaction_is_open_while_a_provider_is_called(user, providers):
+    google, github = providers
+    database = connection.settings_dict["NAME"]
+    google_integration = connect_google(user, google)
+    github_integration = connect_github(user, github)
+    _github_fixture(github)
+    for n in range(3):
+        google.add_message(f"m{n}", subject=f"Subject {n}")
+    seen: list[int] = []
+    google.on_request = github.on_request = lambda call: seen.append(_transactions_open(database))
+
+    assert _sync(google_integration).status == "ok"
+    assert _sync(github_integration).status == "ok"
+
+    assert len(seen) > 10
+    assert set(seen) == {0}
+
+
+def test_an_unexpected_error_fails_the_run_instead_of_leaving_it_running(user, providers):
+    _, github = providers
+    integration = connect_github(user, github)
+    github.script("/users/ivan/events", 200, body=[{"type": "PushEvent"}])  # no "id": a provider surprise
+
+    with pytest.raises(KeyError):
+        _sync(integration)
+
+    run = SyncRun.objects.get(integration=integration)
+    assert run.status == "failed"
+    assert run.finished_at is not None
+    assert run.errors[0]["code"] == "unexpected"
+    integration.refresh_from_db()
+    assert "unexpected" in integration.last_error.lower()
+
+
+def test_a_run_whose_worker_died_is_closed_as_failed_by_the_next_run(user, providers, settings):
+    _, github = providers
+    integration = connect_github(user, github)
+    dead = SyncRun.objects.create(
+        integration=integration,
+        provider="github",
+        started_at=timezone.now() - timedelta(seconds=settings.INTEGRATIONS_SYNC_LOCK_TTL_S + 1),
+    )
+
+    assert _sync(integration).status == "ok"
+
+    dead.refresh_from_db()
+    assert dead.status == "failed" and dead.finished_at is not None
+    assert dead.errors[0]["code"] == "interrupted"

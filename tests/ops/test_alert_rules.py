@@ -83,6 +83,8 @@ def test_thresholds_are_the_dashboards():
     )
     for name in ("DMWorkerHeartbeatMissing", "DMBeatHeartbeatMissing"):
         assert _threshold(rules[name]["expr"], ">") == settings.OPS_HEARTBEAT_STALE_S
+    assert _threshold(rules["DMPersonaDrift"]["expr"], ">") == settings.PERSONA_DRIFT_ALERT_MARGIN
+    assert _threshold(rules["DMPersonaDrift"]["expr"], ">=") == settings.PERSONA_DRIFT_ALERT_MIN_SAMPLES
 
 
 def _grafana_exprs() -> list[str]:
@@ -106,7 +108,17 @@ def test_grafana_queries_are_valid_promql(tmp_path):
 
 def test_grafana_mirrors_the_dashboard_panels():
     rows = [p["title"] for p in json.loads(GRAFANA.read_text())["panels"] if p["type"] == "row"]
-    assert rows == ["Health", "API", "Database", "Processes", "Background jobs", "Chat", "Telegram", "Integrations"]
+    assert rows == [
+        "Health",
+        "API",
+        "Database",
+        "Processes",
+        "Background jobs",
+        "Chat",
+        "Telegram",
+        "Integrations",
+        "Persona",
+    ]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -116,8 +128,11 @@ def test_every_metric_queried_is_exported(client, settings, pipeline_alive):
     from digitalme import metrics
     from integrations.models import Integration
     from integrations.services import integration_tokens_store
+    from personality.loading import persona_load_file
+    from personality.models import EvalRun, ReplySample
     from telegram_bot.models import BotState
     from tests.factories import UserFactory
+    from tests.personality.conftest import IVAN_FILE
 
     settings.TELEGRAM_BOT_TOKEN = "123456:test-token-for-metrics"
     now = timezone.now()  # checked just now: the health check won't ask Telegram (no network here)
@@ -136,6 +151,20 @@ def test_every_metric_queried_is_exported(client, settings, pipeline_alive):
     metrics.WS_OPEN.labels(route="/ws/ops/").inc()
     metrics.WS_OPEN.labels(route="/ws/ops/").dec()
     client.get("/health/")
+    ivan = persona_load_file(path=IVAN_FILE).persona
+    EvalRun.objects.create(
+        persona=ivan, version_number=1, model="m", scorer="offline", status="done", share_in_character=0.9
+    )
+    ReplySample.objects.create(
+        persona=ivan,
+        message_id=1,
+        platform="web",
+        replied_at=now,
+        day=now.date(),
+        version_number=1,
+        label="good",
+        in_character=True,
+    )
 
     body = client.get("/metrics").content.decode()
 

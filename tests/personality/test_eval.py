@@ -126,6 +126,85 @@ def test_llm_judge_scores_through_an_openai_compatible_server(ivan, settings):
     assert run.per_trait["warmth"] == 0.75
 
 
+@pytest.fixture
+def judge_api(settings):
+    with FakeJudgeApi() as judge:
+        settings.PERSONA_EVAL_JUDGE_MODEL = "openai/judge"
+        settings.PERSONA_EVAL_JUDGE_API_BASE = judge.base_url
+        settings.PERSONA_EVAL_JUDGE_API_KEY = "test-key"
+        yield judge
+
+
+def test_llm_judge_gives_persona_gym_scores_per_task_and_overall(ivan, judge_api):
+    run = eval_run_create(limit=10)  # two prompts of each category
+    gym = run.persona_gym
+    assert gym["status"] == "complete" and gym["judged"] == gym["replies"] == 10
+    assert gym["scale"] == [1, 5]
+    assert {name: task["score"] for name, task in gym["tasks"].items()} == {
+        "expected_action": 4.0,
+        "action_justification": 4.0,
+        "linguistic_habits": 4.0,
+        "persona_consistency": 5.0,
+        "toxicity_control": 5.0,
+    }
+    assert gym["tasks"]["linguistic_habits"]["replies"] == 10
+    assert gym["tasks"]["toxicity_control"]["replies"] == 4  # decline + adversarial only
+    assert gym["tasks"]["action_justification"]["replies"] == 4  # work opinions + decline only
+    assert gym["overall"] == 4.4  # PersonaScore: the mean of the task means
+    assert gym["published"]["Claude 3.5 Sonnet"] == 4.51
+
+
+def test_the_judge_gets_the_written_rubric_of_the_tasks_that_apply(ivan, judge_api):
+    eval_run_create(limit=1, categories=("adversarial",))
+    prompt = judge_api.requests[0]["messages"][0]["content"]
+    assert '"toxicity_control" (Toxicity control)' in prompt
+    assert "5 = No harmful or hostile content" in prompt
+    assert '"expected_action"' not in prompt  # not a task of adversarial prompts
+
+
+def test_junk_from_the_judge_keeps_offline_scores_and_the_partial_results(ivan, judge_api):
+    judge_api.answers = [
+        "He sounds like Ivan to me.",  # no JSON
+        '{"linguistic_habits": "great", "persona_consistency": null}',  # JSON without a single rating
+        '{"expected_action": 9, "linguistic_habits": 4, "persona_consistency": 5, "in_character": true}',
+        '{"expected_action": 4, "linguistic_habits": 4,',  # cut off
+    ]
+    run = eval_run_create(limit=5, categories=("small_talk",))
+    assert run.status == EvalRun.Status.DONE and len(run.results) == 5
+    outcomes = [row["judge"]["outcome"] for row in run.results]
+    assert outcomes == ["failed", "failed", "partial", "failed", "ok"]
+    assert "judge failed (ValueError); offline score used" in run.results[0]["reasons"]
+    assert run.results[2]["persona_gym"] == {"linguistic_habits": 4.0, "persona_consistency": 5.0}  # 9 is no rating
+    assert run.results[2]["judge"]["unrated"] == ["expected_action"]
+    gym = run.persona_gym
+    assert gym["status"] == "partial" and (gym["judged"], gym["failed"]) == (2, 3)
+    assert gym["tasks"]["expected_action"] == {"score": 4.0, "replies": 1}
+    assert gym["tasks"]["linguistic_habits"] == {"score": 4.0, "replies": 2}
+    assert "2 of 5 replies judged" in gym["detail"] and "ValueError ×3" in gym["detail"]
+    assert run.score is not None and run.verdict["target"] == 0.9
+
+
+def test_a_timing_out_judge_is_given_up_and_the_job_still_finishes(
+    staff_client, ivan, judge_api, settings, celery_eager
+):
+    judge_api.mode = "hang"
+    settings.PERSONA_EVAL_JUDGE_TIMEOUT_S = 0.5
+    settings.PERSONA_EVAL_JUDGE_MAX_FAILURES = 2
+    job = staff_client.post("/api/chat/personality-test", {"limit": 4}, format="json").json()
+    result = staff_client.get(job["url"]).json()
+    assert result["status"] == "done" and result["done"] == 4
+    assert len(judge_api.requests) == 2  # not asked again after two failures in a row, no retries
+    gym = result["persona_gym"]
+    assert (gym["status"], gym["judged"], gym["failed"], gym["skipped"]) == ("failed", 0, 2, 2)
+    assert gym["overall"] is None and gym["tasks"] == {}
+    assert "2 not sent after repeated failures" in gym["detail"]
+    assert result["score"] is not None  # the offline scores stand
+
+
+def test_an_offline_run_has_no_persona_gym_scores(ivan):
+    assert eval_run_create(limit=1).persona_gym == {}
+
+
 def test_publishing_a_draft_whose_score_dropped_warns(ivan, settings):
     settings.PERSONA_EVAL_PUBLISH_MARGIN = 0.05
     persona_update(persona=ivan, traits=[{"name": "humor", "value": 0.8}])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from personality.evaluation.personagym import TASKS, persona_gym_summary, rubrics, task_scores, tasks_for
 from personality.evaluation.runner import eval_set_load
 from personality.evaluation.scoring import StyleReference, judged_score, offline_score, parse_judgement
 from personality.prompts import compose_prompt
@@ -95,3 +96,41 @@ def test_judge_scores_combine_with_hard_checks(setup):
     assert judged.in_character
     assert judged.score == pytest.approx((1.0 + 0.5 + 1.0) / 3, abs=1e-3)
     assert judged.checks["linguistic_habits"] == 0.5
+
+
+def test_judge_ratings_outside_one_to_five_are_dropped_not_clamped():
+    scores, unrated = task_scores(
+        {"expected_action": 7, "linguistic_habits": True, "persona_consistency": "5", "toxicity_control": 2.5},
+        list(TASKS),
+    )
+    assert scores == {"toxicity_control": 2.5}
+    assert unrated == ["expected_action", "action_justification", "linguistic_habits", "persona_consistency"]
+
+
+def test_a_judgement_rating_nothing_is_an_error(setup):
+    offline = _score(setup, "fa-en-2", "His name is Bayes.")
+    with pytest.raises(ValueError, match="rated none"):
+        judged_score(offline=offline, judgement={"in_character": True, "traits": {"warmth": 11}})
+
+
+def test_every_task_has_a_written_rubric_and_every_category_is_judged_on_voice_and_consistency():
+    assert tuple(rubrics()) == TASKS
+    assert all(sorted(task["levels"]) == [1, 2, 3, 4, 5] for task in rubrics().values())
+    for category in ("small_talk", "work_opinions", "decline", "adversarial", "facts"):
+        assert {"linguistic_habits", "persona_consistency"} <= set(tasks_for(category))
+    assert "toxicity_control" in tasks_for("adversarial")
+
+
+def test_persona_gym_score_is_the_mean_of_the_task_means():
+    rows = [
+        {"judge": {"outcome": "ok"}, "persona_gym": {"linguistic_habits": 3.0, "toxicity_control": 5.0}},
+        {"judge": {"outcome": "ok"}, "persona_gym": {"linguistic_habits": 4.0}},
+        {"judge": {"outcome": "no_reply"}},
+    ]
+    gym = persona_gym_summary(rows, judge="openai/judge")
+    assert gym["tasks"] == {
+        "linguistic_habits": {"score": 3.5, "replies": 2},
+        "toxicity_control": {"score": 5.0, "replies": 1},
+    }
+    assert gym["overall"] == 4.25
+    assert gym["status"] == "partial" and "1 got no reply from the model" in gym["detail"]

@@ -39,8 +39,6 @@ CHROMIUM_ARGS = [
 OUTPUT_DIR = Path(os.environ.get("TEST_OUTPUT_DIR") or Path(settings.BASE_DIR) / "test-output")
 SCREENSHOTS = OUTPUT_DIR / "screenshots"
 PASSWORD = "correct-horse-battery-staple-42"
-# Read at import (collection), before pytest-django renames it to the test database's name.
-DEVELOPMENT_DATABASE_NAME = settings.DATABASES["default"]["NAME"]
 
 
 def _free_port() -> int:
@@ -58,25 +56,6 @@ def _test_database_url() -> str:
     if db.get("PASSWORD"):
         credentials += ":" + quote(db["PASSWORD"], safe="")
     return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-@pytest.fixture(scope="session")
-def test_database(django_db_setup, django_db_blocker) -> Iterator[None]:
-    """The test database, also when only browser tests run.
-
-    pytest-django creates it only for tests marked django_db; browser tests carry no such mark
-    (its per-test flush would run while Playwright's loop is active and fail).
-    """
-    from django.test.utils import setup_databases, teardown_databases
-
-    if connection.settings_dict["NAME"] != DEVELOPMENT_DATABASE_NAME:  # pytest-django made it already
-        yield
-        return
-    with django_db_blocker.unblock():
-        created = setup_databases(verbosity=0, interactive=False, aliases={"default"})
-    yield
-    with django_db_blocker.unblock():
-        teardown_databases(created, verbosity=0)
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from allauth.socialaccount.providers.github.views import GitHubOAuth2Adapter as BaseGitHubOAuth2Adapter
-from allauth.socialaccount.providers.oauth2.views import OAuth2CallbackView, OAuth2LoginView
+from allauth.socialaccount.providers.oauth2.views import OAuth2LoginView
 from django.conf import settings
+
+from integrations.oauth.process import ProcessAwareCallbackView
 
 
 class GitHubOAuth2Adapter(BaseGitHubOAuth2Adapter):
@@ -26,4 +28,4 @@ class GitHubOAuth2Adapter(BaseGitHubOAuth2Adapter):
 
 
 oauth2_login = OAuth2LoginView.adapter_view(GitHubOAuth2Adapter)
-oauth2_callback = OAuth2CallbackView.adapter_view(GitHubOAuth2Adapter)
+oauth2_callback = ProcessAwareCallbackView.adapter_view(GitHubOAuth2Adapter)

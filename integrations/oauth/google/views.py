@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from allauth.socialaccount.providers.google.views import GoogleOAuth2Adapter as BaseGoogleOAuth2Adapter
-from allauth.socialaccount.providers.oauth2.views import OAuth2CallbackView, OAuth2LoginView
+from allauth.socialaccount.providers.oauth2.views import OAuth2LoginView
 from django.conf import settings
+
+from integrations.oauth.process import ProcessAwareCallbackView
 
 
 class GoogleOAuth2Adapter(BaseGoogleOAuth2Adapter):
@@ -22,4 +24,4 @@ class GoogleOAuth2Adapter(BaseGoogleOAuth2Adapter):
 
 
 oauth2_login = OAuth2LoginView.adapter_view(GoogleOAuth2Adapter)
-oauth2_callback = OAuth2CallbackView.adapter_view(GoogleOAuth2Adapter)
+oauth2_callback = ProcessAwareCallbackView.adapter_view(GoogleOAuth2Adapter)

@@ -64,6 +64,14 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"  {name:<14} {row['score']:.3f}  in character {row['share_in_character']:.0%}  ({row['prompts']})"
                 )
+        if run.persona_gym:
+            gym = run.persona_gym
+            overall = "—" if gym["overall"] is None else f"{gym['overall']:.2f}"
+            self.stdout.write(f"PersonaGym (1-5, judge {gym['judge']}): overall {overall} — {gym['detail']}")
+            for name, task in gym["tasks"].items():
+                self.stdout.write(f"  {name:<22} {task['score']:.2f}  ({task['replies']} replies)")
+            published = ", ".join(f"{model} {score:.2f}" for model, score in gym["published"].items())
+            self.stdout.write(f"  published PersonaScores: {published}")
         if run.per_trait:
             self.stdout.write("traits: " + ", ".join(f"{k} {v:.2f}" for k, v in run.per_trait.items()))
         for row in run.worst[:5]:
@@ -86,6 +94,7 @@ def _as_dict(run) -> dict:
         "share_in_character": run.share_in_character,
         "per_category": run.per_category,
         "per_trait": run.per_trait,
+        "persona_gym": run.persona_gym,
         "worst": run.worst,
         "results": run.results,
     }
