@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -69,6 +69,7 @@ class PreviewResult:
     prompt: BuiltPrompt
     model: str
     latency_ms: int
+    quality: dict[str, Any] = field(default_factory=dict)  # the quality gate's record, as on a stored reply
 
 
 # --- small helpers -------------------------------------------------------------------------------
@@ -399,7 +400,7 @@ async def achat_reply(
 
 
 async def _quality_gate(
-    *, text: str, prompt: BuiltPrompt, model: str, result: llm.StreamResult
+    *, text: str, prompt: BuiltPrompt, result: llm.StreamResult, model: str | None = None
 ) -> tuple[llm.StreamResult, GateOutcome | None]:
     """The persona quality gate on a finished reply: the reply to show (the first, a regenerated
     candidate or Ivan's grounded answer) and the gate's record, also counted in the metrics."""
@@ -516,7 +517,8 @@ async def apersona_reply(
     *, profile: PersonaProfile, text: str, model: str | None = None, history: Sequence[dict[str, str]] = ()
 ) -> PreviewResult:
     """Ivan's answer as persona version `profile` (live, draft or old) from `model` (default LLM_MODEL),
-    through the same prompt building and LLM layer as a chat turn; nothing is stored."""
+    through the same prompt building, LLM layer and quality gate as a chat turn (what a user would
+    see; `quality` says what the gate did); nothing is stored."""
     text = _validate_text(text)
     model = model or llm.current_model()
     prompt = await db_async(build_prompt)(profile=profile, text=text, history=list(history), model=model)
@@ -524,8 +526,13 @@ async def apersona_reply(
         result = await llm.stream_reply(prompt.messages, model=model)
     except llm.LLMUnavailableError:
         raise LLMUnavailable("The language model did not respond; try again.") from None
+    result, quality = await _quality_gate(text=text, prompt=prompt, result=result, model=model)
     return PreviewResult(
-        text=_clean_reply(result.text), prompt=prompt, model=result.model, latency_ms=result.latency_ms
+        text=_clean_reply(result.text),
+        prompt=prompt,
+        model=result.model,
+        latency_ms=result.latency_ms,
+        quality=quality.record if quality else {},
     )
 
 

@@ -8,7 +8,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from chat.models import Platform
-from chat.services import chat_reply
+from chat.services import chat_reply, persona_reply
 from personality.evaluation.gate import agate_reply
 from personality.selectors import persona_profile_live
 
@@ -101,3 +101,24 @@ async def test_a_regenerated_candidate_that_passes_is_shown(ivan, settings):
     assert gated.outcome == "regenerated" and gated.index == 2
     assert gated.text.startswith("I live in Petersburg")
     assert gated.record["attempts"] == 3 and gated.record["label"] == "gibberish"
+
+
+def test_persona_reply_is_gated_like_a_turn_so_evaluation_scores_what_users_see(ivan, fake_llm, settings):
+    settings.PERSONA_QUALITY_GATE = "full"
+    settings.PERSONA_QUALITY_GATE_ATTEMPTS = 1
+    preview = persona_reply(profile=persona_profile_live(), text=f"[[say:{GIBBERISH_RU}]] Где ты живёшь?")
+    assert preview.text != GIBBERISH_RU
+    assert preview.quality["outcome"] == "grounded" and preview.quality["label"] == "gibberish"
+
+
+def test_an_evaluation_run_reports_what_the_gate_did(ivan, fake_llm, settings):
+    from personality.evaluation.runner import eval_run_create
+
+    settings.PERSONA_QUALITY_GATE = "full"
+    settings.PERSONA_QUALITY_GATE_ATTEMPTS = 1
+    run = eval_run_create(limit=2, categories=("facts",))
+    gate = run.per_category["_gate"]
+    assert gate["replies"] == 2
+    assert sum(gate["outcomes"].values()) == 2
+    assert 0.0 <= gate["first_candidate_good"] <= 1.0
+    assert all(row["gate"]["gate"] == "full" for row in run.results)
