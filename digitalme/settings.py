@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "telegram_bot",
     "loadtest",  # quality: benchmark echo floor, load-test API and command
     "ops",  # ops: heartbeats, the /ops/ dashboard, scrape-time metrics, database-test
+    "notifications",  # pwa: Web Push subscriptions per device, replies to users with no page open
     # --- web: pages, CSP ---
     "csp",
 ]
@@ -314,7 +315,7 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="DigitalMe <noreply@l
 # --- REST API --------------------------------------------------------------------------------
 # How many reverse proxies append to X-Forwarded-For in front of daphne (0: clients connect
 # directly). Client addresses for every rate limit come from the right of that header, never its
-# client-chosen left (digitalme/throttling.py); see docs/deploy.md.
+# client-chosen left (digitalme/throttling.py); see docs/deployment.md ("Trusted proxies").
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 REST_FRAMEWORK = {
@@ -480,6 +481,26 @@ if PERSONA_EVAL_PUBLISH_RULE not in ("warn", "refuse", "off"):
     raise SystemExit(2)
 
 # --- Telegram --------------------------------------------------------------------------------
+# --- Web Push (notifications/) ---------------------------------------------------------------
+# VAPID private key (base64url, 32 raw bytes: `manage.py webpush_vapid_keys`); empty = push off.
+WEBPUSH_VAPID_PRIVATE_KEY = env.str("WEBPUSH_VAPID_PRIVATE_KEY", default="")
+# The contact push services see in the VAPID token: mailto: or an https URL.
+WEBPUSH_VAPID_SUBJECT = env.str("WEBPUSH_VAPID_SUBJECT", default=SITE_URL)
+# Push services the worker may call (".suffix" matches subdomains): browsers' real services only.
+WEBPUSH_ALLOWED_HOSTS = env.list(
+    "WEBPUSH_ALLOWED_HOSTS",
+    default=[
+        "fcm.googleapis.com",
+        "android.googleapis.com",
+        "updates.push.services.mozilla.com",
+        ".notify.windows.com",
+        ".push.apple.com",
+    ],
+)
+WEBPUSH_TTL_S = env.int("WEBPUSH_TTL_S", default=86400)  # how long a push service keeps it for an offline device
+WEBPUSH_TIMEOUT_S = env.float("WEBPUSH_TIMEOUT_S", default=10.0)
+WEBPUSH_MAX_FAILURES = env.int("WEBPUSH_MAX_FAILURES", default=5)  # refusals in a row before a device is dropped
+
 TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
 TELEGRAM_WEBHOOK_SECRET = env.str("TELEGRAM_WEBHOOK_SECRET", default="")
 TELEGRAM_API_BASE_URL = env.str("TELEGRAM_API_BASE_URL", default="https://api.telegram.org").rstrip("/")
