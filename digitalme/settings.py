@@ -135,6 +135,7 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
+_DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=20)
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
@@ -146,7 +147,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     if env.bool("DB_POOL", default=True):
         DATABASES["default"]["OPTIONS"]["pool"] = {
             "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
-            "max_size": env.int("DB_POOL_MAX_SIZE", default=20),
+            "max_size": _DB_POOL_MAX_SIZE,
             "timeout": env.float("DB_POOL_TIMEOUT_S", default=10.0),
         }
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -422,6 +423,9 @@ LOCAL_LLM_THREADS = env.int("LOCAL_LLM_THREADS", default=2)
 LOCAL_LLM_CONTEXT = env.int("LOCAL_LLM_CONTEXT", default=4096)
 
 # --- Chat (chat app) -------------------------------------------------------------------------
+# Threads for the chat turn's database work (chat/db.py): turns of different sockets run in
+# parallel up to this many, each holding at most one pooled connection; kept below the pool's size.
+CHAT_DB_THREADS = max(1, min(env.int("CHAT_DB_THREADS", default=8), _DB_POOL_MAX_SIZE - 4))
 CHAT_MAX_MESSAGE_CHARS = env.int("CHAT_MAX_MESSAGE_CHARS", default=4000)
 CHAT_RATE_LIMIT = env.int("CHAT_RATE_LIMIT", default=30)  # messages per user per window
 CHAT_RATE_WINDOW_S = env.int("CHAT_RATE_WINDOW_S", default=60)
