@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "telegram_bot",
     "loadtest",  # quality: benchmark echo floor, load-test API and command
     "ops",  # ops: heartbeats, the /ops/ dashboard, scrape-time metrics, database-test
+    "notifications",  # pwa: Web Push subscriptions per device, replies to users with no page open
     # --- web: pages, CSP ---
     "csp",
 ]
@@ -136,6 +137,7 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
+_DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=20)
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
@@ -147,7 +149,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     if env.bool("DB_POOL", default=True):
         DATABASES["default"]["OPTIONS"]["pool"] = {
             "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
-            "max_size": env.int("DB_POOL_MAX_SIZE", default=20),
+            "max_size": _DB_POOL_MAX_SIZE,
             "timeout": env.float("DB_POOL_TIMEOUT_S", default=10.0),
         }
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -315,7 +317,7 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="DigitalMe <noreply@l
 # --- REST API --------------------------------------------------------------------------------
 # How many reverse proxies append to X-Forwarded-For in front of daphne (0: clients connect
 # directly). Client addresses for every rate limit come from the right of that header, never its
-# client-chosen left (digitalme/throttling.py); see docs/deploy.md.
+# client-chosen left (digitalme/throttling.py); see docs/deployment.md ("Trusted proxies").
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 REST_FRAMEWORK = {
@@ -423,6 +425,9 @@ LOCAL_LLM_THREADS = env.int("LOCAL_LLM_THREADS", default=2)
 LOCAL_LLM_CONTEXT = env.int("LOCAL_LLM_CONTEXT", default=4096)
 
 # --- Chat (chat app) -------------------------------------------------------------------------
+# Threads for the chat turn's database work (chat/db.py): turns of different sockets run in
+# parallel up to this many, each holding at most one pooled connection; kept below the pool's size.
+CHAT_DB_THREADS = max(1, min(env.int("CHAT_DB_THREADS", default=8), _DB_POOL_MAX_SIZE - 4))
 CHAT_MAX_MESSAGE_CHARS = env.int("CHAT_MAX_MESSAGE_CHARS", default=4000)
 CHAT_RATE_LIMIT = env.int("CHAT_RATE_LIMIT", default=30)  # messages per user per window
 CHAT_RATE_WINDOW_S = env.int("CHAT_RATE_WINDOW_S", default=60)
@@ -478,6 +483,26 @@ if PERSONA_EVAL_PUBLISH_RULE not in ("warn", "refuse", "off"):
     raise SystemExit(2)
 
 # --- Telegram --------------------------------------------------------------------------------
+# --- Web Push (notifications/) ---------------------------------------------------------------
+# VAPID private key (base64url, 32 raw bytes: `manage.py webpush_vapid_keys`); empty = push off.
+WEBPUSH_VAPID_PRIVATE_KEY = env.str("WEBPUSH_VAPID_PRIVATE_KEY", default="")
+# The contact push services see in the VAPID token: mailto: or an https URL.
+WEBPUSH_VAPID_SUBJECT = env.str("WEBPUSH_VAPID_SUBJECT", default=SITE_URL)
+# Push services the worker may call (".suffix" matches subdomains): browsers' real services only.
+WEBPUSH_ALLOWED_HOSTS = env.list(
+    "WEBPUSH_ALLOWED_HOSTS",
+    default=[
+        "fcm.googleapis.com",
+        "android.googleapis.com",
+        "updates.push.services.mozilla.com",
+        ".notify.windows.com",
+        ".push.apple.com",
+    ],
+)
+WEBPUSH_TTL_S = env.int("WEBPUSH_TTL_S", default=86400)  # how long a push service keeps it for an offline device
+WEBPUSH_TIMEOUT_S = env.float("WEBPUSH_TIMEOUT_S", default=10.0)
+WEBPUSH_MAX_FAILURES = env.int("WEBPUSH_MAX_FAILURES", default=5)  # refusals in a row before a device is dropped
+
 TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
 TELEGRAM_WEBHOOK_SECRET = env.str("TELEGRAM_WEBHOOK_SECRET", default="")
 TELEGRAM_API_BASE_URL = env.str("TELEGRAM_API_BASE_URL", default="https://api.telegram.org").rstrip("/")
@@ -580,6 +605,13 @@ BENCH_ECHO_ENABLED = env.bool("BENCH_ECHO_ENABLED", default=False)
 # MODERATION_INPUT_THRESHOLD; Ivan's reply is cut at the stricter MODERATION_OUTPUT_THRESHOLD.
 MODERATION_INPUT_THRESHOLD = env.float("MODERATION_INPUT_THRESHOLD", default=0.7)
 MODERATION_OUTPUT_THRESHOLD = env.float("MODERATION_OUTPUT_THRESHOLD", default=0.5)
+# The offline classifier layer (chat/moderation_model.py), after the rules. Threshold 0 = the one
+# chosen by cross-validation when the model was trained (chat/moderation_data/classifier.json).
+MODERATION_CLASSIFIER_ENABLED = env.bool("MODERATION_CLASSIFIER_ENABLED", default=True)
+MODERATION_CLASSIFIER_THRESHOLD = env.float("MODERATION_CLASSIFIER_THRESHOLD", default=0.0)
+MODERATION_CLASSIFIER_OUTPUT_THRESHOLD = env.float(
+    "MODERATION_CLASSIFIER_OUTPUT_THRESHOLD", default=0.0
+)  # Ivan's reply
 # The provider's moderation endpoint through litellm, e.g. omni-moderation-latest; empty = off.
 MODERATION_PROVIDER_MODEL = env.str("MODERATION_PROVIDER_MODEL", default="")
 MODERATION_PROVIDER_API_BASE = env.str("MODERATION_PROVIDER_API_BASE", default="")
@@ -587,6 +619,16 @@ MODERATION_PROVIDER_API_KEY = env.str("MODERATION_PROVIDER_API_KEY", default="")
 MODERATION_PROVIDER_THRESHOLD = env.float("MODERATION_PROVIDER_THRESHOLD", default=0.5)
 MODERATION_PROVIDER_TIMEOUT_S = env.float("MODERATION_PROVIDER_TIMEOUT_S", default=5.0)
 MODERATION_PROVIDER_FAIL_CLOSED = env.bool("MODERATION_PROVIDER_FAIL_CLOSED", default=False)
+# A guard-style chat model through litellm (e.g. ollama/llama-guard3, or openai/<name> with an
+# OpenAI-compatible MODERATION_GUARD_API_BASE such as vLLM), after the classifier; empty = off.
+# It answers "safe" / "unsafe\nS<n>" (Llama Guard's codes, mapped in chat/moderation.py). A timeout,
+# an error or a junk answer is logged and counted; FAIL_CLOSED=true then blocks, false lets the
+# other layers' verdict stand.
+MODERATION_GUARD_MODEL = env.str("MODERATION_GUARD_MODEL", default="")
+MODERATION_GUARD_API_BASE = env.str("MODERATION_GUARD_API_BASE", default="")
+MODERATION_GUARD_API_KEY = env.str("MODERATION_GUARD_API_KEY", default="")
+MODERATION_GUARD_TIMEOUT_S = env.float("MODERATION_GUARD_TIMEOUT_S", default=5.0)
+MODERATION_GUARD_FAIL_CLOSED = env.bool("MODERATION_GUARD_FAIL_CLOSED", default=False)
 # A reply quoting this many consecutive words of the system prompt is a prompt leak.
 MODERATION_PROMPT_LEAK_WORDS = env.int("MODERATION_PROMPT_LEAK_WORDS", default=12)
 

@@ -95,6 +95,10 @@ ROWS: dict[str, Row] = {
     "api/me/memory/": R({"GET": SIGNED_IN, "DELETE": SIGNED_IN}, body={"confirm": False}),
     "api/me/memory/<int:fact_id>/": R({"DELETE": OWNED}),
     "api/telegram/link-code/": R({"POST": SIGNED_IN}),
+    # --- notifications (Web Push) ---
+    "api/push/config/": R({"GET": SIGNED_IN}),
+    "api/push/subscriptions/": R({"GET": SIGNED_IN, "POST": SIGNED_IN}, body={"endpoint": "nonsense"}),
+    "api/push/subscriptions/<int:subscription_id>/": R({"DELETE": OWNED}),
     # --- chat API ---
     "api/conversations/": R({"GET": SIGNED_IN, "POST": SIGNED_IN}, body={"title": "x" * 500}),
     "api/conversations/<int:conversation_id>/": R({"GET": OWNED, "PATCH": OWNED, "DELETE": OWNED}, body={"title": ""}),
@@ -248,6 +252,7 @@ def _verdict(expected: str, response) -> bool:
 @pytest.fixture
 def world(db):
     from chat.models import Conversation, MemoryFact, Message
+    from notifications.models import PushSubscription
     from personality.evaluation.runner import eval_run_prepare
     from personality.loading import persona_load_file
     from tests.personality.conftest import IVAN_FILE
@@ -259,11 +264,15 @@ def world(db):
     conversation = Conversation.objects.create(user=user, title="mine", platform="web")
     message = Message.objects.create(conversation=conversation, role="assistant", content="hi", platform="web")
     fact = MemoryFact.objects.create(user=user, key="pet", value="cat", text="has a cat")
+    device = PushSubscription.objects.create(
+        user=user, endpoint="https://fcm.googleapis.com/fcm/send/matrix", p256dh="x", auth="y"
+    )
     run = eval_run_prepare(slug="ivan")
     values = {
         "conversation_id": conversation.pk,
         "message_id": message.pk,
         "fact_id": fact.pk,
+        "subscription_id": device.pk,
         "slug": "ivan",
         "number": 1,
         "run_id": run.pk,
