@@ -606,6 +606,13 @@ BENCH_ECHO_ENABLED = env.bool("BENCH_ECHO_ENABLED", default=False)
 # MODERATION_INPUT_THRESHOLD; Ivan's reply is cut at the stricter MODERATION_OUTPUT_THRESHOLD.
 MODERATION_INPUT_THRESHOLD = env.float("MODERATION_INPUT_THRESHOLD", default=0.7)
 MODERATION_OUTPUT_THRESHOLD = env.float("MODERATION_OUTPUT_THRESHOLD", default=0.5)
+# The offline classifier layer (chat/moderation_model.py), after the rules. Threshold 0 = the one
+# chosen by cross-validation when the model was trained (chat/moderation_data/classifier.json).
+MODERATION_CLASSIFIER_ENABLED = env.bool("MODERATION_CLASSIFIER_ENABLED", default=True)
+MODERATION_CLASSIFIER_THRESHOLD = env.float("MODERATION_CLASSIFIER_THRESHOLD", default=0.0)
+MODERATION_CLASSIFIER_OUTPUT_THRESHOLD = env.float(
+    "MODERATION_CLASSIFIER_OUTPUT_THRESHOLD", default=0.0
+)  # Ivan's reply
 # The provider's moderation endpoint through litellm, e.g. omni-moderation-latest; empty = off.
 MODERATION_PROVIDER_MODEL = env.str("MODERATION_PROVIDER_MODEL", default="")
 MODERATION_PROVIDER_API_BASE = env.str("MODERATION_PROVIDER_API_BASE", default="")
@@ -613,6 +620,16 @@ MODERATION_PROVIDER_API_KEY = env.str("MODERATION_PROVIDER_API_KEY", default="")
 MODERATION_PROVIDER_THRESHOLD = env.float("MODERATION_PROVIDER_THRESHOLD", default=0.5)
 MODERATION_PROVIDER_TIMEOUT_S = env.float("MODERATION_PROVIDER_TIMEOUT_S", default=5.0)
 MODERATION_PROVIDER_FAIL_CLOSED = env.bool("MODERATION_PROVIDER_FAIL_CLOSED", default=False)
+# A guard-style chat model through litellm (e.g. ollama/llama-guard3, or openai/<name> with an
+# OpenAI-compatible MODERATION_GUARD_API_BASE such as vLLM), after the classifier; empty = off.
+# It answers "safe" / "unsafe\nS<n>" (Llama Guard's codes, mapped in chat/moderation.py). A timeout,
+# an error or a junk answer is logged and counted; FAIL_CLOSED=true then blocks, false lets the
+# other layers' verdict stand.
+MODERATION_GUARD_MODEL = env.str("MODERATION_GUARD_MODEL", default="")
+MODERATION_GUARD_API_BASE = env.str("MODERATION_GUARD_API_BASE", default="")
+MODERATION_GUARD_API_KEY = env.str("MODERATION_GUARD_API_KEY", default="")
+MODERATION_GUARD_TIMEOUT_S = env.float("MODERATION_GUARD_TIMEOUT_S", default=5.0)
+MODERATION_GUARD_FAIL_CLOSED = env.bool("MODERATION_GUARD_FAIL_CLOSED", default=False)
 # A reply quoting this many consecutive words of the system prompt is a prompt leak.
 MODERATION_PROMPT_LEAK_WORDS = env.int("MODERATION_PROMPT_LEAK_WORDS", default=12)
 
