@@ -12,6 +12,27 @@ if ("serviceWorker" in navigator && window.isSecureContext) {
   });
 }
 
+// Install button: only where the browser offers installing (Chromium's beforeinstallprompt), and
+// gone once installed. Other browsers install from their own menu (docs/installing.md).
+const installButton = document.getElementById("install-app");
+let installPrompt = null;
+window.addEventListener("beforeinstallprompt", (event) => {
+  event.preventDefault(); // our button instead of the browser's mini-infobar
+  installPrompt = event;
+  if (installButton) installButton.hidden = false;
+});
+installButton?.addEventListener("click", async () => {
+  if (!installPrompt) return;
+  const prompt = installPrompt;
+  installPrompt = null;
+  installButton.hidden = true;
+  await prompt.prompt();
+});
+window.addEventListener("appinstalled", () => {
+  installPrompt = null;
+  if (installButton) installButton.hidden = true;
+});
+
 // Flash messages float over the chat; they leave after a few seconds (they were announced already).
 const toast = document.querySelector("body.chat-page .messages");
 if (toast) setTimeout(() => toast.remove(), 6000);
