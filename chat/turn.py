@@ -31,7 +31,7 @@ from django.db import IntegrityError, transaction
 
 from chat import llm, moderation
 from chat.context import context_for
-from chat.errors import EmptyMessage, InvalidInput, LLMUnavailable, MessageTooLong, RateLimited
+from chat.errors import EmptyMessage, InvalidInput, LLMUnavailable, MessageTooLong, RateLimited, TurnInProgress
 from chat.memory import memory_for_prompt, remember
 from chat.models import Conversation, Message, Platform, Role
 from chat.prompting import BuiltPrompt, build_prompt
@@ -126,14 +126,43 @@ class _Begun:
     history: list[dict[str, str]]
 
 
+# --- one reply per user message at a time -------------------------------------------------------
+# A reply being written holds a claim in the shared cache, kept alive while tokens arrive, so a
+# client_id sent again meanwhile (a retry, another socket, a duplicate racing in) gets `in_progress`
+# instead of a second reply; a claim whose process died runs out and the next try writes the reply.
+
+
+def _claim_key(user_message: Message) -> str:
+    return f"chat:reply-claim:{user_message.pk}"
+
+
+def claim_ttl_s() -> int:
+    """How long a claim outlives silence: the wait for a first token through every model, plus slack."""
+    return int(settings.LLM_TIMEOUT_S * (1 + len(settings.LLM_FALLBACK_MODELS))) + 15
+
+
+def _reply_claim(user_message: Message) -> None:
+    if not cache.add(_claim_key(user_message), 1, timeout=claim_ttl_s()):
+        raise TurnInProgress("This message is being answered right now; its reply will arrive.")
+
+
 def _begin_turn(*, user, text: str, platform: str, conversation: Conversation | None, client_id: str) -> _Begun:
-    """Store the user's message (or find it again for a retried client_id) and make room for the reply."""
+    """Store the user's message (or find it again for a retried client_id) and make room for the reply.
+
+    A retried client_id is answered from the *stored* message (moderated when it first came), never
+    from the text sent this time."""
     language = detect_language(text, default=getattr(user, "language", "en"))
     existing = message_find_by_client_id(user=user, client_id=client_id)
     if existing is not None:
         stored_reply = reply_for(user_message=existing)
         if stored_reply is not None and stored_reply.content:
             return _Begun(existing.conversation, existing, stored_reply, language, False, True, [])
+        _reply_claim(existing)
+        # Empty reply rows of an earlier try whose process died (nobody holds the claim any more).
+        Message.objects.filter(
+            conversation=existing.conversation, role=Role.ASSISTANT, client_id=existing.client_id, content=""
+        ).delete()
+        language = detect_language(existing.content, default=getattr(user, "language", "en"))
         return _prepare_reply(existing.conversation, existing, platform, language)
 
     verdict = moderation.moderate_input(text, language=language)
@@ -170,6 +199,7 @@ def _begin_turn(*, user, text: str, platform: str, conversation: Conversation | 
             _touch(conversation, first_text=text)
             push_to_user(user.pk, {"type": "reply.end", "message": message_payload(reply)})
             return _Begun(conversation, user_message, reply, language, True, False, [])
+    _reply_claim(user_message)
     return _prepare_reply(conversation, user_message, platform, language)
 
 
@@ -294,13 +324,29 @@ async def achat_reply(
         return TurnResult(begun.conversation, begun.user_message, begun.reply, None, replayed=begun.replayed)
 
     try:
+        return await _write_reply(user=user, begun=begun, platform=platform, caller=caller, should_stop=should_stop)
+    finally:
+        await cache.adelete(_claim_key(begun.user_message))
+
+
+async def _write_reply(
+    *, user, begun: _Begun, platform: str, caller: _Caller, should_stop: Callable[[], bool] | None
+) -> TurnResult:
+    # The stored message is what the model reads: it is the text moderation saw.
+    text = begun.user_message.content
+    try:
         prompt = await database_sync_to_async(_build)(user=user, text=text, history=begun.history)
     except Exception:
         await database_sync_to_async(_abandon_reply)(begun)
         raise
     guard = _OutputGuard(user_id=user.pk, system_prompt=prompt.composed.system)
+    claim_refreshed = time.monotonic()
 
     async def on_delta(delta: str) -> None:
+        nonlocal claim_refreshed
+        if time.monotonic() - claim_refreshed > 5:  # still writing: keep the claim alive
+            claim_refreshed = time.monotonic()
+            await cache.atouch(_claim_key(begun.user_message), claim_ttl_s())
         await guard.feed(delta)
         if guard.verdict is None:
             await caller.token(delta)
