@@ -6,6 +6,8 @@ import smtplib
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.models import SocialApp
+from django.http import Http404
 
 from accounts.services import user_tokens_revoke
 
@@ -42,6 +44,13 @@ class AccountAdapter(DefaultAccountAdapter):
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    def get_app(self, request, provider, client_id=None):
+        """A provider without client id/secret on this server: its log-in URLs are a 404, not a 500."""
+        try:
+            return super().get_app(request, provider, client_id=client_id)
+        except SocialApp.DoesNotExist as exc:
+            raise Http404(f"Signing in with {provider} is not configured on this server.") from exc
+
     def authenticate_by_email(self, sociallogin):
         """A social login reaches an existing account by email only when the account's own copy
         of that address is verified. Otherwise anyone could register the address first (the API

@@ -19,13 +19,11 @@ import uuid
 from collections import deque
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from chat.background import spawn
 from chat.errors import ChatError
-from chat.selectors import conversation_get
 from chat.serializers import message_payload
 from chat.services import achat_reply
 from digitalme.parsers import loads_or_none
@@ -137,25 +135,17 @@ class ChatConsumer(SessionRevocationMixin, AsyncJsonWebsocketConsumer):
             return
         raw_client_id = content.get("client_id")
         client_id = str(raw_client_id)[:64] if raw_client_id else uuid.uuid4().hex
-        conversation = None
-        if content.get("conversation") is not None:
-            try:
-                conversation = await database_sync_to_async(conversation_get)(
-                    user=self.user, conversation_id=content["conversation"]
-                )
-            except ChatError as exc:
-                await self._error(exc.code, exc.detail)
-                return
         self.own_client_ids.append(client_id)
         self.stop_requested = False
-        self.turn = spawn(self._run_turn(text=text, conversation=conversation, client_id=client_id))
+        # The conversation (if any) is looked up in the turn's first database hop: NotFound → error frame.
+        self.turn = spawn(self._run_turn(text=text, conversation_id=content.get("conversation"), client_id=client_id))
 
-    async def _run_turn(self, *, text: str, conversation, client_id: str) -> None:
+    async def _run_turn(self, *, text: str, conversation_id: Any, client_id: str) -> None:
         streaming: dict[str, int] = {}
 
-        async def on_start(user_message, reply) -> None:
+        async def on_start(user_message, reply, user_payload) -> None:
             streaming["id"] = reply.id
-            await self.send_json({"type": "message.created", "message": message_payload(user_message)})
+            await self.send_json({"type": "message.created", "message": user_payload})
             await self.send_json({"type": "reply.start", "conversation": reply.conversation_id, "message_id": reply.id})
 
         async def on_token(delta: str) -> None:
@@ -166,7 +156,7 @@ class ChatConsumer(SessionRevocationMixin, AsyncJsonWebsocketConsumer):
                 user=self.user,
                 text=text,
                 platform="web",
-                conversation=conversation,
+                conversation_id=conversation_id,
                 client_id=client_id,
                 on_start=on_start,
                 on_token=on_token,
@@ -182,7 +172,7 @@ class ChatConsumer(SessionRevocationMixin, AsyncJsonWebsocketConsumer):
             )
             return
         with contextlib.suppress(Exception):  # the socket may be gone: the reply is stored anyway
-            await self.send_json({"type": "reply.end", "message": message_payload(turn.reply)})
+            await self.send_json({"type": "reply.end", "message": turn.reply_payload or message_payload(turn.reply)})
 
     # --- pushes from the user's group ------------------------------------------------------------
 

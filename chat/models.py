@@ -48,6 +48,9 @@ class Message(models.Model):
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     ttft_ms = models.PositiveIntegerField(null=True, blank=True)
     moderation = models.JSONField(default=dict, blank=True)  # chat.moderation.Verdict.as_dict()
+    # the persona quality gate's record (personality/evaluation/gate.py): mode, the first candidate's
+    # label, outcome passed|regenerated|grounded|failed, attempts; {} when no model reply was gated
+    quality = models.JSONField(default=dict, blank=True)
     stopped = models.BooleanField(default=False)  # the user stopped the reply; content is partial
     rating = models.SmallIntegerField(null=True, blank=True)
     correction = models.TextField(blank=True)

@@ -27,6 +27,7 @@ class MessageOutputSerializer(serializers.ModelSerializer):
             "created",
             "rating",
             "moderation",
+            "quality",
             "client_id",
             "stopped",
         ]

@@ -20,33 +20,36 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from chat import llm, moderation
 from chat.context import context_for
-from chat.errors import EmptyMessage, InvalidInput, LLMUnavailable, MessageTooLong, RateLimited, TurnInProgress
+from chat.db import db_async
+from chat.errors import EmptyMessage, InvalidInput, LLMUnavailable, MessageTooLong, TurnInProgress
 from chat.memory import memory_for_prompt, remember
 from chat.models import Conversation, Message, Platform, Role
 from chat.prompting import BuiltPrompt, build_prompt
-from chat.selectors import history_before, message_find_by_client_id, reply_for, usable_history
+from chat.ratelimit import check_chat_rate
+from chat.selectors import conversation_get, history_before, message_find_by_client_id, reply_for, usable_history
 from chat.serializers import message_payload
 from digitalme import metrics
 from digitalme.language import detect_language
-from digitalme.realtime import push_to_user
+from digitalme.realtime import apush_to_user
+from personality.evaluation.gate import GateOutcome, agate_reply, gate_mode
 from personality.profile import PersonaProfile
 from personality.selectors import persona_profile_live
 
 logger = logging.getLogger(__name__)
 
 TokenCallback = Callable[[str], Awaitable[None]]
-StartCallback = Callable[[Message, Message], Awaitable[None]]
+StartCallback = Callable[[Message, Message, dict[str, Any]], Awaitable[None]]
 TITLE_CHARS = 60
 OUTPUT_CHECK_EVERY_CHARS = 80  # moderate the growing reply this often while it streams
 
@@ -58,6 +61,8 @@ class TurnResult:
     reply: Message
     prompt: BuiltPrompt | None  # None when no LLM was asked (blocked input, idempotent replay)
     replayed: bool = False  # the client_id was seen before: the stored turn is returned
+    user_payload: dict[str, Any] | None = None  # the messages as API.md objects (built once per turn)
+    reply_payload: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,7 @@ class PreviewResult:
     prompt: BuiltPrompt
     model: str
     latency_ms: int
+    quality: dict[str, Any] = field(default_factory=dict)  # the quality gate's record, as on a stored reply
 
 
 # --- small helpers -------------------------------------------------------------------------------
@@ -91,27 +97,6 @@ def _validate_text(text: Any) -> str:
     return text
 
 
-def _check_rate_limit(user) -> None:
-    """A fixed window per user in the shared cache, so every process and platform counts together."""
-    window = settings.CHAT_RATE_WINDOW_S
-    slot = int(time.time() // window)
-    key = f"chat:rate:{user.pk}:{slot}"
-    if cache.add(key, 1, timeout=window + 1):
-        count = 1
-    else:
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add() and incr()
-            cache.set(key, 1, timeout=window + 1)
-            count = 1
-    if count > settings.CHAT_RATE_LIMIT:
-        retry_after = max(1, int(window - time.time() % window))
-        raise RateLimited(
-            f"Too many messages: at most {settings.CHAT_RATE_LIMIT} per {window} s. Try again in {retry_after} s.",
-            retry_after_s=retry_after,
-        )
-
-
 # --- the turn, step by step (sync steps run in a worker thread) ------------------------------------
 
 
@@ -123,7 +108,8 @@ class _Begun:
     language: str
     blocked: bool
     replayed: bool
-    history: list[dict[str, str]]
+    user_payload: dict[str, Any]  # API.md message objects, built once for the socket and the group
+    reply_payload: dict[str, Any] | None  # only for a finished reply (blocked input, replay)
 
 
 # --- one reply per user message at a time -------------------------------------------------------
@@ -146,95 +132,119 @@ def _reply_claim(user_message: Message) -> None:
         raise TurnInProgress("This message is being answered right now; its reply will arrive.")
 
 
-def _begin_turn(*, user, text: str, platform: str, conversation: Conversation | None, client_id: str) -> _Begun:
-    """Store the user's message (or find it again for a retried client_id) and make room for the reply.
+def _begin_turn(
+    *,
+    user,
+    text: str,
+    platform: str,
+    conversation: Conversation | None,
+    conversation_id: Any,
+    client_id: str,
+) -> _Begun:
+    """Write hop 1: store the user's message and an empty reply row (or find a retried client_id's turn).
 
-    A retried client_id is answered from the *stored* message (moderated when it first came), never
-    from the text sent this time."""
+    Steady state: the client-id lookup, the conversation lookup (when given by id) and one INSERT
+    of both rows. No full_clean(): the text was validated at the boundary and the database's
+    constraints guard the rest (a duplicate client_id is the unique constraint's IntegrityError).
+    """
     language = detect_language(text, default=getattr(user, "language", "en"))
     existing = message_find_by_client_id(user=user, client_id=client_id)
     if existing is not None:
         stored_reply = reply_for(user_message=existing)
         if stored_reply is not None and stored_reply.content:
-            return _Begun(existing.conversation, existing, stored_reply, language, False, True, [])
+            return _Begun(
+                existing.conversation,
+                existing,
+                stored_reply,
+                language,
+                False,
+                True,
+                message_payload(existing),
+                message_payload(stored_reply),
+            )
+        # Answered from the *stored* message (moderated when it came), never from the text sent again.
         _reply_claim(existing)
         # Empty reply rows of an earlier try whose process died (nobody holds the claim any more).
         Message.objects.filter(
             conversation=existing.conversation, role=Role.ASSISTANT, client_id=existing.client_id, content=""
         ).delete()
         language = detect_language(existing.content, default=getattr(user, "language", "en"))
-        return _prepare_reply(existing.conversation, existing, platform, language)
+        reply = Message.objects.create(
+            conversation=existing.conversation,
+            role=Role.ASSISTANT,
+            content="",
+            platform=platform,
+            client_id=existing.client_id,
+        )
+        return _Begun(existing.conversation, existing, reply, language, False, False, message_payload(existing), None)
+    if conversation is None and conversation_id is not None:
+        conversation = conversation_get(user=user, conversation_id=conversation_id)
 
     verdict = moderation.moderate_input(text, language=language)
-    with transaction.atomic():
-        if conversation is None:
-            conversation = Conversation.objects.create(user=user, platform=Platform(platform))
-        user_message = Message(
-            conversation=conversation,
-            role=Role.USER,
-            content=text,
-            platform=platform,
-            client_id=client_id,
-            moderation=verdict.as_dict(),
-        )
-        user_message.full_clean()
-        try:
-            with transaction.atomic():
-                user_message.save()
-        except IntegrityError:  # the same client_id raced in through another socket
-            raise InvalidInput("This message was already sent.", fields={"client_id": "duplicate"}) from None
-        push_to_user(user.pk, {"type": "message.created", "message": message_payload(user_message)})
-        if not verdict.allowed:
-            refusal = moderation.refusal_for(verdict, language, persona=_live_profile_or_none())
+    refusal = "" if verdict.allowed else moderation.refusal_for(verdict, language, persona=_live_profile_or_none())
+    try:
+        with transaction.atomic():
+            if conversation is None:
+                conversation = Conversation.objects.create(user=user, platform=Platform(platform))
+            user_message = Message(
+                conversation=conversation,
+                role=Role.USER,
+                content=text,
+                platform=platform,
+                client_id=client_id,
+                moderation=verdict.as_dict(),
+            )
             reply = Message(
                 conversation=conversation,
                 role=Role.ASSISTANT,
                 content=refusal,
                 platform=platform,
                 client_id=client_id,
-                model="",
-                moderation={"allowed": True, "refusal": True},
+                moderation={"allowed": True, "refusal": True} if refusal else {},
             )
-            reply.save()
-            _touch(conversation, first_text=text)
-            push_to_user(user.pk, {"type": "reply.end", "message": message_payload(reply)})
-            return _Begun(conversation, user_message, reply, language, True, False, [])
-    _reply_claim(user_message)
-    return _prepare_reply(conversation, user_message, platform, language)
-
-
-def _prepare_reply(conversation: Conversation, user_message: Message, platform: str, language: str) -> _Begun:
-    """An empty reply row whose id the stream announces; it is filled (or removed) at the end."""
-    reply = Message(
-        conversation=conversation,
-        role=Role.ASSISTANT,
-        content="",
-        platform=platform,
-        client_id=user_message.client_id,
+            Message.objects.bulk_create([user_message, reply])  # one INSERT; ids in this order
+            if refusal:
+                _touch(conversation, first_text=text)
+    except IntegrityError:  # the same client_id raced in through another socket
+        raise InvalidInput("This message was already sent.", fields={"client_id": "duplicate"}) from None
+    if not refusal:
+        _reply_claim(user_message)
+    return _Begun(
+        conversation,
+        user_message,
+        reply,
+        language,
+        bool(refusal),
+        False,
+        message_payload(user_message),
+        message_payload(reply) if refusal else None,
     )
-    reply.save()
+
+
+def _build(*, user, text: str, begun: _Begun, model: str) -> BuiltPrompt:
+    """The read hop: the live persona (cached per version), history, memory, context; then the prompt."""
     history = [
         {"role": message.role, "content": message.content}
-        for message in usable_history(history_before(conversation=conversation, before_id=user_message.id))
+        for message in usable_history(history_before(conversation=begun.conversation, before_id=begun.user_message.id))
     ]
-    return _Begun(conversation, user_message, reply, language, False, False, history)
-
-
-def _build(*, user, text: str, history: list[dict[str, str]]) -> BuiltPrompt:
     return build_prompt(
         profile=persona_profile_live(),
         text=text,
         history=history,
         memory=memory_for_prompt(user=user, text=text),
         context=context_for(user, text),
+        model=model,
     )
 
 
 def _touch(conversation: Conversation, *, first_text: str) -> None:
     """Title a new conversation from its first exchange and move it to the top of the list."""
+    fields: dict[str, Any] = {"updated": timezone.now()}
     if not conversation.title:
-        conversation.title = title_from(first_text)
-    conversation.save(update_fields=["title", "updated"])
+        fields["title"] = title_from(first_text)
+    Conversation.objects.filter(pk=conversation.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(conversation, name, value)
 
 
 def _live_profile_or_none() -> Any:
@@ -253,7 +263,9 @@ def _finish_turn(
     result: llm.StreamResult,
     prompt: BuiltPrompt,
     cut_verdict: moderation.Verdict | None,
-) -> Message:
+    quality: GateOutcome | None = None,
+) -> tuple[Message, dict[str, Any]]:
+    """Write hop 2: fill the reply row, move the conversation up, remember what the user stated."""
     reply = begun.reply
     text = _clean_reply(result.text)
     verdict = cut_verdict or moderation.moderate_output(
@@ -271,12 +283,25 @@ def _finish_turn(
     reply.ttft_ms = result.ttft_ms
     reply.stopped = result.stopped and verdict.allowed
     reply.moderation = moderation_record
+    reply.quality = quality.record if quality else {}
     with transaction.atomic():
-        reply.save()
+        reply.save(update_fields=FINISHED_FIELDS)
         _touch(begun.conversation, first_text=begun.user_message.content)
-        push_to_user(user.pk, {"type": "reply.end", "message": message_payload(reply)})
-    remember(user=user, user_message=begun.user_message, language=begun.language)
-    return reply
+        remember(user=user, user_message=begun.user_message, language=begun.language)
+    return reply, message_payload(reply)
+
+
+FINISHED_FIELDS = [
+    "content",
+    "model",
+    "prompt_tokens",
+    "completion_tokens",
+    "latency_ms",
+    "ttft_ms",
+    "stopped",
+    "moderation",
+    "quality",
+]
 
 
 def _abandon_reply(begun: _Begun) -> None:
@@ -296,6 +321,7 @@ async def achat_reply(
     text: str | None,
     platform: str,
     conversation: Conversation | None = None,
+    conversation_id: Any = None,
     client_id: str = "",
     on_token: TokenCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -303,25 +329,47 @@ async def achat_reply(
 ) -> TurnResult:
     """Answer `text` from `user` as Ivan and store both messages.
 
-    `on_start(user_message, reply)` runs once both rows exist (the reply still empty: its id is
-    what the stream announces); `on_token(delta)` runs per streamed piece; `should_stop()` is
-    polled between pieces and ends generation early (the partial reply is stored, `stopped`).
-    A failing callback (the caller went away) never stops the reply from being completed and
-    stored. Raises EmptyMessage, MessageTooLong, RateLimited, LLMUnavailable (user message kept).
+    The conversation is `conversation`, or the user's `conversation_id` (looked up in the turn's
+    first database hop: NotFound for anyone else's), or a new one. `on_start(user_message, reply,
+    user_payload)` runs once both rows exist (the reply still empty: its id is what the stream
+    announces; `user_payload` is the user message as API.md's object, built once);
+    `on_token(delta)` runs per streamed piece; `should_stop()` is polled between pieces and ends
+    generation early (the partial reply is stored, `stopped`). A failing callback (the caller went
+    away) never stops the reply from being completed and stored. Raises EmptyMessage,
+    MessageTooLong, RateLimited, NotFound, LLMUnavailable (user message kept).
+
+    Database work: two writing hops and one reading hop on the bounded pool (chat/db.py); pushes
+    to the user's other sockets go from here, after the hop's commit.
     """
     text = _validate_text(text)
-    await database_sync_to_async(_check_rate_limit)(user)
+    await check_chat_rate(user.pk)
     client_id = (client_id or "").strip()[:64] or uuid.uuid4().hex
-    begun = await database_sync_to_async(_begin_turn)(
-        user=user, text=text, platform=platform, conversation=conversation, client_id=client_id
+    begun = await db_async(_begin_turn)(
+        user=user,
+        text=text,
+        platform=platform,
+        conversation=conversation,
+        conversation_id=conversation_id,
+        client_id=client_id,
     )
+    if not begun.replayed:
+        await apush_to_user(user.pk, {"type": "message.created", "message": begun.user_payload})
     caller = _Caller(on_token)
-    await caller.call(on_start, begun.user_message, begun.reply)
+    await caller.call(on_start, begun.user_message, begun.reply, begun.user_payload)
     if begun.blocked or begun.replayed:
         if begun.blocked:
+            await apush_to_user(user.pk, {"type": "reply.end", "message": begun.reply_payload})
             metrics.record_chat_turn(platform=platform, outcome="blocked")
         await caller.token(begun.reply.content)
-        return TurnResult(begun.conversation, begun.user_message, begun.reply, None, replayed=begun.replayed)
+        return TurnResult(
+            begun.conversation,
+            begun.user_message,
+            begun.reply,
+            None,
+            replayed=begun.replayed,
+            user_payload=begun.user_payload,
+            reply_payload=begun.reply_payload,
+        )
 
     try:
         return await _write_reply(user=user, begun=begun, platform=platform, caller=caller, should_stop=should_stop)
@@ -332,14 +380,18 @@ async def achat_reply(
 async def _write_reply(
     *, user, begun: _Begun, platform: str, caller: _Caller, should_stop: Callable[[], bool] | None
 ) -> TurnResult:
+    """Generate, check and store the reply of a claimed turn."""
     # The stored message is what the model reads: it is the text moderation saw.
     text = begun.user_message.content
+    model = llm.current_model()
     try:
-        prompt = await database_sync_to_async(_build)(user=user, text=text, history=begun.history)
+        prompt = await db_async(_build)(user=user, text=text, begun=begun, model=model)
     except Exception:
-        await database_sync_to_async(_abandon_reply)(begun)
+        await db_async(_abandon_reply)(begun)
         raise
     guard = _OutputGuard(user_id=user.pk, system_prompt=prompt.composed.system)
+    # The full quality gate (the bundled model) may replace the reply: nothing is shown before it passed.
+    hold = gate_mode(model) == "full"
     claim_refreshed = time.monotonic()
 
     async def on_delta(delta: str) -> None:
@@ -348,16 +400,22 @@ async def _write_reply(
             claim_refreshed = time.monotonic()
             await cache.atouch(_claim_key(begun.user_message), claim_ttl_s())
         await guard.feed(delta)
-        if guard.verdict is None:
+        if guard.verdict is None and not hold:
             await caller.token(delta)
 
     def stop_requested() -> bool:
         return guard.verdict is not None or bool(should_stop and should_stop())
 
     try:
-        result = await llm.stream_reply(prompt.messages, on_delta=on_delta, should_stop=stop_requested)
+        result = await llm.stream_reply(
+            prompt.messages,
+            model=model,
+            on_delta=on_delta,
+            should_stop=stop_requested,
+            prompt_tokens=prompt.token_count,
+        )
     except llm.LLMUnavailableError:
-        await database_sync_to_async(_abandon_reply)(begun)
+        await db_async(_abandon_reply)(begun)
         metrics.record_chat_turn(platform=platform, outcome="error")
         raise LLMUnavailable(
             "Ivan cannot answer right now (the language model did not respond). Your message is saved; try again."
@@ -365,15 +423,61 @@ async def _write_reply(
     if guard.verdict is not None:
         result = replace(result, stopped=False)
     elif not result.text.strip() and not result.stopped:
-        await database_sync_to_async(_abandon_reply)(begun)
+        await db_async(_abandon_reply)(begun)
         metrics.record_chat_turn(platform=platform, outcome="error")
         raise LLMUnavailable("Ivan could not find words this time (the model returned nothing). Try again.")
-    reply = await database_sync_to_async(_finish_turn)(
-        user=user, begun=begun, result=result, prompt=prompt, cut_verdict=guard.verdict
+    quality = None
+    if guard.verdict is None and not result.stopped:
+        result, quality = await _quality_gate(text=text, prompt=prompt, model=model, result=result)
+    reply, reply_payload = await db_async(_finish_turn)(
+        user=user, begun=begun, result=result, prompt=prompt, cut_verdict=guard.verdict, quality=quality
     )
+    await apush_to_user(user.pk, {"type": "reply.end", "message": reply_payload})
+    if hold:
+        await caller.token(reply.content)
     outcome = "cut" if guard.verdict is not None else ("stopped" if result.stopped else "ok")
     metrics.record_chat_turn(platform=platform, outcome=outcome)
-    return TurnResult(begun.conversation, begun.user_message, reply, prompt)
+    return TurnResult(
+        begun.conversation,
+        begun.user_message,
+        reply,
+        prompt,
+        user_payload=begun.user_payload,
+        reply_payload=reply_payload,
+    )
+
+
+async def _quality_gate(
+    *, text: str, prompt: BuiltPrompt, result: llm.StreamResult, model: str | None = None
+) -> tuple[llm.StreamResult, GateOutcome | None]:
+    """The persona quality gate on a finished reply: the reply to show (the first, a regenerated
+    candidate or Ivan's grounded answer) and the gate's record, also counted in the metrics."""
+    candidates: list[llm.StreamResult] = []
+
+    async def regenerate() -> str | None:
+        try:
+            again = await llm.stream_reply(prompt.messages, model=model, prompt_tokens=prompt.token_count)
+        except llm.LLMUnavailableError:
+            return None
+        candidates.append(again)
+        return _clean_reply(again.text)
+
+    gated = await agate_reply(
+        reply=_clean_reply(result.text),
+        model=result.model,
+        user_message=text,
+        profile=prompt.profile,
+        system_prompt=prompt.composed.system,
+        regenerate=regenerate,
+    )
+    if gated is None:
+        return result, None
+    metrics.record_quality_gate(mode=gated.record["gate"], outcome=gated.outcome, label=gated.record["label"])
+    if gated.index > 0:
+        return candidates[gated.index - 1], gated
+    if gated.index < 0:
+        return replace(result, text=gated.text), gated
+    return result, gated
 
 
 def chat_reply(
@@ -382,6 +486,7 @@ def chat_reply(
     text: str | None,
     platform: str,
     conversation: Conversation | None = None,
+    conversation_id: Any = None,
     client_id: str = "",
     on_token: Callable[[str], Any] | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -403,6 +508,7 @@ def chat_reply(
         text=text,
         platform=platform,
         conversation=conversation,
+        conversation_id=conversation_id,
         client_id=client_id,
         on_token=async_on_token,
         should_stop=should_stop,
@@ -459,16 +565,22 @@ async def apersona_reply(
     *, profile: PersonaProfile, text: str, model: str | None = None, history: Sequence[dict[str, str]] = ()
 ) -> PreviewResult:
     """Ivan's answer as persona version `profile` (live, draft or old) from `model` (default LLM_MODEL),
-    through the same prompt building and LLM layer as a chat turn; nothing is stored."""
+    through the same prompt building, LLM layer and quality gate as a chat turn (what a user would
+    see; `quality` says what the gate did); nothing is stored."""
     text = _validate_text(text)
     model = model or llm.current_model()
-    prompt = await database_sync_to_async(build_prompt)(profile=profile, text=text, history=list(history), model=model)
+    prompt = await db_async(build_prompt)(profile=profile, text=text, history=list(history), model=model)
     try:
         result = await llm.stream_reply(prompt.messages, model=model)
     except llm.LLMUnavailableError:
         raise LLMUnavailable("The language model did not respond; try again.") from None
+    result, quality = await _quality_gate(text=text, prompt=prompt, result=result, model=model)
     return PreviewResult(
-        text=_clean_reply(result.text), prompt=prompt, model=result.model, latency_ms=result.latency_ms
+        text=_clean_reply(result.text),
+        prompt=prompt,
+        model=result.model,
+        latency_ms=result.latency_ms,
+        quality=quality.record if quality else {},
     )
 
 

@@ -9,4 +9,9 @@ if [ -z "$line" ]; then
   echo "Procfile has no '${name}:' entry" >&2
   exit 64
 fi
-exec sh -c "$line"
+# A single command replaces the shell (`exec`), so it is PID 1 in a container and gets SIGTERM for
+# a graceful stop (Celery's warm shutdown); a chain (release: a && b) runs in the shell.
+case "$line" in
+  *"&&"* | *";"* | *"||"*) exec sh -c "$line" ;;
+  *) exec sh -c "exec $line" ;;
+esac

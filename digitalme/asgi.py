@@ -16,6 +16,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from digitalme.metrics import WebSocketMetricsMiddleware  # noqa: E402
+from digitalme.presence import PresenceMiddleware  # noqa: E402
 from digitalme.request_id import WebSocketRequestIdMiddleware  # noqa: E402
 from digitalme.routing import websocket_urlpatterns  # noqa: E402
 from digitalme.ws_auth import WebSocketAuthMiddleware  # noqa: E402
@@ -26,7 +27,9 @@ application = ProtocolTypeRouter(
         "http": django_asgi_app,
         "websocket": WebSocketRequestIdMiddleware(
             WebSocketMetricsMiddleware(
-                AllowedHostsOriginValidator(WebSocketAuthMiddleware(URLRouter(websocket_urlpatterns)))
+                AllowedHostsOriginValidator(
+                    WebSocketAuthMiddleware(PresenceMiddleware(URLRouter(websocket_urlpatterns)))
+                )
             )
         ),
     }

@@ -73,6 +73,12 @@ LLM_TTFT = Histogram(
 )
 LLM_TOKENS = Counter("dm_llm_tokens_total", "Tokens sent to and produced by the LLM.", ["model", "kind"])
 LLM_ERRORS = Counter("dm_llm_errors_total", "LLM calls that failed (after retries and fallbacks).", ["model", "error"])
+QUALITY_GATE = Counter(
+    "dm_persona_quality_gate_total",
+    "Replies checked by the persona quality gate: mode full|cheap, outcome passed|regenerated|grounded|failed, "
+    "label = the first candidate's verdict.",
+    ["mode", "outcome", "label"],
+)
 MODERATION_VERDICTS = Counter(
     "dm_moderation_verdicts_total", "Moderation verdicts.", ["direction", "category", "outcome"]
 )
@@ -105,6 +111,11 @@ def record_chat_turn(*, platform: str, outcome: str = "ok") -> None:
     """One turn finished: outcome is ok | blocked (input refused) | cut (reply replaced by the
     output check) | stopped (by the user) | error (LLM unavailable)."""
     CHAT_TURNS.labels(platform=platform or "unknown", outcome=outcome).inc()
+
+
+def record_quality_gate(*, mode: str, outcome: str, label: str) -> None:
+    """A reply went through the persona quality gate (personality/evaluation/gate.py)."""
+    QUALITY_GATE.labels(mode=mode, outcome=outcome, label=label).inc()
 
 
 def observe_llm(

@@ -127,6 +127,29 @@ JS_STRINGS = {
     "qr_alt": _("QR code that opens the DigitalMe bot in Telegram with this code"),
     "link_failed": _("Could not create a linking code. Try again."),
     "telegram_unavailable": _("Telegram linking is not available on this server yet."),
+    # pwa: notifications
+    "notify_message_via": _("You wrote via %(platform)s"),
+    "notify_on": _("Notifications are on for this device."),
+    "notify_on_page_only": _(
+        "Notifications are on while a DigitalMe tab is open. This browser could not register for notifications "
+        "when the app is closed."
+    ),
+    "notify_on_no_push": _(
+        "Notifications are on while a DigitalMe tab is open. Notifications when the app is closed are not "
+        "configured on this server."
+    ),
+    "notify_denied": _(
+        "Notifications are blocked for this site. To get them, allow notifications in your browser’s site "
+        "settings, then reload the page."
+    ),
+    "notify_default": _("Notifications are off on this device."),
+    "notify_unsupported": _("This browser can’t show notifications."),
+    "notify_dismissed": _("No notifications. You can turn them on any time in Settings."),
+    "push_devices_empty": _("No device gets notifications when the app is closed."),
+    "this_device": _("This device"),
+    "remove": _("Remove"),
+    "added": _("Added %(time)s"),
+    "last_delivered": _("last delivered %(time)s"),
 }
 
 

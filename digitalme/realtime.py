@@ -5,18 +5,41 @@ Every open socket of a user joins `user_group(user.id)`; every socket showing Iv
 transaction; the send happens on commit, so nothing rolled back is ever shown.
 Consumers receive the event as a handler call: {"type": "push.event", "event": {...}} → the
 consumer's `push_event` method forwards `event` (an docs/API.md server→client frame) to the socket.
+Apps that react to user events outside the browser (Web Push) register a listener
+(`register_user_event_listener`), called after the group send with the same committed event.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
+
+UserEventListener = Callable[[int, dict[str, Any]], None]
+_user_event_listeners: dict[str, UserEventListener] = {}
+
+
+def register_user_event_listener(name: str, listener: UserEventListener) -> None:
+    """`listener(user_id, event)` runs after every committed push to a user's sockets.
+
+    It runs where the push happens (a request, a consumer's thread, a task): keep it to a quick
+    decision and hand slow work (network) to a Celery task. Register from AppConfig.ready().
+    """
+    _user_event_listeners[name] = listener
+
+
+def _notify_listeners(user_id: int, event: dict[str, Any]) -> None:
+    for name, listener in _user_event_listeners.items():
+        try:
+            listener(user_id, event)
+        except Exception:  # a listener is best effort like the push itself
+            logger.exception("user event listener failed", extra={"listener": name, "event_type": event.get("type")})
 
 
 def user_group(user_id: int) -> str:
@@ -59,7 +82,12 @@ async def _asend(group: str, event: dict[str, Any]) -> None:
 
 def push_to_user(user_id: int, event: dict[str, Any]) -> None:
     """Send `event` to every open socket of the user once the current transaction commits."""
-    transaction.on_commit(lambda: _send(user_group(user_id), event))
+    transaction.on_commit(lambda: _send_to_user(user_id, event))
+
+
+def _send_to_user(user_id: int, event: dict[str, Any]) -> None:
+    _send(user_group(user_id), event)
+    _notify_listeners(user_id, event)
 
 
 def push_to_persona_watchers(slug: str, event: dict[str, Any]) -> None:
@@ -70,6 +98,8 @@ def push_to_persona_watchers(slug: str, event: dict[str, Any]) -> None:
 async def apush_to_user(user_id: int, event: dict[str, Any]) -> None:
     """Async variant for code outside a transaction (the event's data is already committed)."""
     await _asend(user_group(user_id), event)
+    if _user_event_listeners:
+        await sync_to_async(_notify_listeners, thread_sensitive=False)(user_id, event)
 
 
 async def apush_to_ops_watchers(event: dict[str, Any]) -> None:

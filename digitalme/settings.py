@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "telegram_bot",
     "loadtest",  # quality: benchmark echo floor, load-test API and command
     "ops",  # ops: heartbeats, the /ops/ dashboard, scrape-time metrics, database-test
+    "notifications",  # pwa: Web Push subscriptions per device, replies to users with no page open
     # --- web: pages, CSP ---
     "csp",
 ]
@@ -134,6 +135,7 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
+_DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=20)
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
@@ -145,7 +147,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     if env.bool("DB_POOL", default=True):
         DATABASES["default"]["OPTIONS"]["pool"] = {
             "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
-            "max_size": env.int("DB_POOL_MAX_SIZE", default=20),
+            "max_size": _DB_POOL_MAX_SIZE,
             "timeout": env.float("DB_POOL_TIMEOUT_S", default=10.0),
         }
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -313,7 +315,7 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="DigitalMe <noreply@l
 # --- REST API --------------------------------------------------------------------------------
 # How many reverse proxies append to X-Forwarded-For in front of daphne (0: clients connect
 # directly). Client addresses for every rate limit come from the right of that header, never its
-# client-chosen left (digitalme/throttling.py); see docs/deploy.md.
+# client-chosen left (digitalme/throttling.py); see docs/deployment.md ("Trusted proxies").
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 REST_FRAMEWORK = {
@@ -421,6 +423,9 @@ LOCAL_LLM_THREADS = env.int("LOCAL_LLM_THREADS", default=2)
 LOCAL_LLM_CONTEXT = env.int("LOCAL_LLM_CONTEXT", default=4096)
 
 # --- Chat (chat app) -------------------------------------------------------------------------
+# Threads for the chat turn's database work (chat/db.py): turns of different sockets run in
+# parallel up to this many, each holding at most one pooled connection; kept below the pool's size.
+CHAT_DB_THREADS = max(1, min(env.int("CHAT_DB_THREADS", default=8), _DB_POOL_MAX_SIZE - 4))
 CHAT_MAX_MESSAGE_CHARS = env.int("CHAT_MAX_MESSAGE_CHARS", default=4000)
 CHAT_RATE_LIMIT = env.int("CHAT_RATE_LIMIT", default=30)  # messages per user per window
 CHAT_RATE_WINDOW_S = env.int("CHAT_RATE_WINDOW_S", default=60)
@@ -476,6 +481,26 @@ if PERSONA_EVAL_PUBLISH_RULE not in ("warn", "refuse", "off"):
     raise SystemExit(2)
 
 # --- Telegram --------------------------------------------------------------------------------
+# --- Web Push (notifications/) ---------------------------------------------------------------
+# VAPID private key (base64url, 32 raw bytes: `manage.py webpush_vapid_keys`); empty = push off.
+WEBPUSH_VAPID_PRIVATE_KEY = env.str("WEBPUSH_VAPID_PRIVATE_KEY", default="")
+# The contact push services see in the VAPID token: mailto: or an https URL.
+WEBPUSH_VAPID_SUBJECT = env.str("WEBPUSH_VAPID_SUBJECT", default=SITE_URL)
+# Push services the worker may call (".suffix" matches subdomains): browsers' real services only.
+WEBPUSH_ALLOWED_HOSTS = env.list(
+    "WEBPUSH_ALLOWED_HOSTS",
+    default=[
+        "fcm.googleapis.com",
+        "android.googleapis.com",
+        "updates.push.services.mozilla.com",
+        ".notify.windows.com",
+        ".push.apple.com",
+    ],
+)
+WEBPUSH_TTL_S = env.int("WEBPUSH_TTL_S", default=86400)  # how long a push service keeps it for an offline device
+WEBPUSH_TIMEOUT_S = env.float("WEBPUSH_TIMEOUT_S", default=10.0)
+WEBPUSH_MAX_FAILURES = env.int("WEBPUSH_MAX_FAILURES", default=5)  # refusals in a row before a device is dropped
+
 TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
 TELEGRAM_WEBHOOK_SECRET = env.str("TELEGRAM_WEBHOOK_SECRET", default="")
 TELEGRAM_API_BASE_URL = env.str("TELEGRAM_API_BASE_URL", default="https://api.telegram.org").rstrip("/")

@@ -37,4 +37,5 @@ urlpatterns = [
     path("", include("loadtest.urls")),
     path("", include("ops.page_urls")),
     path("", include("ops.urls")),
+    path("", include("notifications.urls")),
 ]

@@ -26,6 +26,7 @@ SHELL_STATIC_FILES = [
     "js/charts.js",
     "js/integrations.js",
     "js/settings.js",
+    "js/notify.js",
     "img/ivan.svg",
     "img/icons.svg",
     "icons/icon-192.png",
@@ -95,7 +96,12 @@ def service_worker(request: HttpRequest) -> HttpResponse:
     version = hashlib.sha256(json.dumps([shell, settings.STATIC_URL]).encode()).hexdigest()[:12]
     body = render_to_string(
         "sw.js",
-        {"shell_json": json.dumps(shell), "version": version, "static_prefix": json.dumps(settings.STATIC_URL)},
+        {
+            "shell_json": json.dumps(shell),
+            "version": version,
+            "static_prefix": json.dumps(settings.STATIC_URL),
+            "icon_json": json.dumps(static("icons/icon-192.png")),
+        },
     )
     response = HttpResponse(body, content_type="application/javascript; charset=utf-8")
     response["Service-Worker-Allowed"] = "/"

@@ -110,6 +110,17 @@ class DaphneServer:
         value = self._status_kb("VmRSS")
         return round(value / 1024, 1) if value is not None else None
 
+    def cpu_s(self) -> float | None:
+        """User + system CPU seconds the server process has used so far (/proc/<pid>/stat)."""
+        if self.process is None:
+            return None
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        # After the command name: state is field 3, utime and stime are fields 14 and 15 (man 5 proc).
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def __enter__(self) -> DaphneServer:
         return self.start()
 

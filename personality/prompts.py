@@ -39,6 +39,7 @@ from typing import Any
 
 from rank_bm25 import BM25Okapi
 
+from digitalme import tokens
 from digitalme.errors import DomainError
 from digitalme.freshness import freshness
 from digitalme.language import detect_language
@@ -437,19 +438,53 @@ def _rules(profile: PersonaProfile) -> str:
 
 
 class _Counter:
-    """litellm.token_counter for `model`; litellm is imported here, not at module import (it takes seconds)."""
+    """digitalme.tokens for `model`: each distinct text is counted once per process."""
 
     def __init__(self, model: str) -> None:
-        import litellm
-
         self.model = model
-        self._count = litellm.token_counter
 
     def text(self, text: str) -> int:
-        return int(self._count(model=self.model, text=text)) if text else 0
+        return tokens.count_text(text, self.model)
 
     def messages(self, messages: list[dict[str, str]]) -> int:
-        return int(self._count(model=self.model, messages=messages))
+        return tokens.count_messages(messages, self.model)
+
+
+class _Same:
+    """A cache key that is the object itself (a profile is immutable; hashing its contents costs more)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.obj is self.obj
+
+
+@functools.lru_cache(maxsize=32)
+def _fixed_sections(key: _Same, language: str) -> dict[str, str]:
+    """The always-included part for one profile and language: built once per (cached) persona version."""
+    profile: PersonaProfile = key.obj
+    first_name = profile.name.split()[0]
+    return {
+        "identity": f"You are {profile.name}. {profile.short_bio}",
+        "style": _section("How you speak", f"{profile.speaking_style}\n{_language_rule(language)}".strip()),
+        "traits": _section("Your character", "\n".join(trait_guidance(t) for t in profile.traits)),
+        "values": _section("What you value", _bullets(profile.values)),
+        "boundaries": _section(
+            "Topics you decline, and how",
+            _bullets([f"{rule.topic}: {rule.decline}" for rule in profile.boundary_rules] or list(profile.boundaries)),
+        ),
+        "pinned_facts": _section(
+            f"Facts about you ({first_name}), always true", _bullets([f.text for f in profile.pinned_facts])
+        ),
+        "rules": _section("Rules", _rules(profile))
+        + f"\n\nReply as {first_name}, in {LANGUAGE_NAMES.get(language, language)}.",
+    }
 
 
 def _section(title: str, body: str) -> str:
@@ -476,21 +511,7 @@ def compose_prompt(
     language = detect_language(user_message, default=profile.languages[0] if profile.languages else "en")
     first_name = profile.name.split()[0]
 
-    fixed: dict[str, str] = {
-        "identity": f"You are {profile.name}. {profile.short_bio}",
-        "style": _section("How you speak", f"{profile.speaking_style}\n{_language_rule(language)}".strip()),
-        "traits": _section("Your character", "\n".join(trait_guidance(t) for t in profile.traits)),
-        "values": _section("What you value", _bullets(profile.values)),
-        "boundaries": _section(
-            "Topics you decline, and how",
-            _bullets([f"{rule.topic}: {rule.decline}" for rule in profile.boundary_rules] or list(profile.boundaries)),
-        ),
-        "pinned_facts": _section(
-            f"Facts about you ({first_name}), always true", _bullets([f.text for f in profile.pinned_facts])
-        ),
-        "rules": _section("Rules", _rules(profile))
-        + f"\n\nReply as {first_name}, in {LANGUAGE_NAMES.get(language, language)}.",
-    }
+    fixed = _fixed_sections(_Same(profile), language)
     user_tokens = counter.messages([{"role": "user", "content": user_message}])
     used = counter.messages([{"role": "system", "content": "\n\n".join(v for v in fixed.values() if v)}]) + user_tokens
     if used > budget_tokens:

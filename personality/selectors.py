@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 
 from personality.errors import PersonaNotFoundError, PersonaNotPublishedError, VersionNotFoundError
@@ -148,13 +150,30 @@ def version_latest(*, persona: Persona) -> PersonaVersion | None:
     return PersonaVersion.objects.filter(persona=persona).order_by("-number").first()
 
 
+_live_profiles: dict[str, tuple[tuple[int, Any], PersonaProfile]] = {}
+
+
 def persona_profile_live(slug: str = DEFAULT_SLUG) -> PersonaProfile:
     """The published version of the persona, as the chat pipeline answers from it.
 
+    Kept per process for the published version: each call asks only which version is live (one
+    small indexed query), so a publish in any process is seen by every process on its next turn,
+    and the snapshot is decoded once per version — and the same object comes back, so what is
+    derived from it (the prompt's fixed part, token counts) is cached with it.
     Raises PersonaNotPublishedError (a DomainError, 409) when the persona or its published version is missing.
     """
+    live = (
+        PersonaVersion.objects.filter(persona__slug=slug, status=VersionStatus.PUBLISHED)
+        .values_list("pk", "published_at")
+        .first()
+    )
+    cached = _live_profiles.get(slug)
+    if live is not None and cached is not None and cached[0] == live:
+        return cached[1]
     version = version_published(slug=slug)
-    return profile_from_snapshot(version.snapshot, version=version.number)
+    profile = profile_from_snapshot(version.snapshot, version=version.number)
+    _live_profiles[slug] = ((version.pk, version.published_at), profile)
+    return profile
 
 
 def persona_profile_draft(slug: str = DEFAULT_SLUG) -> PersonaProfile:

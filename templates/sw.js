@@ -1,10 +1,12 @@
-/* DigitalMe service worker: caches the app shell and static files; shows /offline/ without network.
+/* DigitalMe service worker: caches the app shell and static files; shows /offline/ without network;
+   shows Web Push messages (Ivan's replies while no DigitalMe page is open) as notifications.
    Pages and API calls always go to the network (they are personal and live). */
 const VERSION = "{{ version }}";
 const CACHE = "digitalme-" + VERSION;
 const SHELL = {{ shell_json|safe }};
 const STATIC_PREFIX = {{ static_prefix|safe }};
 const OFFLINE_URL = "/offline/";
+const ICON = {{ icon_json|safe }};
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
@@ -50,4 +52,44 @@ self.addEventListener("fetch", (event) => {
   } else if (url.pathname.startsWith(STATIC_PREFIX)) {
     event.respondWith(staticFirst(request));
   }
+});
+
+// Web Push: the server only pushes when no chat page of the user is open (digitalme.presence), so
+// every push becomes a notification (browsers require that for userVisibleOnly subscriptions).
+self.addEventListener("push", (event) => {
+  let data = {};
+  try {
+    data = event.data ? event.data.json() : {};
+  } catch (error) {
+    data = { body: event.data ? event.data.text() : "" };
+  }
+  const title = data.title || "DigitalMe";
+  event.waitUntil(
+    self.registration.showNotification(title, {
+      body: data.body || "",
+      tag: data.tag || undefined,
+      renotify: Boolean(data.tag),
+      icon: ICON,
+      badge: ICON,
+      data: { url: data.url || "/chat/" },
+    })
+  );
+});
+
+// A click opens the conversation: in a DigitalMe window that is already open if there is one.
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const target = new URL((event.notification.data && event.notification.data.url) || "/chat/", self.location.origin);
+  if (target.origin !== self.location.origin) return;
+  event.waitUntil((async () => {
+    const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+    for (const client of windows) {
+      if (new URL(client.url).origin === target.origin && "focus" in client) {
+        await client.focus();
+        if ("navigate" in client && client.url !== target.href) await client.navigate(target.href);
+        return;
+      }
+    }
+    await self.clients.openWindow(target.href);
+  })());
 });

@@ -132,8 +132,13 @@ def main() -> int:
         opener = client.SocketConnection.opener(server.ws_url, timeout_s=args.timeout)
         print(f"daphne pid {server.process.pid if server.process else '?'} on {server.http_url}")
 
-        def phase(path: str, *, user_tokens: list[str], idle_tokens: tuple[str, ...] | list[str] = ()) -> Any:
-            return asyncio.run(
+        cpu_ms_per_turn: dict[str, float | None] = {}
+
+        def phase(
+            path: str, *, user_tokens: list[str], idle_tokens: tuple[str, ...] | list[str] = (), name: str = ""
+        ) -> Any:
+            cpu_before = server.cpu_s()
+            result = asyncio.run(
                 client.run_chat_load(
                     opener,
                     tokens=user_tokens,
@@ -143,6 +148,12 @@ def main() -> int:
                     idle_tokens=idle_tokens,
                 )
             )
+            cpu_after = server.cpu_s()
+            turns = len(user_tokens) * args.messages
+            if name and cpu_before is not None and cpu_after is not None:
+                # The server's own CPU time (the client runs in another process) per turn of the phase.
+                cpu_ms_per_turn[name] = round((cpu_after - cpu_before) * 1000 / turns, 2)
+            return result
 
         # Warm-up (not measured): imports, pools, the first LLM call.
         warm = tokens[: min(5, len(tokens))]
@@ -151,12 +162,12 @@ def main() -> int:
         stored_before = user_messages_stored(user_ids=[user.id for user in active])
 
         print(f"echo floor: {args.users} users × {args.messages} messages …", flush=True)
-        echo_runs, _, echo_wall = phase("/ws/bench/echo/", user_tokens=tokens)
+        echo_runs, _, echo_wall = phase("/ws/bench/echo/", user_tokens=tokens, name="echo_floor")
         echo = client.summarize(echo_runs, wall_s=echo_wall, expected_tokens=len(client.ECHO_TOKENS))
         echo["server_peak_rss_mb"] = server.peak_rss_mb()
 
         print(f"chat: {args.users} users × {args.messages} messages …", flush=True)
-        chat_runs, _, chat_wall = phase("/ws/chat/", user_tokens=tokens)
+        chat_runs, _, chat_wall = phase("/ws/chat/", user_tokens=tokens, name="chat")
         chat = client.summarize(chat_runs, wall_s=chat_wall, expected_tokens=len(client.ECHO_TOKENS))
         stored_after_chat = user_messages_stored(user_ids=[user.id for user in active])
         chat["messages_sent"] = chat["turns_sent"]
@@ -167,7 +178,9 @@ def main() -> int:
         held_runs: list[Any] = []
         if idle_tokens:
             print(f"held: {len(idle_tokens)} idle sockets open while {args.users} users chat …", flush=True)
-            held_runs, idle_runs, held_wall = phase("/ws/chat/", user_tokens=tokens, idle_tokens=idle_tokens)
+            held_runs, idle_runs, held_wall = phase(
+                "/ws/chat/", user_tokens=tokens, idle_tokens=idle_tokens, name="chat_with_idle_sockets"
+            )
             held = client.summarize(held_runs, wall_s=held_wall, expected_tokens=len(client.ECHO_TOKENS))
             held["messages_sent"] = held["turns_sent"]
             held["messages_stored"] = user_messages_stored(user_ids=[user.id for user in active]) - stored_after_chat
@@ -176,6 +189,7 @@ def main() -> int:
             held["idle_failed_handshakes"] = sum(1 for run in idle_runs if not run.handshake_ok)
             held["open_sockets_peak"] = held["idle_sockets_held"] + args.users
             held["server_peak_rss_mb"] = server.peak_rss_mb()
+        report["server_cpu_ms_per_turn"] = cpu_ms_per_turn
         report["server_rss_mb_at_end"] = server.rss_mb()
         report["server_peak_rss_mb"] = server.peak_rss_mb()
     finally:
@@ -201,6 +215,7 @@ def main() -> int:
         "rss_under_250_mb": (report["server_peak_rss_mb"] or 0) < 250,
         "idle_sockets_held": None if held is None else held["idle_sockets_held"] == len(idle_tokens),
     }
+    report["targets"]["cpu_ms_per_turn_at_most_10"] = (report["server_cpu_ms_per_turn"].get("chat") or 99) <= 10
     report["machine"]["loadavg_after"] = os.getloadavg()
     report["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -233,6 +248,7 @@ def _print(report: dict[str, Any], output: Path) -> None:
     chat = report["chat"]
     print(f"  messages stored/sent: {chat['messages_stored']}/{chat['messages_sent']}")
     print(f"  ratios chat/floor: {report['ratios_chat_to_floor']}")
+    print(f"  server CPU ms per turn: {report['server_cpu_ms_per_turn']}")
     print(f"  server peak RSS: {report['server_peak_rss_mb']} MB")
     print(f"  targets: {report['targets']}")
     print(f"  written: {output / 'bench.json'}, {output / 'latency.png'}")

@@ -19,7 +19,7 @@ from litellm import Router
 
 from chat.llm.providers.fake import FakeLLM
 from chat.llm.providers.local import LocalLLM
-from digitalme import metrics
+from digitalme import metrics, tokens
 
 logger = logging.getLogger(__name__)
 
@@ -128,10 +128,11 @@ def context_window(model: str | None = None) -> int:
 def count_tokens(
     *, messages: list[dict[str, Any]] | None = None, text: str | None = None, model: str | None = None
 ) -> int:
+    """digitalme.tokens for the configured model (each distinct text is counted once per process)."""
     model = model or settings.LLM_MODEL
     if messages is not None:
-        return int(litellm.token_counter(model=model, messages=messages))
-    return int(litellm.token_counter(model=model, text=text or ""))
+        return tokens.count_messages(messages, model)
+    return tokens.count_text(text or "", model)
 
 
 DEADLINE_GRACE_S = 1.0
@@ -162,8 +163,11 @@ async def stream_reply(
     should_stop: Callable[[], bool] | None = None,
     max_tokens: int | None = None,
     temperature: float | None = None,
+    prompt_tokens: int | None = None,
 ) -> StreamResult:
     """Stream one completion, calling `on_delta` per piece of text.
+
+    `prompt_tokens` (the caller's count of `messages`) is stored when the provider reports no usage.
 
     `model` is the primary model (default LLM_MODEL); LLM_FALLBACK_MODELS follow it.
     Raises LLMUnavailableError when no model starts within the timeout, or a stream breaks or
@@ -222,7 +226,7 @@ async def stream_reply(
     result = StreamResult(
         text=text,
         model=model_used,
-        prompt_tokens=int(usage_prompt or count_tokens(messages=messages, model=model)),
+        prompt_tokens=int(usage_prompt or prompt_tokens or count_tokens(messages=messages, model=model)),
         completion_tokens=int(usage_completion or (count_tokens(text=text, model=model) if text else 0)),
         ttft_ms=ttft_ms,
         latency_ms=_ms_since(started),

@@ -13,8 +13,8 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
-from django.db.models.functions import Length
+from django.db.models import QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce, Length
 
 from chat import llm
 from chat.errors import NotFound
@@ -92,21 +92,24 @@ def memory_fact_record(
     return new
 
 
+def _pending(user) -> QuerySet[Message]:
+    """The user's messages not folded into the summary yet (one query with the summary's mark)."""
+    mark = UserMemory.objects.filter(user=user).values("summarized_until_id")[:1]
+    return Message.objects.filter(conversation__user=user, id__gt=Coalesce(Subquery(mark), 0)).exclude(content="")
+
+
 def summary_due(*, user) -> bool:
-    """True when the not-yet-summarised messages (beyond the newest kept verbatim) pass the threshold."""
-    return bool(_messages_to_summarise(user=user))
+    """True when the not-yet-summarised messages probably pass the threshold: one statement per turn,
+    ~4 characters per token; the task counts for real (and does nothing when it was wrong)."""
+    total_chars = _pending(user).aggregate(chars=Sum(Length("content")))["chars"] or 0
+    return total_chars / 4 >= settings.CHAT_SUMMARY_THRESHOLD_TOKENS
 
 
 def _messages_to_summarise(*, user) -> list[Message]:
-    memory = UserMemory.objects.filter(user=user).only("summarized_until_id").first()
-    after = (memory.summarized_until_id if memory else None) or 0
-    pending = Message.objects.filter(conversation__user=user, id__gt=after).exclude(content="")
-    total_chars = pending.aggregate(chars=Sum(Length("content")))["chars"] or 0
-    keep = settings.CHAT_SUMMARY_KEEP_RECENT
-    # ~4 characters per token: a cheap pre-check; the real count happens in the task.
-    if total_chars / 4 < settings.CHAT_SUMMARY_THRESHOLD_TOKENS:
+    if not summary_due(user=user):
         return []
-    messages = list(pending.order_by("id"))
+    keep = settings.CHAT_SUMMARY_KEEP_RECENT
+    messages = list(_pending(user).order_by("id"))
     older = usable_history(messages[:-keep] if keep else messages)
     if llm.count_tokens(text="\n".join(m.content for m in older)) < settings.CHAT_SUMMARY_THRESHOLD_TOKENS:
         return []

@@ -10,12 +10,20 @@ the best by `candidate_rank`); when every candidate fails, `grounded_reply` answ
 data instead — the style example in the user's language closest to the message, else his most
 relevant fact (facts are written in English, so for English only), else his own introduction in
 that language. What was done is recorded on the message and counted in the metrics, never silent.
+
+The turn (chat/turn.py) runs `agate_reply` after the stream and before storing. With the full gate
+it shows nothing while the model writes: the reply that passed (or the grounded one) is sent whole,
+so a failed candidate never reaches the user. A reply the user stopped is stored as it is, ungated.
+The record goes on `Message.quality`; `dm_persona_quality_gate_total{mode,outcome,label}` counts.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from digitalme.language import detect_language
@@ -82,3 +90,84 @@ def grounded_reply(*, profile: PersonaProfile, user_message: str) -> GroundedRep
         return GroundedReply(example.answer, f"introduction:{index}", language)
     first = profile.name.split()[0]
     return GroundedReply(f"{first}: {profile.short_bio}", "introduction:bio", language)
+
+
+_FACTS: dict[tuple[str, int], PersonaFacts] = {}
+
+
+def persona_facts(profile: PersonaProfile) -> PersonaFacts:
+    """PersonaFacts of a stored persona version, built once per process (the live turn's hot path)."""
+    if profile.version is None:
+        return PersonaFacts(profile)
+    key = (profile.name, profile.version)
+    if key not in _FACTS:
+        if len(_FACTS) > 16:
+            _FACTS.clear()
+        _FACTS[key] = PersonaFacts(profile)
+    return _FACTS[key]
+
+
+@dataclass
+class GateOutcome:
+    """What the turn shows and what it records: `outcome` is passed | regenerated | grounded | failed
+    (a hosted model's failure: counted, the reply shown) — `record` goes on the message."""
+
+    text: str
+    outcome: str
+    record: dict[str, Any] = field(default_factory=dict)
+    index: int = 0  # which candidate is shown (0: the streamed one), -1 for a grounded answer
+
+
+async def agate_reply(
+    *,
+    reply: str,
+    model: str,
+    user_message: str,
+    profile: PersonaProfile,
+    system_prompt: str,
+    regenerate: Callable[[], Awaitable[str | None]],
+) -> GateOutcome | None:
+    """Gate a finished reply (None when the gate is off). In full mode a failing reply is regenerated
+    (`regenerate()` returns another candidate, or None when the model is gone) up to
+    PERSONA_QUALITY_GATE_ATTEMPTS candidates in all; the best by `candidate_rank` is shown if it
+    passes, else Ivan's grounded answer. In cheap mode a failure is only recorded and counted."""
+    mode = gate_mode(model)
+    if mode == "off":
+        return None
+
+    def check(text: str) -> Verdict:
+        return reply_verdict(
+            reply=text,
+            user_message=user_message,
+            persona=persona_facts(profile),
+            system_prompt=system_prompt,
+            cheap=mode == "cheap",
+        )
+
+    acheck = sync_to_async(check, thread_sensitive=False)  # dictionaries and regexes: off the event loop
+    first = await acheck(reply)
+    record: dict[str, Any] = {"gate": mode, "label": first.label, "reasons": first.reasons[:5], "attempts": 1}
+    if first.in_character:
+        return GateOutcome(reply, "passed", {**record, "outcome": "passed"})
+    if mode == "cheap":
+        return GateOutcome(reply, "failed", {**record, "outcome": "failed"})
+    candidates = [(reply, first)]
+    while len(candidates) < max(1, settings.PERSONA_QUALITY_GATE_ATTEMPTS):
+        again = await regenerate()
+        if again is None:
+            break
+        candidates.append((again, await acheck(again)))
+        if candidates[-1][1].in_character:
+            break
+    record["attempts"] = len(candidates)
+    index = min(range(len(candidates)), key=lambda i: candidate_rank(candidates[i][1]))
+    text, verdict = candidates[index]
+    if verdict.in_character:
+        return GateOutcome(text, "regenerated", {**record, "outcome": "regenerated", "shown": index}, index)
+    grounded = await sync_to_async(grounded_reply, thread_sensitive=False)(profile=profile, user_message=user_message)
+    return GateOutcome(
+        grounded.text,
+        "grounded",
+        {**record, "outcome": "grounded", "source": grounded.source, "language": grounded.language},
+        -1,
+    )

@@ -163,9 +163,23 @@ def _aggregate(rows: list[dict]) -> dict[str, Any]:
         "per_language": {name: summary(group) for name, group in sorted(by_language.items())},
         "per_trait": {name: round(sum(v) / len(v), 4) for name, v in sorted(by_trait.items())},
         "per_label": dict(sorted(Counter(r.get("label", "good") for r in rows).items())),
+        "per_gate": _gate_summary(rows),
         "worst": [
             {k: r[k] for k in ("id", "category", "language", "prompt", "reply", "score", "reasons")} for r in worst
         ],
+    }
+
+
+def _gate_summary(rows: list[dict]) -> dict[str, Any]:
+    """What the quality gate did over the run: outcomes, and the share of first candidates it found
+    good — the model's own in-character share before regeneration or grounded answers."""
+    gated = [row["gate"] for row in rows if row.get("gate")]
+    if not gated:
+        return {}
+    return {
+        "replies": len(gated),
+        "outcomes": dict(sorted(Counter(g.get("outcome", "") for g in gated).items())),
+        "first_candidate_good": round(sum(g.get("label") == "good" for g in gated) / len(gated), 4),
     }
 
 
@@ -254,6 +268,7 @@ def _store_totals(run: EvalRun, rows: list[dict], *, judge: str | None) -> None:
         **totals.get("per_category", {}),
         "_languages": totals.get("per_language", {}),
         "_labels": totals.get("per_label", {}),
+        "_gate": totals.get("per_gate", {}),
     }
     run.per_trait = totals.get("per_trait", {})
     run.worst = totals.get("worst", [])
@@ -308,8 +323,10 @@ def _run_item(item, profile, style, persona, judge, answer, llm_unavailable) -> 
     except llm_unavailable as exc:
         score = ReplyScore(score=0.0, in_character=False, reasons=[f"no reply: {exc}"], label="gibberish")
         reply, system = "", ""
+        gate: dict[str, Any] = {}
     else:
         reply = result.text
+        gate = getattr(result, "quality", {}) or {}
         system = result.prompt.messages[0]["content"] if result.prompt.messages else ""
         score = offline_score(
             item=item, reply=reply, profile=profile, system_prompt=system, style=style, persona=persona
@@ -330,6 +347,7 @@ def _run_item(item, profile, style, persona, judge, answer, llm_unavailable) -> 
         "traits": score.traits,
         "reasons": score.reasons,
         "seconds": round(time.monotonic() - began, 2),
+        "gate": {k: gate[k] for k in ("gate", "label", "outcome", "attempts", "source") if k in gate},
         **({"persona_gym": score.persona_gym, "judge": judged} if judge.model else {}),
     }
 

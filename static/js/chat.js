@@ -1,6 +1,7 @@
 // The chat page: conversation list, history, and the live socket (/ws/chat/, protocol in docs/API.md).
 import { api, apiList, ApiError, backoffDelay, formatTime, h, icon, t, wsUrl } from "./api.js";
 import { renderMarkdown } from "./markdown.js";
+import { enableNotifications, notificationPermission, notify, refreshPushSubscription } from "./notify.js";
 
 const root = document.getElementById("chat");
 const sprite = root.dataset.icons;
@@ -22,6 +23,10 @@ const el = {
   search: document.getElementById("conv-search"),
   panel: document.getElementById("conv-panel"),
   panelToggle: document.getElementById("panel-toggle"),
+  offer: document.getElementById("notify-offer"),
+  offerText: document.getElementById("notify-offer-text"),
+  offerYes: document.getElementById("notify-offer-yes"),
+  offerNo: document.getElementById("notify-offer-no"),
 };
 const mdStrings = { copy: t("copy"), copied: t("copied"), copyCode: t("copy_code"), code: t("code") };
 
@@ -454,6 +459,9 @@ function handleFrame(frame) {
       } else {
         touchConversation(message.conversation, { unread: true });
       }
+      if (!pending && message.role === "user" && message.platform !== "web") {
+        notifyIfHidden(t("notify_message_via", { platform: platformLabel(message.platform) }), message);
+      }
       break;
     }
     case "reply.start":
@@ -470,6 +478,8 @@ function handleFrame(frame) {
       } else {
         touchConversation(message.conversation, { unread: true });
       }
+      notifyIfHidden(t("ivan"), message);
+      offerNotifications();
       break;
     }
     case "error":
@@ -503,6 +513,56 @@ function clearError() {
   el.error.hidden = true;
   el.error.textContent = "";
 }
+
+// ---------------------------------------------------------------------------------------------
+// Notifications: only while the page is hidden (a visible page shows the message itself). With no
+// page open at all the server sends a Web Push instead (notifications app).
+
+function notifyIfHidden(title, message) {
+  if (document.visibilityState !== "hidden") return;
+  const body = (message.content || "").replace(/\s+/g, " ").trim();
+  notify({
+    title,
+    body: body.length > 300 ? `${body.slice(0, 299)}…` : body,
+    url: `/chat/${message.conversation}/`,
+    tag: `conversation-${message.conversation}`,
+  }).catch(() => {});
+}
+
+const OFFER_KEY = "dm-notify-offer";
+
+// Offered after Ivan's first reply (the moment a person sees why it helps), never on load, and
+// not again once answered either way.
+function offerNotifications() {
+  if (!el.offer || notificationPermission() !== "default" || localStorage.getItem(OFFER_KEY)) return;
+  el.offer.hidden = false;
+}
+
+function settleOffer(text, { keep = false } = {}) {
+  el.offerText.textContent = text;
+  el.offerYes.hidden = true;
+  el.offerNo.hidden = true;
+  if (!keep) setTimeout(() => { el.offer.hidden = true; }, 6000);
+}
+
+el.offerYes?.addEventListener("click", async () => {
+  el.offerYes.disabled = true;
+  localStorage.setItem(OFFER_KEY, "asked");
+  const result = await enableNotifications();
+  if (result.permission === "granted") {
+    settleOffer(result.push === "subscribed" ? t("notify_on") : result.push === "off" ? t("notify_on_no_push") : t("notify_on_page_only"));
+  } else if (result.permission === "denied") {
+    settleOffer(t("notify_denied"), { keep: true });
+  } else {
+    settleOffer(t("notify_dismissed"));
+  }
+  el.input.focus();
+});
+el.offerNo?.addEventListener("click", () => {
+  localStorage.setItem(OFFER_KEY, "dismissed");
+  settleOffer(t("notify_dismissed"));
+  el.input.focus();
+});
 
 // ---------------------------------------------------------------------------------------------
 // Composer
@@ -597,3 +657,4 @@ loadConversations();
 loadMessages();
 connect();
 el.input.focus();
+refreshPushSubscription().catch(() => {});

@@ -1,6 +1,7 @@
 // Settings page: Telegram linking code (+ QR), the memory list. The profile, export and deletion
 // are plain forms and links that work without this script.
 import { api, ApiError, formatTime, h, t } from "./api.js";
+import { currentPushEndpoint, enableNotifications, notificationPermission, refreshPushSubscription, unsubscribeThisBrowser } from "./notify.js";
 
 const telegram = document.getElementById("telegram");
 const linkButton = document.getElementById("telegram-link");
@@ -53,6 +54,82 @@ async function loadMemory() {
     try {
       await api("/api/me/memory/", { method: "DELETE" });
       await loadMemory();
+
+// ---------------------------------------------------------------------------------------------
+// Notifications: this browser's permission, and every device subscribed to Web Push.
+const notifyStatus = document.getElementById("notify-status");
+const notifyEnable = document.getElementById("notify-enable");
+const devicesList = document.getElementById("push-devices");
+
+function permissionText(permission) {
+  return {
+    granted: t("notify_on"),
+    denied: t("notify_denied"),
+    default: t("notify_default"),
+    unsupported: t("notify_unsupported"),
+  }[permission];
+}
+
+async function showNotificationState(message) {
+  const permission = notificationPermission();
+  notifyStatus.textContent = message || permissionText(permission);
+  notifyStatus.dataset.state = permission;
+  const subscribed = Boolean(await currentPushEndpoint().catch(() => null));
+  notifyEnable.hidden = !(permission === "default" || (permission === "granted" && !subscribed && !message));
+}
+
+async function loadDevices() {
+  let devices;
+  try {
+    devices = await api("/api/push/subscriptions/");
+  } catch {
+    devicesList.replaceChildren(h("li", { class: "hint", text: t("load_failed") }));
+    return;
+  }
+  const mine = await currentPushEndpoint().catch(() => null);
+  if (!devices.length) {
+    devicesList.replaceChildren(h("li", { class: "hint", text: t("push_devices_empty") }));
+    return;
+  }
+  devicesList.replaceChildren(...devices.map((device) => {
+    const thisOne = device.endpoint === mine;
+    const details = [t("added", { time: formatTime(device.created) })];
+    if (device.last_success_at) details.push(t("last_delivered", { time: formatTime(device.last_success_at) }));
+    const remove = h("button", { type: "button", class: "secondary small", "aria-label": `${t("remove")}: ${device.label}`, text: t("remove") });
+    const row = h("li", { dataset: { id: device.id } },
+      h("span", {}, h("strong", { text: device.label || t("this_device") }), thisOne ? h("span", { class: "badge", text: t("this_device") }) : null,
+        h("span", { class: "hint", text: ` · ${details.join(", ")}` })),
+      remove);
+    remove.addEventListener("click", async () => {
+      remove.disabled = true;
+      try {
+        await api(`/api/push/subscriptions/${device.id}/`, { method: "DELETE" });
+      } catch (error) {
+        if (!(error instanceof ApiError && error.status === 404)) { remove.disabled = false; return; }
+      }
+      if (thisOne) await unsubscribeThisBrowser().catch(() => {});
+      await loadDevices();
+      await showNotificationState();
+    });
+    return row;
+  }));
+}
+
+notifyEnable.addEventListener("click", async () => {
+  notifyEnable.disabled = true;
+  const result = await enableNotifications();
+  notifyEnable.disabled = false;
+  let message = "";
+  if (result.permission === "granted" && result.push === "off") message = t("notify_on_no_push");
+  else if (result.permission === "granted" && result.push !== "subscribed") message = t("notify_on_page_only");
+  await showNotificationState(message);
+  await loadDevices();
+});
+
+refreshPushSubscription().catch(() => {}).finally(async () => {
+  await showNotificationState();
+  await loadDevices();
+});
     } catch {
       memoryBox.prepend(h("p", { class: "alert error", text: t("save_failed") }));
     }
@@ -79,3 +156,79 @@ async function loadMemory() {
 }
 
 loadMemory();
+
+// ---------------------------------------------------------------------------------------------
+// Notifications: this browser's permission, and every device subscribed to Web Push.
+const notifyStatus = document.getElementById("notify-status");
+const notifyEnable = document.getElementById("notify-enable");
+const devicesList = document.getElementById("push-devices");
+
+function permissionText(permission) {
+  return {
+    granted: t("notify_on"),
+    denied: t("notify_denied"),
+    default: t("notify_default"),
+    unsupported: t("notify_unsupported"),
+  }[permission];
+}
+
+async function showNotificationState(message) {
+  const permission = notificationPermission();
+  notifyStatus.textContent = message || permissionText(permission);
+  notifyStatus.dataset.state = permission;
+  const subscribed = Boolean(await currentPushEndpoint().catch(() => null));
+  notifyEnable.hidden = !(permission === "default" || (permission === "granted" && !subscribed && !message));
+}
+
+async function loadDevices() {
+  let devices;
+  try {
+    devices = await api("/api/push/subscriptions/");
+  } catch {
+    devicesList.replaceChildren(h("li", { class: "hint", text: t("load_failed") }));
+    return;
+  }
+  const mine = await currentPushEndpoint().catch(() => null);
+  if (!devices.length) {
+    devicesList.replaceChildren(h("li", { class: "hint", text: t("push_devices_empty") }));
+    return;
+  }
+  devicesList.replaceChildren(...devices.map((device) => {
+    const thisOne = device.endpoint === mine;
+    const details = [t("added", { time: formatTime(device.created) })];
+    if (device.last_success_at) details.push(t("last_delivered", { time: formatTime(device.last_success_at) }));
+    const remove = h("button", { type: "button", class: "secondary small", "aria-label": `${t("remove")}: ${device.label}`, text: t("remove") });
+    const row = h("li", { dataset: { id: device.id } },
+      h("span", {}, h("strong", { text: device.label || t("this_device") }), thisOne ? h("span", { class: "badge", text: t("this_device") }) : null,
+        h("span", { class: "hint", text: ` · ${details.join(", ")}` })),
+      remove);
+    remove.addEventListener("click", async () => {
+      remove.disabled = true;
+      try {
+        await api(`/api/push/subscriptions/${device.id}/`, { method: "DELETE" });
+      } catch (error) {
+        if (!(error instanceof ApiError && error.status === 404)) { remove.disabled = false; return; }
+      }
+      if (thisOne) await unsubscribeThisBrowser().catch(() => {});
+      await loadDevices();
+      await showNotificationState();
+    });
+    return row;
+  }));
+}
+
+notifyEnable.addEventListener("click", async () => {
+  notifyEnable.disabled = true;
+  const result = await enableNotifications();
+  notifyEnable.disabled = false;
+  let message = "";
+  if (result.permission === "granted" && result.push === "off") message = t("notify_on_no_push");
+  else if (result.permission === "granted" && result.push !== "subscribed") message = t("notify_on_page_only");
+  await showNotificationState(message);
+  await loadDevices();
+});
+
+refreshPushSubscription().catch(() => {}).finally(async () => {
+  await showNotificationState();
+  await loadDevices();
+});

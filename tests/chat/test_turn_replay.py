@@ -40,7 +40,7 @@ def test_a_replayed_client_id_sends_the_stored_moderated_text_not_the_new_one(us
 async def test_a_client_id_sent_again_while_its_reply_streams_gets_no_second_reply(user, ivan, fake_llm):
     started = asyncio.Event()
 
-    async def on_start(user_message, reply) -> None:
+    async def on_start(user_message, reply, payload) -> None:
         started.set()
 
     first = asyncio.create_task(

@@ -166,3 +166,12 @@ def test_google_sign_in_reaches_an_account_whose_email_is_verified(client, user,
 
     assert client.get("/api/me/").json()["id"] == user.pk
     assert SocialAccount.objects.get(user=user).uid == "5151"
+
+
+@pytest.mark.parametrize("provider", ["google", "github"])
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_a_provider_without_credentials_is_404_not_500(client, provider, method):
+    """Found by the authorization matrix: with no client id/secret configured, allauth raised
+    SocialApp.DoesNotExist from the log-in and callback URLs."""
+    for path in (f"/accounts/{provider}/login/", f"/accounts/{provider}/login/callback/?code=x&state=y"):
+        assert getattr(client, method)(path).status_code == 404

@@ -1,6 +1,7 @@
-"""The container deploy files, validated without a container runtime (none can pull images on this
-machine): the Procfile's commands exist, deploy/procfile.sh runs exactly them, and the Dockerfile,
-compose.yaml and render.yaml start only those entries or real management commands."""
+"""The container deploy files, checked on every test run without a container runtime: the
+Procfile's commands exist, deploy/procfile.sh runs exactly them, and the Dockerfile, compose.yaml
+and render.yaml start only those entries or real management commands (docs/deployment.md tells how
+the image was built and run with buildah)."""
 
 from __future__ import annotations
 
@@ -171,3 +172,15 @@ def test_render_generates_the_keys_production_refuses_to_start_without(key):
     [group] = RENDER["envVarGroups"]
     entry = next(e for e in group["envVars"] if e["key"] == key)
     assert entry.get("generateValue") is True
+
+
+def test_procfile_sh_makes_a_single_command_the_process_itself(tmp_path: Path):
+    fake = tmp_path / "celery"
+    fake.write_text('#!/bin/sh\necho "pid $$"\n')
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    process = subprocess.Popen(
+        [str(ROOT / "deploy" / "procfile.sh"), "worker"], env=env, stdout=subprocess.PIPE, text=True
+    )
+    out, _ = process.communicate(timeout=30)
+    assert out.strip() == f"pid {process.pid}"  # no shell left in between to swallow SIGTERM

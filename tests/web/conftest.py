@@ -58,6 +58,15 @@ def _test_database_url() -> str:
     return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+def _new_vapid_private_key() -> str:
+    from py_vapid import Vapid
+    from py_vapid.utils import b64urlencode
+
+    vapid = Vapid()
+    vapid.generate_keys()
+    return b64urlencode(vapid.private_key.private_numbers().private_value.to_bytes(32, "big"))
+
+
 @pytest.fixture(scope="session")
 def daphne_server(test_database) -> Iterator[str]:
     """daphne serving digitalme.asgi on a free port, against the test database and the same Redis."""
@@ -74,6 +83,9 @@ def daphne_server(test_database) -> Iterator[str]:
         "TELEGRAM_BOT_TOKEN": "123456:browser-tests-not-a-real-token",
         "TELEGRAM_BOT_USERNAME": "digitalme_test_bot",
         "TELEGRAM_API_BASE_URL": "http://127.0.0.1:9",
+        # Web Push on, with the loopback push service (tests/fakes/push_service.py) allowed.
+        "WEBPUSH_VAPID_PRIVATE_KEY": _new_vapid_private_key(),
+        "WEBPUSH_ALLOWED_HOSTS": "127.0.0.1",
     }
     log = (OUTPUT_DIR / "daphne-browser-tests.log").open("w")
     log.write(f"database: {connection.settings_dict['NAME']}\n")

@@ -45,14 +45,18 @@ class FakeCall:
 
 @dataclass
 class Recorder:
-    """What the fake provider received, in call order (thread-safe)."""
+    """What the fake provider received, in call order (thread-safe): the newest KEEP calls, so a
+    long-running server (the benchmark) does not grow by every prompt it was sent."""
 
+    KEEP = 500
     calls: list[FakeCall] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, call: FakeCall) -> None:
         with self._lock:
             self.calls.append(call)
+            if len(self.calls) > self.KEEP:
+                del self.calls[: len(self.calls) - self.KEEP]
 
     def reset(self) -> None:
         with self._lock:

@@ -1,0 +1,38 @@
+"""Database work of async code (consumers, the turn) on a bounded pool of threads, not one queue.
+
+`database_sync_to_async` defaults to thread_sensitive=True: outside a request's
+ThreadSensitiveContext (a WebSocket consumer is outside one) every such call of every socket in
+the process runs on ONE thread, so turns queue behind each other (PITFALLS.md). Here each call
+runs on a thread of a pool of `CHAT_DB_THREADS` (settings keeps it below the psycopg pool's
+max_size, so every thread can hold a connection at once and nothing waits for the pool), and the
+connection goes back to the pool when the call ends, as Channels does.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ParamSpec, TypeVar
+
+from channels.db import DatabaseSyncToAsync
+from django.conf import settings
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_executor: ThreadPoolExecutor | None = None
+_lock = threading.Lock()
+
+
+def executor() -> ThreadPoolExecutor:
+    global _executor
+    with _lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=settings.CHAT_DB_THREADS, thread_name_prefix="chat-db")
+        return _executor
+
+
+def db_async(func: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
+    """`func` as a coroutine function run on the bounded pool (closes its connection afterwards)."""
+    return DatabaseSyncToAsync(func, thread_sensitive=False, executor=executor())

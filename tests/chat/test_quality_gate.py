@@ -1,0 +1,124 @@
+"""The persona quality gate in the live turn: a reply that fails is regenerated or replaced by Ivan's
+grounded answer (full gate, the bundled model), or counted (cheap gate, hosted models) — labelled
+on the message and in the metrics, never silently."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client import REGISTRY
+
+from chat.models import Platform
+from chat.services import chat_reply, persona_reply
+from personality.evaluation.gate import agate_reply
+from personality.selectors import persona_profile_live
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+GIBBERISH_RU = "Возбукать в правцах, когда нен написанный он, пробрыл калязы."
+
+
+def _gate_count(**labels: str) -> float:
+    return REGISTRY.get_sample_value("dm_persona_quality_gate_total", labels) or 0.0
+
+
+def test_gibberish_from_the_bundled_model_is_replaced_by_ivans_grounded_answer(user, ivan, fake_llm, settings):
+    settings.PERSONA_QUALITY_GATE = "full"  # what auto picks for local/*; the fake model stands in for it
+    settings.PERSONA_QUALITY_GATE_ATTEMPTS = 2
+    before = _gate_count(mode="full", outcome="grounded", label="gibberish")
+    shown: list[str] = []
+
+    turn = chat_reply(
+        user=user,
+        text=f"[[say:{GIBBERISH_RU}]] Привет, Иван! Кто ты и чем занимаешься?",
+        platform=Platform.WEB,
+        on_token=shown.append,
+    )
+
+    russian_answers = {ex.answer for ex in persona_profile_live().style_examples if ex.language == "ru"}
+    assert turn.reply.content in russian_answers
+    assert shown == [turn.reply.content]  # nothing of the failed candidates reached the user
+    quality = turn.reply.quality
+    assert quality["gate"] == "full" and quality["label"] == "gibberish"
+    assert quality["outcome"] == "grounded" and quality["attempts"] == 2
+    assert quality["source"].startswith(("style_example:", "introduction:"))
+    assert len(fake_llm.calls) == 2  # the streamed candidate and one regeneration
+    assert _gate_count(mode="full", outcome="grounded", label="gibberish") == before + 1
+
+
+def test_a_hosted_models_failure_is_counted_and_labelled_not_hidden(user, ivan, fake_llm, settings):
+    settings.PERSONA_QUALITY_GATE = "auto"  # fake/ivan is not local/*: the cheap gate
+    before = _gate_count(mode="cheap", outcome="failed", label="other_identity")
+    shown: list[str] = []
+
+    turn = chat_reply(
+        user=user,
+        text="[[say:I am ChatGPT, a language model created by OpenAI.]] Who are you?",
+        platform=Platform.API,
+        on_token=shown.append,
+    )
+
+    assert turn.reply.content == "I am ChatGPT, a language model created by OpenAI."
+    assert len(shown) > 1  # streamed as it came
+    assert turn.reply.quality["gate"] == "cheap"
+    assert turn.reply.quality["outcome"] == "failed" and turn.reply.quality["label"] == "other_identity"
+    assert len(fake_llm.calls) == 1  # hosted replies are never regenerated
+    assert _gate_count(mode="cheap", outcome="failed", label="other_identity") == before + 1
+
+
+def test_a_good_reply_passes_and_says_so(user, ivan, fake_llm, settings):
+    settings.PERSONA_QUALITY_GATE = "auto"
+    turn = chat_reply(user=user, text="What do you do for a living?", platform=Platform.WEB)
+    assert turn.reply.quality["outcome"] == "passed" and turn.reply.quality["label"] == "good"
+
+
+def test_the_gate_can_be_switched_off(user, ivan, fake_llm, settings):
+    settings.PERSONA_QUALITY_GATE = "off"
+    turn = chat_reply(user=user, text="[[say:I am ChatGPT.]] Who are you?", platform=Platform.WEB)
+    assert turn.reply.quality == {}
+
+
+async def test_a_regenerated_candidate_that_passes_is_shown(ivan, settings):
+    from channels.db import database_sync_to_async
+
+    profile = await database_sync_to_async(persona_profile_live)()
+    settings.PERSONA_QUALITY_GATE = "full"
+    settings.PERSONA_QUALITY_GATE_ATTEMPTS = 3
+    candidates = iter(["I am an AI language model.", "I live in Petersburg, on Vasilyevsky Island, with my cat Bayes."])
+
+    async def regenerate() -> str | None:
+        return next(candidates, None)
+
+    gated = await agate_reply(
+        reply=GIBBERISH_RU,
+        model="local/smollm2",
+        user_message="Where do you live?",
+        profile=profile,
+        system_prompt="",
+        regenerate=regenerate,
+    )
+
+    assert gated is not None
+    assert gated.outcome == "regenerated" and gated.index == 2
+    assert gated.text.startswith("I live in Petersburg")
+    assert gated.record["attempts"] == 3 and gated.record["label"] == "gibberish"
+
+
+def test_persona_reply_is_gated_like_a_turn_so_evaluation_scores_what_users_see(ivan, fake_llm, settings):
+    settings.PERSONA_QUALITY_GATE = "full"
+    settings.PERSONA_QUALITY_GATE_ATTEMPTS = 1
+    preview = persona_reply(profile=persona_profile_live(), text=f"[[say:{GIBBERISH_RU}]] Где ты живёшь?")
+    assert preview.text != GIBBERISH_RU
+    assert preview.quality["outcome"] == "grounded" and preview.quality["label"] == "gibberish"
+
+
+def test_an_evaluation_run_reports_what_the_gate_did(ivan, fake_llm, settings):
+    from personality.evaluation.runner import eval_run_create
+
+    settings.PERSONA_QUALITY_GATE = "full"
+    settings.PERSONA_QUALITY_GATE_ATTEMPTS = 1
+    run = eval_run_create(limit=2, categories=("facts",))
+    gate = run.per_category["_gate"]
+    assert gate["replies"] == 2
+    assert sum(gate["outcomes"].values()) == 2
+    assert 0.0 <= gate["first_candidate_good"] <= 1.0
+    assert all(row["gate"]["gate"] == "full" for row in run.results)

@@ -1,0 +1,120 @@
+"""What one chat turn costs, in counts — SQL statements, database hops, token counts — never in
+durations (the timing lives in `make bench`, docs/QUALITY.md)."""
+
+from __future__ import annotations
+
+import asgiref.sync
+import pytest
+from django.db.backends.signals import connection_created
+
+import chat.turn
+from chat.models import Platform
+from chat.services import chat_reply
+from digitalme import tokens
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def statements():
+    """Every SQL statement run by any thread. The turn's hops run on the chat pool's threads, which
+    django_assert_max_num_queries (bound to this thread's connection) would not see."""
+    seen: list[str] = []
+    wrapped = []
+
+    def count(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    def install(sender, connection, **kwargs):
+        if count not in connection.execute_wrappers:
+            connection.execute_wrappers.append(count)
+            wrapped.append(connection)
+
+    connection_created.connect(install)
+    yield seen
+    connection_created.disconnect(install)
+    for connection in wrapped:
+        if count in connection.execute_wrappers:
+            connection.execute_wrappers.remove(count)
+
+
+@pytest.fixture
+def hops(monkeypatch):
+    """The names of the turn's database hops, in order."""
+    names: list[str] = []
+    real = chat.turn.db_async
+
+    def counting(func):
+        names.append(func.__name__)
+        return real(func)
+
+    monkeypatch.setattr(chat.turn, "db_async", counting)
+    return names
+
+
+@pytest.fixture
+def started(user, ivan):
+    """A conversation with one exchange: the next turn is the steady state (persona cached, conversation exists)."""
+    return chat_reply(user=user, text="Hi, I am back", platform=Platform.WEB)
+
+
+def test_a_steady_state_turn_makes_two_writing_hops_and_one_reading_hop(user, started, hops):
+    chat_reply(user=user, text="What are you working on?", platform=Platform.WEB, conversation=started.conversation)
+
+    assert hops == ["_begin_turn", "_build", "_finish_turn"]
+
+
+def test_a_steady_state_turn_runs_at_most_ten_sql_statements(user, started, statements):
+    chat_reply(user=user, text="What are you working on?", platform=Platform.WEB, conversation=started.conversation)
+
+    # begin: client-id lookup + one INSERT of both rows; read: live version, history, memory facts,
+    # summary, integrations' enabled kinds; finish: the reply, the conversation, the summary check.
+    assert len(statements) <= 10, "\n".join(statements)
+
+
+def test_a_turn_by_conversation_id_looks_it_up_in_the_first_hop(user, started, statements, hops):
+    chat_reply(user=user, text="And then?", platform=Platform.WEB, conversation_id=started.conversation.pk)
+
+    assert hops == ["_begin_turn", "_build", "_finish_turn"]
+    assert len(statements) <= 11, "\n".join(statements)
+
+
+def test_no_turn_hop_runs_on_the_single_thread_sensitive_executor(user, started, monkeypatch):
+    sensitive: list[str] = []
+    real_init = asgiref.sync.SyncToAsync.__init__
+
+    def recording_init(self, func, thread_sensitive=True, *args, **kwargs):
+        if thread_sensitive:
+            sensitive.append(getattr(func, "__qualname__", repr(func)))
+        real_init(self, func, thread_sensitive, *args, **kwargs)
+
+    monkeypatch.setattr(asgiref.sync.SyncToAsync, "__init__", recording_init)
+
+    chat_reply(user=user, text="Still there?", platform=Platform.WEB, conversation=started.conversation)
+
+    assert sensitive == []
+
+
+def test_a_steady_state_turn_counts_only_new_text(user, started, monkeypatch):
+    import litellm
+
+    chat_reply(user=user, text="Tell me about chess", platform=Platform.WEB, conversation=started.conversation)
+    counted: list[str] = []
+    real = litellm.token_counter
+
+    def counting(*args, **kwargs):
+        counted.append(kwargs.get("text") or "<messages>")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(litellm, "token_counter", counting)
+
+    chat_reply(user=user, text="Tell me more about chess", platform=Platform.WEB, conversation=started.conversation)
+
+    # The persona's fixed part, its facts and examples, and earlier messages were counted before
+    # (digitalme.tokens keeps each text's count): what is new is the user's message, the previous
+    # reply now in the history, and at most the system prompt and this reply.
+    assert "<messages>" not in counted
+    assert "Tell me more about chess" in counted
+    assert len(counted) <= 4, counted
+    assert tokens.count_text.cache_info().hits > 0
