@@ -16,6 +16,7 @@ Domain errors (chat.errors): EmptyMessage, MessageTooLong, RateLimited, LLMUnava
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import uuid
@@ -118,8 +119,8 @@ class _Begun:
 # instead of a second reply; a claim whose process died runs out and the next try writes the reply.
 
 
-def _claim_key(user_message: Message) -> str:
-    return f"chat:reply-claim:{user_message.pk}"
+def _claim_key(user_id: int, client_id: str) -> str:
+    return f"chat:reply-claim:{user_id}:{hashlib.sha256(client_id.encode()).hexdigest()}"
 
 
 def claim_ttl_s() -> int:
@@ -127,9 +128,22 @@ def claim_ttl_s() -> int:
     return int(settings.LLM_TIMEOUT_S * (1 + len(settings.LLM_FALLBACK_MODELS))) + 15
 
 
-def _reply_claim(user_message: Message) -> None:
-    if not cache.add(_claim_key(user_message), 1, timeout=claim_ttl_s()):
+def _reply_claim(user_id: int, client_id: str) -> None:
+    if not cache.add(_claim_key(user_id, client_id), 1, timeout=claim_ttl_s()):
         raise TurnInProgress("This message is being answered right now; its reply will arrive.")
+
+
+def _replayed(existing: Message, stored_reply: Message, language: str) -> _Begun:
+    return _Begun(
+        existing.conversation,
+        existing,
+        stored_reply,
+        language,
+        False,
+        True,
+        message_payload(existing),
+        message_payload(stored_reply),
+    )
 
 
 def _begin_turn(
@@ -152,18 +166,43 @@ def _begin_turn(
     if existing is not None:
         stored_reply = reply_for(user_message=existing)
         if stored_reply is not None and stored_reply.content:
-            return _Begun(
-                existing.conversation,
-                existing,
-                stored_reply,
-                language,
-                False,
-                True,
-                message_payload(existing),
-                message_payload(stored_reply),
-            )
+            return _replayed(existing, stored_reply, language)
+    # From here on this call writes the reply: one writer per client_id (see claim_ttl_s). The
+    # caller releases the claim when the turn ends; an error before that releases it here.
+    _reply_claim(user.pk, client_id)
+    try:
+        return _begin_claimed_turn(
+            user=user,
+            text=text,
+            platform=platform,
+            conversation=conversation,
+            conversation_id=conversation_id,
+            client_id=client_id,
+            language=language,
+            existing=existing,
+        )
+    except BaseException:
+        cache.delete(_claim_key(user.pk, client_id))
+        raise
+
+
+def _begin_claimed_turn(
+    *,
+    user,
+    text: str,
+    platform: str,
+    conversation: Conversation | None,
+    conversation_id: Any,
+    client_id: str,
+    language: str,
+    existing: Message | None,
+) -> _Begun:
+    if existing is not None:
+        stored_reply = reply_for(user_message=existing)  # again: the claim's last holder may just have written it
+        if stored_reply is not None and stored_reply.content:
+            cache.delete(_claim_key(user.pk, client_id))
+            return _replayed(existing, stored_reply, language)
         # Answered from the *stored* message (moderated when it came), never from the text sent again.
-        _reply_claim(existing)
         # Empty reply rows of an earlier try whose process died (nobody holds the claim any more).
         Message.objects.filter(
             conversation=existing.conversation, role=Role.ASSISTANT, client_id=existing.client_id, content=""
@@ -207,8 +246,6 @@ def _begin_turn(
                 _touch(conversation, first_text=text)
     except IntegrityError:  # the same client_id raced in through another socket
         raise InvalidInput("This message was already sent.", fields={"client_id": "duplicate"}) from None
-    if not refusal:
-        _reply_claim(user_message)
     return _Begun(
         conversation,
         user_message,
@@ -358,6 +395,7 @@ async def achat_reply(
     await caller.call(on_start, begun.user_message, begun.reply, begun.user_payload)
     if begun.blocked or begun.replayed:
         if begun.blocked:
+            await cache.adelete(_claim_key(user.pk, client_id))  # the refusal is the whole reply
             await apush_to_user(user.pk, {"type": "reply.end", "message": begun.reply_payload})
             metrics.record_chat_turn(platform=platform, outcome="blocked")
         await caller.token(begun.reply.content)
@@ -374,7 +412,7 @@ async def achat_reply(
     try:
         return await _write_reply(user=user, begun=begun, platform=platform, caller=caller, should_stop=should_stop)
     finally:
-        await cache.adelete(_claim_key(begun.user_message))
+        await cache.adelete(_claim_key(user.pk, client_id))
 
 
 async def _write_reply(
@@ -398,7 +436,7 @@ async def _write_reply(
         nonlocal claim_refreshed
         if time.monotonic() - claim_refreshed > 5:  # still writing: keep the claim alive
             claim_refreshed = time.monotonic()
-            await cache.atouch(_claim_key(begun.user_message), claim_ttl_s())
+            await cache.atouch(_claim_key(user.pk, begun.user_message.client_id), claim_ttl_s())
         await guard.feed(delta)
         if guard.verdict is None and not hold:
             await caller.token(delta)
