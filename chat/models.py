@@ -116,3 +116,34 @@ class MemoryFact(models.Model):
     @property
     def is_current(self) -> bool:
         return self.replaced_by_id is None
+
+
+class ModerationReview(models.Model):
+    """A staff member's judgement of one moderated message. Reviews feed the moderation corpus:
+    `manage.py export_moderation_feedback` writes them to feedback.tsv, which
+    `manage.py train_moderation_model` learns from."""
+
+    class Decision(models.TextChoices):
+        FALSE_POSITIVE = "false_positive", "False positive (should have passed)"
+        FALSE_NEGATIVE = "false_negative", "Missed harm (should have been blocked)"
+
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="moderation_review")
+    decision = models.CharField(max_length=16, choices=Decision.choices)
+    category = models.CharField(max_length=32)  # missed harm: which; false positive: the topic blocked as
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        permissions = [("view_moderated_text", "Can read the text of moderated messages")]
+
+    def __str__(self) -> str:
+        return f"{self.get_decision_display()}: message {self.message_id}"
+
+
+class ModeratedMessage(Message):
+    """Messages as the moderation review sees them (the admin list; no table of its own)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "moderated message"

@@ -21,7 +21,6 @@ import functools
 import logging
 import random
 import re
-import unicodedata
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -33,6 +32,8 @@ import yaml
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from chat import moderation_model
+from chat.moderation_text import normalise
 from digitalme import metrics
 
 if TYPE_CHECKING:
@@ -55,6 +56,16 @@ INJECTION = "injection"
 SECRET = "secret"
 PRIVACY = "privacy"
 OTHER = "other"
+# Harms the classifier layer names (chat/moderation_model.HARM_CATEGORIES).
+WEAPONS = "weapons"
+DRUGS = "drugs"
+FRAUD = "fraud"
+MALWARE = "malware"
+STALKING = "stalking"
+SEXUAL_MINORS = "sexual_minors"
+HARASSMENT = "harassment"
+
+__all__ = ["Verdict", "moderate_input", "moderate_output", "normalise", "refusal_for"]
 
 
 @dataclass(frozen=True)
@@ -62,68 +73,22 @@ class Verdict:
     allowed: bool
     category: str = ALLOWED  # set also on allowed-but-flagged verdicts (e.g. mild profanity)
     score: float = 0.0
-    reason: str = ""  # which check decided: "rules:<rule id>", "provider:<category>", "leak:<id>"
+    # Which check decided, "<layer>:<detail>": rules:<rule id>, classifier:<category>, guard:<code>,
+    # provider:<category>, leak:<id>.
+    reason: str = ""
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def layer(self) -> str:
+        return self.reason.split(":", 1)[0] if self.reason else "none"
 
 
 OK = Verdict(allowed=True)
 
 
-# --- Normalisation --------------------------------------------------------------------------
-
-_CONTRACTIONS = [
-    (re.compile(r"\bwon't\b"), "will not"),
-    (re.compile(r"\bcan't\b"), "can not"),
-    (re.compile(r"\bcannot\b"), "can not"),
-    (re.compile(r"\blet's\b"), "let us"),
-    (re.compile(r"\b(\w+)n't\b"), r"\1 not"),
-    (re.compile(r"\b(\w+)'re\b"), r"\1 are"),
-    (re.compile(r"\bi'm\b"), "i am"),
-    (re.compile(r"\b(\w+)'ll\b"), r"\1 will"),
-    (re.compile(r"\b(\w+)'ve\b"), r"\1 have"),
-    (re.compile(r"\b(you|i|he|she|we|they)'d\b"), r"\1 would"),
-    (re.compile(r"\bur\b"), "your"),
-    (re.compile(r"\byoure\b"), "you are"),
-    (re.compile(r"\byour (a|an|such|so|the|just|really|not)\b"), r"you are \1"),  # "your an idiot"
-]
-_QUOTES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'", "“": '"', "”": '"', "«": '"', "»": '"'})
-_DASHES = str.maketrans({"–": "—", "―": "—"})
-_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
-_LATIN_TO_CYRILLIC = str.maketrans(
-    {"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х", "y": "у", "k": "к", "m": "м", "t": "т", "h": "н"}
-)
-_REPEATS = re.compile(r"([^\W\d_])\1{2,}")
-_TOKEN = re.compile(r"\S+")
-_HAS_LETTER = re.compile(r"[^\W\d_]")
-_CYRILLIC = re.compile(r"[а-я]")
-_LATIN = re.compile(r"[a-z]")
-_LEET_CHARS = re.compile(r"[013457@$]")
-_SPACES = re.compile(r"[ \t\u00a0]+")
-
-
-def _fix_token(token: str) -> str:
-    core = token.strip(".,!?;:()[]{}\"'")
-    if len(core) < 3 or not _HAS_LETTER.search(core):
-        return token
-    fixed = core
-    if _LEET_CHARS.search(core) and not core.replace(".", "").isdigit() and "://" not in core:
-        fixed = fixed.translate(_LEET)
-    if _CYRILLIC.search(fixed) and _LATIN.search(fixed):
-        fixed = fixed.translate(_LATIN_TO_CYRILLIC)
-    return token.replace(core, fixed) if fixed != core else token
-
-
-def normalise(text: str) -> str:
-    """The form the rules match against (see rules.yaml for what each step undoes)."""
-    text = unicodedata.normalize("NFKC", text).lower().replace("ё", "е")
-    text = text.translate(_QUOTES).translate(_DASHES)
-    text = _REPEATS.sub(r"\1", text)
-    text = " ".join(_fix_token(token) for token in _TOKEN.findall(text)) if text.strip() else ""
-    for pattern, replacement in _CONTRACTIONS:
-        text = pattern.sub(replacement, text)
-    return _SPACES.sub(" ", text)
+# Normalisation lives in chat/moderation_text.py (the classifier uses it too); re-exported here.
 
 
 # --- Rules ----------------------------------------------------------------------------------
@@ -191,6 +156,31 @@ def _rule_verdict(text: str, threshold: float) -> Verdict:
     )
 
 
+# --- Classifier (offline, chat/moderation_model.py) ------------------------------------------
+
+
+def classifier_threshold(direction: str = "input") -> float:
+    """MODERATION_CLASSIFIER_THRESHOLD (input) / MODERATION_CLASSIFIER_OUTPUT_THRESHOLD (Ivan's
+    reply), or (0 = unset) the one chosen by cross-validation when the model was trained."""
+    name = "MODERATION_CLASSIFIER_OUTPUT_THRESHOLD" if direction == "output" else "MODERATION_CLASSIFIER_THRESHOLD"
+    configured = float(getattr(settings, name, 0.0) or 0.0)
+    return configured if configured > 0 else moderation_model.classifier().threshold
+
+
+def _classifier_verdict(text: str, direction: str = "input") -> Verdict:
+    if not settings.MODERATION_CLASSIFIER_ENABLED or not text.strip():
+        return OK
+    prediction = moderation_model.classifier().predict(text)
+    if prediction.harmful < classifier_threshold(direction):
+        return OK
+    return Verdict(
+        allowed=False,
+        category=prediction.category,
+        score=prediction.harmful,
+        reason=f"classifier:{prediction.category}",
+    )
+
+
 # --- Provider moderation (litellm) ----------------------------------------------------------
 
 # OpenAI moderation categories → ours.
@@ -231,10 +221,7 @@ def _provider_verdict(text: str) -> Verdict:
         scores = _as_mapping(result.category_scores)
         flags = _as_mapping(result.categories)
     except Exception as exc:  # noqa: BLE001 - network, auth, bad payload: moderation must not take the chat down
-        logger.warning("provider moderation failed: %s", type(exc).__name__)
-        if settings.MODERATION_PROVIDER_FAIL_CLOSED:
-            return Verdict(allowed=False, category=OTHER, score=1.0, reason="provider:unavailable")
-        return OK
+        return _remote_failed("provider", _error_kind(exc), fail_closed=settings.MODERATION_PROVIDER_FAIL_CLOSED)
     threshold = settings.MODERATION_PROVIDER_THRESHOLD
     name, score = max(scores.items(), key=lambda item: item[1] or 0.0, default=("", 0.0))
     flagged_names = [key for key, value in flags.items() if value]
@@ -248,6 +235,99 @@ def _provider_verdict(text: str) -> Verdict:
         category=_PROVIDER_CATEGORIES.get(key, OTHER),
         score=round(float(score), 4),
         reason=f"provider:{key}",
+    )
+
+
+def _error_kind(exc: BaseException) -> str:
+    name = type(exc).__name__.lower()
+    return (
+        "timeout"
+        if "timeout" in name
+        else ("junk" if isinstance(exc, (KeyError, IndexError, ValueError, TypeError, AttributeError)) else "error")
+    )
+
+
+def _remote_failed(layer: str, error: str, *, fail_closed: bool) -> Verdict:
+    """A remote layer timed out, failed or answered junk: logged, counted, and the configured
+    fallback — open (the other layers' verdict stands) or closed (blocked as `other`)."""
+    logger.warning("%s moderation failed (%s); failing %s", layer, error, "closed" if fail_closed else "open")
+    metrics.record_moderation_layer_error(layer=layer, error=error, fail_closed=fail_closed)
+    if fail_closed:
+        return Verdict(allowed=False, category=OTHER, score=1.0, reason=f"{layer}:unavailable")
+    return OK
+
+
+# --- Guard model (a guard-style chat model through litellm, e.g. Llama Guard on Ollama/vLLM) -----
+
+# Llama Guard 3's hazard codes (MLCommons taxonomy) → our categories.
+GUARD_CATEGORIES = {
+    "S1": VIOLENCE,  # violent crimes
+    "S2": ILLICIT,  # non-violent crimes (fraud, drugs, cyber crime, weapons trade)
+    "S3": SEXUAL,  # sex-related crimes
+    "S4": SEXUAL_MINORS,  # child sexual exploitation
+    "S5": HARASSMENT,  # defamation
+    "S6": OTHER,  # specialised advice
+    "S7": STALKING,  # privacy
+    "S8": OTHER,  # intellectual property
+    "S9": WEAPONS,  # indiscriminate weapons
+    "S10": HATE,
+    "S11": SELF_HARM,  # suicide and self-harm
+    "S12": SEXUAL,  # sexual content
+    "S13": OTHER,  # elections
+    "S14": MALWARE,  # code interpreter abuse
+}
+_GUARD_CODE = re.compile(r"\bS(\d{1,2})\b")
+
+
+def parse_guard_answer(text: str) -> tuple[bool, list[str]] | None:
+    """("safe" → (True, [])), ("unsafe\nS1,S10" → (False, ["S1", "S10"])), anything else → None."""
+    lines = [line.strip() for line in (text or "").strip().splitlines() if line.strip()]
+    if not lines:
+        return None
+    head = lines[0].lower().rstrip(".")
+    if head == "safe":
+        return True, []
+    if head == "unsafe":
+        return False, [f"S{number}" for number in _GUARD_CODE.findall(" ".join(lines[1:]).upper())]
+    return None
+
+
+def _guard_verdict(text: str, *, as_reply: bool) -> Verdict:
+    """Ask the guard model about a user message (or Ivan's reply, `as_reply`); OK when not configured."""
+    model = settings.MODERATION_GUARD_MODEL
+    if not model or not text.strip():
+        return OK
+    import litellm
+
+    messages = (
+        [{"role": "user", "content": "(a message in a chat)"}, {"role": "assistant", "content": text}]
+        if as_reply
+        else [{"role": "user", "content": text}]
+    )
+    try:
+        response = litellm.completion(
+            model=model,
+            messages=messages,
+            api_base=settings.MODERATION_GUARD_API_BASE or None,
+            api_key=settings.MODERATION_GUARD_API_KEY or None,
+            timeout=settings.MODERATION_GUARD_TIMEOUT_S,
+            max_tokens=24,
+            temperature=0,
+            num_retries=0,
+            max_retries=0,
+        )
+        answer = response.choices[0].message.content or ""
+    except Exception as exc:  # noqa: BLE001 - network, auth, bad payload: moderation must not take the chat down
+        return _remote_failed("guard", _error_kind(exc), fail_closed=settings.MODERATION_GUARD_FAIL_CLOSED)
+    parsed = parse_guard_answer(str(answer))
+    if parsed is None:
+        return _remote_failed("guard", "junk", fail_closed=settings.MODERATION_GUARD_FAIL_CLOSED)
+    safe, codes = parsed
+    if safe:
+        return OK
+    code = codes[0] if codes else ""
+    return Verdict(
+        allowed=False, category=GUARD_CATEGORIES.get(code, OTHER), score=1.0, reason=f"guard:{code or 'unsafe'}"
     )
 
 
@@ -277,6 +357,7 @@ _CONFIGURED_SECRETS = (
     "FIELD_ENCRYPTION_KEY",
     "METRICS_TOKEN",
     "MODERATION_PROVIDER_API_KEY",
+    "MODERATION_GUARD_API_KEY",
     "EMAIL_HOST_PASSWORD",
 )
 
@@ -373,32 +454,55 @@ def _privacy_leak(text: str, user_id: int | None) -> Verdict | None:
 
 
 def moderate_input(text: str, language: str | None = None) -> Verdict:
-    """Check a user's message. `language` is a hint only: every language's rules always run."""
+    """Check a user's message through the layers in order, cheapest first; the first that blocks
+    decides. `language` is a hint only: every language's rules always run."""
     verdict = _rule_verdict(text, settings.MODERATION_INPUT_THRESHOLD)
     if verdict.allowed:
-        provider = _provider_verdict(text)
-        if not provider.allowed:
-            verdict = provider
-    metrics.record_moderation(direction="input", category=verdict.category, allowed=verdict.allowed)
+        verdict = _first_block(_classifier_verdict(text), verdict)
+    if verdict.allowed:
+        verdict = _first_block(_guard_verdict(text, as_reply=False), verdict)
+    if verdict.allowed:
+        verdict = _first_block(_provider_verdict(text), verdict)
+    metrics.record_moderation(
+        direction="input", category=verdict.category, allowed=verdict.allowed, layer=verdict.layer
+    )
     return verdict
+
+
+def _first_block(candidate: Verdict, current: Verdict) -> Verdict:
+    return candidate if not candidate.allowed else current
+
+
+# One classifier window plus the stride of streamed checks (the chat turn checks every 80 chars),
+# with room: each streamed check overlaps the previous one by a full window.
+STREAM_TAIL_CHARS = moderation_model.WINDOW_CHARS + 120
 
 
 def moderate_output(
     text: str, user_id: int | None = None, *, system_prompt: str | None = None, final: bool = True
 ) -> Verdict:
-    """Check Ivan's reply (or the part streamed so far, with final=False) before users see it."""
+    """Check Ivan's reply (or the part streamed so far, with final=False) before users see it.
+
+    While streaming, the rules and the classifier read only the tail (STREAM_TAIL_CHARS): what
+    came before was checked by the earlier calls, and the final call reads the whole reply. So a
+    long reply costs linear, not quadratic, time."""
+    checked = text if final else text[-STREAM_TAIL_CHARS:]
     verdict = (
         _secret_leak(text)
         or (_prompt_leak(text, system_prompt) if system_prompt else None)
         or _privacy_leak(text, user_id)
-        or _rule_verdict(text, settings.MODERATION_OUTPUT_THRESHOLD)
+        or _rule_verdict(checked, settings.MODERATION_OUTPUT_THRESHOLD)
     )
+    if verdict.allowed:
+        verdict = _first_block(_classifier_verdict(checked, "output"), verdict)
     if final and verdict.allowed:
-        provider = _provider_verdict(text)
-        if not provider.allowed:
-            verdict = provider
+        verdict = _first_block(_guard_verdict(text, as_reply=True), verdict)
+    if final and verdict.allowed:
+        verdict = _first_block(_provider_verdict(text), verdict)
     if final or not verdict.allowed:
-        metrics.record_moderation(direction="output", category=verdict.category, allowed=verdict.allowed)
+        metrics.record_moderation(
+            direction="output", category=verdict.category, allowed=verdict.allowed, layer=verdict.layer
+        )
     return verdict
 
 
@@ -456,4 +560,23 @@ def refusal_for(
 
 
 def categories() -> Iterable[str]:
-    return (ABUSE, PROFANITY, HATE, SEXUAL, VIOLENCE, SELF_HARM, ILLICIT, INJECTION, SECRET, PRIVACY, OTHER)
+    return (
+        ABUSE,
+        PROFANITY,
+        HATE,
+        SEXUAL,
+        VIOLENCE,
+        SELF_HARM,
+        ILLICIT,
+        INJECTION,
+        SECRET,
+        PRIVACY,
+        OTHER,
+        WEAPONS,
+        DRUGS,
+        FRAUD,
+        MALWARE,
+        STALKING,
+        SEXUAL_MINORS,
+        HARASSMENT,
+    )

@@ -1,5 +1,6 @@
 """The chat app on the /ops/ dashboard and in database-test: active users, open sockets, turns per
-minute, time to first token, LLM errors; the reads every chat turn makes."""
+minute, time to first token, LLM errors; moderation verdicts per layer and category; the reads
+every chat turn makes."""
 
 from __future__ import annotations
 
@@ -50,6 +51,79 @@ def _chat_panel(ctx: PanelContext) -> PanelData:
     )
 
 
+# --- moderation: what each layer blocked, by category, and remote layers that failed ------------
+
+MODERATION_LAYERS = ("rules", "classifier", "guard", "provider", "leak")
+# Blocked inputs + cut replies per minute: amber from 5, red above 20 (a flood or a broken layer).
+MODERATION_BLOCKED_PER_MIN = (5.0, 20.0)
+
+
+def _moderation_categories() -> tuple[str, ...]:
+    from chat.moderation import categories
+
+    return tuple(categories())
+
+
+def _moderation_panel(ctx: PanelContext) -> PanelData:
+    blocked = ctx.per_minute("moderation.blocked")
+    errors = ctx.increase("moderation.layer_errors")
+    stats = [
+        Stat(
+            "blocked",
+            _("Blocked or cut"),
+            blocked,
+            "/min",
+            grade(blocked, MODERATION_BLOCKED_PER_MIN),
+            _("red above 20/min"),
+            chart=True,
+        ),
+        Stat("replies_cut", _("Replies replaced (window)"), ctx.increase("moderation.output_blocked")),
+        Stat(
+            "layer_errors",
+            _("Guard/provider failures (window)"),
+            errors,
+            "",
+            "none" if errors is None else "bad" if errors > 10 else "warn" if errors else "ok",
+        ),
+    ]
+    stats += [
+        Stat(
+            f"layer_{layer}", _("Blocked by %(layer)s (window)") % {"layer": layer}, ctx.increase(f"moderation.{layer}")
+        )
+        for layer in MODERATION_LAYERS
+    ]
+    rows = [
+        {"category": category, "blocked": count}
+        for category in _moderation_categories()
+        if (count := ctx.increase(f"moderation.category.{category}"))
+    ]
+    return PanelData(stats=stats, columns=[("category", _("Category")), ("blocked", _("Blocked (window)"))], rows=rows)
+
+
+def register_moderation_ops() -> None:
+    blocked = {"outcome": ("blocked",)}
+    register_series("moderation.blocked", "dm_moderation_verdicts", kind="counter", match=blocked)
+    register_series(
+        "moderation.output_blocked",
+        "dm_moderation_verdicts",
+        kind="counter",
+        match={"outcome": ("blocked",), "direction": ("output",)},
+    )
+    register_series("moderation.layer_errors", "dm_moderation_layer_errors", kind="counter")
+    for layer in MODERATION_LAYERS:
+        register_series(
+            f"moderation.{layer}", "dm_moderation_verdicts", kind="counter", match={**blocked, "layer": (layer,)}
+        )
+    for category in _moderation_categories():
+        register_series(
+            f"moderation.category.{category}",
+            "dm_moderation_verdicts",
+            kind="counter",
+            match={**blocked, "category": (category,)},
+        )
+    register_panel("moderation", _("Moderation"), _moderation_panel, order=65)
+
+
 # --- the reads of a chat turn (database-test) --------------------------------------------------
 
 
@@ -81,6 +155,7 @@ def register_ops() -> None:
     register_series("chat.ttft", "dm_llm_time_to_first_token_seconds", kind="histogram")
     register_series("chat.llm_errors", "dm_llm_errors", kind="counter")
     register_panel("chat", _("Chat"), _chat_panel, order=60)
+    register_moderation_ops()
     register_hot_query("chat_latest_conversation", _latest_conversation)
     register_hot_query("chat_history", _history)
     register_hot_query("chat_memory_facts", _memory)

@@ -80,7 +80,14 @@ QUALITY_GATE = Counter(
     ["mode", "outcome", "label"],
 )
 MODERATION_VERDICTS = Counter(
-    "dm_moderation_verdicts_total", "Moderation verdicts.", ["direction", "category", "outcome"]
+    "dm_moderation_verdicts_total",
+    "Moderation verdicts, by the layer that decided (rules, classifier, guard, provider, leak; none = all passed).",
+    ["direction", "layer", "category", "outcome"],
+)
+MODERATION_LAYER_ERRORS = Counter(
+    "dm_moderation_layer_errors_total",
+    "A remote moderation layer that timed out or answered junk, and what was done (fail open or closed).",
+    ["layer", "error", "fallback"],
 )
 # Database: every SQL statement Django runs, by kind (select/insert/update/delete/other).
 DB_QUERY_LATENCY = Histogram(
@@ -141,10 +148,18 @@ def observe_llm(
         LLM_TOKENS.labels(model=model, kind="completion").inc(completion_tokens)
 
 
-def record_moderation(*, direction: str, category: str, allowed: bool) -> None:
-    """One moderation verdict: outcome blocked, flagged (allowed with a category) or allowed."""
+def record_moderation(*, direction: str, category: str, allowed: bool, layer: str = "none") -> None:
+    """One moderation verdict: outcome blocked, flagged (allowed with a category) or allowed;
+    `layer` is the check that decided (the prefix of `Verdict.reason`)."""
     outcome = "blocked" if not allowed else ("flagged" if category else "allowed")
-    MODERATION_VERDICTS.labels(direction=direction, category=category or "none", outcome=outcome).inc()
+    MODERATION_VERDICTS.labels(
+        direction=direction, layer=layer or "none", category=category or "none", outcome=outcome
+    ).inc()
+
+
+def record_moderation_layer_error(*, layer: str, error: str, fail_closed: bool) -> None:
+    """A remote layer failed (timeout, HTTP error, unreadable answer); the verdict fell back."""
+    MODERATION_LAYER_ERRORS.labels(layer=layer, error=error, fallback="closed" if fail_closed else "open").inc()
 
 
 _CELERY_STATES = {"SUCCESS": "succeeded", "FAILURE": "failed", "RETRY": "retried", "REJECTED": "rejected"}

@@ -57,6 +57,8 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# Rotation: the previous key(s) here keep sessions and reset links valid while SECRET_KEY changes.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
@@ -150,7 +152,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
             "max_size": _DB_POOL_MAX_SIZE,
             "timeout": env.float("DB_POOL_TIMEOUT_S", default=10.0),
         }
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A health check is one more round trip at every checkout — three per chat turn. Off by default:
+    # psycopg's pool drops a connection that broke while in use, so after a database restart a
+    # stale pooled connection fails one query once instead of every query paying a round trip.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=False)
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # web, worker and beat share the file: wait for locks instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {})
@@ -603,6 +608,13 @@ BENCH_ECHO_ENABLED = env.bool("BENCH_ECHO_ENABLED", default=False)
 # MODERATION_INPUT_THRESHOLD; Ivan's reply is cut at the stricter MODERATION_OUTPUT_THRESHOLD.
 MODERATION_INPUT_THRESHOLD = env.float("MODERATION_INPUT_THRESHOLD", default=0.7)
 MODERATION_OUTPUT_THRESHOLD = env.float("MODERATION_OUTPUT_THRESHOLD", default=0.5)
+# The offline classifier layer (chat/moderation_model.py), after the rules. Threshold 0 = the one
+# chosen by cross-validation when the model was trained (chat/moderation_data/classifier.json).
+MODERATION_CLASSIFIER_ENABLED = env.bool("MODERATION_CLASSIFIER_ENABLED", default=True)
+MODERATION_CLASSIFIER_THRESHOLD = env.float("MODERATION_CLASSIFIER_THRESHOLD", default=0.0)
+MODERATION_CLASSIFIER_OUTPUT_THRESHOLD = env.float(
+    "MODERATION_CLASSIFIER_OUTPUT_THRESHOLD", default=0.0
+)  # Ivan's reply
 # The provider's moderation endpoint through litellm, e.g. omni-moderation-latest; empty = off.
 MODERATION_PROVIDER_MODEL = env.str("MODERATION_PROVIDER_MODEL", default="")
 MODERATION_PROVIDER_API_BASE = env.str("MODERATION_PROVIDER_API_BASE", default="")
@@ -610,6 +622,16 @@ MODERATION_PROVIDER_API_KEY = env.str("MODERATION_PROVIDER_API_KEY", default="")
 MODERATION_PROVIDER_THRESHOLD = env.float("MODERATION_PROVIDER_THRESHOLD", default=0.5)
 MODERATION_PROVIDER_TIMEOUT_S = env.float("MODERATION_PROVIDER_TIMEOUT_S", default=5.0)
 MODERATION_PROVIDER_FAIL_CLOSED = env.bool("MODERATION_PROVIDER_FAIL_CLOSED", default=False)
+# A guard-style chat model through litellm (e.g. ollama/llama-guard3, or openai/<name> with an
+# OpenAI-compatible MODERATION_GUARD_API_BASE such as vLLM), after the classifier; empty = off.
+# It answers "safe" / "unsafe\nS<n>" (Llama Guard's codes, mapped in chat/moderation.py). A timeout,
+# an error or a junk answer is logged and counted; FAIL_CLOSED=true then blocks, false lets the
+# other layers' verdict stand.
+MODERATION_GUARD_MODEL = env.str("MODERATION_GUARD_MODEL", default="")
+MODERATION_GUARD_API_BASE = env.str("MODERATION_GUARD_API_BASE", default="")
+MODERATION_GUARD_API_KEY = env.str("MODERATION_GUARD_API_KEY", default="")
+MODERATION_GUARD_TIMEOUT_S = env.float("MODERATION_GUARD_TIMEOUT_S", default=5.0)
+MODERATION_GUARD_FAIL_CLOSED = env.bool("MODERATION_GUARD_FAIL_CLOSED", default=False)
 # A reply quoting this many consecutive words of the system prompt is a prompt leak.
 MODERATION_PROMPT_LEAK_WORDS = env.int("MODERATION_PROMPT_LEAK_WORDS", default=12)
 

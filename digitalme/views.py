@@ -27,6 +27,7 @@ SHELL_STATIC_FILES = [
     "js/integrations.js",
     "js/settings.js",
     "js/notify.js",
+    "js/offline-store.js",
     "img/ivan.svg",
     "img/icons.svg",
     "icons/icon-192.png",

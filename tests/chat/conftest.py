@@ -19,11 +19,11 @@ ORIGIN = (b"origin", b"http://testserver")
 
 @pytest.fixture(autouse=True)
 def fake_llm(settings):
-    """Every chat test talks to the deterministic fake provider, with fast failure paths."""
+    """Every chat test talks to the deterministic fake provider, with fast failure paths (tests of timeouts set their own)."""
     settings.LLM_MODEL = "fake/ivan"
     settings.LLM_FALLBACK_MODELS = []
     settings.LLM_MAX_RETRIES = 0
-    settings.LLM_TIMEOUT_S = 2.0
+    settings.LLM_TIMEOUT_S = 10.0  # the fake answers at once; 2 s timed out on a loaded 2-core host
     RECORDER.reset()
     yield RECORDER
     RECORDER.reset()

@@ -142,7 +142,7 @@ def key() -> str:
 
 
 @needs_postgres
-@drill_timeout
+@pytest.mark.timeout(180, func_only=True)  # two real manage.py processes: ≈ 80 s on a loaded 2-core host
 def test_restore_drill_brings_back_every_row(drill: Database, tmp_path: Path, key: str):
     before = _state(drill)
     assert before["count:accounts_user"] == 1

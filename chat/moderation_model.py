@@ -1,0 +1,337 @@
+"""The offline classifier layer of moderation: a linear model (scikit-learn logistic regression)
+on character n-grams and word n-grams + Russian lemmas (pymorphy3) of the normalised text.
+
+Why this shape: rules match the words someone wrote them for; character n-grams carry to new
+wording, inflections, typos and obfuscations that normalisation doesn't fully undo, and lemmas let
+"зарежу"/"зарезать" share weight. It costs well under a millisecond per message
+(`python tools/moderation_bench.py`), needs no network and no model download.
+
+Two linear models share the features: a binary one (harmful or not: its probability is the
+verdict's score) and a multinomial one over `HARM_CATEGORIES`, trained on the harmful rows only
+(which harm: it picks the refusal, e.g. the caring self-harm answer with help lines).
+
+Trained by `manage.py train_moderation_model` on chat/moderation_data/corpus/train.tsv (+ the
+reviewers' feedback.tsv). scikit-learn fits; the artefact `classifier.npz` holds only plain
+numbers and strings (vocabularies, idf, weights — no pickle, so loading it runs no code and needs
+no particular scikit-learn), and `classifier.json` its metadata: the training data's checksum, the
+threshold chosen by grouped cross-validation on the training data (never on the test set), the
+cross-validated rates and the versions. A test fails when the artefact no longer matches the
+training data, so the two never drift apart. Inference is numpy over the stored numbers with
+scikit-learn's own analysers (a test checks it equals scikit-learn's `predict_proba`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chat.moderation_corpus import LANGUAGES, Sample
+from chat.moderation_text import normalise
+
+MODEL_FILE = Path(__file__).resolve().parent / "moderation_data" / "classifier.npz"
+META_FILE = Path(__file__).resolve().parent / "moderation_data" / "classifier.json"
+
+HARM_CATEGORIES = (
+    "violence",
+    "weapons",
+    "drugs",
+    "fraud",
+    "malware",
+    "stalking",
+    "sexual_minors",
+    "self_harm",
+    "hate",
+    "harassment",
+)
+
+# Long messages are read in overlapping windows (a harmful sentence inside a long harmless text
+# must not be diluted); at most MAX_WINDOWS, so a huge message costs a bounded amount.
+WINDOW_CHARS = 400
+WINDOW_STEP = 300
+MAX_WINDOWS = 16
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_CYRILLIC_WORD = re.compile(r"^[а-я]+$")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    harmful: float  # P(harmful), the highest over the message's windows
+    category: str  # the most probable harm in that window
+
+
+class _Morph:
+    """pymorphy3's analyser, loaded once per process on first use (≈ 0.1 s, ≈ 27 MB)."""
+
+    _lock = threading.Lock()
+    _analyzer: Any = None
+
+    @classmethod
+    def get(cls) -> Any:
+        if cls._analyzer is None:
+            with cls._lock:
+                if cls._analyzer is None:
+                    import pymorphy3
+
+                    cls._analyzer = pymorphy3.MorphAnalyzer(lang="ru")
+        return cls._analyzer
+
+
+@lru_cache(maxsize=50_000)
+def _lemma(word: str) -> str:
+    return str(_Morph.get().parse(word)[0].normal_form)
+
+
+def word_features(text: str) -> list[str]:
+    """Words, Russian lemmas and word pairs of an already normalised text (the word analyser)."""
+    words = _WORD.findall(text)
+    features = list(words)
+    features.extend("~" + _lemma(word) for word in words if len(word) > 2 and _CYRILLIC_WORD.match(word))
+    features.extend(f"{first} {second}" for first, second in itertools.pairwise(words))
+    return features
+
+
+# --- Training (scikit-learn) ------------------------------------------------------------------
+
+CHAR_NGRAMS = (3, 6)
+CHAR_FEATURES = 100_000
+WORD_FEATURES = 30_000
+HARM_C = 4.0
+CATEGORY_C = 8.0
+TARGET_FALSE_POSITIVE_RATE = 0.02  # per language, out of fold: the threshold's budget
+
+
+def _vectorizers() -> list[Any]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return [
+        TfidfVectorizer(
+            analyzer="char_wb",
+            ngram_range=CHAR_NGRAMS,
+            min_df=2,
+            sublinear_tf=True,
+            max_features=CHAR_FEATURES,
+            lowercase=False,
+            dtype=np.float32,
+        ),
+        TfidfVectorizer(
+            analyzer=word_features,
+            min_df=2,
+            sublinear_tf=True,
+            max_features=WORD_FEATURES,
+            lowercase=False,
+            dtype=np.float32,
+        ),
+    ]
+
+
+@dataclass
+class Fitted:
+    """What training produces; `weights()` turns it into the stored arrays."""
+
+    vectorizers: list[Any]
+    harm: Any
+    category: Any
+
+    def matrix(self, normalised: list[str]) -> Any:
+        from scipy.sparse import hstack
+
+        return hstack([vectorizer.transform(normalised) for vectorizer in self.vectorizers]).tocsr()
+
+    def harm_probability(self, normalised: list[str]) -> Any:
+        return self.harm.predict_proba(self.matrix(normalised))[:, 1]
+
+    def weights(self) -> dict[str, Any]:
+        arrays: dict[str, Any] = {}
+        for name, vectorizer in zip(("chars", "words"), self.vectorizers, strict=True):
+            terms = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
+            arrays[f"{name}_terms"] = np.array("\n".join(terms))
+            arrays[f"{name}_idf"] = vectorizer.idf_.astype(np.float32)
+        arrays["harm_coef"] = self.harm.coef_[0].astype(np.float32)
+        arrays["harm_intercept"] = np.float32(self.harm.intercept_[0])
+        arrays["category_coef"] = self.category.coef_.astype(np.float32)
+        arrays["category_intercept"] = self.category.intercept_.astype(np.float32)
+        arrays["categories"] = np.array("\n".join(self.category.classes_))
+        return arrays
+
+
+def fit(samples: list[Sample]) -> Fitted:
+    from scipy.sparse import hstack
+    from sklearn.linear_model import LogisticRegression
+
+    texts = [normalise(sample.text) for sample in samples]
+    vectorizers = _vectorizers()
+    matrix = hstack([vectorizer.fit_transform(texts) for vectorizer in vectorizers]).tocsr()
+    labels = np.array([sample.harmful for sample in samples])
+    harm = LogisticRegression(C=HARM_C, class_weight="balanced", max_iter=5000)
+    harm.fit(matrix, labels)
+    harmful_rows = np.flatnonzero(labels)
+    category = LogisticRegression(C=CATEGORY_C, class_weight="balanced", max_iter=5000)
+    category.fit(matrix[harmful_rows], [samples[index].category for index in harmful_rows])
+    return Fitted(vectorizers, harm, category)
+
+
+def cross_validate(samples: list[Sample], *, folds: int = 5) -> dict[str, Any]:
+    """Out-of-fold harm probabilities with whole templates held out (GroupKFold), the threshold
+    that keeps each language's false positives within budget, and the rates it gives."""
+    from sklearn.model_selection import GroupKFold
+
+    scores = np.zeros(len(samples))
+    groups = [sample.group or sample.text for sample in samples]
+    for train_index, held_index in GroupKFold(n_splits=folds).split(samples, groups=groups):
+        fitted = fit([samples[index] for index in train_index])
+        scores[held_index] = fitted.harm_probability([normalise(samples[index].text) for index in held_index])
+    threshold = 0.5
+    for language in LANGUAGES:
+        harmless = sorted(
+            (
+                score
+                for score, sample in zip(scores, samples, strict=True)
+                if sample.language == language and not sample.harmful
+            ),
+            reverse=True,
+        )
+        allowed = int(len(harmless) * TARGET_FALSE_POSITIVE_RATE)
+        threshold = max(threshold, float(harmless[allowed]) + 1e-4 if harmless else threshold)
+    rates = {}
+    for language in LANGUAGES:
+        rows = [(score, sample) for score, sample in zip(scores, samples, strict=True) if sample.language == language]
+        harmful = [score for score, sample in rows if sample.harmful]
+        harmless = [score for score, sample in rows if not sample.harmful]
+        rates[language] = {
+            "recall": round(sum(score >= threshold for score in harmful) / max(len(harmful), 1), 4),
+            "false_positive_rate": round(sum(score >= threshold for score in harmless) / max(len(harmless), 1), 4),
+        }
+    return {"threshold": round(threshold, 4), "folds": folds, "rates": rates}
+
+
+def train_and_save(*, folds: int = 5) -> dict[str, Any]:
+    """Cross-validate (threshold), fit on all training rows, store the artefact; returns its meta."""
+    import sklearn
+
+    from chat import moderation_corpus
+
+    samples = moderation_corpus.training_samples()
+    validation = cross_validate(samples, folds=folds)
+    fitted = fit(samples)
+    info = {
+        "training_sha256": moderation_corpus.training_checksum(),
+        "training_rows": len(samples),
+        "threshold": validation["threshold"],
+        "cross_validation": validation,
+        "target_false_positive_rate": TARGET_FALSE_POSITIVE_RATE,
+        "scikit_learn": sklearn.__version__,
+        "numpy": np.__version__,
+        "features": {"chars": len(fitted.vectorizers[0].vocabulary_), "words": len(fitted.vectorizers[1].vocabulary_)},
+    }
+    save(fitted, info)
+    _Loaded.classifier = None
+    return info
+
+
+# --- The committed artefact and inference (numpy) ----------------------------------------------
+
+
+def save(fitted: Fitted, meta: dict[str, Any], *, path: Path = MODEL_FILE, meta_path: Path = META_FILE) -> None:
+    np.savez_compressed(path, **fitted.weights())
+    meta_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def meta() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(META_FILE.read_text(encoding="utf-8"))
+    return data
+
+
+class _Block:
+    """One feature block (characters or words): sklearn's analyser + the stored vocabulary/idf."""
+
+    def __init__(self, analyzer: Callable[[str], list[str]], terms: str, idf: Any) -> None:
+        self.analyzer = analyzer
+        self.vocabulary = {term: index for index, term in enumerate(terms.split("\n"))}
+        self.idf = idf
+
+    def features(self, text: str) -> tuple[Any, Any]:
+        counts = Counter(term for term in self.analyzer(text) if term in self.vocabulary)
+        if not counts:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        index = np.fromiter((self.vocabulary[term] for term in counts), dtype=np.int64, count=len(counts))
+        values = np.fromiter((1.0 + math.log(count) for count in counts.values()), dtype=np.float32, count=len(counts))
+        values *= self.idf[index]
+        values /= np.linalg.norm(values)
+        return index, values
+
+
+class Classifier:
+    """The stored model, ready to score: `predict(text) -> Prediction`."""
+
+    def __init__(self, path: Path = MODEL_FILE, meta_path: Path = META_FILE) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.threshold = float(json.loads(meta_path.read_text(encoding="utf-8"))["threshold"])
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+        chars = TfidfVectorizer(analyzer="char_wb", ngram_range=CHAR_NGRAMS, lowercase=False).build_analyzer()
+        self.blocks = [
+            _Block(chars, str(arrays["chars_terms"]), arrays["chars_idf"]),
+            _Block(word_features, str(arrays["words_terms"]), arrays["words_idf"]),
+        ]
+        self.offsets = [0, len(self.blocks[0].vocabulary)]
+        self.harm_coef = arrays["harm_coef"]
+        self.harm_intercept = float(arrays["harm_intercept"])
+        self.category_coef = arrays["category_coef"]
+        self.category_intercept = arrays["category_intercept"]
+        self.categories = str(arrays["categories"]).split("\n")
+
+    def _vector(self, normalised: str) -> tuple[Any, Any]:
+        parts = [block.features(normalised) for block in self.blocks]
+        index = np.concatenate([part[0] + offset for part, offset in zip(parts, self.offsets, strict=True)])
+        values = np.concatenate([part[1] for part in parts])
+        return index, values
+
+    def score(self, normalised: str) -> Prediction:
+        index, values = self._vector(normalised)
+        logit = float(self.harm_coef[index] @ values) + self.harm_intercept
+        harmful = 1.0 / (1.0 + math.exp(-logit))
+        category_logits = self.category_coef[:, index] @ values + self.category_intercept
+        return Prediction(round(harmful, 4), self.categories[int(np.argmax(category_logits))])
+
+    def predict(self, text: str) -> Prediction:
+        """The riskiest window of the normalised text."""
+        best = Prediction(0.0, "")
+        for window in windows(normalise(text)):
+            prediction = self.score(window)
+            if prediction.harmful > best.harmful:
+                best = prediction
+        return best
+
+
+def windows(normalised: str) -> list[str]:
+    if len(normalised) <= WINDOW_CHARS:
+        return [normalised]
+    starts = range(0, len(normalised) - WINDOW_CHARS + WINDOW_STEP, WINDOW_STEP)
+    return [normalised[start : start + WINDOW_CHARS] for start in list(starts)[:MAX_WINDOWS]]
+
+
+class _Loaded:
+    lock = threading.Lock()
+    classifier: Classifier | None = None
+
+
+def classifier() -> Classifier:
+    """The committed model, loaded once per process (≈ 0.2 s)."""
+    if _Loaded.classifier is None:
+        with _Loaded.lock:
+            if _Loaded.classifier is None:
+                _Loaded.classifier = Classifier()
+    return _Loaded.classifier
