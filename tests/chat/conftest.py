@@ -49,8 +49,9 @@ def communicator(*headers: tuple[bytes, bytes]) -> WebsocketCommunicator:
     return WebsocketCommunicator(application, "/ws/chat/", headers=[ORIGIN, *headers])
 
 
-async def receive_until(comm: WebsocketCommunicator, frame_type: str, timeout: float = 5.0) -> list[dict]:
-    """Every frame up to and including the first of `frame_type`."""
+async def receive_until(comm: WebsocketCommunicator, frame_type: str, timeout: float = 20.0) -> list[dict]:
+    """Every frame up to and including the first of `frame_type` (generous: the first turn loads the
+    tokenizer and the moderation model cold)."""
     frames = []
     while True:
         frame = await comm.receive_json_from(timeout=timeout)
