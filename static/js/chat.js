@@ -721,6 +721,11 @@ function handleQueuedError(frame) {
     setTimeout(flushOutbox, 0);
     return false;
   }
+  if (frame.code === "in_progress") { // the server has it and is answering it already: not ours to resend
+    dequeue(entry.client_id);
+    setTimeout(flushOutbox, 0);
+    return true;
+  }
   if (frame.code === "rate_limited") {
     const wait = Number((frame.fields && frame.fields.retry_after_s) || 5);
     setTimeout(flushOutbox, Math.max(1, wait) * 1000);
