@@ -40,6 +40,13 @@ class LLMUnavailable(ChatError):  # noqa: N818 - the contract's names (docs/ARCH
     code = "llm_unavailable"
 
 
+class TurnInProgress(ChatError):  # noqa: N818 - named like the contract's other errors
+    """The same client_id's reply is being written right now (another socket, a retry racing in)."""
+
+    status_code = status.HTTP_409_CONFLICT  # type: ignore[assignment]
+    code = "in_progress"
+
+
 class NotFound(ChatError):  # noqa: N818 - the contract's names (docs/ARCHITECTURE.md)
     status_code = status.HTTP_404_NOT_FOUND  # type: ignore[assignment]
     code = "not_found"

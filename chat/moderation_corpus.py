@@ -328,14 +328,23 @@ def composed(templates: dict[str, Any], *, seed: int, per_act: int, obfuscated_c
     for language, section in templates.get("composed", {}).items():
         for label in (HARMFUL, HARMLESS):
             for category, acts in section[label].items():
+                # Each way of asking appears as often with harmless acts as with harmful ones, so
+                # the frame itself carries no weight: fewer harmless acts are asked more ways.
+                harmful_acts = len(section[HARMFUL].get(category, ()))
+                ways = per_act if label == HARMFUL else round(per_act * harmful_acts / max(len(acts), 1))
+                ways = max(1, min(ways, len(section["ask"])))
                 for number, act in enumerate(acts):
                     group = f"composed.{category}.{language}.{label}.{number}"
-                    for ask in rng.sample(section["ask"], per_act):
+                    for ask in rng.sample(section["ask"], ways):
                         text = f"{ask} {act}"
                         yield Sample(label, category, language, text, group)
                         for _ in range(obfuscated_copies):
                             yield Sample(label, category, language, obfuscate(text, language, rng), group)
     for language, section in templates.get("everyday", {}).items():
+        asks = templates.get("composed", {}).get(language, {}).get("ask", [])
+        for number, task in enumerate(section["task"]):  # the same ways of asking, about ordinary things
+            for ask in rng.sample(asks, min(3, len(asks))):
+                yield Sample(HARMLESS, "general", language, f"{ask} {task}", f"everyday.{language}.task.{number}")
         for number, shape in enumerate(section["shapes"]):
             group = f"everyday.{language}.{number}"
             for _ in range(12):

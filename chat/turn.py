@@ -16,7 +16,9 @@ Domain errors (chat.errors): EmptyMessage, MessageTooLong, RateLimited, LLMUnava
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -24,13 +26,14 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chat import llm, moderation
 from chat.context import context_for
 from chat.db import db_async
-from chat.errors import EmptyMessage, InvalidInput, LLMUnavailable, MessageTooLong
+from chat.errors import EmptyMessage, InvalidInput, LLMUnavailable, MessageTooLong, TurnInProgress
 from chat.memory import memory_for_prompt, remember
 from chat.models import Conversation, Message, Platform, Role
 from chat.prompting import BuiltPrompt, build_prompt
@@ -110,6 +113,39 @@ class _Begun:
     reply_payload: dict[str, Any] | None  # only for a finished reply (blocked input, replay)
 
 
+# --- one reply per user message at a time -------------------------------------------------------
+# A reply being written holds a claim in the shared cache, kept alive while tokens arrive, so a
+# client_id sent again meanwhile (a retry, another socket, a duplicate racing in) gets `in_progress`
+# instead of a second reply; a claim whose process died runs out and the next try writes the reply.
+
+
+def _claim_key(user_id: int, client_id: str) -> str:
+    return f"chat:reply-claim:{user_id}:{hashlib.sha256(client_id.encode()).hexdigest()}"
+
+
+def claim_ttl_s() -> int:
+    """How long a claim outlives silence: the wait for a first token through every model, plus slack."""
+    return int(settings.LLM_TIMEOUT_S * (1 + len(settings.LLM_FALLBACK_MODELS))) + 15
+
+
+def _reply_claim(user_id: int, client_id: str) -> None:
+    if not cache.add(_claim_key(user_id, client_id), 1, timeout=claim_ttl_s()):
+        raise TurnInProgress("This message is being answered right now; its reply will arrive.")
+
+
+def _replayed(existing: Message, stored_reply: Message, language: str) -> _Begun:
+    return _Begun(
+        existing.conversation,
+        existing,
+        stored_reply,
+        language,
+        False,
+        True,
+        message_payload(existing),
+        message_payload(stored_reply),
+    )
+
+
 def _begin_turn(
     *,
     user,
@@ -130,16 +166,48 @@ def _begin_turn(
     if existing is not None:
         stored_reply = reply_for(user_message=existing)
         if stored_reply is not None and stored_reply.content:
-            return _Begun(
-                existing.conversation,
-                existing,
-                stored_reply,
-                language,
-                False,
-                True,
-                message_payload(existing),
-                message_payload(stored_reply),
-            )
+            return _replayed(existing, stored_reply, language)
+    # From here on this call writes the reply: one writer per client_id (see claim_ttl_s). The
+    # caller releases the claim when the turn ends; an error before that releases it here.
+    _reply_claim(user.pk, client_id)
+    try:
+        return _begin_claimed_turn(
+            user=user,
+            text=text,
+            platform=platform,
+            conversation=conversation,
+            conversation_id=conversation_id,
+            client_id=client_id,
+            language=language,
+            existing=existing,
+        )
+    except BaseException:
+        cache.delete(_claim_key(user.pk, client_id))
+        raise
+
+
+def _begin_claimed_turn(
+    *,
+    user,
+    text: str,
+    platform: str,
+    conversation: Conversation | None,
+    conversation_id: Any,
+    client_id: str,
+    language: str,
+    existing: Message | None,
+) -> _Begun:
+    if existing is not None:
+        stored_reply = reply_for(user_message=existing)  # again: the claim's last holder may just have written it
+        if stored_reply is not None and stored_reply.content:
+            cache.delete(_claim_key(user.pk, client_id))
+            return _replayed(existing, stored_reply, language)
+        # Answered from the *stored* message (moderated when it came), never from the text sent again.
+        # Empty reply rows of an earlier try whose process died (nobody holds the claim any more).
+        Message.objects.filter(
+            conversation=existing.conversation, role=Role.ASSISTANT, client_id=existing.client_id, content=""
+        ).delete()
+        language = detect_language(existing.content, default=getattr(user, "language", "en"))
         reply = Message.objects.create(
             conversation=existing.conversation,
             role=Role.ASSISTANT,
@@ -327,6 +395,7 @@ async def achat_reply(
     await caller.call(on_start, begun.user_message, begun.reply, begun.user_payload)
     if begun.blocked or begun.replayed:
         if begun.blocked:
+            await cache.adelete(_claim_key(user.pk, client_id))  # the refusal is the whole reply
             await apush_to_user(user.pk, {"type": "reply.end", "message": begun.reply_payload})
             metrics.record_chat_turn(platform=platform, outcome="blocked")
         await caller.token(begun.reply.content)
@@ -340,6 +409,18 @@ async def achat_reply(
             reply_payload=begun.reply_payload,
         )
 
+    try:
+        return await _write_reply(user=user, begun=begun, platform=platform, caller=caller, should_stop=should_stop)
+    finally:
+        await cache.adelete(_claim_key(user.pk, client_id))
+
+
+async def _write_reply(
+    *, user, begun: _Begun, platform: str, caller: _Caller, should_stop: Callable[[], bool] | None
+) -> TurnResult:
+    """Generate, check and store the reply of a claimed turn."""
+    # The stored message is what the model reads: it is the text moderation saw.
+    text = begun.user_message.content
     model = llm.current_model()
     try:
         prompt = await db_async(_build)(user=user, text=text, begun=begun, model=model)
@@ -349,8 +430,13 @@ async def achat_reply(
     guard = _OutputGuard(user_id=user.pk, system_prompt=prompt.composed.system)
     # The full quality gate (the bundled model) may replace the reply: nothing is shown before it passed.
     hold = gate_mode(model) == "full"
+    claim_refreshed = time.monotonic()
 
     async def on_delta(delta: str) -> None:
+        nonlocal claim_refreshed
+        if time.monotonic() - claim_refreshed > 5:  # still writing: keep the claim alive
+            claim_refreshed = time.monotonic()
+            await cache.atouch(_claim_key(user.pk, begun.user_message.client_id), claim_ttl_s())
         await guard.feed(delta)
         if guard.verdict is None and not hold:
             await caller.token(delta)

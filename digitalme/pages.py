@@ -150,6 +150,19 @@ JS_STRINGS = {
     "remove": _("Remove"),
     "added": _("Added %(time)s"),
     "last_delivered": _("last delivered %(time)s"),
+    # pwa: offline conversations
+    "offline_copy": _(
+        "Offline: showing the copy saved on this device (%(time)s). Messages you write are queued and sent "
+        "when the connection is back."
+    ),
+    "offline_store_reset": _(
+        "The offline copy on this device was damaged and has been cleared. It is saved again while you are online."
+    ),
+    "queued": _("Queued: sent when you are back online"),
+    "queued_conversation_deleted": _("Not sent: this conversation was deleted while you were offline."),
+    "queued_not_sent": _("Not sent: %(reason)s"),
+    "queued_copy": _("Put it back in the message box"),
+    "queued_discard": _("Discard"),
 }
 
 

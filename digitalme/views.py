@@ -14,6 +14,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
+# Store screenshots (manifest `screenshots`): made by tests/web/test_install.py in Chromium from the
+# real pages, committed under static/; (file, width, height, form factor).
+STORE_SCREENSHOTS = [
+    ("screenshots/chat-wide.png", 1280, 800, "wide"),
+    ("screenshots/persona-wide.png", 1280, 800, "wide"),
+    ("screenshots/chat-narrow.png", 412, 915, "narrow"),
+    ("screenshots/persona-narrow.png", 412, 915, "narrow"),
+]
+
 # The app shell the service worker stores at install: enough to show the offline page and the
 # pages' styles and scripts without the network. Pages themselves are always fetched fresh.
 SHELL_STATIC_FILES = [
@@ -27,6 +36,7 @@ SHELL_STATIC_FILES = [
     "js/integrations.js",
     "js/settings.js",
     "js/notify.js",
+    "js/offline-store.js",
     "img/ivan.svg",
     "img/icons.svg",
     "icons/icon-192.png",
@@ -62,6 +72,12 @@ def manifest(request: HttpRequest) -> JsonResponse:
         "start_url": "/chat/",
         "scope": "/",
         "display": "standalone",
+        # Chromium on desktop may put the title bar's space to use; every browser falls back in order.
+        "display_override": ["window-controls-overlay", "standalone", "minimal-ui"],
+        "orientation": "any",
+        "dir": "ltr",
+        "prefer_related_applications": False,
+        "launch_handler": {"client_mode": ["navigate-existing", "auto"]},
         "background_color": "#f6f6fb",
         "theme_color": "#4338ca",
         "categories": ["social", "productivity"],
@@ -76,8 +92,30 @@ def manifest(request: HttpRequest) -> JsonResponse:
             },
         ],
         "shortcuts": [
-            {"name": _("New chat"), "url": "/chat/"},
-            {"name": _("Ivan’s personality"), "url": "/persona/"},
+            {
+                "name": _("New chat"),
+                "short_name": _("Chat"),
+                "description": _("Start a new conversation with Ivan"),
+                "url": "/chat/?source=shortcut",
+                "icons": [{"src": static("icons/icon-192.png"), "sizes": "192x192", "type": "image/png"}],
+            },
+            {
+                "name": _("Ivan’s personality"),
+                "short_name": _("Ivan"),
+                "description": _("See Ivan’s traits, live"),
+                "url": "/persona/?source=shortcut",
+                "icons": [{"src": static("icons/icon-192.png"), "sizes": "192x192", "type": "image/png"}],
+            },
+        ],
+        "screenshots": [
+            {
+                "src": static(name),
+                "sizes": f"{width}x{height}",
+                "type": "image/png",
+                "form_factor": form_factor,
+                "label": _("Chatting with Ivan") if "chat" in name else _("Ivan’s personality and traits"),
+            }
+            for name, width, height, form_factor in STORE_SCREENSHOTS
         ],
     }
     response = JsonResponse(data, json_dumps_params={"ensure_ascii": False})

@@ -23,6 +23,8 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter
 from telegram.ext import Application, ApplicationBuilder, Defaults, SimpleUpdateProcessor
 
+from chat.errors import TurnInProgress
+from chat.turn import claim_ttl_s
 from digitalme.metrics import record_telegram_update
 from digitalme.request_id import current_request_id
 from telegram_bot import handlers, services
@@ -152,6 +154,8 @@ def _retry_delay(error: BaseException, attempt: int) -> float | None:
     """Seconds to wait before trying an update again, or None when trying again can't help."""
     if isinstance(error, RetryAfter):
         return retry_after_seconds(error) + 1
+    if isinstance(error, TurnInProgress):  # a dead worker's claim on the reply: wait until it runs out
+        return float(claim_ttl_s())
     if isinstance(error, BadRequest | Forbidden | InvalidToken):
         return None
     if isinstance(error, NetworkError | OperationalError | InterfaceError):  # timeouts, 5xx, database restarts

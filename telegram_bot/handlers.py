@@ -28,6 +28,7 @@ from telegram.ext import (
     filters,
 )
 
+from chat.errors import TurnInProgress
 from digitalme.errors import DomainError
 from digitalme.metrics import record_telegram_update
 from telegram_bot import services
@@ -334,6 +335,8 @@ async def on_text(update: Update, context: Context) -> None:
                 conversation=start.conversation,
                 client_id=f"tg:{update.update_id}",
             )
+    except TurnInProgress:
+        raise  # this update's reply is being written elsewhere (a worker that died holds it): retry later
     except DomainError as exc:
         if exc.code not in ERROR_TEXTS:
             logger.warning("chat pipeline refused a telegram message", extra={"code": exc.code})

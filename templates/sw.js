@@ -6,6 +6,8 @@ const CACHE = "digitalme-" + VERSION;
 const SHELL = {{ shell_json|safe }};
 const STATIC_PREFIX = {{ static_prefix|safe }};
 const OFFLINE_URL = "/offline/";
+const PAGES_CACHE = "digitalme-pages"; // the signed-in chat page, for reading offline; wiped on log-out
+const CHAT_PAGE = "/chat/";
 const ICON = {{ icon_json|safe }};
 
 self.addEventListener("install", (event) => {
@@ -17,7 +19,7 @@ self.addEventListener("install", (event) => {
 self.addEventListener("activate", (event) => {
   event.waitUntil(
     caches.keys()
-      .then((keys) => Promise.all(keys.filter((key) => key.startsWith("digitalme-") && key !== CACHE).map((key) => caches.delete(key))))
+      .then((keys) => Promise.all(keys.filter((key) => key.startsWith("digitalme-") && key !== CACHE && key !== PAGES_CACHE).map((key) => caches.delete(key))))
       .then(() => self.clients.claim())
   );
 });
@@ -34,9 +36,20 @@ async function staticFirst(request) {
 }
 
 async function pageOrOffline(request) {
+  const chat = new URL(request.url).pathname.startsWith(CHAT_PAGE);
   try {
-    return await fetch(request);
+    const response = await fetch(request);
+    if (chat && response.ok && !response.redirected) {
+      // One copy of the chat page serves every /chat/… path offline (chat.js reads the id from the URL).
+      const cache = await caches.open(PAGES_CACHE);
+      await cache.put(CHAT_PAGE, response.clone());
+    }
+    return response;
   } catch (error) {
+    if (chat) {
+      const page = await caches.open(PAGES_CACHE).then((cache) => cache.match(CHAT_PAGE));
+      if (page) return page;
+    }
     const offline = await caches.match(OFFLINE_URL);
     return offline || new Response("Offline", { status: 503, headers: { "Content-Type": "text/plain" } });
   }

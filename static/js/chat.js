@@ -2,6 +2,7 @@
 import { api, apiList, ApiError, backoffDelay, formatTime, h, icon, t, wsUrl } from "./api.js";
 import { renderMarkdown } from "./markdown.js";
 import { enableNotifications, notificationPermission, notify, refreshPushSubscription } from "./notify.js";
+import { OfflineStore } from "./offline-store.js";
 
 const root = document.getElementById("chat");
 const sprite = root.dataset.icons;
@@ -23,6 +24,7 @@ const el = {
   search: document.getElementById("conv-search"),
   panel: document.getElementById("conv-panel"),
   panelToggle: document.getElementById("panel-toggle"),
+  offlineNote: document.getElementById("offline-note"),
   offer: document.getElementById("notify-offer"),
   offerText: document.getElementById("notify-offer-text"),
   offerYes: document.getElementById("notify-offer-yes"),
@@ -31,7 +33,8 @@ const el = {
 const mdStrings = { copy: t("copy"), copied: t("copied"), copyCode: t("copy_code"), code: t("code") };
 
 const state = {
-  conversationId: root.dataset.conversation ? Number(root.dataset.conversation) : null,
+  // From the URL, not the page: offline, one cached copy of the page serves every conversation.
+  conversationId: conversationFromPath(),
   conversations: [],
   socket: null,
   ready: false,
@@ -44,8 +47,15 @@ const state = {
   streaming: null, // {id, node, bubble, text, frame}
   rendered: new Map(), // message id -> <li>
   pending: new Map(), // client_id -> {node, content}
-  outbox: [],
+  outbox: [], // messages waiting for the socket: {client_id, conversation, content}, oldest first
+  flushing: null, // client_id of the queued message on its way
+  store: null, // OfflineStore: this device's copy of recent conversations + the outbox
 };
+
+function conversationFromPath() {
+  const match = location.pathname.match(/^\/chat\/(\d+)\/$/);
+  return match ? Number(match[1]) : null;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Rendering messages
@@ -289,7 +299,13 @@ async function deleteConversation(conversation) {
 async function loadConversations() {
   try {
     state.conversations = await apiList("/api/conversations/");
-  } catch {
+    showOfflineCopy(false);
+    storeDo((store) => store.saveConversations(state.conversations));
+  } catch (error) {
+    if (!(error instanceof ApiError) && state.store && (await readOffline(async (store) => { state.conversations = await store.conversations(); }))) {
+      renderConversations();
+      return;
+    }
     el.listEmpty.hidden = false;
     el.listEmpty.textContent = t("load_failed");
     return;
@@ -313,20 +329,31 @@ async function loadMessages() {
   el.log.replaceChildren();
   state.rendered.clear();
   finishStreamingNode();
-  if (!state.conversationId) { showEmptyState(); return; }
+  const conversationId = state.conversationId;
+  if (!conversationId) { showQueued(); showEmptyState(); return; }
   try {
-    const messages = await apiList(`/api/conversations/${state.conversationId}/messages/`);
+    const messages = await apiList(`/api/conversations/${conversationId}/messages/`);
     el.log.replaceChildren();
     state.rendered.clear();
     messages.forEach(appendMessage);
+    storeDo((store) => store.saveMessages(conversationId, messages));
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) {
+      storeDo((store) => store.removeConversation(conversationId));
       showError(t("load_failed"));
       openConversation(null);
       return;
     }
-    showError(t("load_failed"));
+    const fromDevice = !(error instanceof ApiError) && state.store
+      && (await readOffline(async (store) => {
+        const messages = await store.messages(conversationId);
+        el.log.replaceChildren();
+        state.rendered.clear();
+        messages.forEach(appendMessage);
+      }));
+    if (!fromDevice) showError(t("load_failed"));
   }
+  showQueued();
   showEmptyState();
   scrollToBottom(true);
 }
@@ -416,7 +443,7 @@ function onReady() {
     loadConversations();
     if (state.conversationId && !state.outbox.length) loadMessages();
   }
-  while (state.outbox.length) send(state.outbox.shift());
+  flushOutbox();
 }
 
 function takePending(message) {
@@ -444,6 +471,8 @@ function handleFrame(frame) {
     case "message.created": {
       const message = frame.message;
       const pending = message.role === "user" ? takePending(message) : null;
+      if (message.role === "user") dequeue(message.client_id);
+      storeDo((store) => store.putMessage(message));
       if (pending) {
         if (!state.conversationId) {
           state.conversationId = message.conversation;
@@ -472,6 +501,12 @@ function handleFrame(frame) {
       break;
     case "reply.end": {
       const message = frame.message;
+      storeDo((store) => store.putMessage(message));
+      dequeue(message.client_id); // a replayed turn (sent before, answered while we were away)
+      if (message.client_id && message.client_id === state.flushing) {
+        state.flushing = null;
+        setTimeout(flushOutbox, 0);
+      }
       if (message.conversation === state.conversationId) {
         endReply(message);
         touchConversation(message.conversation);
@@ -491,9 +526,11 @@ function handleFrame(frame) {
 }
 
 function handleError(frame) {
+  if (state.flushing && handleQueuedError(frame)) return;
   showError(t(`error_${frame.code}`) !== `error_${frame.code}` ? t(`error_${frame.code}`) : frame.detail || t("error_generic"));
   // A message that was refused never reaches the log: put its text back for editing.
   for (const [clientId, entry] of state.pending) {
+    if (state.outbox.some((item) => item.client_id === clientId)) continue; // still queued
     entry.node.remove();
     if (!el.input.value) el.input.value = entry.content;
     state.pending.delete(clientId);
@@ -579,14 +616,148 @@ function sendMessage(content) {
   scrollToBottom(true);
   state.pending.set(clientId, { node, content: text });
   const frame = { type: "message", conversation: state.conversationId, content: text, client_id: clientId };
-  state.awaitingReply = true;
-  setGenerating(true);
-  if (!send(frame)) {
-    state.outbox.push(frame);
-    showError(t("not_sent_offline"));
+  if (!state.outbox.length && !state.flushing && send(frame)) {
+    state.awaitingReply = true;
+    setGenerating(true);
+  } else {
+    const entry = { client_id: clientId, conversation: state.conversationId, content: text };
+    state.outbox.push(entry);
+    markQueued(node);
+    storeDo((store) => store.queue(entry));
+    if (!state.ready) showError(t("not_sent_offline"));
+    flushOutbox();
   }
   el.input.value = "";
   autosize();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Offline: this device's copy (read when the network is gone) and the outbox (sent one by one on
+// reconnect, each with its client_id, so a message the server already has is never stored twice).
+
+function storeDo(fn) {
+  if (!state.store) return;
+  fn(state.store).catch(storeFailed);
+}
+
+async function storeFailed(error) {
+  if (!state.store) return;
+  const { store, reset } = await OfflineStore.open(state.store.userId).catch(() => ({ store: null, reset: true }));
+  state.store = store;
+  if (reset || error) showStoreReset();
+}
+
+function showStoreReset() {
+  el.offlineNote.textContent = t("offline_store_reset");
+  el.offlineNote.dataset.state = "reset";
+  el.offlineNote.hidden = false;
+}
+
+/** Run `fn(store)` to show the device's copy; false when it could not be read (then it is reset). */
+async function readOffline(fn) {
+  try {
+    await fn(state.store);
+  } catch (error) {
+    await storeFailed(error);
+    return false;
+  }
+  showOfflineCopy(true, await state.store.savedAt().catch(() => null));
+  return true;
+}
+
+function showOfflineCopy(on, savedAt = null) {
+  if (!on) {
+    if (el.offlineNote.dataset.state === "offline") el.offlineNote.hidden = true;
+    return;
+  }
+  el.offlineNote.textContent = t("offline_copy", { time: savedAt ? formatTime(savedAt) : "—" });
+  el.offlineNote.dataset.state = "offline";
+  el.offlineNote.hidden = false;
+}
+
+function markQueued(node) {
+  node.classList.add("queued");
+  node.querySelector(".msg-meta")?.append(h("span", { class: "badge warn queued-badge", text: t("queued") }));
+}
+
+/** Queued messages of the conversation on screen (after a reload they come from the device). */
+function showQueued() {
+  for (const entry of state.outbox) {
+    if (entry.conversation !== state.conversationId || state.pending.has(entry.client_id)) continue;
+    const node = messageNode({ role: "user", content: entry.content, platform: "web" });
+    node.classList.add("pending");
+    markQueued(node);
+    el.log.append(node);
+    state.pending.set(entry.client_id, { node, content: entry.content });
+  }
+}
+
+function dequeue(clientId) {
+  if (!clientId) return;
+  const index = state.outbox.findIndex((entry) => entry.client_id === clientId);
+  if (index === -1) return;
+  state.outbox.splice(index, 1);
+  storeDo((store) => store.dequeue(clientId));
+}
+
+function flushOutbox() {
+  if (state.flushing || !state.ready || !state.outbox.length) return;
+  const entry = state.outbox[0];
+  state.flushing = entry.client_id;
+  state.awaitingReply = true;
+  setGenerating(true);
+  if (!send({ type: "message", conversation: entry.conversation, content: entry.content, client_id: entry.client_id })) {
+    state.flushing = null;
+  }
+}
+
+/** An error while a queued message was on its way: say what happened to it; false = not ours. */
+function handleQueuedError(frame) {
+  const entry = state.outbox.find((item) => item.client_id === state.flushing);
+  state.flushing = null;
+  state.awaitingReply = false;
+  setGenerating(false);
+  if (!entry) { // already stored by the server (e.g. Ivan failed to answer): the usual path
+    setTimeout(flushOutbox, 0);
+    return false;
+  }
+  if (frame.code === "in_progress") { // the server has it and is answering it already: not ours to resend
+    dequeue(entry.client_id);
+    setTimeout(flushOutbox, 0);
+    return true;
+  }
+  if (frame.code === "rate_limited") {
+    const wait = Number((frame.fields && frame.fields.retry_after_s) || 5);
+    setTimeout(flushOutbox, Math.max(1, wait) * 1000);
+    showError(t("error_rate_limited"));
+    return true;
+  }
+  dequeue(entry.client_id);
+  const pending = state.pending.get(entry.client_id);
+  state.pending.delete(entry.client_id);
+  const reason = frame.code === "not_found"
+    ? t("queued_conversation_deleted")
+    : t("queued_not_sent", { reason: t(`error_${frame.code}`) !== `error_${frame.code}` ? t(`error_${frame.code}`) : frame.detail || t("error_generic") });
+  if (frame.code === "not_found" && entry.conversation) {
+    state.conversations = state.conversations.filter((c) => c.id !== entry.conversation);
+    storeDo((store) => store.removeConversation(entry.conversation));
+    renderConversations();
+  }
+  if (pending) {
+    pending.node.classList.remove("queued", "pending");
+    pending.node.classList.add("failed");
+    pending.node.querySelector(".queued-badge")?.remove();
+    const note = h("div", { class: "queued-failed", role: "alert" },
+      h("p", { text: reason }),
+      h("div", { class: "row" },
+        h("button", { type: "button", class: "secondary small", text: t("queued_copy"), onclick: () => { el.input.value = entry.content; autosize(); el.input.focus(); note.closest("li")?.remove(); } }),
+        h("button", { type: "button", class: "ghost small", text: t("queued_discard"), onclick: () => { note.closest("li")?.remove(); showEmptyState(); el.input.focus(); } })));
+    pending.node.querySelector(".msg-body")?.append(note);
+  } else {
+    showError(`${reason} “${entry.content.slice(0, 80)}”`);
+  }
+  setTimeout(flushOutbox, 0);
+  return true;
 }
 
 function stopReply() {
@@ -652,9 +823,24 @@ el.panel.addEventListener("keydown", (event) => {
 });
 
 // ---------------------------------------------------------------------------------------------
-renderConversations();
-loadConversations();
-loadMessages();
-connect();
+async function start() {
+  const userId = Number(document.body.dataset.user) || null;
+  const { store, reset } = await OfflineStore.open(userId).catch(() => ({ store: null, reset: false }));
+  state.store = store;
+  if (reset) showStoreReset();
+  if (store) {
+    try {
+      state.outbox = await store.outbox();
+    } catch (error) {
+      await storeFailed(error);
+    }
+  }
+  renderConversations();
+  loadConversations();
+  loadMessages();
+  connect();
+}
+
+start();
 el.input.focus();
 refreshPushSubscription().catch(() => {});

@@ -19,11 +19,11 @@ ORIGIN = (b"origin", b"http://testserver")
 
 @pytest.fixture(autouse=True)
 def fake_llm(settings):
-    """Every chat test talks to the deterministic fake provider, with fast failure paths."""
+    """Every chat test talks to the deterministic fake provider, with fast failure paths (tests of timeouts set their own)."""
     settings.LLM_MODEL = "fake/ivan"
     settings.LLM_FALLBACK_MODELS = []
     settings.LLM_MAX_RETRIES = 0
-    settings.LLM_TIMEOUT_S = 2.0
+    settings.LLM_TIMEOUT_S = 10.0  # the fake answers at once; 2 s timed out on a loaded 2-core host
     RECORDER.reset()
     yield RECORDER
     RECORDER.reset()
@@ -49,8 +49,9 @@ def communicator(*headers: tuple[bytes, bytes]) -> WebsocketCommunicator:
     return WebsocketCommunicator(application, "/ws/chat/", headers=[ORIGIN, *headers])
 
 
-async def receive_until(comm: WebsocketCommunicator, frame_type: str, timeout: float = 5.0) -> list[dict]:
-    """Every frame up to and including the first of `frame_type`."""
+async def receive_until(comm: WebsocketCommunicator, frame_type: str, timeout: float = 20.0) -> list[dict]:
+    """Every frame up to and including the first of `frame_type` (generous: the first turn loads the
+    tokenizer and the moderation model cold)."""
     frames = []
     while True:
         frame = await comm.receive_json_from(timeout=timeout)

@@ -74,3 +74,23 @@ def test_collectstatic_with_hashed_names_succeeds(tmp_path, settings):
     out = io.StringIO()
     call_command("collectstatic", interactive=False, verbosity=0, stdout=out)
     assert list(tmp_path.glob("css/app.*.css"))
+
+
+def test_manifest_is_store_ready(client):
+    manifest = client.get("/manifest.webmanifest").json()
+    assert manifest["id"] == "/"
+    assert manifest["description"] and manifest["categories"]
+    assert manifest["display_override"][-1] in {"standalone", "minimal-ui"}
+    assert {shortcut["url"].split("?")[0] for shortcut in manifest["shortcuts"]} == {"/chat/", "/persona/"}
+    assert all(shortcut["icons"] and shortcut["description"] for shortcut in manifest["shortcuts"])
+    assert {shot["form_factor"] for shot in manifest["screenshots"]} == {"wide", "narrow"}
+
+
+@pytest.mark.parametrize("name", ["chat-wide", "chat-narrow", "persona-wide", "persona-narrow"])
+def test_store_screenshots_exist_at_their_declared_size(client, name):
+    manifest = client.get("/manifest.webmanifest").json()
+    [shot] = [s for s in manifest["screenshots"] if name in s["src"]]
+    path = finders.find(f"screenshots/{name}.png")
+    assert path, "made by tests/web/test_install.py"
+    with Image.open(path) as image:
+        assert f"{image.size[0]}x{image.size[1]}" == shot["sizes"]
