@@ -1,5 +1,6 @@
 """Persona drift on /ops/ and in /metrics: the in-character share of sampled live replies per
-platform over the last day, against the live version's baseline (its latest evaluation run).
+platform over the last day, against the live version's baseline (its latest evaluation run), and
+what the live quality gate does (replies regenerated or grounded, hosted replies failing it).
 
 Both read the `ReplySample` rows the drift job writes (personality/drift.py) at sample/scrape
 time, so every process answers the same numbers. The grade and the alert rule
@@ -74,6 +75,12 @@ def _drift_panel(ctx: PanelContext) -> PanelData:
                 "status": status,
             }
         )
+    replaced = ctx.per_minute("persona.gate_replaced")
+    failed = ctx.per_minute("persona.gate_failed")
+    stats += [
+        Stat("gate_replaced", _("Replies regenerated or grounded"), replaced, "/min", "none", chart=True),
+        Stat("gate_failed", _("Hosted replies failing the gate"), failed, "/min", "none", chart=True),
+    ]
     stats.append(
         Stat(
             "baseline",
@@ -124,7 +131,14 @@ def drift_prometheus_metrics() -> Iterable[Metric]:
 
 def register_ops() -> None:
     from digitalme.metrics import register_scrape_collector
-    from ops.registry import register_panel
+    from ops.registry import register_panel, register_series
 
+    register_series(
+        "persona.gate_replaced",
+        "dm_persona_quality_gate",
+        kind="counter",
+        match={"outcome": ("regenerated", "grounded")},
+    )
+    register_series("persona.gate_failed", "dm_persona_quality_gate", kind="counter", match={"outcome": ("failed",)})
     register_panel("persona", _("Persona drift"), _drift_panel, order=90)
     register_scrape_collector("persona_drift", drift_prometheus_metrics)

@@ -4,11 +4,15 @@ on the message and in the metrics, never silently."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from prometheus_client import REGISTRY
 
 from chat.models import Platform
 from chat.services import chat_reply, persona_reply
+from ops.services import ops_sample
 from personality.evaluation.gate import agate_reply
 from personality.selectors import persona_profile_live
 
@@ -25,6 +29,7 @@ def test_gibberish_from_the_bundled_model_is_replaced_by_ivans_grounded_answer(u
     settings.PERSONA_QUALITY_GATE = "full"  # what auto picks for local/*; the fake model stands in for it
     settings.PERSONA_QUALITY_GATE_ATTEMPTS = 2
     before = _gate_count(mode="full", outcome="grounded", label="gibberish")
+    ops_sample(now=timezone.now() - timedelta(seconds=60), readiness=("ok", {}))
     shown: list[str] = []
 
     turn = chat_reply(
@@ -43,6 +48,8 @@ def test_gibberish_from_the_bundled_model_is_replaced_by_ivans_grounded_answer(u
     assert quality["source"].startswith(("style_example:", "introduction:"))
     assert len(fake_llm.calls) == 2  # the streamed candidate and one regeneration
     assert _gate_count(mode="full", outcome="grounded", label="gibberish") == before + 1
+    _, frame = ops_sample(now=timezone.now(), readiness=("ok", {}))
+    assert frame["panels"]["persona"]["stats"]["gate_replaced"]["value"] > 0  # on /ops/ too
 
 
 def test_a_hosted_models_failure_is_counted_and_labelled_not_hidden(user, ivan, fake_llm, settings):

@@ -287,6 +287,40 @@ def test_dashboard_updates_live_when_staff_publish_a_trait_change(pages, orm):
     assert "personality was just updated" in page.locator("#persona-live").inner_text()
 
 
+RADAR_WATCH = """
+document.addEventListener("DOMContentLoaded", () => {
+  const radar = document.getElementById("trait-radar");
+  const box = radar.getBoundingClientRect();
+  window.__radarBefore = { x: box.x, y: box.y, width: box.width, height: box.height, drawn: !!radar.firstChild };
+});
+"""
+RADAR_BOX = """() => { const b = document.getElementById("trait-radar").getBoundingClientRect();
+  return { x: b.x, y: b.y, width: b.width, height: b.height }; }"""
+
+
+def test_trait_radar_draws_into_reserved_space_without_layout_shift(pages, orm):
+    page = pages.new()
+    page.add_init_script(RADAR_WATCH)
+    page.goto("/persona/")
+    page.wait_for_selector("#trait-radar svg polygon.value")
+    before = page.evaluate("window.__radarBefore")
+    drawn = page.evaluate(RADAR_BOX)
+    assert before.pop("drawn") is False  # measured before the data arrived
+    assert (
+        before["height"] == pytest.approx(before["width"], abs=1) and before["height"] > 100
+    )  # its square is reserved
+    assert drawn == pytest.approx(before, abs=1)
+    shape = page.locator("#trait-radar polygon.value").get_attribute("points")
+
+    humor = page.locator("g[data-trait=humor] .value").text_content()
+    orm(_publish_trait, "humor", 0.35 if humor != "35" else 0.8)
+    page.wait_for_function(
+        "(old) => document.querySelector('#trait-radar polygon.value').getAttribute('points') !== old", arg=shape
+    )
+    assert page.evaluate(RADAR_BOX) == pytest.approx(before, abs=1)  # a live redraw does not move it either
+    screenshot(page, "persona-radar")
+
+
 # --- Settings and integrations ---------------------------------------------------------------
 
 
