@@ -15,6 +15,7 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
+from asgiref.sync import SyncToAsync
 from channels.db import DatabaseSyncToAsync
 from django.conf import settings
 
@@ -36,3 +37,9 @@ def executor() -> ThreadPoolExecutor:
 def db_async(func: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
     """`func` as a coroutine function run on the bounded pool (closes its connection afterwards)."""
     return DatabaseSyncToAsync(func, thread_sensitive=False, executor=executor())
+
+
+def pool_async(func: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
+    """A blocking call that is not database work (Django's cache: its async methods are
+    `sync_to_async` with the single thread-sensitive thread) as a coroutine on the same pool."""
+    return SyncToAsync(func, thread_sensitive=False, executor=executor())

@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from chat import llm, moderation
 from chat.context import context_for
-from chat.db import db_async
+from chat.db import db_async, pool_async
 from chat.errors import EmptyMessage, InvalidInput, LLMUnavailable, MessageTooLong, TurnInProgress
 from chat.memory import memory_for_prompt, remember
 from chat.models import Conversation, Message, Platform, Role
@@ -395,7 +395,7 @@ async def achat_reply(
     await caller.call(on_start, begun.user_message, begun.reply, begun.user_payload)
     if begun.blocked or begun.replayed:
         if begun.blocked:
-            await cache.adelete(_claim_key(user.pk, client_id))  # the refusal is the whole reply
+            await pool_async(cache.delete)(_claim_key(user.pk, client_id))  # the refusal is the whole reply
             await apush_to_user(user.pk, {"type": "reply.end", "message": begun.reply_payload})
             metrics.record_chat_turn(platform=platform, outcome="blocked")
         await caller.token(begun.reply.content)
@@ -412,7 +412,7 @@ async def achat_reply(
     try:
         return await _write_reply(user=user, begun=begun, platform=platform, caller=caller, should_stop=should_stop)
     finally:
-        await cache.adelete(_claim_key(user.pk, client_id))
+        await pool_async(cache.delete)(_claim_key(user.pk, client_id))
 
 
 async def _write_reply(
@@ -436,7 +436,7 @@ async def _write_reply(
         nonlocal claim_refreshed
         if time.monotonic() - claim_refreshed > 5:  # still writing: keep the claim alive
             claim_refreshed = time.monotonic()
-            await cache.atouch(_claim_key(user.pk, begun.user_message.client_id), claim_ttl_s())
+            await pool_async(cache.touch)(_claim_key(user.pk, begun.user_message.client_id), claim_ttl_s())
         await guard.feed(delta)
         if guard.verdict is None and not hold:
             await caller.token(delta)

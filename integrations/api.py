@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.socialaccount.models import SocialApp
+from django.http import Http404
 from django.urls import reverse
 from django.utils.http import urlencode
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -43,7 +44,7 @@ def _configured(provider: str) -> bool:
 
     try:
         get_adapter().get_app(None, provider)
-    except SocialApp.DoesNotExist:
+    except (SocialApp.DoesNotExist, Http404):  # our adapter turns "not configured" into a 404
         return False
     return True
 

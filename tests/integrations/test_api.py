@@ -27,6 +27,15 @@ def test_list_shows_both_providers_even_when_nothing_is_connected(auth_client, p
     assert by_provider["github"]["urls"]["connect"] == "/accounts/github/login/?process=connect&next=%2Fintegrations%2F"
 
 
+def test_list_works_on_a_server_without_oauth_apps(auth_client):
+    """No Google/GitHub client configured (a fresh `make run`): the page still lists both, as not
+    configured — the adapter's 404 for unconfigured log-in URLs must not leak into the list."""
+    response = auth_client.get("/api/integrations/")
+
+    assert response.status_code == 200
+    assert {item["provider"]: item["configured"] for item in response.json()} == {"google": False, "github": False}
+
+
 def test_list_never_contains_a_token(auth_client, user, providers):
     google, github = providers
     connect_google(user, google)
