@@ -1,32 +1,84 @@
 """Token counting: the one definition (prompt budgets, history fitting, stored counts, summaries).
 
-Texts are counted with litellm's tokenizer for the model (`litellm.token_counter`; its default
-tokenizer, offline, for models it does not know such as fake/… and local/…), each distinct text
-once per process (an LRU: a persona version's facts, examples and fixed sections, and the
-conversation's messages, recur on every turn). A list of chat messages costs the sum of its
-contents plus OpenAI's framing — 4 tokens per message (3 + the role) and 3 to prime the reply —
-which is what `litellm.token_counter(messages=...)` returns for these models, without counting
-every message again on every turn. litellm is imported on first use, not at import (≈ 190 MB).
+A text is counted with the tokenizer `litellm.token_counter` picks for the model: for OpenAI and
+OpenAI-compatible models (`openai/…`, bare names) and ours (fake/…, local/…) that is a tiktoken
+encoding (o200k_base for gpt-4o and later releases, the model's own for older ones, cl100k_base for
+everything else), read from the copy litellm ships (offline) without importing litellm (≈ 190 MB);
+other providers and the families litellm counts with their own HuggingFace tokenizer (Claude,
+Command R, DeepSeek, Llama 2/3) go through litellm itself. tests/chat/test_llm.py checks the counts
+equal litellm's. Each distinct text is counted once per process (an LRU), and a message once in its
+life: its count is stored on the row (chat.models.Message.tokens) and read back for history budgets.
+
+A list of chat messages costs the sum of its contents plus OpenAI's framing — 4 tokens per message
+(3 + the role) and 3 to prime the reply — which is what `litellm.token_counter(messages=...)`
+returns for these models, without counting every message again on every turn.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
+import os
+import re
+import threading
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 PER_MESSAGE = 4  # <|start|>{role} … <|end|>: 3, plus the role's own token
 REPLY_PRIMING = 3
+# Model-name marks of the families litellm counts with a HuggingFace tokenizer (litellm.utils
+# huggingface_tokenizer_kind): those are counted by litellm itself.
+OWN_TOKENIZER_MARKS = ("claude", "command-r", "deepseek", "llama-2", "llama-3", "replicate")
+
+# OpenAI releases newer than tiktoken's table (gpt-5…, o-series): o200k_base, as litellm counts them.
+_NEWER_OPENAI = re.compile(r"(?:gpt-(?:[5-9]|[1-9]\d+)|o[1-9]\d*)(?:[.-]|$)")
+_encoding_lock = threading.Lock()
+
+
+@functools.cache
+def _encoding(name: str) -> Any:
+    """A tiktoken encoding from litellm's bundled cache directory (no download, no litellm import)."""
+    with _encoding_lock:
+        if "TIKTOKEN_CACHE_DIR" not in os.environ:
+            spec = importlib.util.find_spec("litellm")
+            if spec is not None and spec.submodule_search_locations:
+                bundled = Path(next(iter(spec.submodule_search_locations))) / "litellm_core_utils" / "tokenizers"
+                os.environ["TIKTOKEN_CACHE_DIR"] = str(bundled)
+        import tiktoken
+
+        return tiktoken.get_encoding(name)
+
+
+@functools.lru_cache(maxsize=256)
+def encoding_name(model: str) -> str | None:
+    """The tiktoken encoding litellm counts `model` with, or None when litellm must count it."""
+    provider, _, name = model.partition("/") if "/" in model else ("openai", "", model)
+    if provider in ("fake", "local"):
+        return "cl100k_base"
+    if provider != "openai" or any(mark in name.lower() for mark in OWN_TOKENIZER_MARKS):
+        return None
+    if "gpt-4o" in name:
+        return "o200k_base"
+    import tiktoken
+
+    try:
+        return tiktoken.encoding_name_for_model(name)
+    except KeyError:
+        return "o200k_base" if _NEWER_OPENAI.match(name) else "cl100k_base"
 
 
 @functools.lru_cache(maxsize=16384)
 def count_text(text: str, model: str) -> int:
-    """Tokens of `text` for `model` (litellm's tokenizer), counted once per distinct text."""
+    """Tokens of `text` for `model`, counted once per distinct text."""
     if not text:
         return 0
-    import litellm
+    name = encoding_name(model)
+    if name is None:
+        import litellm
 
-    return int(litellm.token_counter(model=model, text=text))
+        return int(litellm.token_counter(model=model, text=text))
+    return len(_encoding(name).encode(text, disallowed_special=()))
 
 
 def count_messages(messages: Iterable[Mapping[str, Any]], model: str) -> int:
