@@ -8,12 +8,11 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts.models import Language
 from accounts.serializers import StrictSerializer, TokenRefreshSerializer, UserOutputSerializer
-from accounts.services import user_create, user_data_export, user_delete, user_update
+from accounts.services import user_create, user_data_export, user_delete, user_token_logout, user_update
 from accounts.throttles import ExportThrottle, LoginEmailThrottle, LoginIpThrottle, RegisterIpThrottle
 from digitalme.errors import ErrorSerializer, error_body
 
@@ -75,7 +74,7 @@ class LogoutApi(APIView):
         data = self.LogoutInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            RefreshToken(data.validated_data["refresh"]).blacklist()
+            user_token_logout(refresh=data.validated_data["refresh"])
         except TokenError:
             return Response(
                 error_body("The refresh token is invalid, expired or already logged out.", "token_not_valid"),
