@@ -372,6 +372,8 @@ SIMPLE_JWT = {
     "SIGNING_KEY": JWT_SIGNING_KEY,
     "ALGORITHM": "HS256",
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # Tokens name their log-in (`sid`): an API log-out closes that log-in's sockets.
+    "TOKEN_OBTAIN_SERIALIZER": "accounts.serializers.TokenObtainPairSerializer",
 }
 
 # --- i18n ------------------------------------------------------------------------------------
