@@ -26,6 +26,9 @@ from pathlib import Path
 from typing import Any
 
 PER_MESSAGE = 4  # <|start|>{role} … <|end|>: 3, plus the role's own token
+# litellm encodes a text in slices of this many characters (linear cost on huge inputs; a token
+# across a slice boundary counts as two): the same slices give the same counts.
+CHUNK_CHARS = 1024
 REPLY_PRIMING = 3
 # Model-name marks of the families litellm counts with a HuggingFace tokenizer (litellm.utils
 # huggingface_tokenizer_kind): those are counted by litellm itself.
@@ -68,6 +71,11 @@ def encoding_name(model: str) -> str | None:
         return "o200k_base" if _NEWER_OPENAI.match(name) else "cl100k_base"
 
 
+def tokenizer_of(model: str) -> str:
+    """The name of the tokenizer `model` is counted with: a stored count is reused only for the same one."""
+    return encoding_name(model) or f"litellm:{model}"[:64]
+
+
 @functools.lru_cache(maxsize=16384)
 def count_text(text: str, model: str) -> int:
     """Tokens of `text` for `model`, counted once per distinct text."""
@@ -78,12 +86,19 @@ def count_text(text: str, model: str) -> int:
         import litellm
 
         return int(litellm.token_counter(model=model, text=text))
-    return len(_encoding(name).encode(text, disallowed_special=()))
+    encoding = _encoding(name)
+    return sum(
+        len(encoding.encode(text[start : start + CHUNK_CHARS], disallowed_special=()))
+        for start in range(0, len(text), CHUNK_CHARS)
+    )
 
 
 def count_messages(messages: Iterable[Mapping[str, Any]], model: str) -> int:
     """Tokens of a chat request: each message's content plus the framing (see the module docstring)."""
-    total = REPLY_PRIMING
-    for message in messages:
-        total += PER_MESSAGE + count_text(str(message.get("content") or ""), model)
-    return total
+    return REPLY_PRIMING + sum(message_cost(message, model) for message in messages)
+
+
+def message_cost(message: Mapping[str, Any], model: str) -> int:
+    """One message's share of a request: its content (the stored count `tokens` when given) and framing."""
+    stored = message.get("tokens")
+    return PER_MESSAGE + (stored if stored is not None else count_text(str(message.get("content") or ""), model))
