@@ -3,7 +3,9 @@
 A fixed window per user in Redis (INCR, and EXPIRE NX on the first hit, pipelined into one round
 trip), so every process and platform counts together; the connection pool is one per event loop
 (daphne runs one) instead of a new connection per check. Without Redis (`make run` on SQLite)
-the local cache counts instead — one process, nothing to share.
+the local cache counts instead — one process, nothing to share. An unreachable Redis lets the
+message through, like every limiter in the cache (digitalme/cache.py): an outage degrades the
+limit, not the chat.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import weakref
 
 from django.conf import settings
 from django.core.cache import cache
+from redis.exceptions import RedisError
 
 from chat.errors import RateLimited
+from digitalme.cache import fail_open
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, object] = weakref.WeakKeyDictionary()
 
@@ -41,7 +45,11 @@ async def _hits(key: str, window_s: int) -> int:
         pipe = _redis().pipeline(transaction=False)
         pipe.incr(key)
         pipe.expire(key, window_s + 1, nx=True)
-        count, _ = await pipe.execute()
+        try:
+            count, _ = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            fail_open("chat_rate", exc)
+            return 1
         return int(count)
     if cache.add(key, 1, timeout=window_s + 1):  # local memory: no I/O, safe on the loop
         return 1
