@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -14,15 +14,9 @@ from accounts.models import Language
 from accounts.serializers import StrictSerializer, TokenRefreshSerializer, UserOutputSerializer
 from accounts.services import user_create, user_data_export, user_delete, user_token_logout, user_update
 from accounts.throttles import ExportThrottle, LoginEmailThrottle, LoginIpThrottle, RegisterIpThrottle
+from digitalme.errors import ErrorSerializer, error_body
 
-ERROR = inline_serializer(
-    "Error",
-    fields={
-        "detail": serializers.CharField(),
-        "code": serializers.CharField(),
-        "fields": serializers.DictField(),
-    },
-)
+ERROR = ErrorSerializer
 ERROR_RESPONSES = {
     400: OpenApiResponse(ERROR, description="Invalid input"),
     401: OpenApiResponse(ERROR, description="Not authenticated"),
@@ -83,11 +77,7 @@ class LogoutApi(APIView):
             user_token_logout(refresh=data.validated_data["refresh"])
         except TokenError:
             return Response(
-                {
-                    "detail": "The refresh token is invalid, expired or already logged out.",
-                    "code": "token_not_valid",
-                    "fields": {},
-                },
+                error_body("The refresh token is invalid, expired or already logged out.", "token_not_valid"),
                 status=status.HTTP_401_UNAUTHORIZED,
             )
         return Response(status=status.HTTP_205_RESET_CONTENT)

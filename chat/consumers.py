@@ -26,6 +26,7 @@ from chat.background import spawn
 from chat.errors import ChatError
 from chat.serializers import message_payload
 from chat.services import achat_reply
+from digitalme.errors import error_frame
 from digitalme.parsers import loads_or_none
 from digitalme.realtime import ChannelLayerOutageMixin, persona_group, user_group
 from digitalme.ws_auth import SessionRevocationMixin, login_from_access_token
@@ -185,8 +186,5 @@ class ChatConsumer(ChannelLayerOutageMixin, SessionRevocationMixin, AsyncJsonWeb
         await self.send_json(frame)
 
     async def _error(self, code: str, detail: str, fields: dict | None = None) -> None:
-        frame: dict[str, Any] = {"type": "error", "code": code, "detail": detail}
-        if fields:
-            frame["fields"] = fields
         with contextlib.suppress(Exception):
-            await self.send_json(frame)
+            await self.send_json(error_frame(detail, code, fields))

@@ -27,6 +27,7 @@ from django.contrib.auth.models import AnonymousUser
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken, Token
 
+from digitalme.errors import error_frame
 from digitalme.realtime import user_auth_group
 
 logger = logging.getLogger(__name__)
@@ -110,7 +111,5 @@ class SessionRevocationMixin:
         wanted = message.get("session_key") or ""
         if wanted and wanted != self._session_key():
             return  # another browser's log-out
-        await self.send_json(  # type: ignore[attr-defined]
-            {"type": "error", "code": "session_ended", "detail": "Your session ended; sign in again."}
-        )
+        await self.send_json(error_frame("Your session ended; sign in again.", "session_ended"))  # type: ignore[attr-defined]
         await self.close(code=CLOSE_SESSION_ENDED)  # type: ignore[attr-defined]
