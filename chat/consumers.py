@@ -28,7 +28,7 @@ from chat.serializers import message_payload
 from chat.services import achat_reply
 from digitalme.errors import error_frame
 from digitalme.parsers import loads_or_none
-from digitalme.realtime import persona_group, user_group
+from digitalme.realtime import ChannelLayerOutageMixin, persona_group, user_group
 from digitalme.ws_auth import SessionRevocationMixin, login_from_access_token
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def _user_payload(user) -> dict[str, Any]:
     return {"id": user.pk, "email": user.email, "display_name": user.display_name, "language": user.language}
 
 
-class ChatConsumer(SessionRevocationMixin, AsyncJsonWebsocketConsumer):
+class ChatConsumer(ChannelLayerOutageMixin, SessionRevocationMixin, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.user = None
         self.groups_joined: list[str] = []

@@ -4,7 +4,8 @@ A window is `int(now // window_s)`; a key carries the window's number, so a coun
 each window and its key expires a second after the window ends. The chat's per-user limit counts
 with one pipelined round trip on a shared async Redis connection (`acount_hit`); sync callers
 (Telegram's per-chat limit, run in the worker) count in the cache (`count_hit`), which fails open
-when Redis is down (digitalme/cache.py). Without Redis (`make run` on SQLite) both count in the
+when Redis is down (digitalme/cache.py); `acount_hit` fails open the same way (the hit counts as the
+window's first, with the cache's warning and metric). Without Redis (`make run` on SQLite) both count in the
 local cache — one process, nothing to share.
 """
 
@@ -17,6 +18,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+from redis.exceptions import RedisError
+
+from digitalme.cache import fail_open
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, object] = weakref.WeakKeyDictionary()
 
@@ -68,5 +72,9 @@ async def acount_hit(prefix: str, window_s: int, *, now: float | None = None) ->
     pipe = _redis().pipeline(transaction=False)
     pipe.incr(key)
     pipe.expire(key, window_s + 1, nx=True)
-    count, _ = await pipe.execute()
+    try:
+        count, _ = await pipe.execute()
+    except (RedisError, OSError) as exc:  # an outage degrades the limit, not the chat
+        fail_open("rate_window", exc)
+        return Hit(1, retry_after)
     return Hit(int(count), retry_after)

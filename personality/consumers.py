@@ -15,7 +15,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from digitalme.errors import error_frame
 from digitalme.parsers import loads_or_none
-from digitalme.realtime import persona_group
+from digitalme.realtime import ChannelLayerOutageMixin, persona_group
 from personality.errors import PersonaError
 from personality.selectors import persona_profile_live, persona_public_data
 
@@ -28,7 +28,7 @@ def _live_persona_data(slug: str) -> dict | None:
         return None
 
 
-class PersonaWatchConsumer(AsyncJsonWebsocketConsumer):
+class PersonaWatchConsumer(ChannelLayerOutageMixin, AsyncJsonWebsocketConsumer):
     group: str | None = None
 
     async def connect(self) -> None:
