@@ -374,6 +374,8 @@ SIMPLE_JWT = {
     "SIGNING_KEY": JWT_SIGNING_KEY,
     "ALGORITHM": "HS256",
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # Tokens name their log-in (`sid`): an API log-out closes that log-in's sockets.
+    "TOKEN_OBTAIN_SERIALIZER": "accounts.serializers.TokenObtainPairSerializer",
 }
 
 # --- i18n ------------------------------------------------------------------------------------
@@ -425,6 +427,9 @@ LLM_API_BASE = env.str("LLM_API_BASE", default="")
 LLM_API_KEY = env.str("LLM_API_KEY", default="")
 LLM_TIMEOUT_S = env.float("LLM_TIMEOUT_S", default=60.0)
 LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=2)
+# Stream openai/... (OpenAI-compatible) and fake/... models without litellm (chat/llm/lean.py); false:
+# everything through litellm's Router (same timeout/retry/fallback semantics, ≈ 30 ms more CPU a reply).
+LLM_LEAN_STREAM = env.bool("LLM_LEAN_STREAM", default=True)
 LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", default=256)
 LOCAL_LLM_THREADS = env.int("LOCAL_LLM_THREADS", default=2)
 LOCAL_LLM_CONTEXT = env.int("LOCAL_LLM_CONTEXT", default=4096)

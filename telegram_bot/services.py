@@ -23,6 +23,7 @@ from rest_framework import status
 
 from accounts.models import User
 from digitalme.errors import DomainError
+from digitalme.ratewindow import count_hit
 from telegram_bot.models import BotState, LinkCode, ProcessedUpdate, TelegramAccount, TelegramGroup, UpdateStatus
 from telegram_bot.texts import language_for
 
@@ -545,14 +546,7 @@ class RateDecision:
 def chat_rate_check(*, chat_id: int, guest: bool) -> RateDecision:
     """Fixed one-minute window per chat; guests get the stricter limit."""
     limit = settings.TELEGRAM_GUEST_RATE_LIMIT_PER_MIN if guest else settings.TELEGRAM_RATE_LIMIT_PER_MIN
-    window = int(timezone.now().timestamp() // 60)
-    key = f"tg:rate:{chat_id}:{window}"
-    cache.add(key, 0, timeout=70)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=70)
-        count = 1
+    count = count_hit(f"tg:rate:{chat_id}", 60).count
     return RateDecision(allowed=count <= limit, notify=count == limit + 1)
 
 
