@@ -35,6 +35,7 @@ from django.conf import settings
 from chat import moderation_model
 from chat.moderation_text import normalise
 from digitalme import metrics
+from personality.prompts import instruction_lines
 
 if TYPE_CHECKING:
     from personality.profile import PersonaProfile
@@ -386,9 +387,10 @@ def _secret_leak(text: str) -> Verdict | None:
 
 @functools.lru_cache(maxsize=64)
 def _prompt_shingles(system_prompt: str, span: int) -> frozenset[tuple[str, ...]]:
-    """Every run of `span` consecutive normalised words of a system prompt (cached: one prompt
-    is checked against every streamed piece of a reply)."""
-    words = normalise(system_prompt).split()
+    """Every run of `span` consecutive normalised words of a system prompt's instructions (cached:
+    one prompt is checked against every streamed piece of a reply). Facts, memory and the user's
+    account context are left out: Ivan citing "9 commits pushed to acme/api" is no leak."""
+    words = normalise("\n".join(instruction_lines(system_prompt))).split()
     return frozenset(tuple(words[start : start + span]) for start in range(len(words) - span + 1))
 
 
