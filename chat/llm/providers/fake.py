@@ -13,6 +13,8 @@ Markers in the last user message steer failure paths:
     [[slow]]     each token waits 0.05 s and the reply is ~120 tokens long (stop mid-stream)
     [[die]]      a few tokens, then the stream breaks
     [[say:...]]  the reply is exactly the text after `say:` (up to `]]`), e.g. to test output checks
+    [[cite]]     the reply quotes the context lines of the system prompt (connected accounts, each with
+                 its source and freshness) as a model using them would, or says there are none
 Models:
     fake/ivan     the above
     fake/broken   always fails (for fallback tests)
@@ -32,6 +34,8 @@ SLOW_TOKEN_DELAY_S = 0.05
 TIMEOUT_SLEEP_S = 3600.0
 FIXED_40 = " ".join(f"w{i}" for i in range(40))
 _SAY = re.compile(r"\[\[say:(.*)\]\]", re.DOTALL)
+# personality.prompts writes each context item as "- [source, synced … (… UTC)] text".
+_CONTEXT_LINE = re.compile(r"^- \[([\w+]+, [^\]]+)\] (.+)$", re.MULTILINE)
 
 
 @dataclass
@@ -85,6 +89,12 @@ class _Plan:
     die_after: int | None = None
 
 
+def _cited_context(messages: list[dict[str, Any]]) -> str:
+    system = "\n".join(str(m.get("content") or "") for m in messages if m.get("role") == "system")
+    lines = [f"{text} [{where}]" for where, text in _CONTEXT_LINE.findall(system)]
+    return "Ivan here. From your accounts: " + " ".join(lines) if lines else "Ivan here. I see nothing synced."
+
+
 def _plan(model: str, messages: list[dict[str, Any]]) -> _Plan:
     name = model.split("/", 1)[-1]
     text = _last_user_text(messages)
@@ -95,7 +105,12 @@ def _plan(model: str, messages: list[dict[str, Any]]) -> _Plan:
     if "[[timeout]]" in text:
         return _Plan(tokens=[], hang_before=True)
     said = _SAY.search(text)
-    reply = said.group(1) if said else f"Ivan here. You said: {text}"
+    if said:
+        reply = said.group(1)
+    elif "[[cite]]" in text:
+        reply = _cited_context(messages)
+    else:
+        reply = f"Ivan here. You said: {text}"
     if "[[slow]]" in text:
         reply = reply + " " + " ".join(f"more{i}" for i in range(120))
         return _Plan(tokens=_split(reply), delay_s=SLOW_TOKEN_DELAY_S)
