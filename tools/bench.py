@@ -71,6 +71,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--processes", type=_process_counts, default=[1], help="daphne processes behind the balancer: N or a list 1,2"
     )
+    parser.add_argument(
+        "--llm",
+        choices=["inprocess", "http"],
+        default="inprocess",
+        help="inprocess: fake/fixed40 in the server (default); http: the same reply as openai/fixed40 from a"
+        " loopback OpenAI-compatible server in its own process — the lean HTTP path production uses",
+    )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for one reply")
     parser.add_argument("--output", type=Path, default=ROOT / "bench-output")
     return parser.parse_args(argv)
@@ -260,11 +267,23 @@ def _targets(run: dict[str, Any]) -> dict[str, bool | None]:
     }
 
 
+def _llm_over_http() -> Any:
+    """Serve fake/fixed40's reply from the loopback OpenAI server (another process, so its CPU is not
+    the servers'), and point the servers at it: the turn then streams through the lean HTTP path."""
+    from chat.llm.providers.fake import FIXED_40
+    from tests.fakes.openai_server import serve_in_a_process
+
+    process, base_url = serve_in_a_process(FIXED_40)
+    SERVER_ENV.update({"LLM_MODEL": "openai/fixed40", "LLM_API_BASE": base_url, "LLM_API_KEY": "bench-key"})
+    return process
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.users < 1 or args.messages < 1 or args.idle < 0:
         print("--users and --messages must be ≥ 1, --idle ≥ 0", file=sys.stderr)
         return 2
+    llm_server = _llm_over_http() if args.llm == "http" else None
     os.environ.update(SERVER_ENV)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "digitalme.settings")
     import django
@@ -309,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
             )
     finally:
         loadtest_users_delete(run_id=run_id)
+        if llm_server is not None:
+            llm_server.terminate()
     report["scaling"] = [
         {
             "processes": run["processes"],
