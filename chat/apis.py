@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from django.http import StreamingHttpResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -36,11 +36,9 @@ from chat.services import (
     memory_fact_delete,
     message_feedback,
 )
+from digitalme.errors import ErrorSerializer, error_body
 
-ERROR = inline_serializer(
-    "ChatError",
-    fields={"detail": serializers.CharField(), "code": serializers.CharField(), "fields": serializers.DictField()},
-)
+ERROR = ErrorSerializer
 E400 = OpenApiResponse(ERROR, description="Invalid input: empty, too long (code too_long) or malformed")
 E401 = OpenApiResponse(ERROR, description="Not authenticated")
 E404 = OpenApiResponse(ERROR, description="Not found (or not yours)")
@@ -189,12 +187,10 @@ async def _sse_events(*, user, conversation, text: str, client_id: str) -> Async
                 on_token=on_token,
             )
         except ChatError as exc:
-            queue.put_nowait(("error", {"detail": exc.detail, "code": exc.code, "fields": exc.fields}))
+            queue.put_nowait(("error", error_body(exc.detail, exc.code, exc.fields)))
             return
         except Exception:
-            queue.put_nowait(
-                ("error", {"detail": "Server error; it has been logged.", "code": "server_error", "fields": {}})
-            )
+            queue.put_nowait(("error", error_body("Server error; it has been logged.", "server_error")))
             raise
         done = {"user_message": message_payload(turn.user_message), "reply": message_payload(turn.reply)}
         queue.put_nowait(("done", done))

@@ -6,9 +6,27 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+
+def error_body(detail: str, code: str, fields: dict | None = None) -> dict[str, Any]:
+    """The error body every HTTP interface answers with (REST, SSE `error` events, plain views)."""
+    return {"detail": detail, "code": code, "fields": fields or {}}
+
+
+def error_frame(detail: str, code: str, fields: dict | None = None) -> dict[str, Any]:
+    """The same body as a WebSocket `error` frame."""
+    return {"type": "error", **error_body(detail, code, fields)}
+
+
+class ErrorSerializer(serializers.Serializer):
+    """`error_body()` in the OpenAPI schema: one component ("Error") for every error response."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    fields = serializers.DictField()  # type: ignore[assignment]  # a declared field, not Serializer.fields
 
 
 class DomainError(Exception):
@@ -38,7 +56,7 @@ def _first_code(codes: Any) -> str:
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DomainError):
-        return Response({"detail": exc.detail, "code": exc.code, "fields": exc.fields}, status=exc.status_code)
+        return Response(error_body(exc.detail, exc.code, exc.fields), status=exc.status_code)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -48,7 +66,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         return response
     if isinstance(exc, exceptions.ValidationError):
         fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        response.data = {"detail": "Invalid input: see fields.", "code": "invalid", "fields": fields}
+        response.data = error_body("Invalid input: see fields.", "invalid", fields)
     else:
         detail = exc.detail
         if isinstance(detail, dict):
@@ -58,12 +76,12 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         else:
             text = str(detail)
             code = _first_code(exc.get_codes())
-        response.data = {"detail": text, "code": code, "fields": {}}
+        response.data = error_body(text, code)
     return response
 
 
 def json_error(request: HttpRequest, status_code: int, detail: str, code: str) -> JsonResponse:
-    return JsonResponse({"detail": detail, "code": code, "fields": {}}, status=status_code)
+    return JsonResponse(error_body(detail, code), status=status_code)
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None):

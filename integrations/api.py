@@ -17,14 +17,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.serializers import StrictSerializer
+from digitalme.errors import ErrorSerializer
 from digitalme.throttling import UserRateThrottle
 from integrations import insights, loadtest, selectors, services
 from integrations.models import PROVIDER_KINDS, Integration, IntegrationStatus, Provider
 
-ERROR = inline_serializer(
-    "IntegrationError",
-    fields={"detail": serializers.CharField(), "code": serializers.CharField(), "fields": serializers.DictField()},
-)
+ERROR = ErrorSerializer
 ERRORS = {
     400: OpenApiResponse(ERROR, description="Invalid input"),
     401: OpenApiResponse(ERROR, description="Not authenticated"),

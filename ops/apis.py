@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.serializers import StrictSerializer
+from digitalme.errors import ErrorSerializer
 from ops.dbtest import database_latency_test
 
-ERROR = inline_serializer(
-    "DatabaseTestError",
-    fields={"detail": serializers.CharField(), "code": serializers.CharField(), "fields": serializers.DictField()},
-)
+ERROR = ErrorSerializer
 
 
 class DatabaseTestApi(APIView):

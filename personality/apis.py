@@ -5,13 +5,14 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpResponse
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.serializers import StrictSerializer
+from digitalme.errors import ErrorSerializer
 from digitalme.throttling import RateThrottle
 from personality.cards import card_export, card_png
 from personality.drift import drift_series
@@ -32,10 +33,7 @@ from personality.selectors import (
 from personality.services import persona_revert, persona_update, version_publish_guarded
 from personality.versioning import snapshot_diff
 
-ERROR = inline_serializer(
-    "PersonaError",
-    fields={"detail": serializers.CharField(), "code": serializers.CharField(), "fields": serializers.DictField()},
-)
+ERROR = ErrorSerializer
 NOT_FOUND = {404: OpenApiResponse(ERROR, description="Unknown persona slug or version")}
 STAFF_ERRORS = {
     400: OpenApiResponse(ERROR, description="Invalid input; `fields` names the trait or field"),
