@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -15,19 +15,12 @@ from accounts.models import Language
 from accounts.serializers import StrictSerializer, TokenRefreshSerializer, UserOutputSerializer
 from accounts.services import user_create, user_data_export, user_delete, user_update
 from accounts.throttles import ExportThrottle, LoginEmailThrottle, LoginIpThrottle, RegisterIpThrottle
+from digitalme.errors import error_response
 
-ERROR = inline_serializer(
-    "Error",
-    fields={
-        "detail": serializers.CharField(),
-        "code": serializers.CharField(),
-        "fields": serializers.DictField(),
-    },
-)
 ERROR_RESPONSES = {
-    400: OpenApiResponse(ERROR, description="Invalid input"),
-    401: OpenApiResponse(ERROR, description="Not authenticated"),
-    429: OpenApiResponse(ERROR, description="Too many requests"),
+    400: error_response("Invalid input"),
+    401: error_response("Not authenticated"),
+    429: error_response("Too many requests"),
 }
 
 

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.serializers import StrictSerializer
+from digitalme.errors import error_response
 from ops.dbtest import database_latency_test
-
-ERROR = inline_serializer(
-    "DatabaseTestError",
-    fields={"detail": serializers.CharField(), "code": serializers.CharField(), "fields": serializers.DictField()},
-)
 
 
 class DatabaseTestApi(APIView):
@@ -29,9 +25,9 @@ class DatabaseTestApi(APIView):
         request=DatabaseTestInputSerializer,
         responses={
             200: OpenApiResponse(description="p50/p95 per query and a pass/fail verdict against the threshold"),
-            400: OpenApiResponse(ERROR, description="Invalid input"),
-            401: OpenApiResponse(ERROR, description="Not authenticated"),
-            403: OpenApiResponse(ERROR, description="Not staff"),
+            400: error_response("Invalid input"),
+            401: error_response("Not authenticated"),
+            403: error_response("Not staff"),
         },
     )
     def post(self, request):

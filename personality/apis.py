@@ -5,13 +5,14 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpResponse
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.serializers import StrictSerializer
+from digitalme.errors import error_response
 from digitalme.throttling import RateThrottle
 from personality.cards import card_export, card_png
 from personality.drift import drift_series
@@ -32,15 +33,11 @@ from personality.selectors import (
 from personality.services import persona_revert, persona_update, version_publish_guarded
 from personality.versioning import snapshot_diff
 
-ERROR = inline_serializer(
-    "PersonaError",
-    fields={"detail": serializers.CharField(), "code": serializers.CharField(), "fields": serializers.DictField()},
-)
-NOT_FOUND = {404: OpenApiResponse(ERROR, description="Unknown persona slug or version")}
+NOT_FOUND = {404: error_response("Unknown persona slug or version")}
 STAFF_ERRORS = {
-    400: OpenApiResponse(ERROR, description="Invalid input; `fields` names the trait or field"),
-    401: OpenApiResponse(ERROR, description="Not authenticated"),
-    403: OpenApiResponse(ERROR, description="Staff only"),
+    400: error_response("Invalid input; `fields` names the trait or field"),
+    401: error_response("Not authenticated"),
+    403: error_response("Staff only"),
     **NOT_FOUND,
 }
 
@@ -63,9 +60,8 @@ class PublishCheckOutputSerializer(serializers.Serializer):
     rule = serializers.CharField()
 
 
-PUBLISH_REFUSED = OpenApiResponse(
-    ERROR,
-    description="PERSONA_EVAL_PUBLISH_RULE=refuse and the version scores worse or was never evaluated "
+PUBLISH_REFUSED = error_response(
+    "PERSONA_EVAL_PUBLISH_RULE=refuse and the version scores worse or was never evaluated "
     "(code publish_refused); the change is kept as a draft version",
 )
 
@@ -407,7 +403,7 @@ class PersonalityTestApi(APIView):
         request=PersonalityTestInputSerializer,
         responses={
             202: PersonalityTestRunOutputSerializer,
-            503: OpenApiResponse(ERROR, description="The job queue is unavailable (code queue_unavailable)"),
+            503: error_response("The job queue is unavailable (code queue_unavailable)"),
             **STAFF_ERRORS,
         },
     )

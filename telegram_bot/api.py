@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
-from accounts.api import ERROR
+from digitalme.errors import error_response
 from telegram_bot.services import link_code_issue
 
 
@@ -31,10 +31,10 @@ class TelegramLinkCodeApi(APIView):
         request=None,
         responses={
             201: TelegramLinkCodeOutputSerializer,
-            401: OpenApiResponse(ERROR, description="Not authenticated"),
-            403: OpenApiResponse(ERROR, description="Guest accounts can't link"),
-            404: OpenApiResponse(ERROR, description="Telegram is not set up on this server"),
-            429: OpenApiResponse(ERROR, description="Too many requests"),
+            401: error_response("Not authenticated"),
+            403: error_response("Guest accounts can't link"),
+            404: error_response("Telegram is not set up on this server"),
+            429: error_response("Too many requests"),
         },
     )
     def post(self, request):
