@@ -8,14 +8,13 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts.models import Language
 from accounts.serializers import StrictSerializer, TokenRefreshSerializer, UserOutputSerializer
-from accounts.services import user_create, user_data_export, user_delete, user_update
+from accounts.services import user_create, user_data_export, user_delete, user_token_logout, user_update
 from accounts.throttles import ExportThrottle, LoginEmailThrottle, LoginIpThrottle, RegisterIpThrottle
-from digitalme.errors import error_response
+from digitalme.errors import error_body, error_response
 
 ERROR_RESPONSES = {
     400: error_response("Invalid input"),
@@ -74,14 +73,10 @@ class LogoutApi(APIView):
         data = self.LogoutInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            RefreshToken(data.validated_data["refresh"]).blacklist()
+            user_token_logout(refresh=data.validated_data["refresh"])
         except TokenError:
             return Response(
-                {
-                    "detail": "The refresh token is invalid, expired or already logged out.",
-                    "code": "token_not_valid",
-                    "fields": {},
-                },
+                error_body("The refresh token is invalid, expired or already logged out.", "token_not_valid"),
                 status=status.HTTP_401_UNAUTHORIZED,
             )
         return Response(status=status.HTTP_205_RESET_CONTENT)

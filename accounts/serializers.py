@@ -5,9 +5,11 @@ from __future__ import annotations
 from django.core.exceptions import ObjectDoesNotExist
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer as BaseTokenObtainPairSerializer
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer as BaseTokenRefreshSerializer
 
 from accounts.models import User
+from accounts.tokens import LoginRefreshToken
 
 
 class UserOutputSerializer(serializers.ModelSerializer):
@@ -35,3 +37,9 @@ class TokenRefreshSerializer(BaseTokenRefreshSerializer):
             return super().validate(attrs)
         except ObjectDoesNotExist as exc:
             raise AuthenticationFailed("No active account found for the given token.", "no_active_account") from exc
+
+
+class TokenObtainPairSerializer(BaseTokenObtainPairSerializer):
+    """Email + password → a refresh token naming a new log-in (its `sid`), and its access token."""
+
+    token_class = LoginRefreshToken

@@ -9,11 +9,13 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import User
 from accounts.registry import user_data_exporters, user_deletion_hooks
 from digitalme.errors import DomainError
-from digitalme.ws_auth import sockets_close_for_user
+from digitalme.ws_auth import sockets_close_for_user, token_session_key
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +102,19 @@ def user_logged_out(*, user: User | None, session_key: str | None) -> None:
     if user is None or not session_key:
         return
     user_id = user.pk
+    transaction.on_commit(lambda: sockets_close_for_user(user_id, reason="logged_out", session_key=session_key))
+
+
+@transaction.atomic
+def user_token_logout(*, refresh: str) -> None:
+    """API log-out: the refresh token stops working and the sockets opened with access tokens of
+    the same log-in close (4401). Raises simplejwt's TokenError for a bad or spent token."""
+    token = RefreshToken(refresh)  # type: ignore[arg-type]
+    token.blacklist()
+    user_id = token.get(jwt_settings.USER_ID_CLAIM)
+    if user_id is None:
+        return
+    session_key = token_session_key(token)
     transaction.on_commit(lambda: sockets_close_for_user(user_id, reason="logged_out", session_key=session_key))
 
 

@@ -1,16 +1,26 @@
-"""Moderation review in the admin: blocked and flagged messages with their category, score and
-deciding layer; the text only for staff holding `chat.view_moderated_text`. Reviewers mark false
-positives and missed harms, which feed the moderation corpus (chat/moderation_review.py)."""
+"""The chat in the admin.
+
+Conversations, messages, memory facts and summaries are the user's data: staff holding the view
+permission may look, nobody adds, edits or deletes them here (users delete their own through the
+API or by deleting their account). A message's text needs `chat.view_message`, so a staff member
+who may see that conversations exist does not thereby read them.
+
+Moderation review: blocked and flagged messages with their category, score and deciding layer; the
+text only for staff holding `chat.view_moderated_text`. Reviewers mark false positives and missed
+harms, which feed the moderation corpus (chat/moderation_review.py).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
-from chat.models import ModeratedMessage, ModerationReview
+from chat.models import Conversation, MemoryFact, Message, ModeratedMessage, ModerationReview, UserMemory
 from chat.moderation_model import HARM_CATEGORIES
 from chat.moderation_review import moderation_review_record
 
@@ -112,8 +122,7 @@ class ModeratedMessageAdmin(admin.ModelAdmin):
 
     @admin.display(description="text")
     def text(self, obj: ModeratedMessage) -> str:
-        content = obj.content
-        return content if len(content) <= TEXT_SHOWN_CHARS else content[:TEXT_SHOWN_CHARS] + "…"
+        return _shortened(obj.content)
 
     @admin.display(description="review")
     def review(self, obj: ModeratedMessage) -> str:
@@ -130,3 +139,161 @@ class ModerationReviewAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+# --- the user's data: read-only ---------------------------------------------------------------
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= TEXT_SHOWN_CHARS else text[:TEXT_SHOWN_CHARS] + "…"
+
+
+class UserDataAdmin(admin.ModelAdmin):
+    """Look, never touch: no add, change or delete, whatever the staff member's permissions."""
+
+    list_per_page = 50
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Conversation)
+class ConversationAdmin(UserDataAdmin):
+    list_display = ["__str__", "user", "persona", "platform", "message_count", "messages_link", "updated"]
+    list_filter = ["platform", "persona"]
+    search_fields = ["user__email", "title"]
+    list_select_related = ["user"]
+    readonly_fields = (
+        "user",
+        "title",
+        "persona",
+        "platform",
+        "created",
+        "updated",
+        "message_count",
+        "messages_link",
+    )
+    fields = readonly_fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(message_count=Count("messages"))
+
+    @admin.display(description="messages", ordering="message_count")
+    def message_count(self, obj: Conversation) -> int:
+        return obj.message_count  # type: ignore[attr-defined]  # annotated in get_queryset
+
+    @admin.display(description="read")
+    def messages_link(self, obj: Conversation) -> str:
+        url = reverse("admin:chat_message_changelist") + f"?conversation__id__exact={obj.pk}"
+        return format_html('<a href="{}">messages</a>', url)
+
+
+@admin.register(Message)
+class MessageAdmin(UserDataAdmin):
+    list_display = [
+        "id",
+        "conversation",
+        "user",
+        "role",
+        "platform",
+        "text",
+        "model",
+        "latency_ms",
+        "rating",
+        "created",
+    ]
+    list_filter = ["role", "platform", "stopped"]
+    search_fields = ["conversation__user__email"]
+    list_select_related = ["conversation__user"]
+    readonly_fields = (
+        "conversation",
+        "role",
+        "platform",
+        "content",
+        "created",
+        "client_id",
+        "model",
+        "prompt_tokens",
+        "completion_tokens",
+        "latency_ms",
+        "ttft_ms",
+        "stopped",
+        "rating",
+        "correction",
+        "moderation",
+        "quality",
+    )
+    fields = readonly_fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).order_by("-created", "-id")
+
+    @admin.display(description="user")
+    def user(self, obj: Message) -> str:
+        return str(obj.conversation.user)
+
+    @admin.display(description="text")
+    def text(self, obj: Message) -> str:
+        return _shortened(obj.content)
+
+
+class CurrentFactFilter(admin.SimpleListFilter):
+    title = "current"
+    parameter_name = "current"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Current"), ("no", "Replaced")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "yes":
+            return queryset.filter(replaced_by__isnull=True)
+        if self.value() == "no":
+            return queryset.filter(replaced_by__isnull=False)
+        return queryset
+
+
+@admin.register(MemoryFact)
+class MemoryFactAdmin(UserDataAdmin):
+    list_display = ["text", "user", "key", "value", "language", "is_current", "created"]
+    list_filter = [CurrentFactFilter, "language"]
+    search_fields = ["user__email", "key"]
+    list_select_related = ["user"]
+    readonly_fields = (
+        "user",
+        "key",
+        "value",
+        "text",
+        "language",
+        "source_message",
+        "replaced_by",
+        "created",
+    )
+    fields = readonly_fields
+
+    @admin.display(description="current", boolean=True)
+    def is_current(self, obj: MemoryFact) -> bool:
+        return obj.is_current
+
+
+@admin.register(UserMemory)
+class UserMemoryAdmin(UserDataAdmin):
+    list_display = ["user", "summary_start", "updated"]
+    search_fields = ["user__email"]
+    list_select_related = ["user"]
+    readonly_fields = (
+        "user",
+        "summary",
+        "summarized_until",
+        "updated",
+    )
+    fields = readonly_fields
+
+    @admin.display(description="summary")
+    def summary_start(self, obj: UserMemory) -> str:
+        return _shortened(obj.summary)

@@ -36,7 +36,7 @@ from chat.services import (
     memory_fact_delete,
     message_feedback,
 )
-from digitalme.errors import error_response
+from digitalme.errors import error_body, error_response
 
 E400 = error_response("Invalid input: empty, too long (code too_long) or malformed")
 E401 = error_response("Not authenticated")
@@ -195,12 +195,10 @@ async def _sse_events(*, user, conversation, text: str, client_id: str) -> Async
                 on_token=on_token,
             )
         except ChatError as exc:
-            queue.put_nowait(("error", {"detail": exc.detail, "code": exc.code, "fields": exc.fields}))
+            queue.put_nowait(("error", error_body(exc.detail, exc.code, exc.fields)))
             return
         except Exception:
-            queue.put_nowait(
-                ("error", {"detail": "Server error; it has been logged.", "code": "server_error", "fields": {}})
-            )
+            queue.put_nowait(("error", error_body("Server error; it has been logged.", "server_error")))
             raise
         done = {"user_message": message_payload(turn.user_message), "reply": message_payload(turn.reply)}
         queue.put_nowait(("done", done))

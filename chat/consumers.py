@@ -26,9 +26,10 @@ from chat.background import spawn
 from chat.errors import ChatError
 from chat.serializers import message_payload
 from chat.services import achat_reply
+from digitalme.errors import error_frame
 from digitalme.parsers import loads_or_none
-from digitalme.realtime import persona_group, user_group
-from digitalme.ws_auth import SessionRevocationMixin, user_from_access_token
+from digitalme.realtime import ChannelLayerOutageMixin, persona_group, user_group
+from digitalme.ws_auth import SessionRevocationMixin, login_from_access_token
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def _user_payload(user) -> dict[str, Any]:
     return {"id": user.pk, "email": user.email, "display_name": user.display_name, "language": user.language}
 
 
-class ChatConsumer(SessionRevocationMixin, AsyncJsonWebsocketConsumer):
+class ChatConsumer(ChannelLayerOutageMixin, SessionRevocationMixin, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.user = None
         self.groups_joined: list[str] = []
@@ -62,15 +63,15 @@ class ChatConsumer(SessionRevocationMixin, AsyncJsonWebsocketConsumer):
         if self.user is None:
             await self.close(code=CLOSE_UNAUTHENTICATED)
 
-    async def _ready(self, user) -> None:
+    async def _ready(self, user, *, login_key: str = "") -> None:
         self.user = user
         if self.auth_timer is not None:
             self.auth_timer.cancel()
         for group in (user_group(user.pk), persona_group(PERSONA_SLUG)):
             await self.channel_layer.group_add(group, self.channel_name)
             self.groups_joined.append(group)
-        # Log-out (this session), password change or reset, deactivation: closed with 4401.
-        await self.watch_session(user)
+        # Log-out (this session or this API log-in), password change or reset, deactivation: 4401.
+        await self.watch_session(user, login_key=login_key)
         await self.send_json({"type": "ready", "user": _user_payload(user)})
 
     async def disconnect(self, code: int) -> None:
@@ -119,11 +120,11 @@ class ChatConsumer(SessionRevocationMixin, AsyncJsonWebsocketConsumer):
             await self._error("bad_request", "This socket is already authenticated.")
             return
         token = content.get("token")
-        user = await user_from_access_token(token) if isinstance(token, str) and token else None
-        if user is None or not user.is_authenticated:
+        login = await login_from_access_token(token) if isinstance(token, str) and token else None
+        if login is None or not login.user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        await self._ready(user)
+        await self._ready(login.user, login_key=login.session_key)
 
     async def _message(self, content: dict[str, Any]) -> None:
         if self.turn is not None and not self.turn.done():
@@ -185,8 +186,5 @@ class ChatConsumer(SessionRevocationMixin, AsyncJsonWebsocketConsumer):
         await self.send_json(frame)
 
     async def _error(self, code: str, detail: str, fields: dict | None = None) -> None:
-        frame: dict[str, Any] = {"type": "error", "code": code, "detail": detail}
-        if fields:
-            frame["fields"] = fields
         with contextlib.suppress(Exception):
-            await self.send_json(frame)
+            await self.send_json(error_frame(detail, code, fields))

@@ -27,7 +27,8 @@ _WARN_EVERY_S = 10.0
 _last_warning: dict[str, float] = {}
 
 
-def _failed(operation: str, exc: BaseException) -> None:
+def fail_open(operation: str, exc: BaseException) -> None:
+    """Record a Redis operation that failed and was let through (shared by the chat's rate window)."""
     record_cache_failure(operation=operation)
     now = time.monotonic()
     if now - _last_warning.get(operation, 0.0) >= _WARN_EVERY_S:
@@ -43,74 +44,74 @@ class FailOpenRedisCacheClient(RedisCacheClient):
         try:
             return super().add(key, value, timeout)
         except self._errors() as exc:
-            _failed("add", exc)
+            fail_open("add", exc)
             return True
 
     def get(self, key: Any, default: Any) -> Any:
         try:
             return super().get(key, default)
         except self._errors() as exc:
-            _failed("get", exc)
+            fail_open("get", exc)
             return default
 
     def set(self, key: Any, value: Any, timeout: Any) -> None:
         try:
             super().set(key, value, timeout)
         except self._errors() as exc:
-            _failed("set", exc)
+            fail_open("set", exc)
 
     def touch(self, key: Any, timeout: Any) -> bool:
         try:
             return super().touch(key, timeout)
         except self._errors() as exc:
-            _failed("touch", exc)
+            fail_open("touch", exc)
             return False
 
     def delete(self, key: Any) -> bool:
         try:
             return super().delete(key)
         except self._errors() as exc:
-            _failed("delete", exc)
+            fail_open("delete", exc)
             return False
 
     def get_many(self, keys: Any) -> dict:
         try:
             return super().get_many(keys)
         except self._errors() as exc:
-            _failed("get_many", exc)
+            fail_open("get_many", exc)
             return {}
 
     def has_key(self, key: Any) -> bool:
         try:
             return super().has_key(key)
         except self._errors() as exc:
-            _failed("has_key", exc)
+            fail_open("has_key", exc)
             return False
 
     def incr(self, key: Any, delta: int) -> int:
         try:
             return super().incr(key, delta)
         except self._errors() as exc:
-            _failed("incr", exc)
+            fail_open("incr", exc)
             return delta
 
     def set_many(self, data: Any, timeout: Any) -> None:
         try:
             super().set_many(data, timeout)
         except self._errors() as exc:
-            _failed("set_many", exc)
+            fail_open("set_many", exc)
 
     def delete_many(self, keys: Any) -> None:
         try:
             super().delete_many(keys)
         except self._errors() as exc:
-            _failed("delete_many", exc)
+            fail_open("delete_many", exc)
 
     def clear(self) -> bool:
         try:
             return super().clear()
         except self._errors() as exc:
-            _failed("clear", exc)
+            fail_open("clear", exc)
             return False
 
 

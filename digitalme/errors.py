@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+
+def error_body(detail: str, code: str, fields: dict | None = None) -> dict[str, Any]:
+    """The error body every HTTP interface answers with (REST, SSE `error` events, plain views)."""
+    return {"detail": detail, "code": code, "fields": fields or {}}
+
+
+def error_frame(detail: str, code: str, fields: dict | None = None) -> dict[str, Any]:
+    """The same body as a WebSocket `error` frame."""
+    return {"type": "error", **error_body(detail, code, fields)}
+
+
+class ErrorSerializer(serializers.Serializer):
+    """`error_body()` in the OpenAPI schema: one component ("Error") for every error response."""
+
+    detail = serializers.CharField(help_text="What was wrong and what to do, for people.")
+    code = serializers.CharField(help_text="Stable machine-readable code: invalid, not_found, throttled, …")
+    fields = serializers.DictField(  # type: ignore[assignment]  # a declared field, not Serializer.fields
+        help_text="Per-field messages for invalid input; empty otherwise."
+    )
 
 
 class DomainError(Exception):
@@ -27,25 +46,9 @@ class DomainError(Exception):
         self.fields = fields or {}
 
 
-# The body above as the OpenAPI schema documents it (component "Error"). Every operation lists it
-# for the 4xx any DRF view can give (error_responses_hook); views add their own codes (409, 503) or a
-# more precise description with error_response().
-ERROR_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "detail": {"type": "string", "description": "What was wrong and what to do, for people."},
-        "code": {"type": "string", "description": "Stable machine-readable code: invalid, not_found, throttled, …"},
-        "fields": {
-            "type": "object",
-            "additionalProperties": {},
-            "description": "Per-field messages for invalid input; empty otherwise.",
-        },
-    },
-    "required": ["detail", "code", "fields"],
-}
-ERROR_REF = {"$ref": "#/components/schemas/Error"}
+ERROR_REF = {"$ref": "#/components/schemas/Error"}  # ErrorSerializer's component
 # Where a view streams (text/event-stream), an error before the stream starts is one SSE event
-# `error` whose data is the error body as JSON.
+# `error` whose data is error_body() as JSON.
 SSE_ERROR_EVENT = {
     "type": "object",
     "properties": {"event": {"type": "string", "enum": ["error"]}, "data": {"type": "string"}},
@@ -63,7 +66,7 @@ DEFAULT_ERROR_RESPONSES = {
 
 def error_response(description: str) -> OpenApiResponse:
     """An error status documented with the API's one error body."""
-    return OpenApiResponse(ERROR_REF, description=description)
+    return OpenApiResponse(ErrorSerializer, description=description)
 
 
 def error_responses_hook(result: dict, generator: Any, request: Any, public: bool) -> dict:
@@ -71,7 +74,8 @@ def error_responses_hook(result: dict, generator: Any, request: Any, public: boo
     answer (parse errors, a bad token on a public view, throttles), with the error body — so the
     schema tells clients and schemathesis the truth. Statuses a view documents itself keep their description; every
     error status gets the error body (as an SSE `error` event where the view streams)."""
-    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = copy.deepcopy(ERROR_SCHEMA)
+    if "Error" not in result.get("components", {}).get("schemas", {}):
+        raise ImproperlyConfigured("No view documents ErrorSerializer: the hook has no Error component to point at.")
     for path_item in result.get("paths", {}).values():
         for method, operation in path_item.items():
             if method not in HTTP_METHODS:
@@ -101,7 +105,7 @@ def _first_code(codes: Any) -> str:
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DomainError):
-        return Response({"detail": exc.detail, "code": exc.code, "fields": exc.fields}, status=exc.status_code)
+        return Response(error_body(exc.detail, exc.code, exc.fields), status=exc.status_code)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -111,7 +115,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         return response
     if isinstance(exc, exceptions.ValidationError):
         fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        response.data = {"detail": "Invalid input: see fields.", "code": "invalid", "fields": fields}
+        response.data = error_body("Invalid input: see fields.", "invalid", fields)
     else:
         detail = exc.detail
         if isinstance(detail, dict):
@@ -121,12 +125,12 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         else:
             text = str(detail)
             code = _first_code(exc.get_codes())
-        response.data = {"detail": text, "code": code, "fields": {}}
+        response.data = error_body(text, code)
     return response
 
 
 def json_error(request: HttpRequest, status_code: int, detail: str, code: str) -> JsonResponse:
-    return JsonResponse({"detail": detail, "code": code, "fields": {}}, status=status_code)
+    return JsonResponse(error_body(detail, code), status=status_code)
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None):

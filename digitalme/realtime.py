@@ -11,6 +11,8 @@ Apps that react to user events outside the browser (Web Push) register a listene
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +20,9 @@ from typing import Any
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from django.db import transaction
+from redis.exceptions import RedisError
+
+from digitalme.errors import error_frame
 
 logger = logging.getLogger(__name__)
 
@@ -105,3 +110,30 @@ async def apush_to_user(user_id: int, event: dict[str, Any]) -> None:
 async def apush_to_ops_watchers(event: dict[str, Any]) -> None:
     """A dashboard frame to every open /ops/ page (nothing to commit: it is a measurement)."""
     await _asend(ops_group(), event)
+
+
+# --- sockets while the channel layer is down -------------------------------------------------------
+
+CLOSE_TRY_AGAIN_LATER = 1013  # RFC 6455 registry: "Try Again Later"
+
+
+class ChannelLayerOutageMixin:
+    """For consumers: when the channel layer (Redis) fails under a socket — joining its groups at
+    connect or auth, or the process's receive loop that this consumer happens to run — the socket
+    gets an `error` frame `unavailable` and closes with 1013 instead of dying with an exception
+    inside the application (a 1011, or a 500 handshake). Clients reconnect with backoff. A turn
+    already running goes on and is stored."""
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)  # type: ignore[misc]
+        except (RedisError, OSError) as exc:
+            logger.warning(
+                "channel layer unavailable; socket closed with 1013",
+                extra={"path": scope.get("path", ""), "error": type(exc).__name__},
+            )
+            frame = error_frame("Live updates are unavailable; reconnecting.", "unavailable")
+            with contextlib.suppress(Exception):  # not accepted yet, or already gone
+                await send({"type": "websocket.send", "text": json.dumps(frame)})
+            with contextlib.suppress(Exception):
+                await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})

@@ -22,6 +22,8 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from rest_framework.throttling import SimpleRateThrottle
 
+from digitalme.errors import error_body
+
 
 def client_ip(request: Any) -> str:
     remote = request.META.get("REMOTE_ADDR", "") or ""
@@ -81,12 +83,7 @@ def throttle_response(request: HttpRequest, throttles: list[type[RateThrottle]])
         if not throttle.allow_request(request, None):  # type: ignore[arg-type]  # plain Django views too
             wait = throttle.wait() or 1
             response = JsonResponse(
-                {
-                    "detail": f"Too many requests; try again in {int(wait) + 1} seconds.",
-                    "code": "throttled",
-                    "fields": {},
-                },
-                status=429,
+                error_body(f"Too many requests; try again in {int(wait) + 1} seconds.", "throttled"), status=429
             )
             response["Retry-After"] = str(int(wait) + 1)
             return response

@@ -2,11 +2,12 @@
 end of a socket's authentication when the account's credentials end.
 
 The session is resolved here (Channels' AuthMiddlewareStack); the JWT path is handled by the
-consumer through `user_from_access_token`, because tokens never travel in the URL.
+consumer through `login_from_access_token`, because tokens never travel in the URL.
 
 Revocation: an authenticated socket joins `user_auth_group(user_id)` (`SessionRevocationMixin`).
 A password change or reset, deactivation or deletion closes every socket of the account; a web
-log-out closes the sockets of that session. Each gets an `error` frame with code
+log-out closes the sockets of that session, an API log-out (`/api/auth/token/logout/`) those
+opened with an access token of that log-in (its `sid` claim, kept through refresh rotation). Each gets an `error` frame with code
 `session_ended`, then close code 4401 (CLOSE_SESSION_ENDED, the same as "not authenticated": the
 client signs in again).
 """
@@ -14,6 +15,7 @@ client signs in again).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -23,32 +25,47 @@ from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.tokens import AccessToken
+from rest_framework_simplejwt.tokens import AccessToken, Token
 
+from digitalme.errors import error_frame
 from digitalme.realtime import user_auth_group
 
 logger = logging.getLogger(__name__)
 
 CLOSE_SESSION_ENDED = 4401
 SESSION_REVOKE = "session.revoke"
+LOGIN_CLAIM = "sid"  # names one API log-in; refresh rotation and its access tokens copy it
 
 
 def WebSocketAuthMiddleware(inner):  # noqa: N802 - reads like the middleware class it wraps
     return AuthMiddlewareStack(inner)
 
 
+def token_session_key(token: Token) -> str:
+    """The revocation key of a socket opened with a JWT of this log-in (`jwt:<sid>`); tokens
+    without the claim (minted by `for_user` in scripts, or before log-ins were named) share `jwt:`."""
+    return f"jwt:{token.get(LOGIN_CLAIM, '')}"
+
+
+@dataclass(frozen=True)
+class TokenLogin:
+    user: Any  # the active user, or AnonymousUser for any bad token
+    session_key: str
+
+
 @database_sync_to_async
-def user_from_access_token(raw_token: str):
-    """The active user an access JWT belongs to, or AnonymousUser for any bad token."""
+def login_from_access_token(raw_token: str) -> TokenLogin:
+    """Who an access JWT signs in, and the log-in it belongs to (closed together on API log-out)."""
     try:
         token = AccessToken(raw_token)  # type: ignore[arg-type]
     except TokenError:
-        return AnonymousUser()
+        return TokenLogin(AnonymousUser(), "")
     User = get_user_model()
     try:
-        return User.objects.get(pk=token["user_id"], is_active=True)
+        user = User.objects.get(pk=token["user_id"], is_active=True)
     except (User.DoesNotExist, KeyError, ValueError):
-        return AnonymousUser()
+        return TokenLogin(AnonymousUser(), "")
+    return TokenLogin(user, token_session_key(token))
 
 
 def sockets_close_for_user(user_id: int, *, reason: str, session_key: str | None = None) -> None:
@@ -69,12 +86,14 @@ class SessionRevocationMixin:
     `unwatch_session()` on disconnect; `session.revoke` messages then close the socket."""
 
     revocation_group: str | None = None
+    login_key = ""  # `jwt:<sid>` for a socket signed in with an access token
     scope: dict[str, Any]
     channel_layer: Any
     channel_name: str
 
-    async def watch_session(self, user: Any) -> None:
+    async def watch_session(self, user: Any, *, login_key: str = "") -> None:
         self.revocation_group = user_auth_group(user.pk)
+        self.login_key = login_key
         await self.channel_layer.group_add(self.revocation_group, self.channel_name)
 
     async def unwatch_session(self) -> None:
@@ -83,6 +102,8 @@ class SessionRevocationMixin:
             self.revocation_group = None
 
     def _session_key(self) -> str:
+        if self.login_key:
+            return self.login_key
         session = self.scope.get("session")
         return (getattr(session, "session_key", None) or "") if session is not None else ""
 
@@ -90,7 +111,5 @@ class SessionRevocationMixin:
         wanted = message.get("session_key") or ""
         if wanted and wanted != self._session_key():
             return  # another browser's log-out
-        await self.send_json(  # type: ignore[attr-defined]
-            {"type": "error", "code": "session_ended", "detail": "Your session ended; sign in again."}
-        )
+        await self.send_json(error_frame("Your session ended; sign in again.", "session_ended"))  # type: ignore[attr-defined]
         await self.close(code=CLOSE_SESSION_ENDED)  # type: ignore[attr-defined]

@@ -131,7 +131,8 @@ class UserRun:
     pushed_frames: list[dict[str, Any]] = field(default_factory=list)
 
 
-async def _ready(connection: Connection, token: str, timeout_s: float) -> None:
+async def authenticate(connection: Connection, token: str, timeout_s: float) -> None:
+    """Send the `auth` frame and wait for `ready`."""
     await connection.send_json({"type": "auth", "token": token})
     deadline = time.monotonic() + timeout_s
     while True:
@@ -143,10 +144,10 @@ async def _ready(connection: Connection, token: str, timeout_s: float) -> None:
 
 
 async def chat_turn(
-    connection: Connection, *, content: str, conversation: int | None, timeout_s: float
+    connection: Connection, *, content: str, conversation: int | None, timeout_s: float, client_id: str = ""
 ) -> tuple[TurnResult, int | None]:
     """Send one message and read until its `reply.end` (or an error). Returns the conversation id."""
-    client_id = uuid.uuid4().hex
+    client_id = client_id or uuid.uuid4().hex
     started = time.perf_counter()
     await connection.send_json(
         {"type": "message", "conversation": conversation, "content": content, "client_id": client_id}
@@ -203,7 +204,7 @@ async def chat_user(
         return run
     run.handshake_ok = True
     try:
-        await _ready(connection, token, timeout_s)
+        await authenticate(connection, token, timeout_s)
         run.ready = True
         conversation: int | None = None
         for index in range(messages):
@@ -263,7 +264,7 @@ async def hold_idle(
     try:
         connection = await open_connection(path)
         run.handshake_ok = True
-        await _ready(connection, token, timeout_s)
+        await authenticate(connection, token, timeout_s)
         run.ready = True
         settled.settle()
         released = asyncio.ensure_future(release.wait())
@@ -418,7 +419,7 @@ async def scenario_user(
             started = time.perf_counter()
             try:
                 chat = await open_connection("/ws/chat/")
-                await _ready(chat, token, timeout_s)
+                await authenticate(chat, token, timeout_s)
             except Exception as exc:  # noqa: BLE001
                 steps.append(StepResult("chat", False, time.perf_counter() - started, f"connect: {type(exc).__name__}"))
                 chat = None

@@ -13,6 +13,7 @@ from typing import Any
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from digitalme.errors import error_frame
 from loadtest.client import ECHO_TOKENS
 
 CLOSE_DISABLED = 4404
@@ -57,4 +58,4 @@ class EchoConsumer(AsyncJsonWebsocketConsumer):
         elif kind == "ping":
             await self.send_json({"type": "pong"})
         else:
-            await self.send_json({"type": "error", "code": "bad_request", "detail": "Use auth, message or ping."})
+            await self.send_json(error_frame("Use auth, message or ping.", "bad_request"))

@@ -16,8 +16,9 @@ from typing import Any
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from digitalme.errors import error_frame
 from digitalme.parsers import loads_or_none
-from digitalme.realtime import ops_group
+from digitalme.realtime import ChannelLayerOutageMixin, ops_group
 from digitalme.ws_auth import SessionRevocationMixin
 from ops.services import aops_latest_frame, aops_tick
 
@@ -26,7 +27,7 @@ logger = logging.getLogger(__name__)
 CLOSE_NOT_STAFF = 4403
 
 
-class OpsDashboardConsumer(SessionRevocationMixin, AsyncJsonWebsocketConsumer):
+class OpsDashboardConsumer(ChannelLayerOutageMixin, SessionRevocationMixin, AsyncJsonWebsocketConsumer):
     ticker: asyncio.Task | None = None
     joined = False
 
@@ -66,13 +67,7 @@ class OpsDashboardConsumer(SessionRevocationMixin, AsyncJsonWebsocketConsumer):
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong"})
         else:
-            await self.send_json(
-                {
-                    "type": "error",
-                    "code": "bad_request",
-                    "detail": 'This socket is read-only: send only {"type": "ping"}.',
-                }
-            )
+            await self.send_json(error_frame('This socket is read-only: send only {"type": "ping"}.', "bad_request"))
 
     async def push_event(self, message: dict) -> None:
         await self.send_json(message["event"])

@@ -14,6 +14,7 @@ from django.utils import timezone
 from prometheus_client.core import Metric
 
 from digitalme.metrics import process_metrics_registry
+from digitalme.ratewindow import window_slot
 from ops import registry
 from ops.heartbeat import process_instance
 from ops.models import ProcessHeartbeat
@@ -171,7 +172,7 @@ async def aops_tick(*, force: bool = False) -> dict[str, Any] | None:
 
     now = timezone.now()
     interval = settings.OPS_SAMPLE_INTERVAL_S
-    bucket = int(now.timestamp() // interval)
+    bucket, _ = window_slot(interval, now.timestamp())
     if not await cache.aadd(f"ops:tick:{bucket}", 1, timeout=interval * 3) and not force:
         return None
     readiness = await run_checks()

@@ -13,8 +13,9 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from digitalme.errors import error_frame
 from digitalme.parsers import loads_or_none
-from digitalme.realtime import persona_group
+from digitalme.realtime import ChannelLayerOutageMixin, persona_group
 from personality.errors import PersonaError
 from personality.selectors import persona_profile_live, persona_public_data
 
@@ -27,7 +28,7 @@ def _live_persona_data(slug: str) -> dict | None:
         return None
 
 
-class PersonaWatchConsumer(AsyncJsonWebsocketConsumer):
+class PersonaWatchConsumer(ChannelLayerOutageMixin, AsyncJsonWebsocketConsumer):
     group: str | None = None
 
     async def connect(self) -> None:
@@ -50,13 +51,7 @@ class PersonaWatchConsumer(AsyncJsonWebsocketConsumer):
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong"})
         else:
-            await self.send_json(
-                {
-                    "type": "error",
-                    "code": "bad_request",
-                    "detail": 'This socket is read-only: send only {"type": "ping"}.',
-                }
-            )
+            await self.send_json(error_frame('This socket is read-only: send only {"type": "ping"}.', "bad_request"))
 
     async def push_event(self, message: dict) -> None:
         await self.send_json(message["event"])

@@ -5,10 +5,10 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from digitalme.errors import error_response
+from digitalme.throttling import UserRateThrottle
 from telegram_bot.services import link_code_issue
 
 

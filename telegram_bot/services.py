@@ -23,6 +23,7 @@ from rest_framework import status
 
 from accounts.models import User
 from digitalme.errors import DomainError
+from digitalme.ratewindow import count_hit
 from telegram_bot.models import BotState, LinkCode, ProcessedUpdate, TelegramAccount, TelegramGroup, UpdateStatus
 from telegram_bot.texts import language_for
 
@@ -444,17 +445,22 @@ def update_store(*, update_id: int, payload: dict[str, Any], request_id: str = "
 
 
 def update_enqueue(*, update_id: int, countdown: float | None = None) -> bool:
-    """Queue the worker task; a broker outage only delays the update (updates_resume re-queues it)."""
+    """Queue the worker task; a broker outage only delays the update (updates_resume re-queues it).
+
+    The row is marked queued before the task is published, never after: a worker may lease the
+    update the moment the task lands, and a row still being written is locked, which the lease's
+    SKIP LOCKED passes over — the update would then wait for the resume job.
+    """
     from telegram_bot.tasks import update_process
 
+    queued = ProcessedUpdate.objects.filter(update_id=update_id)
+    queued.update(queued_at=timezone.now() + timedelta(seconds=countdown or 0))
     try:
         update_process.apply_async(args=[update_id], countdown=countdown)
     except Exception:  # noqa: BLE001 - kombu raises many kinds; the update is stored either way
         logger.warning("could not queue a telegram update; it waits for updates_resume", extra={"update_id": update_id})
+        queued.update(queued_at=None)  # resumed after RESUME_GRACE
         return False
-    ProcessedUpdate.objects.filter(update_id=update_id).update(
-        queued_at=timezone.now() + timedelta(seconds=countdown or 0)
-    )
     return True
 
 
@@ -545,14 +551,7 @@ class RateDecision:
 def chat_rate_check(*, chat_id: int, guest: bool) -> RateDecision:
     """Fixed one-minute window per chat; guests get the stricter limit."""
     limit = settings.TELEGRAM_GUEST_RATE_LIMIT_PER_MIN if guest else settings.TELEGRAM_RATE_LIMIT_PER_MIN
-    window = int(timezone.now().timestamp() // 60)
-    key = f"tg:rate:{chat_id}:{window}"
-    cache.add(key, 0, timeout=70)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=70)
-        count = 1
+    count = count_hit(f"tg:rate:{chat_id}", 60).count
     return RateDecision(allowed=count <= limit, notify=count == limit + 1)
 
 

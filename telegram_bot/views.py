@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from digitalme.errors import error_body
 from digitalme.metrics import record_telegram_webhook
 from telegram_bot.services import UpdateStored, update_store
 
@@ -40,7 +41,7 @@ async def telegram_webhook(request: HttpRequest) -> HttpResponse:
     if not _secret_ok(request):
         record_telegram_webhook("forbidden")
         logger.warning("telegram webhook: wrong or missing secret token")
-        return JsonResponse({"detail": "Invalid webhook secret.", "code": "forbidden", "fields": {}}, status=403)
+        return JsonResponse(error_body("Invalid webhook secret.", "forbidden"), status=403)
     try:
         data = json.loads(request.body)
     except (ValueError, UnicodeDecodeError):
@@ -61,12 +62,7 @@ async def telegram_webhook(request: HttpRequest) -> HttpResponse:
     if stored is UpdateStored.BACKLOG_FULL:
         record_telegram_webhook("backlog_full")
         response = JsonResponse(
-            {
-                "detail": "Too many updates are waiting; send this one again later.",
-                "code": "backlog_full",
-                "fields": {},
-            },
-            status=503,
+            error_body("Too many updates are waiting; send this one again later.", "backlog_full"), status=503
         )
         response["Retry-After"] = "30"
         return response

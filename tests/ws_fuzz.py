@@ -25,10 +25,11 @@ DOCUMENTED_ERROR_CODES = {
     "blocked",
     "in_progress",
     "session_ended",
+    "unavailable",
 }
 # Close codes a socket may end with (docs/API.md): 4401 not authenticated / session ended,
-# 4404 unknown persona. Never 1011 (the server crashed).
-DOCUMENTED_CLOSE_CODES = {4401, 4404}
+# 4404 unknown persona, 1013 realtime layer down. Never 1011 (the server crashed).
+DOCUMENTED_CLOSE_CODES = {4401, 4404, 1013}
 
 FUZZ_SETTINGS = settings(
     derandomize=True,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -25,24 +24,22 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "digitalme.settings")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def _measure(name: str, texts: list[str], check) -> dict[str, float | int | str]:
     timings = []
     for text in texts:
         started = time.thread_time()
         check(text)
         timings.append((time.thread_time() - started) * 1000)
+    from digitalme.stats import percentiles_ms
+
+    stats = percentiles_ms(timings, decimals=3)
     return {
         "case": name,
         "messages": len(texts),
-        "mean_ms": round(statistics.fmean(timings), 3),
-        "p50_ms": round(_percentile(timings, 0.50), 3),
-        "p95_ms": round(_percentile(timings, 0.95), 3),
-        "p99_ms": round(_percentile(timings, 0.99), 3),
+        "mean_ms": stats["mean"],
+        "p50_ms": stats["p50"],
+        "p95_ms": stats["p95"],
+        "p99_ms": stats["p99"],
     }
 
 

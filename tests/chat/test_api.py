@@ -128,6 +128,8 @@ def test_flood_is_429(auth_client, user, ivan, settings):
     response = auth_client.post(url, {"content": "two"}, format="json")
     assert response.status_code == 429
     assert response.json()["code"] == "rate_limited"
+    assert set(response.json()) == {"detail", "code", "fields"}
+    assert response.json()["fields"]["retry_after_s"] >= 1
 
 
 def test_messages_are_paginated_oldest_first_in_fixed_queries(auth_client, user, ivan, django_assert_max_num_queries):

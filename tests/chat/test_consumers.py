@@ -161,6 +161,8 @@ async def test_flooding_gets_a_rate_limited_frame(user, ivan):
         await comm.send_json_to({"type": "message", "content": "two"})
         frame = await comm.receive_json_from(timeout=3)
         assert frame["type"] == "error" and frame["code"] == "rate_limited"
+        assert set(frame) == {"type", "detail", "code", "fields"}  # the REST error body (test_api: 429)
+        assert frame["fields"]["retry_after_s"] >= 1
         await comm.send_json_to({"type": "ping"})
         assert (await comm.receive_json_from(timeout=3))["type"] == "pong"
     finally:

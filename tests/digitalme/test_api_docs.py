@@ -17,3 +17,29 @@ def test_swagger_ui_is_served(client):
     response = client.get("/api/docs/")
     assert response.status_code == 200
     assert b"swagger" in response.content.lower()
+
+
+ERROR_REF = "#/components/schemas/Error"
+
+
+def test_every_documented_error_response_is_the_one_error_component(client):
+    """digitalme.errors.ErrorSerializer is the only definition of the error body in the schema."""
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    error_refs = [
+        (path, method, status, content["schema"].get("$ref"))
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        for status, response in operation.get("responses", {}).items()
+        if status.startswith(("4", "5"))
+        for content in response.get("content", {}).values()
+        if "schema" in content
+    ]
+    assert len(error_refs) > 50  # every app documents its errors
+    assert [ref for ref in error_refs if ref[3] != ERROR_REF] == []
+    body_shaped = [
+        name
+        for name, component in schema["components"]["schemas"].items()
+        if {"detail", "code", "fields"} <= set(component.get("properties", {}))
+    ]
+    assert body_shaped == ["Error"]
+    assert set(schema["components"]["schemas"]["Error"]["required"]) == {"detail", "code", "fields"}

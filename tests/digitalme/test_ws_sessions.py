@@ -163,3 +163,62 @@ async def test_the_chat_socket_answers_a_deeply_nested_frame_with_an_error_and_s
     await socket.send_json_to({"type": "ping"})
     assert await socket.receive_json_from(timeout=10) == {"type": "pong"}
     await socket.disconnect()
+
+
+async def _chat_socket_with_access(access: str) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(application, "/ws/chat/", headers=[ORIGIN])
+    connected, _ = await communicator.connect()
+    assert connected
+    await communicator.send_json_to({"type": "auth", "token": access})
+    assert (await communicator.receive_json_from(timeout=10))["type"] == "ready"
+    return communicator
+
+
+@sync_to_async
+def _api_post(path: str, body: dict) -> tuple[int, dict]:
+    from rest_framework.test import APIClient
+
+    response = APIClient().post(path, body, format="json")
+    return response.status_code, (response.json() if response.content else {})
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_api_logout_closes_the_sockets_of_that_login_only():
+    user = await sync_to_async(UserFactory)(password=PASSWORD)
+    credentials = {"email": user.email, "password": PASSWORD}
+    _, login = await _api_post("/api/auth/token/", credentials)
+    _, other_login = await _api_post("/api/auth/token/", credentials)  # another device of the same user
+    socket = await _chat_socket_with_access(login["access"])
+    other_socket = await _chat_socket_with_access(other_login["access"])
+    # A refresh rotates the tokens but stays the same log-in: its sockets end with it too.
+    _, refreshed = await _api_post("/api/auth/token/refresh/", {"refresh": login["refresh"]})
+    refreshed_socket = await _chat_socket_with_access(refreshed["access"])
+
+    status, _ = await _api_post("/api/auth/token/logout/", {"refresh": refreshed["refresh"]})
+
+    assert status == 205
+    await _assert_session_ended(socket)
+    await _assert_session_ended(refreshed_socket)
+    await other_socket.send_json_to({"type": "ping"})
+    assert await other_socket.receive_json_from(timeout=10) == {"type": "pong"}
+    await other_socket.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_api_logout_of_a_token_without_a_login_id_closes_the_sockets_of_such_tokens():
+    """Tokens minted before log-ins were named (or by `for_user` in scripts) share one key."""
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    user = await sync_to_async(UserFactory)(password=PASSWORD)
+    refresh = await sync_to_async(RefreshToken.for_user)(user)
+    socket = await _chat_socket_with_access(str(refresh.access_token))
+    _, login = await _api_post("/api/auth/token/", {"email": user.email, "password": PASSWORD})
+    named_socket = await _chat_socket_with_access(login["access"])
+
+    status, _ = await _api_post("/api/auth/token/logout/", {"refresh": str(refresh)})
+
+    assert status == 205
+    await _assert_session_ended(socket)
+    await named_socket.send_json_to({"type": "ping"})
+    assert await named_socket.receive_json_from(timeout=10) == {"type": "pong"}
+    await named_socket.disconnect()

@@ -1,0 +1,80 @@
+"""Fixed rate windows: one definition of "N per window" for every limiter that counts hits.
+
+A window is `int(now // window_s)`; a key carries the window's number, so a count starts at 0 in
+each window and its key expires a second after the window ends. The chat's per-user limit counts
+with one pipelined round trip on a shared async Redis connection (`acount_hit`); sync callers
+(Telegram's per-chat limit, run in the worker) count in the cache (`count_hit`), which fails open
+when Redis is down (digitalme/cache.py); `acount_hit` fails open the same way (the hit counts as the
+window's first, with the cache's warning and metric). Without Redis (`make run` on SQLite) both count in the
+local cache — one process, nothing to share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from redis.exceptions import RedisError
+
+from digitalme.cache import fail_open
+
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, object] = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class Hit:
+    count: int  # hits in the current window, this one included
+    retry_after_s: int  # seconds until the window ends
+
+
+def window_slot(window_s: int, now: float | None = None) -> tuple[int, int]:
+    """(the current window's number, seconds until it ends, at least 1)."""
+    now = time.time() if now is None else now
+    return int(now // window_s), max(1, int(window_s - now % window_s))
+
+
+def _redis():  # -> redis.asyncio.Redis, bound to the running loop (daphne runs one)
+    from redis import asyncio as aioredis
+
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None:
+        client = _clients[loop] = aioredis.Redis.from_url(settings.REDIS_URL)
+    return client
+
+
+def _cache_hit(key: str, window_s: int) -> int:
+    if cache.add(key, 1, timeout=window_s + 1):
+        return 1
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # expired between add() and incr()
+        cache.set(key, 1, timeout=window_s + 1)
+        return 1
+
+
+def count_hit(prefix: str, window_s: int, *, now: float | None = None) -> Hit:
+    """Count one hit of `prefix` (e.g. "tg:rate:<chat id>") in the current window, in the cache."""
+    slot, retry_after = window_slot(window_s, now)
+    return Hit(_cache_hit(f"{prefix}:{slot}", window_s), retry_after)
+
+
+async def acount_hit(prefix: str, window_s: int, *, now: float | None = None) -> Hit:
+    """The same count from the event loop: INCR + EXPIRE NX in one Redis round trip."""
+    slot, retry_after = window_slot(window_s, now)
+    key = f"{prefix}:{slot}"
+    if not settings.REDIS_URL:
+        return Hit(_cache_hit(key, window_s), retry_after)  # local memory: no I/O, safe on the loop
+    pipe = _redis().pipeline(transaction=False)
+    pipe.incr(key)
+    pipe.expire(key, window_s + 1, nx=True)
+    try:
+        count, _ = await pipe.execute()
+    except (RedisError, OSError) as exc:  # an outage degrades the limit, not the chat
+        fail_open("rate_window", exc)
+        return Hit(1, retry_after)
+    return Hit(int(count), retry_after)
