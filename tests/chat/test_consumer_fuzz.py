@@ -74,7 +74,7 @@ async def _still_usable(comm) -> bool:
 async def _fuzz_socket(sent: list[tuple[str, Any]], token: str | None) -> None:
     comm = communicator()
     try:
-        connected, _ = await comm.connect()
+        connected, _ = await comm.connect(timeout=TIMEOUT_S)
         assert connected
         if token:
             await comm.send_json_to({"type": "auth", "token": token})
@@ -136,7 +136,7 @@ def test_text_postgresql_cannot_store_is_a_bad_request_and_the_socket_keeps_work
     async def exchange() -> dict[str, Any] | None:
         comm = communicator()
         try:
-            await comm.connect()
+            await comm.connect(timeout=TIMEOUT_S)
             await comm.send_json_to({"type": "auth", "token": token})
             await _receive(comm)
             await comm.send_to(text_data=json.dumps({"type": "message", "conversation": None, **fields}))

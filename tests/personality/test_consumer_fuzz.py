@@ -26,7 +26,7 @@ async def _fuzz_socket(sent: list[tuple[str, Any]]) -> list[dict[str, Any]]:
     """Sends the frames, then a ping; returns the answers (one per frame sent)."""
     comm = WebsocketCommunicator(application, "/ws/persona/ivan/", headers=[ORIGIN])
     try:
-        connected, _ = await comm.connect()
+        connected, _ = await comm.connect(timeout=TIMEOUT_S)
         assert connected
         assert (await comm.receive_json_from(timeout=TIMEOUT_S))["type"] == "ready"
         for frame in sent:
