@@ -1,23 +1,28 @@
 """A loopback OpenAI-compatible server, so litellm's real HTTP client path runs in tests.
 
 Serves POST /v1/chat/completions (JSON or SSE when `stream` is true) and records each request.
-`mode` makes it answer 500 or hang, to test failure and timeout handling. Subclasses change
+`mode` makes it answer 500, hang, or break a stream midway (`die`: three pieces, then the
+connection is reset), to test failure, timeout and mid-stream handling. Subclasses change
 what it answers by overriding `reply_text()`. Usable as a context manager.
 """
 
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+DIE_AFTER_PIECES = 3
+
 
 class FakeOpenAI:
     def __init__(self, reply: str = "Privet from the remote model") -> None:
         self.reply = reply
-        self.mode = "ok"  # ok | error500 | hang
+        self.mode = "ok"  # ok | error500 | hang | die
         self.requests: list[dict[str, Any]] = []
         self.auth_headers: list[str] = []
         self._server: ThreadingHTTPServer | None = None
@@ -78,6 +83,12 @@ class FakeOpenAI:
                 self.end_headers()
                 words = fake.reply_text().split(" ")
                 for index, word in enumerate(words):
+                    if fake.mode == "die" and index == DIE_AFTER_PIECES:
+                        # A reset, not a clean end: the client must not take the pieces so far as the reply.
+                        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                        self.connection.close()
+                        self.close_connection = True
+                        return
                     piece = word if index == 0 else f" {word}"
                     chunk = {
                         "id": "chatcmpl-fake",
