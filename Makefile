@@ -26,14 +26,15 @@ TEST_ENV := ENV_FILE= DEBUG=false SECRET_KEY=test-secret-key-not-for-production 
 	OPS_HEARTBEAT_INTERVAL_S=0 PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/test-prometheus
 PYTEST_ARGS ?=
 
-.PHONY: help install run test test-lite lint bench bench-moderation docs superuser clean
+.PHONY: help install run test test-lite lint bench bench-telegram bench-moderation docs superuser clean
 
 help:
 	@echo "make run        start DigitalMe locally (SQLite, no Redis, bundled LLM) on http://127.0.0.1:8000"
 	@echo "make test       full suite on PostgreSQL + Redis"
 	@echo "make test-lite  quick suite on SQLite, in-memory layers"
 	@echo "make lint       ruff + mypy"
-	@echo "make bench      chat load benchmark (PostgreSQL + Redis)"
+	@echo "make bench      chat load benchmark (PostgreSQL + Redis); BENCH_ARGS=\"--processes 1,2\" for the scale-out curve"
+	@echo "make bench-telegram  Telegram webhook ack and reply overhead on the real stack (web + worker)"
 	@echo "make bench-moderation  per-message cost of the offline moderation layers"
 	@echo "make docs       documentation site (MkDocs, --strict, offline) into var/docs/site"
 
@@ -106,6 +107,13 @@ bench: install
 		$(PY) tools/check_services.py
 	$(TEST_ENV) DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(PY) tools/bench.py $(BENCH_ARGS)
+
+bench-telegram: install
+	@rm -rf var/test-prometheus && mkdir -p var/test-prometheus
+	@$(TEST_ENV) DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(PY) tools/check_services.py
+	$(TEST_ENV) DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(PY) tools/telegram_latency.py $(BENCH_ARGS)
 
 bench-moderation: install
 	$(TEST_ENV) DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) tools/moderation_bench.py

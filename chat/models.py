@@ -44,6 +44,10 @@ class Message(models.Model):
     client_id = models.CharField(max_length=64, blank=True)
     prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    # The content's tokens (digitalme.tokens), counted once when the row is written and read back for
+    # history budgets; `tokenizer` says whose count it is (another model's tokenizer counts again).
+    tokens = models.PositiveIntegerField(null=True, blank=True)
+    tokenizer = models.CharField(max_length=64, blank=True)
     model = models.CharField(max_length=120, blank=True)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     ttft_ms = models.PositiveIntegerField(null=True, blank=True)

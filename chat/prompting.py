@@ -1,6 +1,6 @@
 """Assembles what the LLM sees: persona prompt + memory + integration context + recent turns.
 
-Everything is token-counted with litellm for the configured model and fitted into its context
+Everything is token-counted (digitalme.tokens) for the configured model and fitted into its context
 window, leaving LLM_MAX_TOKENS for the reply. The persona part comes only from
 personality.prompts.compose_prompt (the persona app owns how Ivan is described).
 """
@@ -15,6 +15,7 @@ from django.conf import settings
 
 from chat import llm
 from chat.context import ContextItem
+from digitalme import tokens
 
 SAFETY_MARGIN_TOKENS = 32
 
@@ -40,12 +41,13 @@ def build_prompt(
     *,
     profile: Any,
     text: str,
-    history: Sequence[dict[str, str]] = (),
+    history: Sequence[dict[str, Any]] = (),
     memory: Sequence[str] = (),
     context: Sequence[ContextItem] = (),
     model: str | None = None,
 ) -> BuiltPrompt:
-    """`history` is oldest first ({"role","content"}); the newest turns that fit are kept."""
+    """`history` is oldest first ({"role", "content"}, and "tokens" when the message's count is stored);
+    the newest turns that fit are kept."""
     from personality.prompts import compose_prompt
 
     model = model or llm.current_model()
@@ -64,7 +66,7 @@ def build_prompt(
     used = llm.count_tokens(messages=[*head, *tail], model=model)
     kept: list[dict[str, str]] = []
     for turn in reversed(history):
-        cost = llm.count_tokens(messages=[turn], model=model)
+        cost = tokens.message_cost(turn, model)  # the stored count when the turn brings one
         if used + cost > budget:
             break
         kept.append({"role": turn["role"], "content": turn["content"]})
@@ -75,7 +77,7 @@ def build_prompt(
         messages=messages,
         composed=composed,
         profile=profile,
-        token_count=llm.count_tokens(messages=messages, model=model),
+        token_count=used,  # = tokens.count_messages(messages): head, kept history and tail, each counted once
         memory=tuple(memory),
         context=tuple(context),
         history_messages=len(kept),

@@ -40,7 +40,7 @@ from chat.prompting import BuiltPrompt, build_prompt
 from chat.ratelimit import check_chat_rate
 from chat.selectors import conversation_get, history_before, message_find_by_client_id, reply_for, usable_history
 from chat.serializers import message_payload
-from digitalme import metrics
+from digitalme import metrics, tokens
 from digitalme.language import detect_language
 from digitalme.realtime import apush_to_user
 from personality.evaluation.gate import GateOutcome, agate_reply, gate_mode
@@ -221,6 +221,7 @@ def _begin_claimed_turn(
 
     verdict = moderation.moderate_input(text, language=language)
     refusal = "" if verdict.allowed else moderation.refusal_for(verdict, language, persona=_live_profile_or_none())
+    model = llm.current_model()
     try:
         with transaction.atomic():
             if conversation is None:
@@ -232,6 +233,7 @@ def _begin_claimed_turn(
                 platform=platform,
                 client_id=client_id,
                 moderation=verdict.as_dict(),
+                **_counted(text, model),
             )
             reply = Message(
                 conversation=conversation,
@@ -240,6 +242,7 @@ def _begin_claimed_turn(
                 platform=platform,
                 client_id=client_id,
                 moderation={"allowed": True, "refusal": True} if refusal else {},
+                **(_counted(refusal, model) if refusal else {}),
             )
             Message.objects.bulk_create([user_message, reply])  # one INSERT; ids in this order
             if refusal:
@@ -258,10 +261,21 @@ def _begin_claimed_turn(
     )
 
 
+def _counted(text: str, model: str) -> dict[str, Any]:
+    """A message's stored token count: counted once, when the row is written."""
+    return {"tokens": tokens.count_text(text, model), "tokenizer": tokens.tokenizer_of(model)}
+
+
 def _build(*, user, text: str, begun: _Begun, model: str) -> BuiltPrompt:
-    """The read hop: the live persona (cached per version), history, memory, context; then the prompt."""
+    """The read hop: the live persona (cached per version), history, memory, context; then the prompt.
+    History messages bring their stored token counts (counted again only under another tokenizer)."""
+    tokenizer = tokens.tokenizer_of(model)
     history = [
-        {"role": message.role, "content": message.content}
+        {
+            "role": message.role,
+            "content": message.content,
+            "tokens": message.tokens if message.tokenizer == tokenizer else None,
+        }
         for message in usable_history(history_before(conversation=begun.conversation, before_id=begun.user_message.id))
     ]
     return build_prompt(
@@ -313,6 +327,8 @@ def _finish_turn(
         text = moderation.refusal_for(verdict, begun.language, persona=prompt.profile)
         moderation_record["replaced"] = True
     reply.content = text
+    model = llm.current_model()
+    reply.tokens, reply.tokenizer = tokens.count_text(text, model), tokens.tokenizer_of(model)
     reply.model = result.model
     reply.prompt_tokens = result.prompt_tokens
     reply.completion_tokens = result.completion_tokens
@@ -330,6 +346,8 @@ def _finish_turn(
 
 FINISHED_FIELDS = [
     "content",
+    "tokens",
+    "tokenizer",
     "model",
     "prompt_tokens",
     "completion_tokens",

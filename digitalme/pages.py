@@ -109,6 +109,7 @@ JS_STRINGS = {
     "items": _("Items synced"),
     "sync_now": _("Sync now"),
     "sync_queued": _("Sync queued. It runs in the background."),
+    "sync_done": _("Synced. What Ivan notices below is up to date."),
     "saved": _("Saved"),
     "save_failed": _("Could not save. Try again."),
     "kind_off_confirm": _("Turning this off deletes the data already synced for it. Continue?"),

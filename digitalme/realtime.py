@@ -22,7 +22,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from redis.exceptions import RedisError
 
-from digitalme.errors import DATABASE_DOWN_ERRORS
+from digitalme.errors import DATABASE_DOWN_ERRORS, error_frame
 
 logger = logging.getLogger(__name__)
 
@@ -133,11 +133,7 @@ class OutageCloseMixin:
                 "a backing service is unavailable; socket closed with 1013",
                 extra={"path": scope.get("path", ""), "error": type(exc).__name__},
             )
-            frame = {
-                "type": "error",
-                "code": "unavailable",
-                "detail": "The service is briefly unavailable; reconnecting.",
-            }
+            frame = error_frame("The service is briefly unavailable; reconnecting.", "unavailable")
             with contextlib.suppress(Exception):  # not accepted yet, or already gone
                 await send({"type": "websocket.send", "text": json.dumps(frame)})
             with contextlib.suppress(Exception):

@@ -259,7 +259,9 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="optional")
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
-ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
+# The scheme of the OAuth callback URLs allauth builds (behind TLS: https). Plain-HTTP loopback
+# servers (the browser journey test) set http.
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = env.str("ACCOUNT_DEFAULT_HTTP_PROTOCOL", default="http" if DEBUG else "https")
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
 SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
 SOCIALACCOUNT_STORE_TOKENS = True
@@ -426,6 +428,9 @@ LLM_API_BASE = env.str("LLM_API_BASE", default="")
 LLM_API_KEY = env.str("LLM_API_KEY", default="")
 LLM_TIMEOUT_S = env.float("LLM_TIMEOUT_S", default=60.0)
 LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=2)
+# Stream openai/... (OpenAI-compatible) and fake/... models without litellm (chat/llm/lean.py); false:
+# everything through litellm's Router (same timeout/retry/fallback semantics, ≈ 30 ms more CPU a reply).
+LLM_LEAN_STREAM = env.bool("LLM_LEAN_STREAM", default=True)
 LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", default=256)
 LOCAL_LLM_THREADS = env.int("LOCAL_LLM_THREADS", default=2)
 LOCAL_LLM_CONTEXT = env.int("LOCAL_LLM_CONTEXT", default=4096)
@@ -552,8 +557,8 @@ INTEGRATIONS_GMAIL_MAX_MESSAGES = env.int("INTEGRATIONS_GMAIL_MAX_MESSAGES", def
 # Chromium applies form-action to the redirect after a POST, so the social log-in forms need the
 # providers' authorization hosts.
 _FORM_ACTION_HOSTS = ["'self'"]
-if "google" in SOCIALACCOUNT_PROVIDERS:
-    _FORM_ACTION_HOSTS.append("https://accounts.google.com")
+if "google" in SOCIALACCOUNT_PROVIDERS:  # the authorize URL's origin (staging and tests move it)
+    _FORM_ACTION_HOSTS.append("/".join(GOOGLE_OAUTH_AUTHORIZE_URL.split("/", 3)[:3]))
 if "github" in SOCIALACCOUNT_PROVIDERS:
     _FORM_ACTION_HOSTS.append(GITHUB_OAUTH_BASE_URL)
 # Swagger UI from our own static files (no CDN), its init script served by the split view.

@@ -491,6 +491,25 @@ def _section(title: str, body: str) -> str:
     return f"## {title}\n{body}" if body else ""
 
 
+# Sections a reply may repeat word for word: Ivan's own facts and values, what the user told him
+# (memory) and what their connected accounts show (context). The rest are his instructions.
+_SAYABLE_SECTIONS = ("## Facts", "## What you value", "## What you remember", "## Fresh context")
+
+
+def instruction_lines(system_prompt: str) -> list[str]:
+    """The instruction lines of a composed system prompt: a reply quoting a long run of them leaks
+    the prompt (chat.moderation, the persona verdict); quoting a sayable section does not."""
+    lines: list[str] = []
+    keep = False  # before the first heading: who he is and his short bio, which he says anyway
+    for line in system_prompt.splitlines():
+        if line.startswith("## "):
+            keep = not line.startswith(_SAYABLE_SECTIONS)
+            continue
+        if keep:
+            lines.append(line)
+    return lines
+
+
 def compose_prompt(
     *,
     profile: PersonaProfile,

@@ -1,39 +1,34 @@
-"""litellm Router built from settings, and the streaming call the chat pipeline makes."""
+"""The LLM layer's entry points: `stream_reply()` (a chat reply, streamed), `complete()` (background
+jobs), and the budget helpers `count_tokens()` / `context_window()`.
+
+Streaming from an OpenAI-compatible endpoint (`openai/...`) or the fake provider takes the lean path
+(chat/llm/lean.py: httpx, no litellm); every other provider goes through litellm's Router
+(chat/llm/router.py), imported only then (≈ 190 MB). Both keep the same timeout, retry and fallback
+semantics; LLM_LEAN_STREAM=false sends everything through litellm.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import importlib.util
+import json
 import logging
-import os
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
-import litellm
 from django.conf import settings
-from litellm import Router
 
-from chat.llm.providers.fake import FakeLLM
-from chat.llm.providers.local import LocalLLM
+from chat.llm import lean
 from digitalme import metrics, tokens
 
 logger = logging.getLogger(__name__)
 
-PRIMARY = "ivan"
 DEFAULT_CONTEXT_WINDOW = 8192
 FAKE_CONTEXT_WINDOW = 8192
-
-litellm.custom_provider_map = [
-    *(item for item in litellm.custom_provider_map if item["provider"] not in {"fake", "local"}),
-    {"provider": "fake", "custom_handler": FakeLLM()},
-    {"provider": "local", "custom_handler": LocalLLM()},
-]
-litellm.telemetry = False
-litellm.suppress_debug_info = True
 
 
 class LLMUnavailableError(Exception):
@@ -51,60 +46,11 @@ class StreamResult:
     stopped: bool  # should_stop() ended it early
 
 
-_routers: dict[tuple, Router] = {}
-_router_lock = threading.Lock()
-
-
-def _settings_key(model: str) -> tuple:
-    return (
-        model,
-        tuple(settings.LLM_FALLBACK_MODELS),
-        settings.LLM_API_BASE,
-        settings.LLM_API_KEY,
-        settings.LLM_TIMEOUT_S,
-        settings.LLM_MAX_RETRIES,
-    )
-
-
-def _build_router(model: str) -> Router:
-    primary: dict[str, Any] = {"model": model, "timeout": settings.LLM_TIMEOUT_S}
-    if settings.LLM_API_BASE:
-        primary["api_base"] = settings.LLM_API_BASE
-    if settings.LLM_API_KEY:
-        primary["api_key"] = settings.LLM_API_KEY
-    model_list = [{"model_name": PRIMARY, "litellm_params": primary}]
-    fallback_names = []
-    for index, model in enumerate(settings.LLM_FALLBACK_MODELS):
-        name = f"fallback-{index}"
-        fallback_names.append(name)
-        # Fallbacks read their keys and api_base the way litellm does (provider env variables).
-        model_list.append({"model_name": name, "litellm_params": {"model": model, "timeout": settings.LLM_TIMEOUT_S}})
-    return Router(
-        model_list=model_list,
-        fallbacks=[{PRIMARY: fallback_names}] if fallback_names else [],
-        num_retries=settings.LLM_MAX_RETRIES,
-        retry_after=0,  # litellm backs off exponentially between retries on its own
-        timeout=settings.LLM_TIMEOUT_S,
-        disable_cooldowns=True,  # one deployment per model: a cooldown would only mean "fail fast"
-    )
-
-
-def router(model: str | None = None) -> Router:
-    """The process's Router for `model` (default LLM_MODEL) as primary, with the configured fallbacks,
-    timeout and retries; a new one when those settings change (tests override them)."""
-    key = _settings_key(model or settings.LLM_MODEL)
-    with _router_lock:
-        found = _routers.get(key)
-        if found is None:
-            if len(_routers) >= 8:  # settings changed (tests) or many evaluated models: start over
-                _routers.clear()
-            found = _routers[key] = _build_router(key[0])
-        return found
-
-
 def reset_router() -> None:
-    with _router_lock:
-        _routers.clear()
+    """Forget the litellm Routers built so far (tests that change the LLM settings)."""
+    from chat.llm import router
+
+    router.reset()
 
 
 def current_model() -> str:
@@ -112,17 +58,30 @@ def current_model() -> str:
 
 
 def context_window(model: str | None = None) -> int:
-    """Tokens the model accepts (prompt + reply)."""
+    """Tokens the model accepts (prompt + reply): litellm's model map, read without importing litellm."""
     model = model or settings.LLM_MODEL
     if model.startswith("local/"):
         return settings.LOCAL_LLM_CONTEXT
     if model.startswith("fake/"):
         return FAKE_CONTEXT_WINDOW
-    try:
-        info = litellm.get_model_info(model)
-    except Exception:  # noqa: BLE001 - unknown to litellm's map: assume a common size
-        return DEFAULT_CONTEXT_WINDOW
+    info = _litellm_model_map().get(model) or _litellm_model_map().get(model.split("/", 1)[-1]) or {}
     return int(info.get("max_input_tokens") or info.get("max_tokens") or DEFAULT_CONTEXT_WINDOW)
+
+
+@functools.cache
+def _litellm_model_map() -> dict[str, dict[str, Any]]:
+    """The context sizes from the model map litellm ships (the one it reads itself offline,
+    LITELLM_LOCAL_MODEL_COST_MAP), found without importing litellm; only the sizes are kept."""
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    path = Path(next(iter(spec.submodule_search_locations))) / "model_prices_and_context_window_backup.json"
+    entries = json.loads(path.read_text(encoding="utf-8"))
+    return {
+        name: {key: entry[key] for key in ("max_input_tokens", "max_tokens") if key in entry}
+        for name, entry in entries.items()
+        if isinstance(entry, dict)
+    }
 
 
 def count_tokens(
@@ -174,15 +133,18 @@ async def stream_reply(
     stalls for LLM_TIMEOUT_S between pieces. `should_stop()` is checked after every piece.
     """
     model = model or settings.LLM_MODEL
+    chain = [model, *settings.LLM_FALLBACK_MODELS]
+    params = _generation_params(max_tokens, temperature)
+    if not all(lean.is_lean(name) for name in chain):
+        # imports litellm (seconds, once per process) outside the deadline: only a chain with a non-lean model
+        from chat.llm import router
     started = time.perf_counter()
     try:
         async with asyncio.timeout(_total_deadline()):
-            response: Any = await router(model).acompletion(
-                model=PRIMARY,
-                messages=messages,  # type: ignore[arg-type]
-                stream=True,
-                **_generation_params(max_tokens, temperature),
-            )
+            if lean.is_lean(model):
+                pieces = await lean.open_stream(chain, messages, params)
+            else:
+                pieces = await router.open_stream(chain, messages, params, own_endpoint=True)
     except Exception as exc:
         logger.warning("LLM call failed", extra={"error": type(exc).__name__, "model": model})
         metrics.observe_llm(model=model, error=type(exc).__name__)
@@ -193,25 +155,23 @@ async def stream_reply(
     stopped = False
     model_used = model
     usage_prompt = usage_completion = None
-    iterator = response.__aiter__()
+    iterator = pieces.__aiter__()
     try:
         while True:
             try:
                 async with asyncio.timeout(settings.LLM_TIMEOUT_S):
-                    chunk = await iterator.__anext__()
+                    piece = await iterator.__anext__()
             except StopAsyncIteration:
                 break
-            model_used = _model_of(chunk, model_used, model)
-            usage = getattr(chunk, "usage", None)
-            if usage:
-                usage_prompt, usage_completion = usage.prompt_tokens, usage.completion_tokens
-            delta = chunk.choices[0].delta.content if chunk.choices else None
-            if delta:
+            model_used = piece.model or model_used
+            if piece.prompt_tokens is not None or piece.completion_tokens is not None:
+                usage_prompt, usage_completion = piece.prompt_tokens, piece.completion_tokens
+            if piece.text:
                 if ttft_ms is None:
                     ttft_ms = _ms_since(started)
-                parts.append(delta)
+                parts.append(piece.text)
                 if on_delta is not None:
-                    await on_delta(delta)
+                    await on_delta(piece.text)
             if should_stop is not None and should_stop():
                 stopped = True
                 break
@@ -220,7 +180,7 @@ async def stream_reply(
         metrics.observe_llm(model=model_used, error=type(exc).__name__)
         raise LLMUnavailableError(str(type(exc).__name__)) from exc
     finally:
-        await _close(response)
+        await pieces.aclose()
 
     text = "".join(parts)
     result = StreamResult(
@@ -244,42 +204,14 @@ async def stream_reply(
 
 async def complete(messages: list[dict[str, Any]], *, max_tokens: int | None = None, temperature: float = 0.2) -> str:
     """One non-streamed completion (background jobs: summaries, memory extraction)."""
+    from chat.llm import router  # imports litellm: background jobs, not the chat turn
+
     try:
         async with asyncio.timeout(_total_deadline()):
-            response: Any = await router().acompletion(
-                model=PRIMARY,
-                messages=messages,  # type: ignore[arg-type]
-                stream=False,
-                **_generation_params(max_tokens, temperature),
-            )
+            return await router.complete(messages, _generation_params(max_tokens, temperature))
     except Exception as exc:
         logger.warning("LLM call failed", extra={"error": type(exc).__name__, "model": settings.LLM_MODEL})
         raise LLMUnavailableError(str(type(exc).__name__)) from exc
-    return response.choices[0].message.content or ""
-
-
-def _model_of(chunk: Any, default: str, primary: str) -> str:
-    """The concrete model that answered (a fallback shows here), as `provider/name`."""
-    name = getattr(chunk, "model", None)
-    if not name:
-        return default
-    if "/" in name:
-        return name
-    for model in (primary, *settings.LLM_FALLBACK_MODELS):
-        if model.split("/", 1)[-1] == name:
-            return model
-    return name
-
-
-async def _close(response: Any) -> None:
-    """Close the provider stream so a stopped local generation frees the model for the next user."""
-    for target in (getattr(response, "completion_stream", None), response):
-        aclose = getattr(target, "aclose", None)
-        if aclose is not None:
-            try:
-                await aclose()
-            except Exception:
-                logger.debug("closing the LLM stream failed", exc_info=True)
 
 
 def _ms_since(started: float) -> int:

@@ -38,6 +38,7 @@ from typing import Any
 from digitalme.language import detect_language
 from personality.evaluation.lexicon import DICTIONARIES, real_word_share, vocabulary, words_of
 from personality.profile import PersonaProfile
+from personality.prompts import instruction_lines
 
 LABELS = ("good", "off_character", "gibberish", "leak", "other_identity")
 # From acceptable to worst: a reply gets the worst label that applies.
@@ -183,13 +184,7 @@ _NAME_FORMS = {"ivan": ("иван", "ваня", "vanya", "ivan"), "иван": ("
 def _leak_windows(system_prompt: str) -> set[str]:
     """Every 8-word window of the instruction lines (not facts or examples, which he may say)."""
     windows: set[str] = set()
-    keep = False
-    for line in system_prompt.splitlines():
-        if line.startswith("## "):
-            keep = not line.startswith(("## Facts", "## What you value", "## What you remember", "## Fresh context"))
-            continue
-        if not keep:
-            continue
+    for line in instruction_lines(system_prompt):
         words = _lower(line).split()
         for start in range(0, max(0, len(words) - LEAK_WINDOW_WORDS + 1)):
             windows.add(" ".join(words[start : start + LEAK_WINDOW_WORDS]))

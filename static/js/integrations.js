@@ -61,6 +61,7 @@ function renderProvider(card, integration) {
     try {
       await api(urls.sync || `/api/integrations/${provider}/sync/`, { method: "POST", body: {} });
       say(t("sync_queued"));
+      watchSync(provider, integration.last_sync);
     } catch (error) {
       say(error instanceof ApiError && error.body.detail ? error.body.detail : t("save_failed"));
     } finally {
@@ -117,6 +118,31 @@ async function load() {
   }
   for (const [provider, card] of cards) {
     renderProvider(card, integrations.find((item) => item.provider === provider) || { provider, connected: false });
+  }
+}
+
+const SYNC_POLL_MS = 1500;
+const SYNC_POLL_TRIES = 40;
+
+/** After "Sync now": poll until the worker has synced (its last sync time moves), then redraw the
+ * card and what Ivan notices, so nobody has to reload to see the result. */
+async function watchSync(provider, lastSync) {
+  for (let i = 0; i < SYNC_POLL_TRIES; i += 1) {
+    await new Promise((resolve) => setTimeout(resolve, SYNC_POLL_MS));
+    let integrations;
+    try {
+      const data = await api("/api/integrations/");
+      integrations = Array.isArray(data) ? data : data.results || [];
+    } catch {
+      continue;
+    }
+    const now = integrations.find((item) => item.provider === provider);
+    if (now && now.last_sync && now.last_sync !== lastSync) {
+      renderProvider(cards.get(provider), now);
+      await loadInsights();
+      say(t("sync_done"));
+      return;
+    }
   }
 }
 

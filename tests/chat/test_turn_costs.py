@@ -8,7 +8,7 @@ import pytest
 from django.db.backends.signals import connection_created
 
 import chat.turn
-from chat.models import Platform
+from chat.models import Message, Platform
 from chat.services import chat_reply
 from digitalme import tokens
 
@@ -59,6 +59,24 @@ def started(user, ivan):
     return chat_reply(user=user, text="Hi, I am back", platform=Platform.WEB)
 
 
+@pytest.fixture
+def encoded(monkeypatch):
+    """Every text the tokenizer encodes from now on."""
+    seen: list[str] = []
+    real = tokens._encoding
+
+    class Counting:
+        def __init__(self, encoding):
+            self.encoding = encoding
+
+        def encode(self, text, **kwargs):
+            seen.append(text)
+            return self.encoding.encode(text, **kwargs)
+
+    monkeypatch.setattr(tokens, "_encoding", lambda name: Counting(real(name)))
+    return seen
+
+
 def test_a_steady_state_turn_makes_two_writing_hops_and_one_reading_hop(user, started, hops):
     chat_reply(user=user, text="What are you working on?", platform=Platform.WEB, conversation=started.conversation)
 
@@ -96,25 +114,35 @@ def test_no_turn_hop_runs_on_the_single_thread_sensitive_executor(user, started,
     assert sensitive == []
 
 
-def test_a_steady_state_turn_counts_only_new_text(user, started, monkeypatch):
-    import litellm
-
+def test_a_steady_state_turn_counts_only_new_text(user, started, request):
     chat_reply(user=user, text="Tell me about chess", platform=Platform.WEB, conversation=started.conversation)
-    counted: list[str] = []
-    real = litellm.token_counter
-
-    def counting(*args, **kwargs):
-        counted.append(kwargs.get("text") or "<messages>")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(litellm, "token_counter", counting)
+    counted = request.getfixturevalue("encoded")
 
     chat_reply(user=user, text="Tell me more about chess", platform=Platform.WEB, conversation=started.conversation)
 
     # The persona's fixed part, its facts and examples, and earlier messages were counted before
-    # (digitalme.tokens keeps each text's count): what is new is the user's message, the previous
-    # reply now in the history, and at most the system prompt and this reply.
-    assert "<messages>" not in counted
+    # (digitalme.tokens keeps each text's count, the rows their own): what is new is the user's
+    # message, at most the system prompt, and this reply.
     assert "Tell me more about chess" in counted
     assert len(counted) <= 4, counted
     assert tokens.count_text.cache_info().hits > 0
+
+
+def test_every_message_stores_its_token_count_once(user, started):
+    messages = list(Message.objects.filter(conversation=started.conversation))
+
+    assert len(messages) == 2  # "Hi, I am back" and Ivan's reply
+    assert all(m.tokens == tokens.count_text(m.content, "fake/ivan") for m in messages)
+    assert {m.tokenizer for m in messages} == {"cl100k_base"}
+
+
+def test_history_is_budgeted_from_the_stored_counts_after_a_restart(user, started, request):
+    chat_reply(user=user, text="Tell me about chess", platform=Platform.WEB, conversation=started.conversation)
+    earlier = {m.content for m in Message.objects.filter(conversation=started.conversation)}
+    tokens.count_text.cache_clear()  # a new process: nothing counted in memory
+    counted = request.getfixturevalue("encoded")
+
+    chat_reply(user=user, text="Tell me more about chess", platform=Platform.WEB, conversation=started.conversation)
+
+    assert "Tell me more about chess" in counted
+    assert earlier & set(counted) == set()

@@ -1,5 +1,6 @@
-"""Loopback fake of GitHub: OAuth web flow token endpoint, /user, events, repos, PR search,
-reviews and grant revocation, with ETag/304, Link pagination and rate-limit headers.
+"""Loopback fake of GitHub: OAuth web flow (the browser's authorize page and the token endpoint),
+/user, events, repos, PR search, reviews and grant revocation, with ETag/304, Link pagination and
+rate-limit headers.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import itertools
 import json
 import time
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 from tests.fakes._integrations_server import Call, FakeServer, Response
 
@@ -34,6 +36,7 @@ class FakeGitHub(FakeServer):
         self.pulls: dict[str, list[dict]] = {}  # login -> open PRs (search items)
         self.reviews: dict[str, list[dict]] = {}  # "owner/repo#n" -> reviews
         self.rate_remaining = 4999
+        self.signed_in: str | None = None  # who approves at the authorize page (a browser test)
 
     # --- arrange ----------------------------------------------------------------------------
     def add_user(self, login: str, *, email: str, user_id: int | None = None) -> None:
@@ -50,6 +53,10 @@ class FakeGitHub(FakeServer):
 
     def authorize(self, code: str, login: str) -> None:
         self.codes[code] = login
+
+    def sign_in(self, login: str) -> None:
+        """The browser reaching /login/oauth/authorize is `login`, signed in, and approves the app."""
+        self.signed_in = login
 
     def give_token(self, login: str, token: str | None = None) -> str:
         token = token or f"gh-token-{next(self._ids)}"
@@ -133,6 +140,8 @@ class FakeGitHub(FakeServer):
         }
 
     def route(self, call: Call) -> Response:
+        if call.path == "/login/oauth/authorize" and call.method == "GET":
+            return self._authorize(call)
         if call.path == "/login/oauth/access_token" and call.method == "POST":
             return self._token(call)
         if call.path.startswith(f"/applications/{self.client_id}/grant") and call.method == "DELETE":
@@ -161,6 +170,17 @@ class FakeGitHub(FakeServer):
             parts = call.path.split("/")  # /repos/{owner}/{repo}/pulls/{n}/reviews
             return self._list(call, self.reviews.get(f"{parts[2]}/{parts[3]}#{parts[5]}", []))
         return Response(404, {"message": "Not Found"}, self._headers())
+
+    def _authorize(self, call: Call) -> Response:
+        """GitHub's consent page, approved at once: back to redirect_uri with a code and the state."""
+        if call.q("client_id") != self.client_id:
+            return Response(404, "Unknown OAuth application")
+        if self.signed_in is None:
+            return Response(403, "Nobody is signed in to the fake GitHub (call sign_in first)")
+        code = f"gh-code-{next(self._ids)}"
+        self.codes[code] = self.signed_in
+        query = urlencode({"code": code, "state": call.q("state") or ""})
+        return Response(302, None, {"Location": f"{call.q('redirect_uri')}?{query}"})
 
     def _token(self, call: Call) -> Response:
         form = call.form

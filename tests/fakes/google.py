@@ -1,4 +1,4 @@
-"""Loopback fake of Google: OAuth token/revoke/userinfo, Gmail (metadata + history) and Calendar.
+"""Loopback fake of Google: OAuth consent page (approves at once), token/revoke/userinfo, Gmail (metadata + history) and Calendar.
 
 State is plain Python so tests arrange it directly (add_message, add_event, cancel_event) and
 tell it to misbehave (expire_access_tokens, expire_sync_tokens, script(...)).
@@ -10,6 +10,7 @@ import itertools
 import time
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import jwt
 
@@ -39,10 +40,15 @@ class FakeGoogle(FakeServer):
         self.events: dict[str, tuple[int, dict]] = {}
         self.calendar_version = 0
         self.valid_sync_tokens: set[str] = set()
+        self.signed_in: dict[str, Any] | None = None  # who approves at the consent page (a browser test)
 
     # --- arrange ----------------------------------------------------------------------------
     def authorize(self, code: str, *, email: str, sub: str = "10001", name: str = "Ivan Tester") -> None:
         self.codes[code] = {"email": email, "sub": sub, "name": name}
+
+    def sign_in(self, *, email: str, sub: str = "10001", name: str = "Ivan Tester") -> None:
+        """The browser reaching /auth is this Google account, signed in, and approves the app."""
+        self.signed_in = {"email": email, "sub": sub, "name": name}
 
     def issue_tokens(self) -> tuple[str, str]:
         n = next(self._counter)
@@ -132,6 +138,8 @@ class FakeGoogle(FakeServer):
 
     # --- routes -----------------------------------------------------------------------------
     def route(self, call: Call) -> Response:
+        if call.path == "/auth" and call.method == "GET":
+            return self._consent(call)
         if call.path == "/token" and call.method == "POST":
             return self._token(call)
         if call.path == "/revoke" and call.method == "POST":
@@ -156,6 +164,17 @@ class FakeGoogle(FakeServer):
         if call.path == CALENDAR:
             return self._calendar(call)
         return Response(404, {"error": {"code": 404, "message": "not found"}})
+
+    def _consent(self, call: Call) -> Response:
+        """Google's consent screen, approved at once: back to redirect_uri with a code and the state."""
+        if call.q("client_id") != self.client_id:
+            return Response(400, "Error 401: invalid_client")
+        if self.signed_in is None:
+            return Response(403, "Nobody is signed in to the fake Google (call sign_in first)")
+        code = f"g-code-{next(self._counter)}"
+        self.codes[code] = dict(self.signed_in)
+        query = urlencode({"code": code, "state": call.q("state") or ""})
+        return Response(302, None, {"Location": f"{call.q('redirect_uri')}?{query}"})
 
     def _authorized(self, call: Call) -> bool:
         expiry = self.access_tokens.get(call.bearer)

@@ -1,28 +1,34 @@
 """A loopback OpenAI-compatible server, so litellm's real HTTP client path runs in tests.
 
 Serves POST /v1/chat/completions (JSON or SSE when `stream` is true) and records each request.
-`mode` makes it answer 500, hang, or break a stream midway (`die`: three pieces, then the
-connection is reset), to test failure, timeout and mid-stream handling. Subclasses change
-what it answers by overriding `reply_text()`. Usable as a context manager.
+`mode` makes it misbehave the ways real providers do, to test failure, retry and timeout handling:
+    ok          answer (SSE for a stream)
+    error500    HTTP 500 with an OpenAI error body (`status` picks another code, e.g. 429 or 400)
+    hang        accept the request and say nothing for 5 s
+    die         stream two pieces, then drop the connection mid-body (chunked, never terminated)
+    noisy       a stream with SSE comments, other fields and blank lines between the chunks (valid SSE)
+    truncated   the pieces, then the connection closes: no finish_reason, no [DONE]
+    malformed   the same noise and then a data line that is not JSON
+`fail_first = N` answers the first N requests with `status` whatever the mode (a provider that
+recovers: tests retries). Subclasses change what it answers by overriding `reply_text()`. Usable as
+a context manager.
 """
 
 from __future__ import annotations
 
 import json
-import socket
-import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-DIE_AFTER_PIECES = 3
-
 
 class FakeOpenAI:
     def __init__(self, reply: str = "Privet from the remote model") -> None:
         self.reply = reply
-        self.mode = "ok"  # ok | error500 | hang | die
+        self.mode = "ok"  # ok | error500 | hang | die | noisy | truncated | malformed
+        self.status = 500  # the error status of error500 and fail_first
+        self.fail_first = 0
         self.requests: list[dict[str, Any]] = []
         self.auth_headers: list[str] = []
         self._server: ThreadingHTTPServer | None = None
@@ -58,13 +64,15 @@ class FakeOpenAI:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 fake.requests.append(body)
                 fake.auth_headers.append(self.headers.get("Authorization", ""))
-                if fake.mode == "error500":
-                    self._json(500, {"error": {"message": "upstream exploded", "type": "server_error"}})
+                if fake.mode == "error500" or len(fake.requests) <= fake.fail_first:
+                    self._json(fake.status, {"error": {"message": "upstream exploded", "type": "server_error"}})
                     return
                 if fake.mode == "hang":
                     time.sleep(5)
                     return
-                if body.get("stream"):
+                if body.get("stream") and fake.mode == "die":
+                    self._die(body)
+                elif body.get("stream"):
                     self._stream(body)
                 else:
                     self._json(200, fake._completion(body))
@@ -81,26 +89,15 @@ class FakeOpenAI:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
-                words = fake.reply_text().split(" ")
-                for index, word in enumerate(words):
-                    if fake.mode == "die" and index == DIE_AFTER_PIECES:
-                        # A reset, not a clean end: the client must not take the pieces so far as the reply.
-                        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                        self.connection.close()
-                        self.close_connection = True
-                        return
-                    piece = word if index == 0 else f" {word}"
-                    chunk = {
-                        "id": "chatcmpl-fake",
-                        "object": "chat.completion.chunk",
-                        "created": int(time.time()),
-                        "model": body.get("model", "fake"),
-                        "choices": [
-                            {"index": 0, "delta": {"role": "assistant", "content": piece}, "finish_reason": None}
-                        ],
-                    }
-                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                noise = b": keep-alive\n\nevent: message\nid: 1\n\n\n" if fake.mode in ("noisy", "malformed") else b""
+                if fake.mode == "malformed":
+                    self.wfile.write(noise + b"data: {not json\n\n")
+                for piece in fake.pieces():
+                    end = "\r\n\r\n" if noise else "\n\n"  # SSE allows CRLF line ends
+                    self.wfile.write(noise + f"data: {json.dumps(_chunk(body, piece))}{end}".encode())
                     self.wfile.flush()
+                if fake.mode == "truncated":
+                    return
                 end = {
                     "id": "chatcmpl-fake",
                     "object": "chat.completion.chunk",
@@ -111,10 +108,26 @@ class FakeOpenAI:
                 self.wfile.write(f"data: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode())
                 self.wfile.flush()
 
+            def _die(self, body: dict) -> None:
+                self.protocol_version = "HTTP/1.1"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for piece in fake.pieces()[:2]:
+                    data = f"data: {json.dumps(_chunk(body, piece))}\n\n".encode()
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                    self.wfile.flush()
+                self.close_connection = True  # no terminating chunk: the body is cut
+
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
+
+    def pieces(self) -> list[str]:
+        words = self.reply_text().split(" ")
+        return [word if index == 0 else f" {word}" for index, word in enumerate(words)]
 
     def _completion(self, body: dict) -> dict:
         return {
@@ -132,3 +145,13 @@ class FakeOpenAI:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+
+def _chunk(body: dict, piece: str) -> dict:
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": body.get("model", "fake"),
+        "choices": [{"index": 0, "delta": {"role": "assistant", "content": piece}, "finish_reason": None}],
+    }

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -25,6 +26,11 @@ import httpx
 import pytest
 from django.conf import settings
 from django.db import connection, connections
+
+from tests.fakes.github import FakeGitHub
+from tests.fakes.google import FakeGoogle
+from tests.fakes.telegram import BOT_USERNAME as TELEGRAM_BOT_USERNAME
+from tests.fakes.telegram import FakeTelegram
 
 # `make test` sets CHROMIUM (tools/ensure_chromium.sh finds or installs it).
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -67,56 +73,83 @@ def _new_vapid_private_key() -> str:
     return b64urlencode(vapid.private_key.private_numbers().private_value.to_bytes(32, "big"))
 
 
-@pytest.fixture(scope="session")
-def daphne_server(test_database) -> Iterator[str]:
-    """daphne serving digitalme.asgi on a free port, against the test database and the same Redis."""
-    port = _free_port()
-    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
-    env = {
+def _server_env(**extra: str) -> dict[str, str]:
+    """The environment of a server process the browser tests start: the test database, this Redis."""
+    return {
         **os.environ,
         "DATABASE_URL": _test_database_url(),
         "DB_POOL_MAX_SIZE": "6",
         "PYTHONUNBUFFERED": "1",
         # Sign-up sends a verification mail; there is no SMTP server in tests.
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-        # Linking codes need a bot; its API base points at a closed local port (nothing leaves).
-        "TELEGRAM_BOT_TOKEN": "123456:browser-tests-not-a-real-token",
-        "TELEGRAM_BOT_USERNAME": "digitalme_test_bot",
-        "TELEGRAM_API_BASE_URL": "http://127.0.0.1:9",
-        # Web Push on, with the loopback push service (tests/fakes/push_service.py) allowed.
-        "WEBPUSH_VAPID_PRIVATE_KEY": _new_vapid_private_key(),
-        "WEBPUSH_ALLOWED_HOSTS": "127.0.0.1",
+        **extra,
     }
-    log = (OUTPUT_DIR / "daphne-browser-tests.log").open("w")
-    log.write(f"database: {connection.settings_dict['NAME']}\n")
-    log.flush()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "digitalme.asgi:application"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
+
+
+class ServerProcess:
+    """A process of ours (daphne, a Celery worker, the Telegram poller) logging into test-output/."""
+
+    def __init__(self, name: str, command: list[str], env: dict[str, str]) -> None:
+        OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+        self.log_path = OUTPUT_DIR / f"{name}.log"
+        self.log = self.log_path.open("w")
+        self.log.write(f"database: {connection.settings_dict['NAME']}\n")
+        self.log.flush()
+        self.process = subprocess.Popen(
+            command, cwd=settings.BASE_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT
+        )
+
+    def wait_until(self, ready: Callable[[], bool], *, what: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{what} did not start; see {self.log_path}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.log.closed:  # stopped already
+            return
+        self.process.terminate()
         try:
-            if httpx.get(f"{url}/health/", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            log.close()
-            raise RuntimeError(f"daphne did not start; see {OUTPUT_DIR / 'daphne-browser-tests.log'}")
-        time.sleep(0.2)
-    yield url
-    process.terminate()
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+def _answers_health(url: str) -> bool:
     try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+        return httpx.get(f"{url}/health/", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def start_daphne(name: str, **extra_env: str) -> tuple[ServerProcess, str]:
+    """daphne serving digitalme.asgi on a free port, against the test database and the same Redis."""
+    port = _free_port()
+    command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "digitalme.asgi:application"]
+    server = ServerProcess(name, command, _server_env(**extra_env))
+    url = f"http://127.0.0.1:{port}"
+    server.wait_until(lambda: _answers_health(url), what="daphne")
+    return server, url
+
+
+@pytest.fixture(scope="session")
+def daphne_server(test_database) -> Iterator[str]:
+    server, url = start_daphne(
+        "daphne-browser-tests",
+        # Linking codes need a bot; its API base points at a closed local port (nothing leaves).
+        TELEGRAM_BOT_TOKEN="123456:browser-tests-not-a-real-token",
+        TELEGRAM_BOT_USERNAME="digitalme_test_bot",
+        TELEGRAM_API_BASE_URL="http://127.0.0.1:9",
+        # Web Push on, with the loopback push service (tests/fakes/push_service.py) allowed.
+        WEBPUSH_VAPID_PRIVATE_KEY=_new_vapid_private_key(),
+        WEBPUSH_ALLOWED_HOSTS="127.0.0.1",
+    )
+    yield url
+    server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -231,14 +264,93 @@ class Pages:
             context.close()
 
 
-@pytest.fixture
-def pages(browser, daphne_server) -> Iterator[Pages]:
-    opened = Pages(browser, daphne_server)
+def _pages(browser, base_url: str) -> Iterator[Pages]:
+    opened = Pages(browser, base_url)
     yield opened
     opened.close()
     csp = [text for text in opened.console_errors if "Content Security Policy" in text]
     assert csp == [], csp
     assert opened.external_requests == [], "nothing may load from the internet"
+
+
+@pytest.fixture
+def pages(browser, daphne_server) -> Iterator[Pages]:
+    yield from _pages(browser, daphne_server)
+
+
+@dataclass
+class ConnectedStack:
+    """The product as deployed, with every remote service a loopback fake."""
+
+    url: str
+    github: FakeGitHub
+    google: FakeGoogle
+    telegram: FakeTelegram
+
+
+def _celery_ready(worker: ServerProcess) -> bool:
+    return "ready." in worker.log_path.read_text()
+
+
+@pytest.fixture(scope="module")
+def connected_stack(browser) -> Iterator[ConnectedStack]:
+    """daphne, a Celery worker and the Telegram poller, with Google and GitHub sign-in configured and
+    the Telegram bot on: all pointed at the loopback fakes (tests/fakes/)."""
+    github, google, telegram = FakeGitHub().start(), FakeGoogle().start(), FakeTelegram().start()
+    env = {
+        "ACCOUNT_DEFAULT_HTTP_PROTOCOL": "http",  # the OAuth callback URL of a plain-HTTP server
+        "GITHUB_CLIENT_ID": github.client_id,
+        "GITHUB_CLIENT_SECRET": github.client_secret,
+        "GITHUB_OAUTH_BASE_URL": github.url,
+        "GITHUB_API_BASE_URL": github.url,
+        "GOOGLE_CLIENT_ID": google.client_id,
+        "GOOGLE_CLIENT_SECRET": google.client_secret,
+        "GOOGLE_OAUTH_AUTHORIZE_URL": f"{google.url}/auth",
+        "GOOGLE_OAUTH_TOKEN_URL": f"{google.url}/token",
+        "GOOGLE_OAUTH_REVOKE_URL": f"{google.url}/revoke",
+        "GOOGLE_API_BASE_URL": google.url,
+        "INTEGRATIONS_SYNC_JITTER_S": "0",
+        "TELEGRAM_BOT_TOKEN": telegram.token,
+        "TELEGRAM_BOT_USERNAME": TELEGRAM_BOT_USERNAME,
+        "TELEGRAM_API_BASE_URL": telegram.base_url,
+    }
+    web, url = start_daphne("daphne-connected", **env)
+    worker = ServerProcess(
+        "celery-connected",
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "digitalme",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        _server_env(**env),
+    )
+    poller = ServerProcess(
+        "telegram-poller-connected", [sys.executable, "manage.py", "run_telegram_bot"], _server_env(**env)
+    )
+    started = [web, worker, poller]
+    try:
+        worker.wait_until(lambda: _celery_ready(worker), what="the Celery worker")
+        poller.wait_until(lambda: bool(telegram.calls_of("getUpdates")), what="the Telegram poller")
+        yield ConnectedStack(url=url, github=github, google=google, telegram=telegram)
+    finally:
+        for process in reversed(started):
+            process.stop()
+        for fake in (github, google):
+            fake.stop()
+        telegram.stop()
+
+
+@pytest.fixture
+def connected_pages(browser, connected_stack) -> Iterator[Pages]:
+    yield from _pages(browser, connected_stack.url)
 
 
 _user_counter = iter(range(1, 1_000_000))

@@ -1,8 +1,11 @@
-"""`fake/...`: a deterministic litellm provider for tests and benchmarks.
+"""`fake/...`: a deterministic provider for tests and benchmarks.
 
 The reply is derived from the last user message, so tests can assert on it:
     "Ivan here. You said: <text>"  streamed word by word.
 Every call is recorded (model, messages, params) in `RECORDER` so tests can assert on the prompt.
+No litellm here: the lean path (chat/llm/lean.py) streams `astream()` directly, as the benchmark's
+`fake/fixed40` does; chat/llm/providers/fake_litellm.py adapts the same plans for litellm
+(`complete()`, or a fake model behind a non-lean one in a fallback chain).
 
 Markers in the last user message steer failure paths:
     [[fail]]     the provider raises (a 500-like error) before the first token
@@ -10,6 +13,8 @@ Markers in the last user message steer failure paths:
     [[slow]]     each token waits 0.05 s and the reply is ~120 tokens long (stop mid-stream)
     [[die]]      a few tokens, then the stream breaks
     [[say:...]]  the reply is exactly the text after `say:` (up to `]]`), e.g. to test output checks
+    [[cite]]     the reply quotes the context lines of the system prompt (connected accounts, each with
+                 its source and freshness) as a model using them would, or says there are none
 Models:
     fake/ivan     the above
     fake/broken   always fails (for fallback tests)
@@ -21,19 +26,16 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
-
-import litellm
-from litellm.llms.custom_llm import CustomLLM, CustomLLMError
-from litellm.types.utils import GenericStreamingChunk, ModelResponse
 
 SLOW_TOKEN_DELAY_S = 0.05
 TIMEOUT_SLEEP_S = 3600.0
 FIXED_40 = " ".join(f"w{i}" for i in range(40))
 _SAY = re.compile(r"\[\[say:(.*)\]\]", re.DOTALL)
+# personality.prompts writes each context item as "- [source, synced … (… UTC)] text".
+_CONTEXT_LINE = re.compile(r"^- \[([\w+]+, [^\]]+)\] (.+)$", re.MULTILINE)
 
 
 @dataclass
@@ -87,6 +89,12 @@ class _Plan:
     die_after: int | None = None
 
 
+def _cited_context(messages: list[dict[str, Any]]) -> str:
+    system = "\n".join(str(m.get("content") or "") for m in messages if m.get("role") == "system")
+    lines = [f"{text} [{where}]" for where, text in _CONTEXT_LINE.findall(system)]
+    return "Ivan here. From your accounts: " + " ".join(lines) if lines else "Ivan here. I see nothing synced."
+
+
 def _plan(model: str, messages: list[dict[str, Any]]) -> _Plan:
     name = model.split("/", 1)[-1]
     text = _last_user_text(messages)
@@ -97,7 +105,12 @@ def _plan(model: str, messages: list[dict[str, Any]]) -> _Plan:
     if "[[timeout]]" in text:
         return _Plan(tokens=[], hang_before=True)
     said = _SAY.search(text)
-    reply = said.group(1) if said else f"Ivan here. You said: {text}"
+    if said:
+        reply = said.group(1)
+    elif "[[cite]]" in text:
+        reply = _cited_context(messages)
+    else:
+        reply = f"Ivan here. You said: {text}"
     if "[[slow]]" in text:
         reply = reply + " " + " ".join(f"more{i}" for i in range(120))
         return _Plan(tokens=_split(reply), delay_s=SLOW_TOKEN_DELAY_S)
@@ -106,13 +119,9 @@ def _plan(model: str, messages: list[dict[str, Any]]) -> _Plan:
     return _Plan(tokens=_split(reply))
 
 
-def _hang_for(timeout: Any) -> float:
-    """Like a real HTTP provider, a hung fake gives up at the request timeout litellm passes in."""
+def hang_for(timeout: Any) -> float:
+    """Like a real HTTP provider, a hung fake gives up at the request timeout it was given."""
     return float(timeout) if isinstance(timeout, int | float) and timeout > 0 else TIMEOUT_SLEEP_S
-
-
-def _timeout(model: str) -> litellm.Timeout:
-    return litellm.Timeout(message="fake provider timed out (requested by the test)", model=model, llm_provider="fake")
 
 
 def _split(reply: str) -> list[str]:
@@ -120,85 +129,41 @@ def _split(reply: str) -> list[str]:
     return [words[0], *(" " + word for word in words[1:])] if words else []
 
 
-def _chunk(text: str, *, finished: bool = False, usage: dict | None = None) -> GenericStreamingChunk:
-    return {
-        "text": text,
-        "is_finished": finished,
-        "finish_reason": "stop" if finished else "",
-        "usage": usage,  # type: ignore[typeddict-item]
-        "index": 0,
-        "tool_use": None,
-    }
-
-
-def _usage(messages: list[dict[str, Any]], tokens: list[str]) -> dict[str, int]:
+def usage(messages: list[dict[str, Any]], tokens: list[str]) -> dict[str, int]:
     prompt = sum(len(str(m.get("content") or "").split()) for m in messages)
     return {"prompt_tokens": prompt, "completion_tokens": len(tokens), "total_tokens": prompt + len(tokens)}
 
 
-class FakeLLM(CustomLLM):
-    def _start(self, model: str, messages: list, optional_params: dict) -> _Plan:
-        RECORDER.record(FakeCall(model=model, messages=[dict(m) for m in messages], params=dict(optional_params)))
-        return _plan(model, messages)
+class FakeProviderError(Exception):
+    """What the fake raises where a real provider answers 5xx or breaks the stream."""
 
-    def _fail(self) -> CustomLLMError:
-        return CustomLLMError(status_code=500, message="fake provider failure (requested by the test)")
+    status_code = 500
 
-    async def astreaming(  # type: ignore[override]
-        self, model, messages, *args, optional_params=None, **kwargs
-    ) -> AsyncIterator[GenericStreamingChunk]:
-        plan = self._start(model, messages, optional_params or {})
-        if plan.fail_before:
-            raise self._fail()
-        if plan.hang_before:
-            await asyncio.sleep(_hang_for(kwargs.get("timeout")))
-            raise _timeout(model)
-        for index, token in enumerate(plan.tokens):
-            if plan.die_after is not None and index == plan.die_after:
-                raise CustomLLMError(status_code=500, message="fake provider stream broke")
-            if plan.delay_s:
-                await asyncio.sleep(plan.delay_s)
-            yield _chunk(token)
-        yield _chunk("", finished=True, usage=_usage(messages, plan.tokens))
 
-    def streaming(self, model, messages, *args, optional_params=None, **kwargs) -> Iterator[GenericStreamingChunk]:  # type: ignore[override]
-        plan = self._start(model, messages, optional_params or {})
-        if plan.fail_before:
-            raise self._fail()
-        if plan.hang_before:
-            time.sleep(_hang_for(kwargs.get("timeout")))
-            raise _timeout(model)
-        for index, token in enumerate(plan.tokens):
-            if plan.die_after is not None and index == plan.die_after:
-                raise CustomLLMError(status_code=500, message="fake provider stream broke")
-            if plan.delay_s:
-                time.sleep(plan.delay_s)
-            yield _chunk(token)
-        yield _chunk("", finished=True, usage=_usage(messages, plan.tokens))
+class FakeTimeoutError(TimeoutError):
+    """The fake's request timeout ran out (`[[timeout]]`)."""
 
-    def _response(self, model: str, messages: list, optional_params: dict, model_response: ModelResponse) -> _Plan:
-        plan = self._start(model, messages, optional_params or {})
-        if plan.fail_before:
-            raise self._fail()
-        text = "".join(plan.tokens)
-        model_response.choices[0].message.content = text  # type: ignore[union-attr]
-        model_response.model = model
-        usage = _usage(messages, plan.tokens)
-        model_response.usage = usage  # type: ignore[attr-defined]
-        return plan
 
-    def completion(self, model, messages, *args, optional_params=None, model_response=None, **kwargs) -> ModelResponse:  # type: ignore[override]
-        plan = self._response(model, messages, optional_params or {}, model_response)
-        if plan.hang_before:
-            time.sleep(_hang_for(kwargs.get("timeout")))
-            raise _timeout(model)
-        return model_response
+def start(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> _Plan:
+    """Record the call (as litellm hands it to a custom provider: the name without `fake/`) and plan the reply."""
+    RECORDER.record(FakeCall(model=model.split("/", 1)[-1], messages=[dict(m) for m in messages], params=dict(params)))
+    return _plan(model, messages)
 
-    async def acompletion(  # type: ignore[override]
-        self, model, messages, *args, optional_params=None, model_response=None, **kwargs
-    ) -> ModelResponse:
-        plan = self._response(model, messages, optional_params or {}, model_response)
-        if plan.hang_before:
-            await asyncio.sleep(_hang_for(kwargs.get("timeout")))
-            raise _timeout(model)
-        return model_response
+
+async def astream(
+    model: str, messages: list[dict[str, Any]], params: dict[str, Any], *, timeout: float | None
+) -> AsyncIterator[tuple[str, dict[str, int] | None]]:
+    """The reply as (piece, usage) pairs: usage only on the last, empty piece."""
+    plan = start(model, messages, params)
+    if plan.fail_before:
+        raise FakeProviderError("fake provider failure (requested by the test)")
+    if plan.hang_before:
+        await asyncio.sleep(hang_for(timeout))
+        raise FakeTimeoutError("fake provider timed out (requested by the test)")
+    for index, token in enumerate(plan.tokens):
+        if plan.die_after is not None and index == plan.die_after:
+            raise FakeProviderError("fake provider stream broke")
+        if plan.delay_s:
+            await asyncio.sleep(plan.delay_s)
+        yield token, None
+    yield "", usage(messages, plan.tokens)

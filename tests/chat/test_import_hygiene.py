@@ -1,0 +1,75 @@
+"""What a web process holds in memory: after it starts (Django set up, the ASGI application loaded)
+and answers one chat turn through the lean path from an OpenAI-compatible server, litellm (≈ 190 MB)
+is not imported. Run in a fresh subprocess, so this test process's own imports don't count."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests.fakes.openai_server import FakeOpenAI
+
+ROOT = Path(__file__).resolve().parents[2]
+# litellm and what only litellm pulls in
+NOT_ON_THE_LEAN_PATH = ("litellm", "openai", "tokenizers", "huggingface_hub")
+
+WEB_PROCESS = """
+import asyncio, json, os, sys
+import django
+
+django.setup()
+import digitalme.asgi  # what daphne loads at start
+
+from django.contrib.auth import get_user_model
+
+from chat.models import Platform
+from chat.turn import achat_reply
+
+
+async def one_turn():
+    user = await get_user_model().objects.aget(pk=int(os.environ["PROBE_USER_ID"]))
+    return await achat_reply(user=user, text="What are you working on?", platform=Platform.WEB)
+
+
+turn = asyncio.run(one_turn())
+rss_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS"))
+print(json.dumps({"reply": turn.reply.content, "model": turn.reply.model, "modules": sorted(sys.modules), "rss_kb": rss_kb}))
+"""
+
+
+def _database_url() -> str:
+    db = settings.DATABASES["default"]
+    return f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_web_process_answers_a_turn_through_the_lean_path_without_litellm(user, ivan):
+    with FakeOpenAI() as server:
+        env = {
+            **os.environ,
+            "DATABASE_URL": _database_url(),
+            "REDIS_URL": settings.REDIS_URL,
+            "LLM_MODEL": "openai/ivan-remote",
+            "LLM_API_BASE": server.base_url,
+            "LLM_API_KEY": "test-remote-key",
+            "LLM_FALLBACK_MODELS": "",
+            "PROBE_USER_ID": str(user.pk),
+            "DJANGO_SETTINGS_MODULE": "digitalme.settings",
+        }
+        done = subprocess.run(
+            [sys.executable, "-c", WEB_PROCESS], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        report = json.loads(done.stdout.strip().splitlines()[-1])
+
+    assert report["reply"] == "Privet from the remote model"
+    assert report["model"] == "openai/ivan-remote"
+    assert len(server.requests) == 1
+    loaded = {name.split(".")[0] for name in report["modules"]}
+    assert [name for name in NOT_ON_THE_LEAN_PATH if name in loaded] == []
