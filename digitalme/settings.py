@@ -359,6 +359,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation documents the API's error body for the 4xx any view can answer (digitalme/errors.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "digitalme.errors.error_responses_hook"],
 }
 JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="")
 if not JWT_SIGNING_KEY:
@@ -433,7 +435,12 @@ LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=2)
 LLM_LEAN_STREAM = env.bool("LLM_LEAN_STREAM", default=True)
 LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", default=256)
 LOCAL_LLM_THREADS = env.int("LOCAL_LLM_THREADS", default=2)
-LOCAL_LLM_CONTEXT = env.int("LOCAL_LLM_CONTEXT", default=4096)
+# 2048: the compact persona prompt and a short reply fit; the local provider trims the oldest turns
+# when the model's own tokenizer counts more than that (docs/QUALITY.md, "The bundled model's cost").
+LOCAL_LLM_CONTEXT = env.int("LOCAL_LLM_CONTEXT", default=2048)
+# Models whose context window is at most this many tokens get the compact persona prompt
+# (personality/prompts.py): a small model follows it better, and each prompt token costs it CPU.
+PERSONA_PROMPT_COMPACT_WINDOW = env.int("PERSONA_PROMPT_COMPACT_WINDOW", default=2048)
 
 # --- Chat (chat app) -------------------------------------------------------------------------
 # Threads for the chat turn's database work (chat/db.py): turns of different sockets run in
