@@ -26,15 +26,16 @@ TEST_ENV := ENV_FILE= DEBUG=false SECRET_KEY=test-secret-key-not-for-production 
 	OPS_HEARTBEAT_INTERVAL_S=0 PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/test-prometheus
 PYTEST_ARGS ?=
 
-.PHONY: help install run test test-lite lint bench bench-live bench-moderation docs superuser clean
+.PHONY: help install run test test-lite lint bench bench-live bench-telegram bench-moderation docs superuser clean
 
 help:
 	@echo "make run        start DigitalMe locally (SQLite, no Redis, bundled LLM) on http://127.0.0.1:8000"
 	@echo "make test       full suite on PostgreSQL + Redis"
 	@echo "make test-lite  quick suite on SQLite, in-memory layers"
 	@echo "make lint       ruff + mypy"
-	@echo "make bench      chat load benchmark (PostgreSQL + Redis)"
+	@echo "make bench      chat load benchmark (PostgreSQL + Redis); BENCH_ARGS=\"--processes 1,2\" for the scale-out curve"
 	@echo "make bench-live   live-update latency in Chromium (Telegram/publish/second tab → page), p50/p95"
+	@echo "make bench-telegram  Telegram webhook ack and reply overhead on the real stack (web + worker)"
 	@echo "make bench-moderation  per-message cost of the offline moderation layers"
 	@echo "make docs       documentation site (MkDocs, --strict, offline) into var/docs/site"
 
@@ -114,9 +115,17 @@ bench: install
 bench-live: install
 	@tools/ensure_chromium.sh >/dev/null
 	@rm -rf var/test-prometheus && mkdir -p var/test-prometheus
-	$(TEST_ENV) DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/digitalme_live_latency} \
-		REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} CHROMIUM=$$(tools/ensure_chromium.sh) \
-		$(PY) tools/live_latency.py --json bench-output/live-latency.json $(BENCH_ARGS)
+	@$(TEST_ENV) DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(PY) tools/check_services.py
+	$(TEST_ENV) DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		CHROMIUM=$$(tools/ensure_chromium.sh) $(PY) tools/live_latency.py --json bench-output/live-latency.json $(BENCH_ARGS)
+
+bench-telegram: install
+	@rm -rf var/test-prometheus && mkdir -p var/test-prometheus
+	@$(TEST_ENV) DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(PY) tools/check_services.py
+	$(TEST_ENV) DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(PY) tools/telegram_latency.py $(BENCH_ARGS)
 
 bench-moderation: install
 	$(TEST_ENV) DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) tools/moderation_bench.py

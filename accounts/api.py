@@ -14,13 +14,12 @@ from accounts.models import Language
 from accounts.serializers import StrictSerializer, TokenRefreshSerializer, UserOutputSerializer
 from accounts.services import user_create, user_data_export, user_delete, user_token_logout, user_update
 from accounts.throttles import ExportThrottle, LoginEmailThrottle, LoginIpThrottle, RegisterIpThrottle
-from digitalme.errors import ErrorSerializer, error_body
+from digitalme.errors import error_body, error_response
 
-ERROR = ErrorSerializer
 ERROR_RESPONSES = {
-    400: OpenApiResponse(ERROR, description="Invalid input"),
-    401: OpenApiResponse(ERROR, description="Not authenticated"),
-    429: OpenApiResponse(ERROR, description="Too many requests"),
+    400: error_response("Invalid input"),
+    401: error_response("Not authenticated"),
+    429: error_response("Too many requests"),
 }
 
 

@@ -36,14 +36,13 @@ from chat.services import (
     memory_fact_delete,
     message_feedback,
 )
-from digitalme.errors import ErrorSerializer, error_body
+from digitalme.errors import error_body, error_response
 
-ERROR = ErrorSerializer
-E400 = OpenApiResponse(ERROR, description="Invalid input: empty, too long (code too_long) or malformed")
-E401 = OpenApiResponse(ERROR, description="Not authenticated")
-E404 = OpenApiResponse(ERROR, description="Not found (or not yours)")
-E429 = OpenApiResponse(ERROR, description="Rate limited (code rate_limited, fields.retry_after_s)")
-E503 = OpenApiResponse(ERROR, description="The LLM did not answer in time (code llm_unavailable); the message is kept")
+E400 = error_response("Invalid input: empty, too long (code too_long) or malformed")
+E401 = error_response("Not authenticated")
+E404 = error_response("Not found (or not yours)")
+E429 = error_response("Rate limited (code rate_limited, fields.retry_after_s)")
+E503 = error_response("The LLM did not answer in time (code llm_unavailable); the message is kept")
 
 
 class MessagePagination(PageNumberPagination):
@@ -72,12 +71,14 @@ def _wants_event_stream(request) -> bool:
 
 
 class ConversationListApi(APIView):
+    pagination_class = PageNumberPagination  # also how the schema learns the list is paginated
+
     class ConversationCreateInputSerializer(serializers.Serializer):
         title = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
 
     @extend_schema(responses={200: ConversationOutputSerializer(many=True), 401: E401})
     def get(self, request):
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(conversation_list(user=request.user), request, view=self)
         return paginator.get_paginated_response(ConversationOutputSerializer(page, many=True).data)
 
@@ -118,7 +119,14 @@ class ConversationDetailApi(APIView):
 
 
 class MessageListApi(APIView):
-    renderer_classes = [JSONRenderer, EventStreamRenderer]
+    pagination_class = MessagePagination
+
+    def get_renderers(self):
+        """SSE is how POST streams a reply; a GET (the list) is JSON only — the stream renderer would
+        wrap a 200 list in an `error` event."""
+        if getattr(self, "request", None) is not None and self.request.method == "POST":
+            return [JSONRenderer(), EventStreamRenderer()]
+        return [JSONRenderer()]
 
     class MessageCreateInputSerializer(serializers.Serializer):
         content = serializers.CharField(max_length=4000, trim_whitespace=True)
@@ -127,7 +135,7 @@ class MessageListApi(APIView):
     @extend_schema(responses={200: MessageOutputSerializer(many=True), 401: E401, 404: E404})
     def get(self, request, conversation_id: int):
         conversation = conversation_get(user=request.user, conversation_id=conversation_id)
-        paginator = MessagePagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(message_list(conversation=conversation), request, view=self)
         return paginator.get_paginated_response(MessageOutputSerializer(page, many=True).data)
 

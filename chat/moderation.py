@@ -160,19 +160,23 @@ def _rule_verdict(text: str, threshold: float) -> Verdict:
 # --- Classifier (offline, chat/moderation_model.py) ------------------------------------------
 
 
-def classifier_threshold(direction: str = "input") -> float:
+def classifier_threshold(direction: str = "input", category: str = "") -> float:
     """MODERATION_CLASSIFIER_THRESHOLD (input) / MODERATION_CLASSIFIER_OUTPUT_THRESHOLD (Ivan's
-    reply), or (0 = unset) the one chosen by cross-validation when the model was trained."""
+    reply), or (0 = unset) the one chosen by cross-validation when the model was trained — for
+    the predicted harm `category` when one was chosen for it."""
     name = "MODERATION_CLASSIFIER_OUTPUT_THRESHOLD" if direction == "output" else "MODERATION_CLASSIFIER_THRESHOLD"
     configured = float(getattr(settings, name, 0.0) or 0.0)
-    return configured if configured > 0 else moderation_model.classifier().threshold
+    if configured > 0:
+        return configured
+    model = moderation_model.classifier()
+    return model.threshold_for(category) if category else model.threshold
 
 
 def _classifier_verdict(text: str, direction: str = "input") -> Verdict:
     if not settings.MODERATION_CLASSIFIER_ENABLED or not text.strip():
         return OK
     prediction = moderation_model.classifier().predict(text)
-    if prediction.harmful < classifier_threshold(direction):
+    if prediction.harmful < classifier_threshold(direction, prediction.category):
         return OK
     return Verdict(
         allowed=False,

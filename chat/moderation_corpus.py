@@ -290,6 +290,7 @@ def expand(
     frames_per_fill: int,
     obfuscated_copies: int,
     seed: int,
+    group_prefix: str = "",
 ) -> Iterator[Sample]:
     """Every template → `fills` slot fillings × `frames_per_fill` frames (+ obfuscated copies)."""
     rng = random.Random(seed)
@@ -300,7 +301,7 @@ def expand(
         for language in LANGUAGES:
             for label, rows in by_language.get(language, {}).items():
                 for number, template in enumerate(rows):
-                    group = f"{category}.{language}.{label}.{number}"
+                    group = f"{group_prefix}{category}.{language}.{label}.{number}"
                     has_slots = "{" in template
                     texts = {_fill(template, slots[language], rng) for _ in range(fills if has_slots else 1)}
                     for text in sorted(texts):
@@ -322,7 +323,9 @@ def _unique(samples: Iterable[Sample]) -> list[Sample]:
     return out
 
 
-def composed(templates: dict[str, Any], *, seed: int, per_act: int, obfuscated_copies: int) -> Iterator[Sample]:
+def composed(
+    templates: dict[str, Any], *, seed: int, per_act: int, obfuscated_copies: int, group_prefix: str = ""
+) -> Iterator[Sample]:
     """`composed`: each act asked `per_act` ways; `everyday`: shapes × slot words."""
     rng = random.Random(seed)
     for language, section in templates.get("composed", {}).items():
@@ -334,7 +337,7 @@ def composed(templates: dict[str, Any], *, seed: int, per_act: int, obfuscated_c
                 ways = per_act if label == HARMFUL else round(per_act * harmful_acts / max(len(acts), 1))
                 ways = max(1, min(ways, len(section["ask"])))
                 for number, act in enumerate(acts):
-                    group = f"composed.{category}.{language}.{label}.{number}"
+                    group = f"{group_prefix}composed.{category}.{language}.{label}.{number}"
                     for ask in rng.sample(section["ask"], ways):
                         text = f"{ask} {act}"
                         yield Sample(label, category, language, text, group)
@@ -342,11 +345,13 @@ def composed(templates: dict[str, Any], *, seed: int, per_act: int, obfuscated_c
                             yield Sample(label, category, language, obfuscate(text, language, rng), group)
     for language, section in templates.get("everyday", {}).items():
         asks = templates.get("composed", {}).get(language, {}).get("ask", [])
-        for number, task in enumerate(section["task"]):  # the same ways of asking, about ordinary things
+        for number, task in enumerate(section.get("task", [])):  # the same ways of asking, about ordinary things
             for ask in rng.sample(asks, min(3, len(asks))):
-                yield Sample(HARMLESS, "general", language, f"{ask} {task}", f"everyday.{language}.task.{number}")
+                yield Sample(
+                    HARMLESS, "general", language, f"{ask} {task}", f"{group_prefix}everyday.{language}.task.{number}"
+                )
         for number, shape in enumerate(section["shapes"]):
-            group = f"everyday.{language}.{number}"
+            group = f"{group_prefix}everyday.{language}.{number}"
             for _ in range(12):
                 text = _fill(shape, section, rng)
                 framed = rng.choice(TRAIN_FRAMES[language]).replace("{x}", text)
@@ -399,10 +404,29 @@ def persona_rows() -> Iterator[Sample]:
             yield Sample(HARMLESS, "general", language, reply.replace("\\n", " "), f"persona.reply.{number}")
 
 
+# Training templates, each file expanded with its own seeds (the later ones written from the
+# category definitions, adding acts, ways of asking and slot words).
+TRAIN_TEMPLATE_FILES = (
+    ("train_templates.yaml", 15, ""),
+    ("train_templates_more.yaml", 25, "more."),
+    ("train_templates_combos.yaml", 35, "combo."),
+)
+
+
 def build_train() -> list[Sample]:
-    templates = load_templates(CORPUS_DIR / "train_templates.yaml")
-    rows = list(expand(templates, frames=TRAIN_FRAMES, fills=6, frames_per_fill=4, obfuscated_copies=2, seed=15))
-    rows += composed(templates, seed=16, per_act=4, obfuscated_copies=1)
+    rows: list[Sample] = []
+    for name, seed, prefix in TRAIN_TEMPLATE_FILES:
+        templates = load_templates(CORPUS_DIR / name)
+        rows += expand(
+            templates,
+            frames=TRAIN_FRAMES,
+            fills=6,
+            frames_per_fill=4,
+            obfuscated_copies=2,
+            seed=seed,
+            group_prefix=prefix,
+        )
+        rows += composed(templates, seed=seed + 1, per_act=4, obfuscated_copies=1, group_prefix=prefix)
     rows += legacy_rows()
     rows += persona_rows()
     return _unique(rows)

@@ -152,6 +152,11 @@ class Fitted:
     def harm_probability(self, normalised: list[str]) -> Any:
         return self.harm.predict_proba(self.matrix(normalised))[:, 1]
 
+    def scores(self, normalised: list[str]) -> tuple[Any, Any]:
+        """P(harmful) and the most probable harm of each text."""
+        matrix = self.matrix(normalised)
+        return self.harm.predict_proba(matrix)[:, 1], self.category.predict(matrix)
+
     def weights(self) -> dict[str, Any]:
         arrays: dict[str, Any] = {}
         for name, vectorizer in zip(("chars", "words"), self.vectorizers, strict=True):
@@ -184,14 +189,18 @@ def fit(samples: list[Sample]) -> Fitted:
 
 def cross_validate(samples: list[Sample], *, folds: int = 5) -> dict[str, Any]:
     """Out-of-fold harm probabilities with whole templates held out (GroupKFold), the threshold
-    that keeps each language's false positives within budget, and the rates it gives."""
+    that keeps each language's false positives within budget, the per-harm thresholds that spend
+    the same budget where it buys the most recall, and the rates each gives."""
     from sklearn.model_selection import GroupKFold
 
     scores = np.zeros(len(samples))
+    predicted = np.empty(len(samples), dtype=object)
     groups = [sample.group or sample.text for sample in samples]
     for train_index, held_index in GroupKFold(n_splits=folds).split(samples, groups=groups):
         fitted = fit([samples[index] for index in train_index])
-        scores[held_index] = fitted.harm_probability([normalise(samples[index].text) for index in held_index])
+        scores[held_index], predicted[held_index] = fitted.scores(
+            [normalise(samples[index].text) for index in held_index]
+        )
     threshold = 0.5
     for language in LANGUAGES:
         harmless = sorted(
@@ -204,16 +213,82 @@ def cross_validate(samples: list[Sample], *, folds: int = 5) -> dict[str, Any]:
         )
         allowed = int(len(harmless) * TARGET_FALSE_POSITIVE_RATE)
         threshold = max(threshold, float(harmless[allowed]) + 1e-4 if harmless else threshold)
+    per_harm = category_thresholds(scores, predicted, samples, budget=TARGET_FALSE_POSITIVE_RATE)
+    per_row = np.array([per_harm.get(category, threshold) for category in predicted])
+    return {
+        "threshold": round(threshold, 4),
+        "category_thresholds": per_harm,
+        "folds": folds,
+        "rates": _rates(scores >= threshold, samples),
+        "rates_with_category_thresholds": _rates(scores >= per_row, samples),
+    }
+
+
+def _rates(blocked: Any, samples: list[Sample]) -> dict[str, dict[str, float]]:
     rates = {}
     for language in LANGUAGES:
-        rows = [(score, sample) for score, sample in zip(scores, samples, strict=True) if sample.language == language]
-        harmful = [score for score, sample in rows if sample.harmful]
-        harmless = [score for score, sample in rows if not sample.harmful]
+        harmful = [
+            hit for hit, sample in zip(blocked, samples, strict=True) if sample.language == language and sample.harmful
+        ]
+        harmless = [
+            hit
+            for hit, sample in zip(blocked, samples, strict=True)
+            if sample.language == language and not sample.harmful
+        ]
         rates[language] = {
-            "recall": round(sum(score >= threshold for score in harmful) / max(len(harmful), 1), 4),
-            "false_positive_rate": round(sum(score >= threshold for score in harmless) / max(len(harmless), 1), 4),
+            "recall": round(sum(harmful) / max(len(harmful), 1), 4),
+            "false_positive_rate": round(sum(harmless) / max(len(harmless), 1), 4),
         }
-    return {"threshold": round(threshold, 4), "folds": folds, "rates": rates}
+    return rates
+
+
+_THRESHOLD_GRID = np.round(np.arange(0.99, 0.295, -0.01), 2)
+
+
+def category_thresholds(scores: Any, predicted: Any, samples: list[Sample], *, budget: float) -> dict[str, float]:
+    """One threshold per predicted harm, from out-of-fold scores: start with every harm blocking
+    nothing, then keep lowering the threshold of whichever harm buys the most harmful rows per
+    false positive, while each language's false positives stay within `budget`. Harms whose
+    look-alike questions score high keep a high threshold; the others can go lower."""
+    harmful = np.array([sample.harmful for sample in samples])
+    language = np.array([sample.language for sample in samples])
+    allowed = {lang: int(budget * np.sum((language == lang) & ~harmful)) for lang in LANGUAGES}
+    # For each harm and grid step: rows at or above it (harmful; harmless per language).
+    above: dict[str, tuple[Any, dict[str, Any]]] = {}
+    for harm in HARM_CATEGORIES:
+        mine = predicted == harm
+        above[harm] = (
+            np.array([np.sum(mine & harmful & (scores >= t)) for t in _THRESHOLD_GRID]),
+            {
+                lang: np.array([np.sum(mine & ~harmful & (language == lang) & (scores >= t)) for t in _THRESHOLD_GRID])
+                for lang in LANGUAGES
+            },
+        )
+    step = dict.fromkeys(HARM_CATEGORIES, -1)  # -1: blocks nothing yet
+    used = dict.fromkeys(LANGUAGES, 0)
+    while True:
+        best: tuple[float, str, int] | None = None
+        for harm, (caught, false) in above.items():
+            now_caught = caught[step[harm]] if step[harm] >= 0 else 0
+            for candidate in range(step[harm] + 1, len(_THRESHOLD_GRID)):
+                gain = int(caught[candidate] - now_caught)
+                cost = {
+                    lang: int(false[lang][candidate] - (false[lang][step[harm]] if step[harm] >= 0 else 0))
+                    for lang in LANGUAGES
+                }
+                if gain <= 0 or any(used[lang] + cost[lang] > allowed[lang] for lang in LANGUAGES):
+                    continue
+                value = gain / (1 + sum(cost.values()))
+                if best is None or value > best[0]:
+                    best = (value, harm, candidate)
+        if best is None:
+            break
+        _, harm, candidate = best
+        for lang in LANGUAGES:
+            previous = above[harm][1][lang][step[harm]] if step[harm] >= 0 else 0
+            used[lang] += int(above[harm][1][lang][candidate] - previous)
+        step[harm] = candidate
+    return {harm: float(_THRESHOLD_GRID[index]) if index >= 0 else 1.0 for harm, index in step.items()}
 
 
 def train_and_save(*, folds: int = 5) -> dict[str, Any]:
@@ -229,6 +304,7 @@ def train_and_save(*, folds: int = 5) -> dict[str, Any]:
         "training_sha256": moderation_corpus.training_checksum(),
         "training_rows": len(samples),
         "threshold": validation["threshold"],
+        "category_thresholds": validation["category_thresholds"],
         "cross_validation": validation,
         "target_false_positive_rate": TARGET_FALSE_POSITIVE_RATE,
         "scikit_learn": sklearn.__version__,
@@ -278,7 +354,9 @@ class Classifier:
     def __init__(self, path: Path = MODEL_FILE, meta_path: Path = META_FILE) -> None:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        self.threshold = float(json.loads(meta_path.read_text(encoding="utf-8"))["threshold"])
+        stored = json.loads(meta_path.read_text(encoding="utf-8"))
+        self.threshold = float(stored["threshold"])
+        self.category_thresholds = {name: float(value) for name, value in stored.get("category_thresholds", {}).items()}
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
         chars = TfidfVectorizer(analyzer="char_wb", ngram_range=CHAR_NGRAMS, lowercase=False).build_analyzer()
@@ -292,6 +370,10 @@ class Classifier:
         self.category_coef = arrays["category_coef"]
         self.category_intercept = arrays["category_intercept"]
         self.categories = str(arrays["categories"]).split("\n")
+
+    def threshold_for(self, category: str) -> float:
+        """The threshold chosen for this predicted harm (cross-validated), else the overall one."""
+        return self.category_thresholds.get(category, self.threshold)
 
     def _vector(self, normalised: str) -> tuple[Any, Any]:
         parts = [block.features(normalised) for block in self.blocks]

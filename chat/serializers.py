@@ -44,8 +44,13 @@ class TurnOutputSerializer(serializers.Serializer):
 
 
 class MemoryFactOutputSerializer(serializers.ModelSerializer):
-    source_message: serializers.PrimaryKeyRelatedField = serializers.PrimaryKeyRelatedField(read_only=True)
-    replaced_by: serializers.PrimaryKeyRelatedField = serializers.PrimaryKeyRelatedField(read_only=True)
+    # null when the message was deleted / for the current fact: the schema must say so (API fuzzing caught it)
+    source_message: serializers.PrimaryKeyRelatedField = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True
+    )
+    replaced_by: serializers.PrimaryKeyRelatedField = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True
+    )
 
     class Meta:
         model = MemoryFact

@@ -86,10 +86,27 @@ def title_from(text: str) -> str:
     return cut.rstrip(",.;:!?-") + "…"
 
 
+def _check_storable(value: str, field: str) -> None:
+    """JSON (a socket frame) can carry a NUL or an unpaired surrogate (`\\ud800`); PostgreSQL text
+    can't hold the first, UTF-8 can't encode the second: refuse both here, not with a 500 later."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        storable = False
+    else:
+        storable = "\x00" not in value
+    if not storable:
+        raise InvalidInput(
+            f'"{field}" contains a NUL character or an unpaired surrogate: remove it and send again.',
+            fields={field: "invalid_characters"},
+        )
+
+
 def _validate_text(text: Any) -> str:
     if not isinstance(text, str) or not text.strip():
         raise EmptyMessage("The message is empty: write something for Ivan.", fields={"content": "empty"})
     text = text.strip()
+    _check_storable(text, "content")
     if len(text) > settings.CHAT_MAX_MESSAGE_CHARS:
         raise MessageTooLong(
             f"The message is {len(text)} characters long; the limit is {settings.CHAT_MAX_MESSAGE_CHARS}.",
@@ -399,6 +416,7 @@ async def achat_reply(
     text = _validate_text(text)
     await check_chat_rate(user.pk)
     client_id = (client_id or "").strip()[:64] or uuid.uuid4().hex
+    _check_storable(client_id, "client_id")
     begun = await db_async(_begin_turn)(
         user=user,
         text=text,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -24,9 +25,11 @@ def error_frame(detail: str, code: str, fields: dict | None = None) -> dict[str,
 class ErrorSerializer(serializers.Serializer):
     """`error_body()` in the OpenAPI schema: one component ("Error") for every error response."""
 
-    detail = serializers.CharField()
-    code = serializers.CharField()
-    fields = serializers.DictField()  # type: ignore[assignment]  # a declared field, not Serializer.fields
+    detail = serializers.CharField(help_text="What was wrong and what to do, for people.")
+    code = serializers.CharField(help_text="Stable machine-readable code: invalid, not_found, throttled, …")
+    fields = serializers.DictField(  # type: ignore[assignment]  # a declared field, not Serializer.fields
+        help_text="Per-field messages for invalid input; empty otherwise."
+    )
 
 
 class DomainError(Exception):
@@ -41,6 +44,52 @@ class DomainError(Exception):
         if code:
             self.code = code
         self.fields = fields or {}
+
+
+ERROR_REF = {"$ref": "#/components/schemas/Error"}  # ErrorSerializer's component
+# Where a view streams (text/event-stream), an error before the stream starts is one SSE event
+# `error` whose data is error_body() as JSON.
+SSE_ERROR_EVENT = {
+    "type": "object",
+    "properties": {"event": {"type": "string", "enum": ["error"]}, "data": {"type": "string"}},
+    "required": ["event", "data"],
+}
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+DEFAULT_ERROR_RESPONSES = {
+    "400": "Invalid input (code invalid, fields per field) or a body that is not valid JSON (code parse_error)",
+    "401": "Not authenticated, or the access token is invalid or expired",
+    "403": "Signed in but not allowed (staff only)",
+    "404": "Not found, or not yours",
+    "429": "Too many requests (code throttled or rate_limited): try again later",
+}
+
+
+def error_response(description: str) -> OpenApiResponse:
+    """An error status documented with the API's one error body."""
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+def error_responses_hook(result: dict, generator: Any, request: Any, public: bool) -> dict:
+    """drf-spectacular postprocessing hook: every operation documents the 4xx statuses every view can
+    answer (parse errors, a bad token on a public view, throttles), with the error body — so the
+    schema tells clients and schemathesis the truth. Statuses a view documents itself keep their description; every
+    error status gets the error body (as an SSE `error` event where the view streams)."""
+    if "Error" not in result.get("components", {}).get("schemas", {}):
+        raise ImproperlyConfigured("No view documents ErrorSerializer: the hook has no Error component to point at.")
+    for path_item in result.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if method not in HTTP_METHODS:
+                continue
+            responses = operation.setdefault("responses", {})
+            for code, description in DEFAULT_ERROR_RESPONSES.items():
+                responses.setdefault(code, {"description": description})
+            for code, response in responses.items():
+                if not code.startswith(("4", "5")):
+                    continue
+                content = response.setdefault("content", {"application/json": {}})
+                for media_type, body in content.items():
+                    body["schema"] = dict(SSE_ERROR_EVENT if media_type == "text/event-stream" else ERROR_REF)
+    return result
 
 
 def _first_code(codes: Any) -> str:

@@ -22,6 +22,8 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from redis.exceptions import RedisError
 
+from digitalme.errors import error_frame
+
 logger = logging.getLogger(__name__)
 
 UserEventListener = Callable[[int, dict[str, Any]], None]
@@ -130,7 +132,7 @@ class ChannelLayerOutageMixin:
                 "channel layer unavailable; socket closed with 1013",
                 extra={"path": scope.get("path", ""), "error": type(exc).__name__},
             )
-            frame = {"type": "error", "code": "unavailable", "detail": "Live updates are unavailable; reconnecting."}
+            frame = error_frame("Live updates are unavailable; reconnecting.", "unavailable")
             with contextlib.suppress(Exception):  # not accepted yet, or already gone
                 await send({"type": "websocket.send", "text": json.dumps(frame)})
             with contextlib.suppress(Exception):

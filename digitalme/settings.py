@@ -358,6 +358,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation documents the API's error body for the 4xx any view can answer (digitalme/errors.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "digitalme.errors.error_responses_hook"],
 }
 JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="")
 if not JWT_SIGNING_KEY:

@@ -17,18 +17,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.serializers import StrictSerializer
-from digitalme.errors import ErrorSerializer
+from digitalme.errors import error_response
 from digitalme.throttling import UserRateThrottle
 from integrations import insights, loadtest, selectors, services
 from integrations.models import PROVIDER_KINDS, Integration, IntegrationStatus, Provider
 
-ERROR = ErrorSerializer
 ERRORS = {
-    400: OpenApiResponse(ERROR, description="Invalid input"),
-    401: OpenApiResponse(ERROR, description="Not authenticated"),
-    404: OpenApiResponse(ERROR, description="Unknown provider"),
-    409: OpenApiResponse(ERROR, description="Not connected / reconnect needed / switched off"),
-    503: OpenApiResponse(ERROR, description="The sync queue is unavailable"),
+    400: error_response("Invalid input"),
+    401: error_response("Not authenticated"),
+    404: error_response("Unknown provider"),
+    409: error_response("Not connected / reconnect needed / switched off"),
+    503: error_response("The sync queue is unavailable"),
 }
 INTEGRATIONS_PAGE = "/integrations/"
 
@@ -226,7 +225,7 @@ class IntegrationLoadTestApi(APIView):
         request=IntegrationLoadTestInputSerializer,
         responses={
             200: OpenApiResponse(description="latency percentiles and errors"),
-            403: OpenApiResponse(ERROR),
+            403: error_response("Staff only"),
             **ERRORS,
         },
     )

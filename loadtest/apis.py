@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from digitalme.errors import error_response
 from loadtest.services import load_test_run
 
 MAX_USERS = 50
@@ -63,9 +64,8 @@ class LoadTestApi(APIView):
         responses={
             # a copy: inline_serializer keeps (and changes) the mapping it is given
             200: inline_serializer("LoadTestOutput", fields=dict(LOAD_TEST_OUTPUT_FIELDS)),
-            400: OpenApiResponse(description="Sizes out of bounds"),
-            401: OpenApiResponse(description="Not authenticated"),
-            403: OpenApiResponse(description="Not staff"),
+            400: error_response("Sizes out of bounds"),
+            403: error_response("Not staff"),
         },
         summary="Run the chat load scenario in-process (staff)",
     )

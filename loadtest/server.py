@@ -1,12 +1,17 @@
-"""Start and stop a real daphne process for benchmarks and real-process tests.
+"""Start and stop real daphne processes for benchmarks and real-process tests.
 
-A subprocess on a free loopback port, with the environment given (database, Redis, model);
-`peak_rss_mb()` reads the kernel's high-water mark of its resident memory.
+`DaphneServer`: one subprocess on a free loopback port, with the environment given (database,
+Redis, model). `ServerGroup`: N of them sharing PostgreSQL and Redis behind the round-robin
+balancer (loadtest/balancer.py), addressed through the balancer's port — what `make bench
+--processes N` talks to; N = 1 goes through the balancer too, so every N pays the same hop.
+CPU time and memory are read from /proc: `cpu_s()` is utime + stime, `peak_rss_mb()` the kernel's
+high-water mark of resident memory (VmHWM).
 """
 
 from __future__ import annotations
 
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -27,12 +32,67 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class DaphneServer:
+def _status_kb(pid: int, field: str) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return float(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _mb(kb: float | None) -> float | None:
+    return round(kb / 1024, 1) if kb is not None else None
+
+
+def _cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds a process has used so far (/proc/<pid>/stat)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # After the command name: state is field 3, utime and stime are fields 14 and 15 (man 5 proc).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _Process:
+    """A child process whose CPU and memory the bench reads."""
+
+    process: subprocess.Popen | None = None
+
+    def _pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def cpu_s(self) -> float | None:
+        pid = self._pid()
+        return _cpu_s(pid) if pid is not None else None
+
+    def peak_rss_mb(self) -> float | None:
+        """The process's resident-memory high-water mark (VmHWM), in MB."""
+        pid = self._pid()
+        return _mb(_status_kb(pid, "VmHWM")) if pid is not None else None
+
+    def rss_mb(self) -> float | None:
+        pid = self._pid()
+        return _mb(_status_kb(pid, "VmRSS")) if pid is not None else None
+
+    def _terminate(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+class DaphneServer(_Process):
     def __init__(self, *, env: dict[str, str], port: int | None = None, log_path: Path | None = None) -> None:
         self.env = {**os.environ, **env}
         self.port = port or free_port()
         self.log_path = log_path
-        self.process: subprocess.Popen | None = None
+        self.process = None
         self._log: IO | None = None
 
     @property
@@ -43,7 +103,8 @@ class DaphneServer:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
-    def start(self, *, timeout_s: float = 90.0) -> DaphneServer:
+    def launch(self) -> DaphneServer:
+        """Start the process without waiting for it (`wait_ready` does)."""
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = self.log_path.open("w")
@@ -65,6 +126,10 @@ class DaphneServer:
             stdout=self._log or subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
         )
+        return self
+
+    def wait_ready(self, *, timeout_s: float = 90.0) -> DaphneServer:
+        assert self.process is not None, "launch() first"
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -78,50 +143,167 @@ class DaphneServer:
         self.stop()
         raise RuntimeError(f"daphne did not answer /health/ within {timeout_s:.0f} s")
 
+    def start(self, *, timeout_s: float = 90.0) -> DaphneServer:
+        return self.launch().wait_ready(timeout_s=timeout_s)
+
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        self._terminate()
         if self._log is not None:
             self._log.close()
             self._log = None
 
-    def _status_kb(self, field: str) -> float | None:
-        if self.process is None:
-            return None
+    def __enter__(self) -> DaphneServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class BalancerProcess(_Process):
+    """loadtest/balancer.py in its own process (its CPU is not the client's nor the servers')."""
+
+    def __init__(self, *, backends: list[int], port: int | None = None, log_path: Path | None = None) -> None:
+        self.backends = backends
+        self.port = port or free_port()
+        self.log_path = log_path
+        self.process = None
+        self._log: IO | None = None
+
+    def start(self, *, timeout_s: float = 30.0) -> BalancerProcess:
+        from loadtest.balancer import READY_LINE
+
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log = self.log_path.open("w")
+        command = [sys.executable, "-m", "loadtest.balancer", "--port", str(self.port)]
+        for port in self.backends:
+            command += ["--backend", f"127.0.0.1:{port}"]
+        self.process = subprocess.Popen(
+            command, cwd=BASE_DIR, stdout=subprocess.PIPE, stderr=self._log or subprocess.DEVNULL, text=True
+        )
+        assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout_s)
+        line = self.process.stdout.readline() if ready else ""  # "" too when it died
+        if READY_LINE not in line:
+            self.stop()
+            raise RuntimeError(f"the balancer did not start: {line!r}; see {self.log_path}")
+        return self
+
+    def stop(self) -> str:
+        """Stop it; returns its last words (connections per backend)."""
+        self._terminate()
+        said = ""
+        if self.process is not None and self.process.stdout is not None:
+            said = self.process.stdout.read().strip()
+            self.process.stdout.close()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        return said
+
+
+class CeleryWorker(_Process):
+    """A Celery worker (the Procfile's, prefork with CONCURRENCY children) on the environment's
+    broker; `start` returns when it answers a ping. Its CPU is the parent's only."""
+
+    def __init__(self, *, env: dict[str, str], concurrency: int = 2, log_path: Path | None = None) -> None:
+        self.env = {**os.environ, **env}
+        self.concurrency = concurrency
+        self.log_path = log_path
+        self.process = None
+        self._log: IO | None = None
+
+    def start(self, *, timeout_s: float = 240.0) -> CeleryWorker:
+        from digitalme.celery import app
+
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log = self.log_path.open("w")
+        name = f"bench-{os.getpid()}-{free_port()}@%h"
+        self.process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "celery", "-A", "digitalme", "worker", "--loglevel=INFO", "-n", name),
+                *(f"--concurrency={self.concurrency}", "--without-mingle", "--without-gossip"),
+            ],
+            cwd=BASE_DIR,
+            env=self.env,
+            stdout=self._log or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        wanted = name.split("@", 1)[0]
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:  # a loaded 2-core host takes a while to import everything
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the Celery worker exited with {self.process.returncode}; see {self.log_path}")
+            if any(wanted in host for reply in app.control.ping(timeout=1.0) for host in reply):
+                return self
+        self.stop()
+        raise RuntimeError(f"the Celery worker did not answer a ping within {timeout_s:.0f} s")
+
+    def stop(self) -> None:
+        self._terminate()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+class ServerGroup:
+    """N daphne processes behind one balancer; the URLs are the balancer's."""
+
+    def __init__(self, *, processes: int, env: dict[str, str], log_dir: Path | None = None) -> None:
+        if processes < 1:
+            raise ValueError("processes must be ≥ 1")
+        self.servers = [
+            DaphneServer(env=env, log_path=log_dir / f"server-{index + 1}.log" if log_dir else None)
+            for index in range(processes)
+        ]
+        self.balancer = BalancerProcess(
+            backends=[server.port for server in self.servers], log_path=log_dir / "balancer.log" if log_dir else None
+        )
+        self.balancer_report = ""
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.balancer.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.balancer.port}"
+
+    @property
+    def pids(self) -> list[int | None]:
+        return [server.process.pid if server.process else None for server in self.servers]
+
+    def start(self, *, timeout_s: float = 120.0) -> ServerGroup:
         try:
-            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-                if line.startswith(field + ":"):
-                    return float(line.split()[1])
-        except OSError:
-            return None
-        return None
+            for server in self.servers:  # all boot at once, then each is waited for
+                server.launch()
+            for server in self.servers:
+                server.wait_ready(timeout_s=timeout_s)
+            self.balancer.start()
+        except Exception:
+            self.stop()
+            raise
+        return self
 
-    def peak_rss_mb(self) -> float | None:
-        """The process's resident-memory high-water mark (VmHWM), in MB."""
-        value = self._status_kb("VmHWM")
-        return round(value / 1024, 1) if value is not None else None
-
-    def rss_mb(self) -> float | None:
-        value = self._status_kb("VmRSS")
-        return round(value / 1024, 1) if value is not None else None
+    def stop(self) -> None:
+        self.balancer_report = self.balancer.stop() or self.balancer_report
+        for server in self.servers:
+            server.stop()
 
     def cpu_s(self) -> float | None:
-        """User + system CPU seconds the server process has used so far (/proc/<pid>/stat)."""
-        if self.process is None:
-            return None
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        # After the command name: state is field 3, utime and stime are fields 14 and 15 (man 5 proc).
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU seconds of every server process together (the balancer's apart: `balancer.cpu_s()`)."""
+        values = [server.cpu_s() for server in self.servers]
+        return None if any(value is None for value in values) else sum(values)  # type: ignore[arg-type]
 
-    def __enter__(self) -> DaphneServer:
+    def peak_rss_mb(self) -> list[float | None]:
+        """Each server process's resident-memory high-water mark, in MB."""
+        return [server.peak_rss_mb() for server in self.servers]
+
+    def rss_mb(self) -> list[float | None]:
+        return [server.rss_mb() for server in self.servers]
+
+    def __enter__(self) -> ServerGroup:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -11,6 +11,7 @@ from asgiref.sync import async_to_sync
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
 from loadtest import client
@@ -46,6 +47,23 @@ def loadtest_users_delete(*, run_id: str) -> int:
     User = get_user_model()
     deleted, _ = User.objects.filter(email__startswith=f"lt-{run_id}-", email__endswith=f"@{EMAIL_DOMAIN}").delete()
     return deleted
+
+
+def loadtest_telegram_link(*, user_id: int, telegram_user_id: int) -> None:
+    """Link a load-test user to a Telegram user id (as the confirmed link flow would), so the bot
+    answers that Telegram user as this user."""
+    TelegramAccount = apps.get_model("telegram_bot", "TelegramAccount")
+    TelegramAccount.objects.update_or_create(
+        telegram_user_id=telegram_user_id,
+        defaults={"chat_id": telegram_user_id, "user_id": user_id, "linked_at": timezone.now()},
+    )
+
+
+def reply_llm_ms(*, client_ids: list[str]) -> dict[str, int | None]:
+    """The LLM's own time (stored `latency_ms`) of the replies to these client ids."""
+    Message = apps.get_model("chat", "Message")
+    rows = Message.objects.filter(client_id__in=client_ids, role="assistant").values_list("client_id", "latency_ms")
+    return dict(rows)
 
 
 def user_messages_stored(*, user_ids: list[int]) -> int:

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.serializers import StrictSerializer
-from digitalme.errors import ErrorSerializer
+from digitalme.errors import error_response
 from notifications.models import PushSubscription
 from notifications.selectors import push_subscription_list
 from notifications.services import push_enabled, push_subscription_delete, push_subscription_save, vapid_public_key
 
-ERROR = ErrorSerializer
-E400 = OpenApiResponse(ERROR, description="Invalid subscription (code invalid_subscription or invalid)")
-E401 = OpenApiResponse(ERROR, description="Not authenticated")
-E404 = OpenApiResponse(ERROR, description="Not found (or not yours)")
-E409 = OpenApiResponse(ERROR, description="Push is not configured on this server (code push_unavailable)")
+E400 = error_response("Invalid subscription (code invalid_subscription or invalid)")
+E401 = error_response("Not authenticated")
+E404 = error_response("Not found (or not yours)")
+E409 = error_response("Push is not configured on this server (code push_unavailable)")
 
 
 class PushConfigOutputSerializer(serializers.Serializer):

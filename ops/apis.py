@@ -9,10 +9,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.serializers import StrictSerializer
-from digitalme.errors import ErrorSerializer
+from digitalme.errors import error_response
 from ops.dbtest import database_latency_test
-
-ERROR = ErrorSerializer
 
 
 class DatabaseTestApi(APIView):
@@ -27,9 +25,9 @@ class DatabaseTestApi(APIView):
         request=DatabaseTestInputSerializer,
         responses={
             200: OpenApiResponse(description="p50/p95 per query and a pass/fail verdict against the threshold"),
-            400: OpenApiResponse(ERROR, description="Invalid input"),
-            401: OpenApiResponse(ERROR, description="Not authenticated"),
-            403: OpenApiResponse(ERROR, description="Not staff"),
+            400: error_response("Invalid input"),
+            401: error_response("Not authenticated"),
+            403: error_response("Not staff"),
         },
     )
     def post(self, request):

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.serializers import StrictSerializer
-from digitalme.errors import ErrorSerializer
+from digitalme.errors import error_response
 from digitalme.throttling import RateThrottle
 from personality.cards import card_export, card_png
 from personality.drift import drift_series
@@ -33,12 +33,11 @@ from personality.selectors import (
 from personality.services import persona_revert, persona_update, version_publish_guarded
 from personality.versioning import snapshot_diff
 
-ERROR = ErrorSerializer
-NOT_FOUND = {404: OpenApiResponse(ERROR, description="Unknown persona slug or version")}
+NOT_FOUND = {404: error_response("Unknown persona slug or version")}
 STAFF_ERRORS = {
-    400: OpenApiResponse(ERROR, description="Invalid input; `fields` names the trait or field"),
-    401: OpenApiResponse(ERROR, description="Not authenticated"),
-    403: OpenApiResponse(ERROR, description="Staff only"),
+    400: error_response("Invalid input; `fields` names the trait or field"),
+    401: error_response("Not authenticated"),
+    403: error_response("Staff only"),
     **NOT_FOUND,
 }
 
@@ -61,9 +60,8 @@ class PublishCheckOutputSerializer(serializers.Serializer):
     rule = serializers.CharField()
 
 
-PUBLISH_REFUSED = OpenApiResponse(
-    ERROR,
-    description="PERSONA_EVAL_PUBLISH_RULE=refuse and the version scores worse or was never evaluated "
+PUBLISH_REFUSED = error_response(
+    "PERSONA_EVAL_PUBLISH_RULE=refuse and the version scores worse or was never evaluated "
     "(code publish_refused); the change is kept as a draft version",
 )
 
@@ -405,7 +403,7 @@ class PersonalityTestApi(APIView):
         request=PersonalityTestInputSerializer,
         responses={
             202: PersonalityTestRunOutputSerializer,
-            503: OpenApiResponse(ERROR, description="The job queue is unavailable (code queue_unavailable)"),
+            503: error_response("The job queue is unavailable (code queue_unavailable)"),
             **STAFF_ERRORS,
         },
     )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from digitalme.errors import ErrorSerializer
+from digitalme.errors import error_response
 from digitalme.throttling import UserRateThrottle
 from telegram_bot.services import link_code_issue
 
@@ -31,10 +31,10 @@ class TelegramLinkCodeApi(APIView):
         request=None,
         responses={
             201: TelegramLinkCodeOutputSerializer,
-            401: OpenApiResponse(ErrorSerializer, description="Not authenticated"),
-            403: OpenApiResponse(ErrorSerializer, description="Guest accounts can't link"),
-            404: OpenApiResponse(ErrorSerializer, description="Telegram is not set up on this server"),
-            429: OpenApiResponse(ErrorSerializer, description="Too many requests"),
+            401: error_response("Not authenticated"),
+            403: error_response("Guest accounts can't link"),
+            404: error_response("Telegram is not set up on this server"),
+            429: error_response("Too many requests"),
         },
     )
     def post(self, request):

@@ -445,17 +445,22 @@ def update_store(*, update_id: int, payload: dict[str, Any], request_id: str = "
 
 
 def update_enqueue(*, update_id: int, countdown: float | None = None) -> bool:
-    """Queue the worker task; a broker outage only delays the update (updates_resume re-queues it)."""
+    """Queue the worker task; a broker outage only delays the update (updates_resume re-queues it).
+
+    The row is marked queued before the task is published, never after: a worker may lease the
+    update the moment the task lands, and a row still being written is locked, which the lease's
+    SKIP LOCKED passes over — the update would then wait for the resume job.
+    """
     from telegram_bot.tasks import update_process
 
+    queued = ProcessedUpdate.objects.filter(update_id=update_id)
+    queued.update(queued_at=timezone.now() + timedelta(seconds=countdown or 0))
     try:
         update_process.apply_async(args=[update_id], countdown=countdown)
     except Exception:  # noqa: BLE001 - kombu raises many kinds; the update is stored either way
         logger.warning("could not queue a telegram update; it waits for updates_resume", extra={"update_id": update_id})
+        queued.update(queued_at=None)  # resumed after RESUME_GRACE
         return False
-    ProcessedUpdate.objects.filter(update_id=update_id).update(
-        queued_at=timezone.now() + timedelta(seconds=countdown or 0)
-    )
     return True
 
 

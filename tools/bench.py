@@ -1,21 +1,28 @@
-"""`make bench`: the chat path under load against the bare Channels floor, on one real server.
+"""`make bench`: the chat path under load against the bare Channels floor, through the same balancer.
 
-Starts daphne itself (migrated PostgreSQL from DATABASE_URL, channels-redis on REDIS_URL) with
-the `fake/fixed40` model (a fixed 40-token reply, zero delay: the server's own cost is measured)
-and the echo consumer enabled. Then, with the same client (loadtest/client.py):
-  1. echo floor: N users × M messages on /ws/bench/echo/ (same frames, no DB, no LLM);
-  2. chat: N users × M messages on /ws/chat/ (the real pipeline);
-  3. held: IDLE extra authenticated sockets kept open while N users chat again.
-Prints a summary and writes bench-output/bench.json and bench-output/latency.png.
+For each N of `--processes` (default 1) starts N daphne processes (migrated PostgreSQL from
+DATABASE_URL, channels-redis on REDIS_URL, the `fake/fixed40` model: a fixed 40-token reply with
+zero delay, so the server's own cost is measured, and the echo consumer enabled) behind the
+round-robin balancer of loadtest/balancer.py, and with one client (loadtest/client.py) runs:
+  1. echo floor: USERS × MESSAGES on /ws/bench/echo/ (same frames, no DB, no LLM);
+  2. chat: USERS × MESSAGES on /ws/chat/ (the real pipeline);
+  3. and 4. the same two with IDLE extra authenticated sockets held open meanwhile.
+Every phase records turns/s, time to first token and to the full reply (p50/p95/p99), errors,
+frames received vs expected, messages stored vs sent (chat), the servers' CPU time per turn
+(utime + stime of every daphne process, summed; the balancer's apart) and peak RSS per process.
+Prints chat vs floor for each N and writes bench-output/bench.json (every figure, the latency
+histograms' counts) and bench-output/latency.png (the histograms, one row per N).
 
-    make bench BENCH_ARGS="--users 100 --messages 10 --idle 900"
+    make bench BENCH_ARGS="--users 100 --messages 10 --idle 900 --processes 1,2"
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import json
+import math
 import os
 import sys
 import time
@@ -34,61 +41,227 @@ SERVER_ENV = {
     "CHAT_RATE_LIMIT": "1000000",
 }
 TABS_PER_IDLE_USER = 10
+ECHO_PATH, CHAT_PATH = "/ws/bench/echo/", "/ws/chat/"
+# (phase, path, with idle sockets, the floor it is compared with)
+PHASES = (
+    ("echo_floor", ECHO_PATH, False, None),
+    ("chat", CHAT_PATH, False, "echo_floor"),
+    ("echo_floor_with_idle_sockets", ECHO_PATH, True, None),
+    ("chat_with_idle_sockets", CHAT_PATH, True, "echo_floor_with_idle_sockets"),
+)
+HISTOGRAM_BINS = 80
+TARGET_P95_RATIO, TARGET_TURNS_RATIO, TARGET_CPU_MS, TARGET_RSS_MB = 2.0, 0.4, 10.0, 250.0
 
 
-def parse_args() -> argparse.Namespace:
+def _process_counts(text: str) -> list[int]:
+    try:
+        counts = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give process counts like 1 or 1,2") from None
+    if not counts or counts[0] < 1:
+        raise argparse.ArgumentTypeError("process counts must be ≥ 1")
+    return counts
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=100, help="concurrent active users (default 100)")
     parser.add_argument("--messages", type=int, default=10, help="messages per user (default 10)")
-    parser.add_argument("--idle", type=int, default=900, help="idle sockets held open in phase 3 (0 skips it)")
+    parser.add_argument("--idle", type=int, default=900, help="idle sockets held open in phases 3-4 (0 skips them)")
+    parser.add_argument(
+        "--processes", type=_process_counts, default=[1], help="daphne processes behind the balancer: N or a list 1,2"
+    )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for one reply")
     parser.add_argument("--output", type=Path, default=ROOT / "bench-output")
-    return parser.parse_args()
-
-
-def _latencies(runs: list[Any]) -> tuple[list[float], list[float]]:
-    ok = [turn for run in runs for turn in run.turns if turn.ok]
-    return [t.ttft_s * 1000 for t in ok if t.ttft_s is not None], [t.total_s * 1000 for t in ok if t.total_s]
+    return parser.parse_args(argv)
 
 
 def _ratio(chat: float | None, floor: float | None) -> float | None:
     return round(chat / floor, 2) if chat and floor else None
 
 
-def _plot(path: Path, echo_runs: list[Any], chat_runs: list[Any], held_runs: list[Any]) -> None:
+def _latencies_ms(runs: list[Any]) -> dict[str, list[float]]:
+    ok = [turn for run in runs for turn in run.turns if turn.ok]
+    return {
+        "ttft": [t.ttft_s * 1000 for t in ok if t.ttft_s is not None],
+        "full_reply": [t.total_s * 1000 for t in ok if t.total_s is not None],
+    }
+
+
+def histogram(series: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
+    """Counts per log-spaced bin (the floor and the chat path differ by orders of magnitude), one
+    set of bins for every series of a run so they can be drawn over each other."""
+    values = [v for kinds in series.values() for part in kinds.values() for v in part if v > 0]
+    low, high = max(min(values, default=1.0), 0.1), max(values, default=10.0)
+    high = max(high, low * 1.01)
+    step = math.log(high / low) / HISTOGRAM_BINS
+    edges = [round(low * math.exp(step * i), 3) for i in range(HISTOGRAM_BINS + 1)]
+    edges[-1] = max(edges[-1], high)
+
+    def counts(part: list[float]) -> list[int]:
+        bins = [0] * HISTOGRAM_BINS
+        for value in part:
+            bins[min(max(bisect.bisect_right(edges, value) - 1, 0), HISTOGRAM_BINS - 1)] += 1
+        return bins
+
+    return {
+        "bin_edges_ms": edges,
+        "series": {name: {kind: counts(part) for kind, part in kinds.items()} for name, kinds in series.items()},
+    }
+
+
+def _plot(path: Path, runs: list[dict[str, Any]]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
-    series = [("echo floor", echo_runs, "#7a7a7a"), ("chat", chat_runs, "#1f6feb")]
-    if held_runs:
-        series.append(("chat + idle sockets", held_runs, "#d2691e"))
-    everything = [value for _, runs, _ in series for part in _latencies(runs) for value in part if value > 0]
-    # Log-spaced bins: the floor and the chat path differ by orders of magnitude.
-    bins = np.logspace(np.log10(max(min(everything, default=1), 0.1)), np.log10(max(everything, default=10)), 80)
-    figure, (first, full) = plt.subplots(1, 2, figsize=(12, 4.5))
-    for label, runs, color in series:
-        ttft, total = _latencies(runs)
-        if ttft:
-            first.hist(ttft, bins=bins, alpha=0.55, label=label, color=color)
-        if total:
-            full.hist(total, bins=bins, alpha=0.55, label=label, color=color)
-    first.set_title("Time to first token")
-    full.set_title("Time to full reply (40 tokens)")
-    for axis in (first, full):
-        axis.set_xscale("log")
-        axis.set_xlabel("ms (log scale)")
-        axis.set_ylabel("turns")
-        axis.legend()
+    colors = {
+        "echo_floor": "#7a7a7a",
+        "chat": "#1f6feb",
+        "echo_floor_with_idle_sockets": "#b0b0b0",
+        "chat_with_idle_sockets": "#d2691e",
+    }
+    figure, axes = plt.subplots(len(runs), 2, figsize=(12, 4.5 * len(runs)), squeeze=False)
+    for row, run in zip(axes, runs, strict=True):
+        edges = run["histogram"]["bin_edges_ms"]
+        for name, kinds in run["histogram"]["series"].items():
+            for axis, kind in zip(row, ("ttft", "full_reply"), strict=True):
+                if any(kinds[kind]):
+                    axis.stairs(
+                        kinds[kind], edges, fill=True, alpha=0.5, label=name.replace("_", " "), color=colors[name]
+                    )
+        for axis, title in zip(row, ("Time to first token", "Time to full reply (40 tokens)"), strict=True):
+            axis.set_title(f"{title}, {run['processes']} process(es)")
+            axis.set_xscale("log")
+            axis.set_xlabel("ms (log scale)")
+            axis.set_ylabel("turns")
+            axis.legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=100)
     plt.close(figure)
 
 
-def main() -> int:
-    args = parse_args()
+def _run_processes(
+    n: int, *, args: argparse.Namespace, tokens: list[str], idle_tokens: list[str], active_ids: list[int]
+) -> dict[str, Any]:
+    """Every phase against N servers behind the balancer; the figures of this N."""
+    from loadtest import client
+    from loadtest.server import ServerGroup
+    from loadtest.services import user_messages_stored
+
+    group = ServerGroup(processes=n, env=SERVER_ENV, log_dir=args.output / f"servers-{n}")
+    run: dict[str, Any] = {"processes": n, "loadavg_before": os.getloadavg()}
+    latencies: dict[str, dict[str, list[float]]] = {}
+    try:
+        group.start()
+        print(f"{n} daphne process(es) {group.pids} behind the balancer on {group.http_url}", flush=True)
+        opener = client.SocketConnection.opener(group.ws_url, timeout_s=args.timeout)
+        # Warm-up (not measured): imports, pools, the first LLM call — in every process.
+        warm = (tokens * (2 * n))[: max(5, 2 * n)]
+        for path in (ECHO_PATH, CHAT_PATH):
+            asyncio.run(client.run_chat_load(opener, tokens=warm, messages_per_user=2, path=path))
+        for name, path, with_idle, floor in PHASES:
+            if with_idle and not idle_tokens:
+                continue
+            held = idle_tokens if with_idle else []
+            print(
+                f"  {name}: {len(tokens)} users × {args.messages} messages"
+                + (f", {len(held)} idle sockets open" if held else "")
+                + " …",
+                flush=True,
+            )
+            stored_before = user_messages_stored(user_ids=active_ids) if path == CHAT_PATH else 0
+            cpu_before, balancer_before = group.cpu_s(), group.balancer.cpu_s()
+            active, idle, wall_s = asyncio.run(
+                client.run_chat_load(
+                    opener,
+                    tokens=tokens,
+                    messages_per_user=args.messages,
+                    timeout_s=args.timeout,
+                    path=path,
+                    idle_tokens=held,
+                )
+            )
+            cpu_after, balancer_after = group.cpu_s(), group.balancer.cpu_s()
+            figures = client.summarize(active, wall_s=wall_s, expected_tokens=len(client.ECHO_TOKENS))
+            turns = len(tokens) * args.messages
+            figures["server_cpu_ms_per_turn"] = (
+                round((cpu_after - cpu_before) * 1000 / turns, 2)
+                if cpu_before is not None and cpu_after is not None
+                else None
+            )
+            figures["balancer_cpu_ms_per_turn"] = (
+                round((balancer_after - balancer_before) * 1000 / turns, 2)
+                if balancer_before is not None and balancer_after is not None
+                else None
+            )
+            if path == CHAT_PATH:
+                figures["messages_sent"] = figures["turns_sent"]
+                figures["messages_stored"] = user_messages_stored(user_ids=active_ids) - stored_before
+            if held:
+                figures["idle_sockets_requested"] = len(held)
+                figures["idle_sockets_held"] = sum(1 for one in idle if one.ready)
+                figures["idle_failed_handshakes"] = sum(1 for one in idle if not one.handshake_ok)
+                figures["open_sockets_peak"] = figures["idle_sockets_held"] + len(tokens)
+            peaks = group.peak_rss_mb()
+            figures["server_peak_rss_mb_per_process"] = peaks
+            figures["server_peak_rss_mb"] = max((p for p in peaks if p is not None), default=None)
+            if floor is not None:
+                figures["ratios_to_floor"] = _ratios(figures, run[floor])
+            run[name] = figures
+            latencies[name] = _latencies_ms(active)
+        run["server_rss_mb_at_end_per_process"] = group.rss_mb()
+    finally:
+        group.stop()
+    run["balancer"] = group.balancer_report
+    run["loadavg_after"] = os.getloadavg()
+    run["targets"] = _targets(run)
+    run["histogram"] = histogram(latencies)
+    return run
+
+
+def _ratios(chat: dict[str, Any], floor: dict[str, Any]) -> dict[str, float | None]:
+    ratios = {
+        f"{kind}_{p}": _ratio(chat[f"{kind}_ms"][p], floor[f"{kind}_ms"][p])
+        for kind in ("ttft", "full_reply")
+        for p in ("p50", "p95", "p99")
+    }
+    ratios["turns_per_s"] = _ratio(chat["turns_per_s"], floor["turns_per_s"])
+    ratios["server_cpu_ms_per_turn"] = _ratio(chat["server_cpu_ms_per_turn"], floor["server_cpu_ms_per_turn"])
+    return ratios
+
+
+def _targets(run: dict[str, Any]) -> dict[str, bool | None]:
+    """The issue's "done when", judged on this run's chat phases."""
+    chats = [run[name] for name in ("chat", "chat_with_idle_sockets") if name in run]
+    return {
+        "zero_errors": all(c["errors"] == 0 and c["failed_handshakes"] == 0 for c in chats),
+        "stored_equals_sent": all(c["messages_stored"] == c["messages_sent"] for c in chats),
+        "every_frame_delivered": all(c["frames_received"] == c["frames_expected"] for c in chats),
+        "full_reply_p95_at_most_2x_floor": all(
+            (c["ratios_to_floor"]["full_reply_p95"] or math.inf) <= TARGET_P95_RATIO for c in chats
+        ),
+        "turns_per_s_at_least_0.4x_floor": all(
+            (c["ratios_to_floor"]["turns_per_s"] or 0) >= TARGET_TURNS_RATIO for c in chats
+        ),
+        "server_cpu_ms_per_turn_at_most_10": all(
+            (c["server_cpu_ms_per_turn"] or math.inf) <= TARGET_CPU_MS for c in chats
+        ),
+        "peak_rss_under_250_mb_per_process": all((c["server_peak_rss_mb"] or math.inf) < TARGET_RSS_MB for c in chats),
+        "idle_sockets_held": (
+            None
+            if "chat_with_idle_sockets" not in run
+            else all(
+                run[name]["idle_sockets_held"] == run[name]["idle_sockets_requested"]
+                for name in ("echo_floor_with_idle_sockets", "chat_with_idle_sockets")
+            )
+        ),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     if args.users < 1 or args.messages < 1 or args.idle < 0:
         print("--users and --messages must be ≥ 1, --idle ≥ 0", file=sys.stderr)
         return 2
@@ -101,8 +274,7 @@ def main() -> int:
     from django.core.management import call_command
 
     from loadtest import client
-    from loadtest.server import DaphneServer
-    from loadtest.services import loadtest_users_create, loadtest_users_delete, user_messages_stored
+    from loadtest.services import loadtest_users_create, loadtest_users_delete
 
     if not settings.DATABASES["default"]["ENGINE"].endswith("postgresql") or not settings.REDIS_URL:
         print("make bench needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL).", file=sys.stderr)
@@ -116,142 +288,90 @@ def main() -> int:
     active, idle = users[: args.users], users[args.users :]
     tokens = [user.token for user in active]
     idle_tokens = [user.token for user in idle for _ in range(TABS_PER_IDLE_USER)][: args.idle]
-    server = DaphneServer(env=SERVER_ENV, log_path=args.output / "server.log")
     report: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "loadavg_before": os.getloadavg()},
         "config": {
             "users": args.users,
             "messages_per_user": args.messages,
             "idle_sockets": args.idle,
+            "processes": args.processes,
             "model": SERVER_ENV["LLM_MODEL"],
             "tokens_per_reply": len(client.ECHO_TOKENS),
         },
+        "runs": [],
     }
     try:
-        server.start()
-        opener = client.SocketConnection.opener(server.ws_url, timeout_s=args.timeout)
-        print(f"daphne pid {server.process.pid if server.process else '?'} on {server.http_url}")
-
-        cpu_ms_per_turn: dict[str, float | None] = {}
-
-        def phase(
-            path: str, *, user_tokens: list[str], idle_tokens: tuple[str, ...] | list[str] = (), name: str = ""
-        ) -> Any:
-            cpu_before = server.cpu_s()
-            result = asyncio.run(
-                client.run_chat_load(
-                    opener,
-                    tokens=user_tokens,
-                    messages_per_user=args.messages,
-                    timeout_s=args.timeout,
-                    path=path,
-                    idle_tokens=idle_tokens,
+        for n in args.processes:
+            report["runs"].append(
+                _run_processes(
+                    n, args=args, tokens=tokens, idle_tokens=idle_tokens, active_ids=[user.id for user in active]
                 )
             )
-            cpu_after = server.cpu_s()
-            turns = len(user_tokens) * args.messages
-            if name and cpu_before is not None and cpu_after is not None:
-                # The server's own CPU time (the client runs in another process) per turn of the phase.
-                cpu_ms_per_turn[name] = round((cpu_after - cpu_before) * 1000 / turns, 2)
-            return result
-
-        # Warm-up (not measured): imports, pools, the first LLM call.
-        warm = tokens[: min(5, len(tokens))]
-        asyncio.run(client.run_chat_load(opener, tokens=warm, messages_per_user=2, path="/ws/bench/echo/"))
-        asyncio.run(client.run_chat_load(opener, tokens=warm, messages_per_user=2, path="/ws/chat/"))
-        stored_before = user_messages_stored(user_ids=[user.id for user in active])
-
-        print(f"echo floor: {args.users} users × {args.messages} messages …", flush=True)
-        echo_runs, _, echo_wall = phase("/ws/bench/echo/", user_tokens=tokens, name="echo_floor")
-        echo = client.summarize(echo_runs, wall_s=echo_wall, expected_tokens=len(client.ECHO_TOKENS))
-        echo["server_peak_rss_mb"] = server.peak_rss_mb()
-
-        print(f"chat: {args.users} users × {args.messages} messages …", flush=True)
-        chat_runs, _, chat_wall = phase("/ws/chat/", user_tokens=tokens, name="chat")
-        chat = client.summarize(chat_runs, wall_s=chat_wall, expected_tokens=len(client.ECHO_TOKENS))
-        stored_after_chat = user_messages_stored(user_ids=[user.id for user in active])
-        chat["messages_sent"] = chat["turns_sent"]
-        chat["messages_stored"] = stored_after_chat - stored_before
-        chat["server_peak_rss_mb"] = server.peak_rss_mb()
-
-        held: dict[str, Any] | None = None
-        held_runs: list[Any] = []
-        if idle_tokens:
-            print(f"held: {len(idle_tokens)} idle sockets open while {args.users} users chat …", flush=True)
-            held_runs, idle_runs, held_wall = phase(
-                "/ws/chat/", user_tokens=tokens, idle_tokens=idle_tokens, name="chat_with_idle_sockets"
-            )
-            held = client.summarize(held_runs, wall_s=held_wall, expected_tokens=len(client.ECHO_TOKENS))
-            held["messages_sent"] = held["turns_sent"]
-            held["messages_stored"] = user_messages_stored(user_ids=[user.id for user in active]) - stored_after_chat
-            held["idle_sockets_requested"] = len(idle_tokens)
-            held["idle_sockets_held"] = sum(1 for run in idle_runs if run.ready)
-            held["idle_failed_handshakes"] = sum(1 for run in idle_runs if not run.handshake_ok)
-            held["open_sockets_peak"] = held["idle_sockets_held"] + args.users
-            held["server_peak_rss_mb"] = server.peak_rss_mb()
-        report["server_cpu_ms_per_turn"] = cpu_ms_per_turn
-        report["server_rss_mb_at_end"] = server.rss_mb()
-        report["server_peak_rss_mb"] = server.peak_rss_mb()
     finally:
-        server.stop()
         loadtest_users_delete(run_id=run_id)
-
-    report["echo_floor"] = echo
-    report["chat"] = chat
-    if held is not None:
-        report["chat_with_idle_sockets"] = held
-    report["ratios_chat_to_floor"] = {
-        f"{kind}_{p}": _ratio(chat[f"{kind}_ms"][p], echo[f"{kind}_ms"][p])
-        for kind in ("ttft", "full_reply")
-        for p in ("p50", "p95", "p99")
-    }
-    report["ratios_chat_to_floor"]["turns_per_s"] = _ratio(chat["turns_per_s"], echo["turns_per_s"])
-    report["targets"] = {
-        "zero_errors": chat["errors"] == 0 and (held is None or held["errors"] == 0),
-        "stored_equals_sent": chat["messages_stored"] == chat["messages_sent"]
-        and (held is None or held["messages_stored"] == held["messages_sent"]),
-        "frames_all_received": chat["frames_received"] == chat["frames_expected"],
-        "p95_full_reply_within_2x_floor": (report["ratios_chat_to_floor"]["full_reply_p95"] or 99) <= 2.0,
-        "rss_under_250_mb": (report["server_peak_rss_mb"] or 0) < 250,
-        "idle_sockets_held": None if held is None else held["idle_sockets_held"] == len(idle_tokens),
-    }
-    report["targets"]["cpu_ms_per_turn_at_most_10"] = (report["server_cpu_ms_per_turn"].get("chat") or 99) <= 10
+    report["scaling"] = [
+        {
+            "processes": run["processes"],
+            "chat_turns_per_s": run["chat"]["turns_per_s"],
+            "echo_floor_turns_per_s": run["echo_floor"]["turns_per_s"],
+            "turns_per_s_ratio": run["chat"]["ratios_to_floor"]["turns_per_s"],
+            "full_reply_p95_ratio": run["chat"]["ratios_to_floor"]["full_reply_p95"],
+            "chat_server_cpu_ms_per_turn": run["chat"]["server_cpu_ms_per_turn"],
+            "echo_floor_server_cpu_ms_per_turn": run["echo_floor"]["server_cpu_ms_per_turn"],
+            "loadavg_before": run["loadavg_before"],
+        }
+        for run in report["runs"]
+    ]
     report["machine"]["loadavg_after"] = os.getloadavg()
     report["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
     (args.output / "bench.json").write_text(json.dumps(report, indent=2))
-    _plot(args.output / "latency.png", echo_runs, chat_runs, held_runs)
+    _plot(args.output / "latency.png", report["runs"])
     _print(report, args.output)
     return 0
 
 
 def _line(name: str, figures: dict[str, Any]) -> str:
     ttft, full = figures["ttft_ms"], figures["full_reply_ms"]
+    stored = f"  stored {figures['messages_stored']}/{figures['messages_sent']}" if "messages_sent" in figures else ""
+    idle = (
+        f"  idle held {figures['idle_sockets_held']}/{figures['idle_sockets_requested']}"
+        if "idle_sockets_requested" in figures
+        else ""
+    )
     return (
-        f"  {name:22} {figures['turns_per_s']:>7} turns/s  ttft p50/p95/p99 {ttft['p50']}/{ttft['p95']}/{ttft['p99']} ms"
-        f"  full {full['p50']}/{full['p95']}/{full['p99']} ms  errors {figures['errors']}"
-        f"  handshakes failed {figures['failed_handshakes']}  frames {figures['frames_received']}/{figures['frames_expected']}"
+        f"  {name:29} {figures['turns_per_s']:>7} turns/s  ttft p50/p95 {ttft['p50']}/{ttft['p95']} ms"
+        f"  full p50/p95/p99 {full['p50']}/{full['p95']}/{full['p99']} ms"
+        f"  CPU {figures['server_cpu_ms_per_turn']} ms/turn (balancer {figures['balancer_cpu_ms_per_turn']})"
+        f"  errors {figures['errors']}  handshakes failed {figures['failed_handshakes']}"
+        f"  frames {figures['frames_received']}/{figures['frames_expected']}{stored}{idle}"
+        f"  peak RSS {figures['server_peak_rss_mb_per_process']} MB"
     )
 
 
 def _print(report: dict[str, Any], output: Path) -> None:
-    print()
-    print(_line("echo floor", report["echo_floor"]))
-    print(_line("chat", report["chat"]))
-    if "chat_with_idle_sockets" in report:
-        held = report["chat_with_idle_sockets"]
-        print(_line("chat + idle sockets", held))
+    print(f"\n{report['machine']['cpus']} CPUs, load average before {report['machine']['loadavg_before']}")
+    for run in report["runs"]:
+        print(f"\n{run['processes']} process(es), load average {run['loadavg_before']} → {run['loadavg_after']}:")
+        for name, _, _, _ in PHASES:
+            if name in run:
+                print(_line(name, run[name]))
+        for name in ("chat", "chat_with_idle_sockets"):
+            if name in run:
+                ratios = run[name]["ratios_to_floor"]
+                print(
+                    f"  {name} / floor: full-reply p95 ×{ratios['full_reply_p95']}, turns/s ×{ratios['turns_per_s']},"
+                    f" CPU per turn ×{ratios['server_cpu_ms_per_turn']}"
+                )
+        print(f"  targets: {run['targets']}")
+        print(f"  balancer: {run['balancer']}")
+    if len(report["runs"]) > 1:
+        print("\nturns/s by processes (chat / floor): ", end="")
         print(
-            f"  {'':22} open sockets {held['open_sockets_peak']} ({held['idle_sockets_held']}/"
-            f"{held['idle_sockets_requested']} idle held); stored {held['messages_stored']}/{held['messages_sent']}"
+            ", ".join(
+                f"{s['processes']}: {s['chat_turns_per_s']} / {s['echo_floor_turns_per_s']}" for s in report["scaling"]
+            )
         )
-    chat = report["chat"]
-    print(f"  messages stored/sent: {chat['messages_stored']}/{chat['messages_sent']}")
-    print(f"  ratios chat/floor: {report['ratios_chat_to_floor']}")
-    print(f"  server CPU ms per turn: {report['server_cpu_ms_per_turn']}")
-    print(f"  server peak RSS: {report['server_peak_rss_mb']} MB")
-    print(f"  targets: {report['targets']}")
-    print(f"  written: {output / 'bench.json'}, {output / 'latency.png'}")
+    print(f"\nwritten: {output / 'bench.json'}, {output / 'latency.png'}")
 
 
 if __name__ == "__main__":

@@ -9,11 +9,10 @@ The clock starts in this process just before the action (queueing the update, se
 pressing Enter in the first tab) and stops at the page's own Date.now() when a MutationObserver sees
 the text: one machine, one wall clock.
 
-    make bench-live                       # or:
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/dm_live_latency REDIS_URL=redis://127.0.0.1:6379/4 \\
-        .venv/bin/python tools/live_latency.py --samples 20 --json bench-output/live-latency.json
+    make bench-live BENCH_ARGS="--samples 20"    (writes bench-output/live-latency.json)
 
-The database is created if missing and migrated. Prints p50/p95 per path with the load average.
+The database (DATABASE_URL, PostgreSQL) is migrated; Ivan, a Telegram-linked user and a staff
+member are set up. Prints p50/p95 per path with the load average.
 """
 
 from __future__ import annotations
@@ -32,11 +31,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tools"))
 
-from telegram_latency import ensure_database, free_port, wait_for_http  # noqa: E402
-
-from digitalme.stats import percentiles_ms  # noqa: E402
 from tests.fakes.telegram import FakeTelegram  # noqa: E402
 
 PASSWORD = "live-latency-password-42"
@@ -58,44 +53,14 @@ new MutationObserver(() => {
   });
 }).observe(document, { subtree: true, childList: true, characterData: true });
 """
-SETUP = f"""
-from django.contrib.auth.models import Permission
-from accounts.models import User
-from accounts.services import user_create
-from telegram_bot.models import TelegramAccount
-for email, staff in (("{USER}", False), ("{STAFF}", True)):
-    if not User.objects.filter(email=email).exists():
-        user_create(email=email, password="{PASSWORD}", is_staff=staff)
-User.objects.get(email="{STAFF}").user_permissions.set(Permission.objects.filter(content_type__app_label="personality"))
-TelegramAccount.objects.update_or_create(
-    telegram_user_id={TG_USER_ID}, defaults={{"chat_id": {TG_USER_ID}, "user": User.objects.get(email="{USER}")}}
-)
-"""
-
-
-def server_env(fake: FakeTelegram) -> dict[str, str]:
-    return {
-        **os.environ,
-        "ENV_FILE": "",
-        "DEBUG": "false",
-        "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(40),
-        "JWT_SIGNING_KEY": os.environ.get("JWT_SIGNING_KEY") or secrets.token_urlsafe(40),
-        "SECURE_SSL_REDIRECT": "false",
-        "SESSION_COOKIE_SECURE": "false",
-        "CSRF_COOKIE_SECURE": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "STATICFILES_BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage",
-        "WHITENOISE_USE_FINDERS": "true",
-        "LLM_MODEL": "fake/ivan",
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "LOG_LEVEL": "WARNING",
-        "OPS_HEARTBEAT_INTERVAL_S": "0",
-        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-        "TELEGRAM_BOT_TOKEN": fake.token,
-        "TELEGRAM_API_BASE_URL": fake.base_url,
-        "TELEGRAM_RATE_LIMIT_PER_MIN": "1000",
-        "CHAT_RATE_LIMIT": "1000",
-    }
+SERVER_ENV = {
+    "LLM_MODEL": "fake/ivan",
+    "LLM_FALLBACK_MODELS": "",
+    "LOG_LEVEL": "WARNING",
+    "TELEGRAM_RATE_LIMIT_PER_MIN": "100000",
+    "CHAT_RATE_LIMIT": "100000",
+    "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+}
 
 
 def telegram_message(text: str, n: int) -> dict:
@@ -105,18 +70,23 @@ def telegram_message(text: str, n: int) -> dict:
     return {"update_id": int(time.time()) * 1000 + n, "message": {**message, "from": sender, "text": text}}
 
 
-def prepare(env: dict[str, str]) -> None:
-    ensure_database(env.get("DATABASE_URL", ""))
-    manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-    subprocess.run(
-        [*manage, "load_persona", "personality/data/ivan.yaml"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    subprocess.run([*manage, "shell", "-c", SETUP], cwd=ROOT, env=env, check=True)
+def prepare() -> None:
+    """Ivan, a user whose Telegram is linked, and a staff member allowed to publish persona changes."""
+    from django.contrib.auth.models import Permission
+    from django.core.management import call_command
+
+    from accounts.models import User
+    from accounts.services import user_create
+    from loadtest.services import loadtest_telegram_link
+
+    call_command("migrate", verbosity=0, interactive=False)
+    call_command("load_persona", str(ROOT / "personality" / "data" / "ivan.yaml"), verbosity=0)
+    for email, staff in ((USER, False), (STAFF, True)):
+        if not User.objects.filter(email=email).exists():
+            user_create(email=email, password=PASSWORD, is_staff=staff)
+    editors = Permission.objects.filter(content_type__app_label="personality")
+    User.objects.get(email=STAFF).user_permissions.set(editors)
+    loadtest_telegram_link(user_id=User.objects.get(email=USER).pk, telegram_user_id=TG_USER_ID)
 
 
 def seen_at(page, key: str, timeout_s: float = 30.0) -> float:
@@ -210,32 +180,35 @@ def main() -> int:
     chromium = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
     fake = FakeTelegram().start()
-    env = server_env(fake)
-    prepare(env)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    web = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "digitalme.asgi:application"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    env = {**SERVER_ENV, "TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_BASE_URL": fake.base_url}
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "digitalme.settings")
+    import django
+
+    django.setup()
+    from digitalme.stats import percentiles_ms
+    from loadtest.server import DaphneServer
+
+    prepare()
+    web = DaphneServer(env=env)
     poller = subprocess.Popen(
-        [sys.executable, "manage.py", "run_telegram_bot"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL
+        [sys.executable, "manage.py", "run_telegram_bot"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
     )
     load_before = os.getloadavg()
     try:
-        wait_for_http(f"{base}/health/")
+        web.start()
         fake.wait_for("getUpdates", timeout=60)
-        results = measure(base, fake, args.samples, chromium)
+        results = measure(web.http_url, fake, args.samples, chromium)
     finally:
-        for process in (poller, web):
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        poller.terminate()
+        try:
+            poller.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            poller.kill()
+        web.stop()
         fake.stop()
     load_after = os.getloadavg()
     summary = {

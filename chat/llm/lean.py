@@ -101,6 +101,9 @@ async def open_stream(
                 if not exc.retryable:
                     break
                 continue
+            except BaseException:  # the caller's deadline: give the connection back now, not at GC
+                await stream.aclose()
+                raise
             return started
     assert last is not None  # a chain has at least one model
     raise last

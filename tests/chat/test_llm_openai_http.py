@@ -9,8 +9,11 @@ import sys
 import time
 
 import pytest
+from asgiref.sync import sync_to_async
 
 from chat import llm
+from chat.models import Message, Role
+from tests.chat.conftest import communicator, receive_until, session_cookie_header
 from tests.fakes.openai_server import FakeOpenAI
 
 HI = [{"role": "user", "content": "hi"}]
@@ -182,3 +185,30 @@ async def test_a_stream_that_ends_without_a_finish_reason_is_an_error(remote_llm
         await llm.stream_reply(HI, on_delta=on_delta)
     assert "".join(deltas) == "Privet from the remote model"
     assert len(remote_llm.requests) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_socket_turn_whose_provider_dies_mid_stream_ends_in_an_error_frame_and_keeps_the_message(
+    remote_llm, user, ivan
+):
+    remote_llm.mode = "die"
+    comm = communicator(await sync_to_async(session_cookie_header)(user))
+    connected, _ = await comm.connect()
+    assert connected
+    try:
+        assert (await comm.receive_json_from(timeout=20))["type"] == "ready"
+        await comm.send_json_to({"type": "message", "content": "What are you working on?"})
+        frames = await receive_until(comm, "error")
+    finally:
+        await comm.disconnect()
+
+    assert [frame["type"] for frame in frames] == [
+        "message.created",
+        "reply.start",
+        "reply.token",
+        "reply.token",
+        "error",
+    ]
+    assert frames[-1]["code"] == "llm_unavailable"
+    stored = await sync_to_async(lambda: list(Message.objects.values_list("role", "content")))()
+    assert stored == [(Role.USER, "What are you working on?")]

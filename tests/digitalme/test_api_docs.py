@@ -2,6 +2,8 @@
 
 import pytest
 
+from digitalme.errors import SSE_ERROR_EVENT
+
 pytestmark = pytest.mark.django_db
 
 
@@ -23,19 +25,21 @@ ERROR_REF = "#/components/schemas/Error"
 
 
 def test_every_documented_error_response_is_the_one_error_component(client):
-    """digitalme.errors.ErrorSerializer is the only definition of the error body in the schema."""
+    """digitalme.errors.ErrorSerializer is the only definition of the error body in the schema (where a
+    view streams, an error is an SSE `error` event whose data is that body as JSON)."""
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     error_refs = [
-        (path, method, status, content["schema"].get("$ref"))
+        (path, method, status, media_type, content["schema"])
         for path, operations in schema["paths"].items()
         for method, operation in operations.items()
         for status, response in operation.get("responses", {}).items()
         if status.startswith(("4", "5"))
-        for content in response.get("content", {}).values()
+        for media_type, content in response.get("content", {}).items()
         if "schema" in content
     ]
     assert len(error_refs) > 50  # every app documents its errors
-    assert [ref for ref in error_refs if ref[3] != ERROR_REF] == []
+    assert [ref for ref in error_refs if ref[3] != "text/event-stream" and ref[4].get("$ref") != ERROR_REF] == []
+    assert [ref for ref in error_refs if ref[3] == "text/event-stream" and ref[4] != SSE_ERROR_EVENT] == []
     body_shaped = [
         name
         for name, component in schema["components"]["schemas"].items()
@@ -43,3 +47,17 @@ def test_every_documented_error_response_is_the_one_error_component(client):
     ]
     assert body_shaped == ["Error"]
     assert set(schema["components"]["schemas"]["Error"]["required"]) == {"detail", "code", "fields"}
+
+
+def test_every_operation_documents_the_errors_any_view_can_answer(client):
+    """digitalme.errors.error_responses_hook: a parse error, a bad token, a missing object or a
+    throttle can answer any operation, so the schema lists them everywhere (API fuzzing relies on it)."""
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    missing = [
+        (path, method, status)
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        for status in ("400", "401", "403", "404", "429")
+        if status not in operation["responses"]
+    ]
+    assert missing == []

@@ -10,38 +10,20 @@ import asyncio
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import httpx
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from loadtest import client
 from loadtest.server import DaphneServer
 from loadtest.services import loadtest_users_create
+from tests.loadtest.conftest import server_env as _server_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 TIMEOUT_S = 60.0
 LOG_DIR = Path(settings.BASE_DIR) / "test-output"
-
-
-def _server_env() -> dict[str, str]:
-    db = connection.settings_dict
-    auth = quote(db["USER"] or "", safe="")
-    if db.get("PASSWORD"):
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    database_url = f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    return {
-        "DATABASE_URL": database_url,  # the test database, so the server sees what the test commits
-        "REDIS_URL": settings.REDIS_URL,
-        "LLM_MODEL": "fake/fixed40",
-        "LLM_FALLBACK_MODELS": "",
-        "BENCH_ECHO_ENABLED": "true",
-        "LOG_LEVEL": "WARNING",
-        "CHAT_RATE_LIMIT": "1000000",
-    }
 
 
 @pytest.fixture(scope="module")

@@ -234,3 +234,27 @@ async def test_start_without_a_code_greets_an_unlinked_user_as_a_guest(webhook, 
 
     [sent] = fake_telegram.calls_of("sendMessage")
     assert "Ты сейчас гость" in sent.params["text"]
+
+
+async def test_an_update_is_marked_queued_before_its_task_is_published(webhook, fake_telegram):
+    """A worker may lease the update the moment its task lands. Marking the row queued after
+    publishing held a row lock then, which the lease's SKIP LOCKED skipped: the update waited for
+    the resume job, minutes (seen by tools/telegram_latency.py against a real worker)."""
+    from celery import signals
+
+    update = message_update("/help")
+    queued_at_publish: list[object] = []
+
+    def capture(headers=None, **kwargs):
+        if (headers or {}).get("task") == "telegram_bot.update_process":
+            stored = ProcessedUpdate.objects.get(update_id=update["update_id"])
+            queued_at_publish.append(stored.queued_at)
+
+    signals.before_task_publish.connect(capture, weak=False)
+    try:
+        await webhook(update, wait=False)
+    finally:
+        signals.before_task_publish.disconnect(capture)
+
+    assert len(queued_at_publish) == 1
+    assert queued_at_publish[0] is not None
