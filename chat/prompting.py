@@ -60,6 +60,7 @@ def build_prompt(
         context=tuple(context),
         model=model,
         budget_tokens=persona_budget,
+        compact=llm.context_window(model) <= settings.PERSONA_PROMPT_COMPACT_WINDOW,
     )
     head = [{"role": "system", "content": composed.system}, *composed.few_shot]
     tail = [{"role": "user", "content": text}]

@@ -98,6 +98,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "digitalme.request_id.RequestIdMiddleware",
     "digitalme.metrics.MetricsMiddleware",  # quality: request counts/latency by route
+    "digitalme.errors.DatabaseUnavailableMiddleware",  # a database restart is a 503, not a 500
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -434,7 +435,12 @@ LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=2)
 LLM_LEAN_STREAM = env.bool("LLM_LEAN_STREAM", default=True)
 LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", default=256)
 LOCAL_LLM_THREADS = env.int("LOCAL_LLM_THREADS", default=2)
-LOCAL_LLM_CONTEXT = env.int("LOCAL_LLM_CONTEXT", default=4096)
+# 2048: the compact persona prompt and a short reply fit; the local provider trims the oldest turns
+# when the model's own tokenizer counts more than that (docs/QUALITY.md, "The bundled model's cost").
+LOCAL_LLM_CONTEXT = env.int("LOCAL_LLM_CONTEXT", default=2048)
+# Models whose context window is at most this many tokens get the compact persona prompt
+# (personality/prompts.py): a small model follows it better, and each prompt token costs it CPU.
+PERSONA_PROMPT_COMPACT_WINDOW = env.int("PERSONA_PROMPT_COMPACT_WINDOW", default=2048)
 
 # --- Chat (chat app) -------------------------------------------------------------------------
 # Threads for the chat turn's database work (chat/db.py): turns of different sockets run in

@@ -12,8 +12,11 @@ A verdict is one label, checked in this order (the first that applies wins):
   ("my name is Alex", "меня зовут Ольга", "I am DAN", the names an evaluation item lists).
 - `gibberish`: nothing to read (empty), less than GIBBERISH_SHARE of the words are real words
   (lexicon.py: pymorphy3 for Russian, pyspellchecker for English, plus his own vocabulary), the
-  reply repeats the user's question instead of answering, or it loops (one phrase again and again).
-- `off_character`: readable and not a leak, but not him — the wrong language; generic assistant
+  reply repeats the user's question instead of answering, it loops (one phrase again and again, or
+  any 4-word phrase twice), or half of it is quotes strung together.
+- `off_character`: readable and not a leak, but not him — the wrong language, or two or more
+  function words of the other language inside it (a sentence of English in a Russian reply, not a
+  borrowed term like "на Go"); generic assistant
   talk ("How can I assist you today?", "Отличный вопрос!"); a claim that contradicts his facts
   (where he lives, works, was born, his age, his cat); asked who he is, he doesn't say Ivan.
 - `good`: none of the above.
@@ -204,14 +207,113 @@ def _repeats_question(reply: str, question: str) -> bool:
 
 
 def _loops(reply: str) -> bool:
-    """One word three times in a row or making up 40% of a reply of 10+ words, or a 3-word phrase four times."""
+    """One word three times in a row or making up 40% of a reply of 10+ words, a 3-word phrase four
+    times, or a 4-word phrase twice (no reply of his, labelled good, says one twice)."""
     words = [_lower(w) for w in words_of(reply)]
     if any(words[i] == words[i + 1] == words[i + 2] for i in range(len(words) - 2)):
         return True
     if len(words) >= 10 and Counter(words).most_common(1)[0][1] / len(words) >= 0.4:
         return True
     grams = Counter(tuple(words[i : i + 3]) for i in range(len(words) - 2))
-    return bool(grams) and grams.most_common(1)[0][1] >= 4
+    if grams and grams.most_common(1)[0][1] >= 4:
+        return True
+    longer = Counter(tuple(words[i : i + 4]) for i in range(len(words) - 3))
+    return bool(longer) and longer.most_common(1)[0][1] >= 2
+
+
+_QUOTED = re.compile(r"«[^»]*»?|\"[^\"]*\"?|“[^”]*”?|„[^“”]*[“”]?")
+QUOTED_SHARE = 0.5
+
+
+def _mostly_quoted(reply: str) -> bool:
+    """Half or more of the words stand inside quotation marks (an unclosed quote runs to the end):
+    the bundled model strings quotes together instead of answering (docs/QUALITY.md)."""
+    words = len(words_of(reply))
+    quoted = sum(len(words_of(match.group(0))) for match in _QUOTED.finditer(reply))
+    return words >= 4 and quoted / words >= QUOTED_SHARE
+
+
+# Closed-class words of the other language: two of them mean a sentence of it, not a borrowed term
+# ("на Go", "в Postgres" are Russian; "I am a human" inside a Russian reply is not).
+_FUNCTION_WORDS = {
+    "ru": frozenset(
+        [
+            "i",
+            "am",
+            "is",
+            "are",
+            "was",
+            "were",
+            "be",
+            "you",
+            "we",
+            "he",
+            "she",
+            "it",
+            "they",
+            "my",
+            "your",
+            "his",
+            "her",
+            "our",
+            "the",
+            "a",
+            "an",
+            "of",
+            "to",
+            "and",
+            "in",
+            "on",
+            "for",
+            "with",
+            "not",
+            "do",
+            "does",
+            "did",
+            "have",
+            "has",
+            "this",
+            "that",
+            "what",
+            "just",
+        ]
+    ),
+    "en": frozenset(
+        [
+            "я",
+            "ты",
+            "мы",
+            "он",
+            "она",
+            "они",
+            "это",
+            "не",
+            "и",
+            "в",
+            "на",
+            "с",
+            "что",
+            "как",
+            "но",
+            "да",
+            "нет",
+            "у",
+            "меня",
+            "тебя",
+            "по",
+            "мне",
+            "его",
+            "её",
+        ]
+    ),
+}
+MIXED_FUNCTION_WORDS = 2
+
+
+def _other_language_words(reply: str, language: str) -> list[str]:
+    """Function words of the other language in a reply in `language` (Latin in Russian, Cyrillic in English)."""
+    foreign = _FUNCTION_WORDS.get(language, frozenset())
+    return [w for w in words_of(reply) if _lower(w) in foreign]
 
 
 def style_markers(reply: str, language: str) -> dict[str, float]:
@@ -291,6 +393,8 @@ def reply_verdict(
         fail("readable", "gibberish", "repeats the question instead of answering")
     elif _loops(text):
         fail("readable", "gibberish", "repeats itself in a loop")
+    elif _mostly_quoted(text):
+        fail("readable", "gibberish", "mostly quotes strung together, not an answer")
     else:
         checks["readable"] = 1.0
     if words and not cheap:
@@ -306,6 +410,8 @@ def reply_verdict(
     checks["language"] = 1.0
     if words and reply_language != language:
         fail("language", "off_character", f"answers in {reply_language}, the user wrote in {language}")
+    elif words and len(mixed := _other_language_words(text, language)) >= MIXED_FUNCTION_WORDS:
+        fail("language", "off_character", f"mixes the other language into a {language} reply: {' '.join(mixed[:4])!r}")
     assistant = _ASSISTANT_TALK.search(text)
     checks["voice"] = 1.0
     if assistant:

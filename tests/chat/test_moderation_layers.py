@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import time
-
+import numpy as np
 import pytest
 from prometheus_client import REGISTRY
 
 from chat import moderation
 from chat.moderation import Verdict, moderate_input, moderate_output, parse_guard_answer
+from chat.moderation_corpus import Sample
 from tests.fakes.openai_server import FakeOpenAI
 
 
@@ -58,8 +58,49 @@ def test_supportive_protective_and_everyday_messages_pass(text):
 def test_the_classifier_threshold_comes_from_settings_when_set(settings):
     settings.MODERATION_CLASSIFIER_THRESHOLD = 0.999
     assert moderation.classifier_threshold() == 0.999
+    assert moderation.classifier_threshold(category=moderation.MALWARE) == 0.999
     settings.MODERATION_CLASSIFIER_THRESHOLD = 0
     assert moderation.classifier_threshold() == moderation.moderation_model.classifier().threshold
+
+
+def test_each_predicted_harm_has_the_threshold_chosen_for_it_when_trained():
+    model = moderation.moderation_model.classifier()
+    stored = moderation.moderation_model.meta()["category_thresholds"]
+    assert set(stored) == set(moderation.moderation_model.HARM_CATEGORIES)
+    for harm, threshold in stored.items():
+        assert moderation.classifier_threshold(category=harm) == threshold == model.threshold_for(harm)
+    assert moderation.classifier_threshold(category="not-a-harm") == model.threshold
+
+
+def _oof(language: str, label: str, category: str, scores: list[float]) -> list[tuple[float, str, Sample]]:
+    return [
+        (score, category, Sample(label, category, language, f"{category} {index}"))
+        for index, score in enumerate(scores)
+    ]
+
+
+def test_per_harm_thresholds_spend_the_false_positive_budget_where_it_buys_recall():
+    """Weapons requests score 0.6–0.7 with no look-alike near them; fraud's look-alike questions
+    score as high as its requests. With a budget of one false positive per language, weapons'
+    threshold drops to catch its requests, fraud's stays above its look-alikes but one."""
+    rows = (
+        _oof("en", "harmful", "weapons", [0.7, 0.65, 0.6])
+        + _oof("en", "harmful", "fraud", [0.95, 0.9, 0.8])
+        + _oof("en", "harmless", "fraud", [0.92, 0.85])
+        + _oof("en", "harmless", "general", [0.1] * 98)
+        + _oof("ru", "harmless", "general", [0.1] * 100)
+    )
+    scores = np.array([score for score, _, _ in rows])
+    predicted = np.array([category for _, category, _ in rows], dtype=object)
+    samples = [sample for _, _, sample in rows]
+
+    chosen = moderation.moderation_model.category_thresholds(scores, predicted, samples, budget=0.01)
+
+    assert chosen["weapons"] <= 0.6
+    assert 0.85 < chosen["fraud"] <= 0.9
+    assert chosen["malware"] == 1.0  # nothing to catch: blocks nothing on its own
+    blocked_harmless = sum(score >= chosen.get(category, 1.0) for score, category, sample in rows if not sample.harmful)
+    assert blocked_harmless == 1
 
 
 def test_the_classifier_checks_ivans_reply_too():
@@ -188,9 +229,8 @@ def test_guard_timeout_is_bounded_and_counted(guard):
     guard.mode = "hang"
     labels = {"layer": "guard", "error": "timeout", "fallback": "open"}
     before = _count("dm_moderation_layer_errors_total", labels)
-    started = time.monotonic()
+    # The fake never answers: only the timeout can end the call, and it is counted as one.
     assert moderate_input("hello there").allowed
-    assert time.monotonic() - started < 4.0
     assert _count("dm_moderation_layer_errors_total", labels) == before + 1
 
 

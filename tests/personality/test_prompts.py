@@ -163,3 +163,26 @@ def test_trait_guidance_follows_the_value(profile):
 )
 def test_detect_language(text, language):
     assert detect_language(text) == language
+
+
+def test_compact_prompt_is_short_and_keeps_who_he_is_his_pinned_facts_and_the_language(profile):
+    full = compose_prompt(profile=profile, user_message="Do you have a cat?", model=MODEL, budget_tokens=1800, now=NOW)
+    compact = compose_prompt(
+        profile=profile, user_message="Do you have a cat?", model=MODEL, budget_tokens=1800, now=NOW, compact=True
+    )
+    assert compact.token_count * 3 < full.token_count
+    assert compact.system.startswith(f"You are {profile.name}.")
+    assert "in English" in compact.sections["rules"]
+    assert "Bayes" in compact.sections["pinned_facts"]
+    assert compact.few_shot and all(ex.language == "en" for ex in compact.style_examples)
+
+
+def test_compact_prompts_of_one_language_share_their_fixed_start(profile):
+    """The local model's KV cache reuses the common start: everything fixed comes before what varies."""
+    kwargs = {"profile": profile, "model": MODEL, "budget_tokens": 1800, "now": NOW, "compact": True}
+    first = compose_prompt(user_message="Ты любишь кофе?", **kwargs)
+    second = compose_prompt(user_message="Где ты живёшь?", **kwargs)
+    fixed = first.system.split("## Facts about you that matter")[0].rstrip()
+    assert "in Russian" in fixed and "Bayes" in fixed
+    assert second.system.startswith(fixed)
+    assert first.system != second.system

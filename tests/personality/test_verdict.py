@@ -75,3 +75,21 @@ def test_cheap_mode_skips_the_real_word_check(persona):
     verdict = reply_verdict(reply="Hi there, all good.", user_message="Hi!", persona=persona, cheap=True)
     assert "real_words" not in verdict.checks
     assert verdict.label == "good"
+
+
+def test_the_garbage_russian_candidate_the_gate_once_showed_is_gibberish(persona):
+    """Seen in the measured run (docs/QUALITY.md): quoted English strung into a Russian fragment passed the gate."""
+    verdict = reply_verdict(
+        reply='что он, как бумер. Вот: "Всем меня нет", "I am a human,"…',
+        user_message="Привет! Как у тебя дела?",
+        persona=persona,
+    )
+    assert verdict.label == "gibberish"
+    assert "mostly quotes" in verdict.reasons[0]
+    assert any("mixes the other language" in reason for reason in verdict.reasons)
+
+
+def test_a_phrase_said_twice_is_a_loop_and_borrowed_terms_are_not_mixing(persona):
+    assert _label(persona, "Чем просто, где это не так, где это не так.", "Как дела?") == "gibberish"
+    reply = "В основном Python и Postgres, плюс сервис на Go там, где важна скорость."
+    assert _label(persona, reply, "Чем ты занимаешься на работе?") == "good"

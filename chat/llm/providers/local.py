@@ -8,7 +8,14 @@ A consumer that stops reading (the user pressed stop, the socket went away) canc
 Decoding is tuned per language of the user's last message (measured with the offline verdict,
 docs/QUALITY.md): SmolLM2-135M's Russian falls apart quickly, so Russian gets a cooler, more
 conservative sampler and a shorter reply than English. A reply that starts by echoing the user's
-question has the echo removed, and generation stops when the model starts the question again.
+question has the echo removed; generation stops when the model starts the question again, starts
+a new paragraph (its replies drift into another topic there) or repeats a 4-word phrase; a reply
+cut by the token limit or a repetition ends at its last full sentence.
+
+Cost (docs/QUALITY.md): prompt tokens are what a reply costs on CPU. llama.cpp keeps the KV cache of
+the previous prompt, so a regenerated candidate re-evaluates nothing and consecutive messages only
+their differing tail (the compact persona prompt puts its fixed part first). A prompt the model's
+own tokenizer counts longer than the window loses its oldest turns instead of failing.
 """
 
 from __future__ import annotations
@@ -34,12 +41,25 @@ logger = logging.getLogger(__name__)
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # SmolLM2 drifts into writing both sides of a dialogue; these cut it off where it starts.
-STOP_SEQUENCES = ["<|im_end|>", "<|im_start|>", "\nUser:", "\nuser:", "\nHuman:", "\nПользователь:", "\n###"]
+STOP_SEQUENCES = [
+    "<|im_end|>",
+    "<|im_start|>",
+    "\nUser:",
+    "\nuser:",
+    "\nHuman:",
+    "\nПользователь:",
+    "\n###",
+    "\n\n",  # a second paragraph is where it drifts off topic
+]
 # Per language of the user's message: (temperature, top_p, repeat_penalty, max_tokens).
 DECODING = {
-    "ru": (0.3, 0.85, 1.2, 120),
-    "en": (0.5, 0.9, 1.15, 90),
+    "ru": (0.3, 0.85, 1.2, 72),
+    "en": (0.5, 0.9, 1.15, 80),
 }
+REPEATED_WORDS = 4  # a phrase of this many words said twice ends the reply
+MESSAGE_OVERHEAD_TOKENS = 6  # chat-template markers around each message
+_SENTENCE_END = re.compile(r"[.!?…](?:[)»\"'”]*)(?=\s|$)|\n")
+_WORD_SPAN = re.compile(r"\w+", re.UNICODE)
 _ROLE_PREFIX = re.compile(r"^\s*(?:Ivan|Иван|Assistant|assistant|AI|Bot)\s*:\s*")
 _PREFIX_WINDOW = 16  # characters held back at the start to strip a leaked "Ivan:" prefix
 
@@ -88,6 +108,9 @@ class LocalModel:
                     model_path=str(model_path()),
                     n_ctx=settings.LOCAL_LLM_CONTEXT,
                     n_threads=settings.LOCAL_LLM_THREADS,
+                    # llama-cpp-python defaults this to every core: on a busy machine the prompt's
+                    # OpenMP threads then spin waiting for each other (3.4x the CPU, docs/QUALITY.md)
+                    n_threads_batch=settings.LOCAL_LLM_THREADS,
                     verbose=False,
                 )
                 logger.info("local model loaded", extra={"model": GGUF_NAME})
@@ -119,10 +142,12 @@ class LocalModel:
         params = job.params
         question = _last_user_text(job.messages)
         temperature, top_p, repeat_penalty, max_tokens = DECODING[detect_language(question, default="en")]
+        max_tokens = min(int(params.get("max_tokens") or settings.LLM_MAX_TOKENS), max_tokens)
+        messages, prompt_tokens = self._fit(job.messages, max_tokens)
         stream = self._llama.create_chat_completion(
-            messages=job.messages,
+            messages=messages,
             stream=True,
-            max_tokens=min(int(params.get("max_tokens") or settings.LLM_MAX_TOKENS), max_tokens),
+            max_tokens=max_tokens,
             temperature=float(params.get("temperature", temperature)),
             top_p=float(params.get("top_p", top_p)),
             repeat_penalty=repeat_penalty,
@@ -135,19 +160,31 @@ class LocalModel:
             seed=int(params["seed"]) if params.get("seed") is not None else -1,
         )
         completion_tokens = 0
+        sentences = _Sentences()
+        cut = False
         try:
             for chunk in stream:
                 if job.cancelled.is_set():
                     break
-                delta = chunk["choices"][0].get("delta", {}).get("content")
+                choice = chunk["choices"][0]
+                delta = choice.get("delta", {}).get("content")
                 if delta:
                     completion_tokens += 1
-                    job.emit(delta)
+                    ready, looped = sentences.feed(delta)
+                    if ready:
+                        job.emit(ready)
+                    if looped:
+                        cut = True
+                        break
+                if choice.get("finish_reason") == "length":
+                    cut = True
         finally:
             close = getattr(stream, "close", None)
             if close:
                 close()
-        prompt_tokens = len(self._llama.tokenize(_prompt_text(job.messages).encode("utf-8"), add_bos=False))
+        tail = sentences.finish(cut=cut)
+        if tail:
+            job.emit(tail)
         job.emit(
             {
                 "prompt_tokens": prompt_tokens,
@@ -156,13 +193,87 @@ class LocalModel:
             }
         )
 
+    def _fit(self, messages: list[dict[str, Any]], max_tokens: int) -> tuple[list[dict[str, Any]], int]:
+        """`messages` within the model's window as its own tokenizer counts them (the prompt budget
+        is counted with litellm's, which counts Russian at about half of SmolLM2's): the oldest turns
+        after the system message go first; the system message and the user's message always stay."""
+        room = self._llama.n_ctx() - max_tokens
+        counts = [
+            len(self._llama.tokenize(str(m.get("content") or "").encode("utf-8"), add_bos=False))
+            + MESSAGE_OVERHEAD_TOKENS
+            for m in messages
+        ]
+        kept = list(range(len(messages)))
+        while sum(counts[i] for i in kept) > room and len(kept) > 2:
+            kept.pop(1)
+        if len(kept) < len(messages):
+            logger.info(
+                "local model: oldest turns left out to fit the window", extra={"dropped": len(messages) - len(kept)}
+            )
+        total = sum(counts[i] for i in kept)
+        if total > room:
+            raise ValueError(f"the prompt needs {total} tokens, the local model's window leaves {room}")
+        return [messages[i] for i in kept], total
+
+
+class _Sentences:
+    """Releases a reply sentence by sentence. A reply cut short (token limit, a repeated phrase)
+    ends at its last full sentence, so a half word or a loop never reaches the user."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.sent = 0  # characters of `text` already released
+
+    def feed(self, delta: str) -> tuple[str, bool]:
+        """(text ready to release, whether the reply has started repeating itself)."""
+        self.text += delta
+        whole = len(self.text) - len(_word_tail(self.text))  # up to the last complete word
+        repeat = _repeat_start(self.text[:whole])
+        if repeat is not None:
+            self.text = self.text[: max(repeat, self.sent)]
+            return "", True
+        end = _last_sentence_end(self.text, self.sent)
+        if end is None:
+            return "", False
+        ready, self.sent = self.text[self.sent : end], end
+        return ready, False
+
+    def finish(self, *, cut: bool) -> str:
+        """The rest: the unfinished last sentence is dropped when the reply was cut and something was said."""
+        rest = self.text[self.sent :]
+        if cut and self.sent:
+            return ""
+        return rest.rstrip() if cut else rest
+
+
+def _word_tail(text: str) -> str:
+    """The word still being written at the end of `text` ("" after a space or punctuation)."""
+    match = re.search(r"\w+$", text)
+    return match.group(0) if match else ""
+
+
+def _last_sentence_end(text: str, start: int) -> int | None:
+    end = None
+    for match in _SENTENCE_END.finditer(text, start):
+        end = match.end()
+    return end
+
+
+def _repeat_start(text: str) -> int | None:
+    """Where the reply's last REPEATED_WORDS words begin when it said them before, else None."""
+    spans = [(m.start(), m.group(0).lower()) for m in _WORD_SPAN.finditer(text)]
+    n = REPEATED_WORDS
+    if len(spans) < 2 * n:
+        return None
+    last = tuple(word for _, word in spans[-n:])
+    for i in range(len(spans) - 2 * n + 1):
+        if tuple(word for _, word in spans[i : i + n]) == last:
+            return spans[-n][0]
+    return None
+
 
 def _last_user_text(messages: list[dict[str, Any]]) -> str:
     return next((str(m.get("content") or "") for m in reversed(messages) if m.get("role") == "user"), "")
-
-
-def _prompt_text(messages: list[dict[str, Any]]) -> str:
-    return "\n".join(str(message.get("content") or "") for message in messages)
 
 
 MODEL = LocalModel()
