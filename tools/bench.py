@@ -26,6 +26,7 @@ import math
 import os
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -216,6 +217,8 @@ def _run_processes(
                 figures["idle_sockets_requested"] = len(held)
                 figures["idle_sockets_held"] = sum(1 for one in idle if one.ready)
                 figures["idle_failed_handshakes"] = sum(1 for one in idle if not one.handshake_ok)
+                # Why an idle socket never got `ready` (e.g. "TimeoutError": its auth outwaited --timeout).
+                figures["idle_error_codes"] = dict(Counter(one.error.split(":", 1)[0] for one in idle if one.error))
                 figures["open_sockets_peak"] = figures["idle_sockets_held"] + len(tokens)
             peaks = group.peak_rss_mb()
             figures["server_peak_rss_mb_per_process"] = peaks
@@ -356,7 +359,7 @@ def _line(name: str, figures: dict[str, Any]) -> str:
     ttft, full = figures["ttft_ms"], figures["full_reply_ms"]
     stored = f"  stored {figures['messages_stored']}/{figures['messages_sent']}" if "messages_sent" in figures else ""
     idle = (
-        f"  idle held {figures['idle_sockets_held']}/{figures['idle_sockets_requested']}"
+        f"  idle held {figures['idle_sockets_held']}/{figures['idle_sockets_requested']} {figures['idle_error_codes']}"
         if "idle_sockets_requested" in figures
         else ""
     )
