@@ -302,8 +302,11 @@ async def run_chat_load(
     timeout_s: float = 30.0,
     path: str = "/ws/chat/",
     idle_tokens: Sequence[str] = (),
+    before_active: Callable[[], None] | None = None,
 ) -> tuple[list[UserRun], list[UserRun], float]:
-    """Idle sockets are opened and held first, then all active users start at once.
+    """Idle sockets are opened and held first, then all active users start at once
+    (`before_active` is called in between: the bench reads the servers' CPU there, so opening
+    the idle sockets is not counted as the turns' cost).
     Returns (active runs, idle runs, wall seconds of the active phase)."""
     release = asyncio.Event()
     settled = Settled(len(idle_tokens))
@@ -315,6 +318,8 @@ async def run_chat_load(
     ]
     with contextlib.suppress(TimeoutError):  # stragglers are reported as failed by their runs
         await asyncio.wait_for(settled.all_settled.wait(), timeout_s * 3)
+    if before_active is not None:
+        before_active()
     started = time.perf_counter()
     active = await asyncio.gather(
         *(

@@ -56,10 +56,53 @@ def _cpu_s(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def bench_django_setup(env: dict[str, str]) -> str | None:
+    """For the bench tools: Django set up with `env` over the environment (as the servers get it),
+    the database migrated and Ivan loaded. Returns why it can't run (no PostgreSQL or Redis), else None."""
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "digitalme.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    if not settings.DATABASES["default"]["ENGINE"].endswith("postgresql") or not settings.REDIS_URL:
+        return "needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL): it measures the production stack."
+    call_command("migrate", verbosity=0, interactive=False)
+    call_command("load_persona", str(BASE_DIR / "personality" / "data" / "ivan.yaml"), verbosity=0)  # idempotent
+    return None
+
+
+def _children(pid: int) -> list[int]:
+    """Direct child processes (every thread's /proc/<pid>/task/<tid>/children)."""
+    found: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found += [int(child) for child in (task / "children").read_text().split()]
+    except OSError:
+        pass
+    return found
+
+
 class _Process:
-    """A child process whose CPU and memory the bench reads."""
+    """A child process whose CPU and memory the bench reads, its output in `log_path`."""
 
     process: subprocess.Popen | None = None
+    log_path: Path | None = None
+    _log: IO | None = None
+
+    def _open_log(self) -> IO | None:
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log = self.log_path.open("w")
+        return self._log
+
+    def stop(self) -> None:
+        self._terminate()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def _pid(self) -> int | None:
         return self.process.pid if self.process is not None else None
@@ -92,8 +135,6 @@ class DaphneServer(_Process):
         self.env = {**os.environ, **env}
         self.port = port or free_port()
         self.log_path = log_path
-        self.process = None
-        self._log: IO | None = None
 
     @property
     def http_url(self) -> str:
@@ -105,9 +146,7 @@ class DaphneServer(_Process):
 
     def launch(self) -> DaphneServer:
         """Start the process without waiting for it (`wait_ready` does)."""
-        if self.log_path is not None:
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            self._log = self.log_path.open("w")
+        log = self._open_log()
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -123,7 +162,7 @@ class DaphneServer(_Process):
             ],
             cwd=BASE_DIR,
             env=self.env,
-            stdout=self._log or subprocess.DEVNULL,
+            stdout=log or subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
         )
         return self
@@ -146,12 +185,6 @@ class DaphneServer(_Process):
     def start(self, *, timeout_s: float = 90.0) -> DaphneServer:
         return self.launch().wait_ready(timeout_s=timeout_s)
 
-    def stop(self) -> None:
-        self._terminate()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
     def __enter__(self) -> DaphneServer:
         return self.start()
 
@@ -164,22 +197,19 @@ class BalancerProcess(_Process):
 
     def __init__(self, *, backends: list[int], port: int | None = None, log_path: Path | None = None) -> None:
         self.backends = backends
+        self.said = ""
         self.port = port or free_port()
         self.log_path = log_path
-        self.process = None
-        self._log: IO | None = None
 
     def start(self, *, timeout_s: float = 30.0) -> BalancerProcess:
         from loadtest.balancer import READY_LINE
 
-        if self.log_path is not None:
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            self._log = self.log_path.open("w")
+        log = self._open_log()
         command = [sys.executable, "-m", "loadtest.balancer", "--port", str(self.port)]
         for port in self.backends:
             command += ["--backend", f"127.0.0.1:{port}"]
         self.process = subprocess.Popen(
-            command, cwd=BASE_DIR, stdout=subprocess.PIPE, stderr=self._log or subprocess.DEVNULL, text=True
+            command, cwd=BASE_DIR, stdout=subprocess.PIPE, stderr=log or subprocess.DEVNULL, text=True
         )
         assert self.process.stdout is not None
         ready, _, _ = select.select([self.process.stdout], [], [], timeout_s)
@@ -189,17 +219,12 @@ class BalancerProcess(_Process):
             raise RuntimeError(f"the balancer did not start: {line!r}; see {self.log_path}")
         return self
 
-    def stop(self) -> str:
-        """Stop it; returns its last words (connections per backend)."""
-        self._terminate()
-        said = ""
-        if self.process is not None and self.process.stdout is not None:
-            said = self.process.stdout.read().strip()
+    def stop(self) -> None:
+        """Stop it; `said` keeps its last words (connections per backend)."""
+        super().stop()
+        if self.process is not None and self.process.stdout is not None and not self.process.stdout.closed:
+            self.said = self.process.stdout.read().strip()
             self.process.stdout.close()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        return said
 
 
 class CeleryWorker(_Process):
@@ -210,15 +235,19 @@ class CeleryWorker(_Process):
         self.env = {**os.environ, **env}
         self.concurrency = concurrency
         self.log_path = log_path
-        self.process = None
-        self._log: IO | None = None
+
+    def cpu_s(self) -> float | None:
+        """CPU seconds of the worker and its pool's child processes (they run the tasks)."""
+        pid = self._pid()
+        if pid is None:
+            return None
+        values = [_cpu_s(one) for one in (pid, *_children(pid))]
+        return sum(value for value in values if value is not None)
 
     def start(self, *, timeout_s: float = 240.0) -> CeleryWorker:
         from digitalme.celery import app
 
-        if self.log_path is not None:
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            self._log = self.log_path.open("w")
+        log = self._open_log()
         name = f"bench-{os.getpid()}-{free_port()}@%h"
         self.process = subprocess.Popen(
             [
@@ -227,7 +256,7 @@ class CeleryWorker(_Process):
             ],
             cwd=BASE_DIR,
             env=self.env,
-            stdout=self._log or subprocess.DEVNULL,
+            stdout=log or subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
         )
         wanted = name.split("@", 1)[0]
@@ -239,12 +268,6 @@ class CeleryWorker(_Process):
                 return self
         self.stop()
         raise RuntimeError(f"the Celery worker did not answer a ping within {timeout_s:.0f} s")
-
-    def stop(self) -> None:
-        self._terminate()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
 
 
 class ServerGroup:
@@ -260,7 +283,6 @@ class ServerGroup:
         self.balancer = BalancerProcess(
             backends=[server.port for server in self.servers], log_path=log_dir / "balancer.log" if log_dir else None
         )
-        self.balancer_report = ""
 
     @property
     def http_url(self) -> str:
@@ -287,7 +309,7 @@ class ServerGroup:
         return self
 
     def stop(self) -> None:
-        self.balancer_report = self.balancer.stop() or self.balancer_report
+        self.balancer.stop()
         for server in self.servers:
             server.stop()
 

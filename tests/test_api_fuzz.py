@@ -12,7 +12,10 @@ run lists every broken operation.
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import hypothesis
@@ -46,6 +49,7 @@ EXCLUDED = {
     "POST /api/chat/load-test": "the load generator: each valid case runs up to 300 chat turns over sockets",
     "POST /api/integrations/load-test": "drives the provider APIs by design (up to 2,000 requests per case)",
 }
+OUTPUT_DIR = Path(os.environ.get("TEST_OUTPUT_DIR") or "test-output")  # api-fuzz-<role>.json: what a run covered
 # Every remote API the app may call points at a closed loopback port: nothing leaves the machine.
 CLOSED_PORT = "http://127.0.0.1:9"
 MODES = (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE)
@@ -134,6 +138,7 @@ def test_every_generated_request_is_answered_as_documented_without_a_server_erro
 
     cases, failures = _fuzz(schema, headers=headers, own=_own_objects(user))
 
-    print(f"api fuzz ({role}): {cases} cases, {len(failures)} failing operations")
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    (OUTPUT_DIR / f"api-fuzz-{role}.json").write_text(json.dumps({"cases": cases, "failing": sorted(failures)}))
     assert failures == {}, "\n\n".join(f"{key}\n{report}" for key, report in failures.items())
     assert cases >= MIN_CASES_PER_ROLE

@@ -172,7 +172,11 @@ def _run_processes(
                 flush=True,
             )
             stored_before = user_messages_stored(user_ids=active_ids) if path == CHAT_PATH else 0
-            cpu_before, balancer_before = group.cpu_s(), group.balancer.cpu_s()
+            cpu: dict[str, float | None] = {}
+
+            def active_starts(cpu: dict[str, float | None] = cpu) -> None:  # idle handshakes are not turns
+                cpu["server"], cpu["balancer"] = group.cpu_s(), group.balancer.cpu_s()
+
             active, idle, wall_s = asyncio.run(
                 client.run_chat_load(
                     opener,
@@ -181,8 +185,10 @@ def _run_processes(
                     timeout_s=args.timeout,
                     path=path,
                     idle_tokens=held,
+                    before_active=active_starts,
                 )
             )
+            cpu_before, balancer_before = cpu["server"], cpu["balancer"]
             cpu_after, balancer_after = group.cpu_s(), group.balancer.cpu_s()
             figures = client.summarize(active, wall_s=wall_s, expected_tokens=len(client.ECHO_TOKENS))
             turns = len(tokens) * args.messages
@@ -214,7 +220,7 @@ def _run_processes(
         run["server_rss_mb_at_end_per_process"] = group.rss_mb()
     finally:
         group.stop()
-    run["balancer"] = group.balancer_report
+    run["balancer"] = group.balancer.said
     run["loadavg_after"] = os.getloadavg()
     run["targets"] = _targets(run)
     run["histogram"] = histogram(latencies)
@@ -265,23 +271,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.users < 1 or args.messages < 1 or args.idle < 0:
         print("--users and --messages must be ≥ 1, --idle ≥ 0", file=sys.stderr)
         return 2
-    os.environ.update(SERVER_ENV)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "digitalme.settings")
-    import django
+    from loadtest.server import bench_django_setup
 
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
-
+    refused = bench_django_setup(SERVER_ENV)
+    if refused:
+        print(f"make bench {refused}", file=sys.stderr)
+        return 2
     from loadtest import client
     from loadtest.services import loadtest_users_create, loadtest_users_delete
 
-    if not settings.DATABASES["default"]["ENGINE"].endswith("postgresql") or not settings.REDIS_URL:
-        print("make bench needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL).", file=sys.stderr)
-        return 2
     args.output.mkdir(parents=True, exist_ok=True)
-    call_command("migrate", verbosity=0, interactive=False)
-    call_command("load_persona", str(ROOT / "personality" / "data" / "ivan.yaml"), verbosity=0)  # idempotent
 
     idle_users = -(-args.idle // TABS_PER_IDLE_USER)
     run_id, users = loadtest_users_create(count=args.users + idle_users)

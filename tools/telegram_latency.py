@@ -70,29 +70,22 @@ def main(argv: list[str] | None = None) -> int:
 
     fake = FakeTelegram().start()
     env = {**SERVER_ENV, "TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_BASE_URL": fake.base_url}
-    os.environ.update(env)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "digitalme.settings")
-    import django
+    from loadtest.server import CeleryWorker, DaphneServer, bench_django_setup
 
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
-
+    refused = bench_django_setup(env)
+    if refused:
+        print(f"make bench-telegram {refused}", file=sys.stderr)
+        return 2
     from digitalme.stats import percentiles_ms
-    from loadtest.server import CeleryWorker, DaphneServer
     from loadtest.services import loadtest_telegram_link, loadtest_users_create, loadtest_users_delete, reply_llm_ms
 
-    if not settings.DATABASES["default"]["ENGINE"].endswith("postgresql") or not settings.REDIS_URL:
-        print("the Telegram latency run needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL).", file=sys.stderr)
-        return 2
     args.output.mkdir(parents=True, exist_ok=True)
-    call_command("migrate", verbosity=0, interactive=False)
-    call_command("load_persona", str(ROOT / "personality" / "data" / "ivan.yaml"), verbosity=0)
     run_id, (user,) = loadtest_users_create(count=1)
     loadtest_telegram_link(user_id=user.id, telegram_user_id=TG_USER_ID)
     web = DaphneServer(env=env, log_path=args.output / "telegram-daphne.log")
     worker = CeleryWorker(env=env, log_path=args.output / "telegram-worker.log")
     samples: list[dict[str, Any]] = []
+    cpu_ms_per_message: dict[str, float | None] = {}
     loadavg_before = os.getloadavg()
     try:
         web.start()
@@ -118,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                 for child in range(worker.concurrency):
                     post(-(round_ * worker.concurrency + child + 1))
                 fake.wait_for("sendMessage", count=before + worker.concurrency, timeout=args.timeout * 3)
+            cpu_before = web.cpu_s(), worker.cpu_s()
             for run in range(1, args.runs + 1):  # one at a time: the cost of a turn, not of a queue
                 before = len(fake.calls_of("sendMessage"))
                 started, acknowledged = post(run)
@@ -132,6 +126,14 @@ def main(argv: list[str] | None = None) -> int:
                     }
                 )
                 print(f"run {run:3d}: ack {samples[-1]['ack_ms']:6.1f} ms, reply {samples[-1]['reply_ms']:7.1f} ms")
+            cpu_after = web.cpu_s(), worker.cpu_s()
+            # CPU per message is steadier than any latency on a shared machine (docs/QUALITY.md).
+            cpu_ms_per_message = {
+                role: round((after - before) * 1000 / args.runs, 1)
+                if before is not None and after is not None
+                else None
+                for role, before, after in zip(("web", "worker"), cpu_before, cpu_after, strict=True)
+            }
     finally:
         worker.stop()
         web.stop()
@@ -149,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "loadavg_before": loadavg_before, "loadavg_after": os.getloadavg()},
         "config": {"runs": args.runs, "model": SERVER_ENV["LLM_MODEL"], "worker_concurrency": worker.concurrency},
         "latency_ms": figures,
+        "server_cpu_ms_per_message": cpu_ms_per_message,
         "targets": {
             "ack_p95_under_50_ms": (figures["ack"]["p95"] or float("inf")) < ACK_P95_TARGET_MS,
             "overhead_p95_under_100_ms": (figures["overhead"]["p95"] or float("inf")) < OVERHEAD_P95_TARGET_MS,
@@ -167,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     ):
         f = figures[kind]
         print(f"  {label:20} p50 {f['p50']} ms  p95 {f['p95']} ms  max {f['max']} ms")
+    print(f"  server CPU per message: {cpu_ms_per_message} ms (web: the webhook; worker: the reply)")
     print(f"  targets: {report['targets']}")
     print(f"  written: {args.output / 'telegram_latency.json'}")
     return 0
