@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from chat import llm, moderation
 from chat.context import context_for
-from chat.db import db_async, pool_async
+from digitalme.db import db_async, pool_async
 from chat.errors import EmptyMessage, InvalidInput, LLMUnavailable, MessageTooLong, TurnInProgress
 from chat.memory import memory_for_prompt, remember
 from chat.models import Conversation, Message, Platform, Role
@@ -410,7 +410,7 @@ async def achat_reply(
     away) never stops the reply from being completed and stored. Raises EmptyMessage,
     MessageTooLong, RateLimited, NotFound, LLMUnavailable (user message kept).
 
-    Database work: two writing hops and one reading hop on the bounded pool (chat/db.py); pushes
+    Database work: two writing hops and one reading hop on the bounded pool (digitalme/db.py); pushes
     to the user's other sockets go from here, after the hop's commit.
     """
     text = _validate_text(text)

@@ -443,8 +443,8 @@ LOCAL_LLM_CONTEXT = env.int("LOCAL_LLM_CONTEXT", default=2048)
 PERSONA_PROMPT_COMPACT_WINDOW = env.int("PERSONA_PROMPT_COMPACT_WINDOW", default=2048)
 
 # --- Chat (chat app) -------------------------------------------------------------------------
-# Threads for the chat turn's database work (chat/db.py): turns of different sockets run in
-# parallel up to this many, each holding at most one pooled connection; kept below the pool's size.
+# Threads for async code's database work (digitalme/db.py: socket log-ins, the chat turn): sockets run
+# in parallel up to this many, each holding at most one pooled connection; kept below the pool's size.
 CHAT_DB_THREADS = max(1, min(env.int("CHAT_DB_THREADS", default=8), _DB_POOL_MAX_SIZE - 4))
 CHAT_MAX_MESSAGE_CHARS = env.int("CHAT_MAX_MESSAGE_CHARS", default=4000)
 CHAT_RATE_LIMIT = env.int("CHAT_RATE_LIMIT", default=30)  # messages per user per window

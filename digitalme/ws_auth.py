@@ -19,14 +19,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.auth import AuthMiddlewareStack
-from channels.db import database_sync_to_async
+from channels.auth import AuthMiddleware, get_user
+from channels.sessions import CookieMiddleware, SessionMiddleware
 from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken, Token
 
+from digitalme.db import db_async
 from digitalme.errors import error_frame
 from digitalme.realtime import user_auth_group
 
@@ -37,8 +38,17 @@ SESSION_REVOKE = "session.revoke"
 LOGIN_CLAIM = "sid"  # names one API log-in; refresh rotation and its access tokens copy it
 
 
+class _SessionUserOnPool(AuthMiddleware):
+    """Channels' session log-in, with its user lookup on the bounded pool: the stock one runs on
+    the single thread-sensitive thread, where every socket's connect in the process queues."""
+
+    async def resolve_scope(self, scope: dict[str, Any]) -> None:
+        scope["user"]._wrapped = await db_async(get_user.func)(scope)
+
+
 def WebSocketAuthMiddleware(inner):  # noqa: N802 - reads like the middleware class it wraps
-    return AuthMiddlewareStack(inner)
+    """Channels' AuthMiddlewareStack (cookie → session → user), the lookup off the shared thread."""
+    return CookieMiddleware(SessionMiddleware(_SessionUserOnPool(inner)))
 
 
 def token_session_key(token: Token) -> str:
@@ -53,7 +63,7 @@ class TokenLogin:
     session_key: str
 
 
-@database_sync_to_async
+@db_async  # not the single thread-sensitive thread: 1,000 sockets signing in at once queued there
 def login_from_access_token(raw_token: str) -> TokenLogin:
     """Who an access JWT signs in, and the log-in it belongs to (closed together on API log-out)."""
     try:

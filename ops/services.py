@@ -165,8 +165,7 @@ def ops_frame(*, now: datetime, built: dict[str, PanelData], history: list[dict[
 async def aops_tick(*, force: bool = False) -> dict[str, Any] | None:
     """Take this interval's sample if no other process has (a cache lock per interval) and send
     it to every open dashboard. Returns the frame, or None when another process took the tick."""
-    from channels.db import database_sync_to_async
-
+    from digitalme.db import db_async
     from digitalme.health import run_checks
     from digitalme.realtime import apush_to_ops_watchers
 
@@ -176,7 +175,7 @@ async def aops_tick(*, force: bool = False) -> dict[str, Any] | None:
     if not await cache.aadd(f"ops:tick:{bucket}", 1, timeout=interval * 3) and not force:
         return None
     readiness = await run_checks()
-    _, frame = await database_sync_to_async(ops_sample)(now=now, readiness=readiness)
+    _, frame = await db_async(ops_sample)(now=now, readiness=readiness)
     await apush_to_ops_watchers(frame)
     return frame
 

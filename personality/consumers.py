@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from digitalme.db import db_async
 from digitalme.errors import error_frame
 from digitalme.parsers import loads_or_none
 from digitalme.realtime import OutageCloseMixin, persona_group
@@ -20,7 +20,7 @@ from personality.errors import PersonaError
 from personality.selectors import persona_profile_live, persona_public_data
 
 
-@database_sync_to_async
+@db_async
 def _live_persona_data(slug: str) -> dict | None:
     try:
         return persona_public_data(profile=persona_profile_live(slug))

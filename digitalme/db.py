@@ -1,4 +1,4 @@
-"""Database work of async code (consumers, the turn) on a bounded pool of threads, not one queue.
+"""Database work of async code (socket log-ins, consumers, the chat turn) on a bounded pool of threads, not one queue.
 
 `database_sync_to_async` defaults to thread_sensitive=True: outside a request's
 ThreadSensitiveContext (a WebSocket consumer is outside one) every such call of every socket in
@@ -30,7 +30,7 @@ def executor() -> ThreadPoolExecutor:
     global _executor
     with _lock:
         if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=settings.CHAT_DB_THREADS, thread_name_prefix="chat-db")
+            _executor = ThreadPoolExecutor(max_workers=settings.CHAT_DB_THREADS, thread_name_prefix="async-db")
         return _executor
 
 
