@@ -26,7 +26,7 @@ TEST_ENV := ENV_FILE= DEBUG=false SECRET_KEY=test-secret-key-not-for-production 
 	OPS_HEARTBEAT_INTERVAL_S=0 PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/test-prometheus
 PYTEST_ARGS ?=
 
-.PHONY: help install run test test-lite lint bench bench-telegram bench-moderation docs superuser clean
+.PHONY: help install run test test-lite lint bench bench-live bench-telegram bench-moderation docs superuser clean
 
 help:
 	@echo "make run        start DigitalMe locally (SQLite, no Redis, bundled LLM) on http://127.0.0.1:8000"
@@ -34,6 +34,7 @@ help:
 	@echo "make test-lite  quick suite on SQLite, in-memory layers"
 	@echo "make lint       ruff + mypy"
 	@echo "make bench      chat load benchmark (PostgreSQL + Redis); BENCH_ARGS=\"--processes 1,2\" for the scale-out curve"
+	@echo "make bench-live   live-update latency in Chromium (Telegram/publish/second tab → page), p50/p95"
 	@echo "make bench-telegram  Telegram webhook ack and reply overhead on the real stack (web + worker)"
 	@echo "make bench-moderation  per-message cost of the offline moderation layers"
 	@echo "make docs       documentation site (MkDocs, --strict, offline) into var/docs/site"
@@ -84,11 +85,13 @@ test: install
 	@tools/ensure_promtool.sh >/dev/null
 	@# browser tests: Debian's chromium, found or installed (apt-get as root), else stop here naming the fix
 	@tools/ensure_chromium.sh >/dev/null
+	@# web quality: Lighthouse from npm (tools/lighthouse/package-lock.json), installed once into ~/.cache
+	@tools/ensure_lighthouse.sh >/dev/null
 	@rm -rf var/test-prometheus && mkdir -p var/test-prometheus
 	@$(TEST_ENV) DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(PY) tools/check_services.py
 	$(TEST_ENV) DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
-		CHROMIUM=$$(tools/ensure_chromium.sh) $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+		CHROMIUM=$$(tools/ensure_chromium.sh) LIGHTHOUSE_DIR=$$(tools/ensure_lighthouse.sh) $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 		if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 
 test-lite: install
@@ -107,6 +110,15 @@ bench: install
 		$(PY) tools/check_services.py
 	$(TEST_ENV) DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(PY) tools/bench.py $(BENCH_ARGS)
+
+# Live-update latency in Chromium (Telegram → web tab, publish → persona page, tab → tab): p50/p95.
+bench-live: install
+	@tools/ensure_chromium.sh >/dev/null
+	@rm -rf var/test-prometheus && mkdir -p var/test-prometheus
+	@$(TEST_ENV) DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(PY) tools/check_services.py
+	$(TEST_ENV) DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		CHROMIUM=$$(tools/ensure_chromium.sh) $(PY) tools/live_latency.py --json bench-output/live-latency.json $(BENCH_ARGS)
 
 bench-telegram: install
 	@rm -rf var/test-prometheus && mkdir -p var/test-prometheus

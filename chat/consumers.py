@@ -26,9 +26,9 @@ from chat.background import spawn
 from chat.errors import ChatError
 from chat.serializers import message_payload
 from chat.services import achat_reply
-from digitalme.errors import error_frame
+from digitalme.errors import DATABASE_DOWN_ERRORS, error_frame
 from digitalme.parsers import loads_or_none
-from digitalme.realtime import ChannelLayerOutageMixin, persona_group, user_group
+from digitalme.realtime import OutageCloseMixin, persona_group, user_group
 from digitalme.ws_auth import SessionRevocationMixin, login_from_access_token
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def _user_payload(user) -> dict[str, Any]:
     return {"id": user.pk, "email": user.email, "display_name": user.display_name, "language": user.language}
 
 
-class ChatConsumer(ChannelLayerOutageMixin, SessionRevocationMixin, AsyncJsonWebsocketConsumer):
+class ChatConsumer(OutageCloseMixin, SessionRevocationMixin, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.user = None
         self.groups_joined: list[str] = []
@@ -119,6 +119,8 @@ class ChatConsumer(ChannelLayerOutageMixin, SessionRevocationMixin, AsyncJsonWeb
         if self.user is not None:
             await self._error("bad_request", "This socket is already authenticated.")
             return
+        if self.auth_timer is not None:  # the token came in time; a slow lookup (database down) is not "no auth"
+            self.auth_timer.cancel()
         token = content.get("token")
         login = await login_from_access_token(token) if isinstance(token, str) and token else None
         if login is None or not login.user.is_authenticated:
@@ -165,6 +167,10 @@ class ChatConsumer(ChannelLayerOutageMixin, SessionRevocationMixin, AsyncJsonWeb
             )
         except ChatError as exc:
             await self._error(exc.code, exc.detail, exc.fields)
+            return
+        except DATABASE_DOWN_ERRORS:
+            logger.warning("chat turn failed: database unavailable")
+            await self._error("unavailable", "The service is briefly unavailable; send your message again in a moment.")
             return
         except Exception:
             logger.exception("chat turn failed")

@@ -61,6 +61,13 @@ WINDOW_CHARS = 400
 WINDOW_STEP = 300
 MAX_WINDOWS = 16
 
+# The classifier needs this many words before it may score a message at all. Its training rows are
+# almost all six words or more (12 harmful rows of ~28k have two, none fewer) and the frozen test
+# set has none under five, so on a one- or two-word message it extrapolates from function words
+# ("и" and "so" carry harm weight): "And then?" scored 0.85 violence, "Пока" 0.97 harassment.
+# Short messages are left to the rules (threats, "kys", "как повеситься" are rules).
+MIN_WORDS = 3
+
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _CYRILLIC_WORD = re.compile(r"^[а-я]+$")
 
@@ -389,9 +396,12 @@ class Classifier:
         return Prediction(round(harmful, 4), self.categories[int(np.argmax(category_logits))])
 
     def predict(self, text: str) -> Prediction:
-        """The riskiest window of the normalised text."""
+        """The riskiest window of the normalised text; nothing for a text under MIN_WORDS words."""
         best = Prediction(0.0, "")
-        for window in windows(normalise(text)):
+        normalised = normalise(text)
+        if len(_WORD.findall(normalised)) < MIN_WORDS:
+            return best
+        for window in windows(normalised):
             prediction = self.score(window)
             if prediction.harmful > best.harmful:
                 best = prediction

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
-from django.http import Http404, HttpRequest, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.deprecation import MiddlewareMixin
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
 
 
 def error_body(detail: str, code: str, fields: dict | None = None) -> dict[str, Any]:
@@ -147,3 +152,28 @@ def handler500(request: HttpRequest):
     from django.views.defaults import server_error
 
     return server_error(request)
+
+
+# --- the database down or restarting -------------------------------------------------------------
+
+DATABASE_DOWN_ERRORS = (OperationalError, InterfaceError)
+DATABASE_DOWN_DETAIL = "The service is briefly unavailable (its database is not answering); try again shortly."
+DATABASE_RETRY_AFTER_S = 5
+
+
+class DatabaseUnavailableMiddleware(MiddlewareMixin):
+    """A database that is down or restarting answers 503 with Retry-After, not a 500: the API's
+    `{detail, code: "unavailable", fields}` body, plain text for pages. Sync and async alike
+    (MiddlewareMixin), so async views keep running without an adapter."""
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, DATABASE_DOWN_ERRORS):
+            return None
+        logger.warning("database unavailable; answered 503", extra={"error": type(exception).__name__})
+        response: HttpResponse
+        if request.path.startswith("/api/"):
+            response = JsonResponse(error_body(DATABASE_DOWN_DETAIL, "unavailable"), status=503)
+        else:
+            response = HttpResponse(DATABASE_DOWN_DETAIL, status=503, content_type="text/plain; charset=utf-8")
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
+        return response

@@ -22,7 +22,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from redis.exceptions import RedisError
 
-from digitalme.errors import error_frame
+from digitalme.errors import DATABASE_DOWN_ERRORS, error_frame
 
 logger = logging.getLogger(__name__)
 
@@ -115,24 +115,25 @@ async def apush_to_ops_watchers(event: dict[str, Any]) -> None:
 # --- sockets while the channel layer is down -------------------------------------------------------
 
 CLOSE_TRY_AGAIN_LATER = 1013  # RFC 6455 registry: "Try Again Later"
+OUTAGE_ERRORS = (RedisError, OSError, *DATABASE_DOWN_ERRORS)
 
 
-class ChannelLayerOutageMixin:
-    """For consumers: when the channel layer (Redis) fails under a socket — joining its groups at
-    connect or auth, or the process's receive loop that this consumer happens to run — the socket
-    gets an `error` frame `unavailable` and closes with 1013 instead of dying with an exception
-    inside the application (a 1011, or a 500 handshake). Clients reconnect with backoff. A turn
-    already running goes on and is stored."""
+class OutageCloseMixin:
+    """For consumers: when Redis (the channel layer: joining groups at connect or auth, or the
+    process's receive loop this consumer happens to run) or the database (authenticating a token)
+    fails under a socket, it gets an `error` frame `unavailable` and closes with 1013 instead of
+    dying with an exception inside the application (a 1011, or a 500 handshake). Clients reconnect
+    with backoff. A turn already running goes on; it is stored if the database lets it."""
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         try:
             await super().__call__(scope, receive, send)  # type: ignore[misc]
-        except (RedisError, OSError) as exc:
+        except OUTAGE_ERRORS as exc:
             logger.warning(
-                "channel layer unavailable; socket closed with 1013",
+                "a backing service is unavailable; socket closed with 1013",
                 extra={"path": scope.get("path", ""), "error": type(exc).__name__},
             )
-            frame = error_frame("Live updates are unavailable; reconnecting.", "unavailable")
+            frame = error_frame("The service is briefly unavailable; reconnecting.", "unavailable")
             with contextlib.suppress(Exception):  # not accepted yet, or already gone
                 await send({"type": "websocket.send", "text": json.dumps(frame)})
             with contextlib.suppress(Exception):

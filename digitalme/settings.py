@@ -98,6 +98,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "digitalme.request_id.RequestIdMiddleware",
     "digitalme.metrics.MetricsMiddleware",  # quality: request counts/latency by route
+    "digitalme.errors.DatabaseUnavailableMiddleware",  # a database restart is a 503, not a 500
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

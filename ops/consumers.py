@@ -18,7 +18,7 @@ from django.conf import settings
 
 from digitalme.errors import error_frame
 from digitalme.parsers import loads_or_none
-from digitalme.realtime import ChannelLayerOutageMixin, ops_group
+from digitalme.realtime import OutageCloseMixin, ops_group
 from digitalme.ws_auth import SessionRevocationMixin
 from ops.services import aops_latest_frame, aops_tick
 
@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 CLOSE_NOT_STAFF = 4403
 
 
-class OpsDashboardConsumer(ChannelLayerOutageMixin, SessionRevocationMixin, AsyncJsonWebsocketConsumer):
+class OpsDashboardConsumer(OutageCloseMixin, SessionRevocationMixin, AsyncJsonWebsocketConsumer):
     ticker: asyncio.Task | None = None
     joined = False
 

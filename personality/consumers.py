@@ -15,7 +15,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from digitalme.errors import error_frame
 from digitalme.parsers import loads_or_none
-from digitalme.realtime import ChannelLayerOutageMixin, persona_group
+from digitalme.realtime import OutageCloseMixin, persona_group
 from personality.errors import PersonaError
 from personality.selectors import persona_profile_live, persona_public_data
 
@@ -28,7 +28,7 @@ def _live_persona_data(slug: str) -> dict | None:
         return None
 
 
-class PersonaWatchConsumer(ChannelLayerOutageMixin, AsyncJsonWebsocketConsumer):
+class PersonaWatchConsumer(OutageCloseMixin, AsyncJsonWebsocketConsumer):
     group: str | None = None
 
     async def connect(self) -> None:

@@ -2,7 +2,8 @@
 
 Webhook mode: the webhook view (daphne) stores each update and queues it; a Celery worker runs it
 through `update_process` (retries, exactly once per update id; see telegram_bot/tasks.py).
-Polling mode (`manage.py run_telegram_bot`): PTB's Updater fetches updates; the same handlers run.
+Polling mode (`manage.py run_telegram_bot`): getUpdates, and each update stored the same way before
+it is acknowledged (the next offset), then handled by the worker.
 """
 
 from __future__ import annotations
@@ -68,8 +69,8 @@ class UpdateInItsOwnThread(SimpleUpdateProcessor):
                     current_request_id.reset(token)
 
 
-def build_application(*, polling: bool) -> Application:
-    """A configured Application (not yet initialized). Polling mode also de-duplicates updates itself."""
+def build_application() -> Application:
+    """A configured Application (not yet initialized) for stored updates: no Updater of its own."""
     if not settings.TELEGRAM_BOT_TOKEN:
         raise RuntimeError("TELEGRAM_BOT_TOKEN is not set.")
     builder = (
@@ -82,11 +83,10 @@ def build_application(*, polling: bool) -> Application:
         .concurrent_updates(UpdateInItsOwnThread(CONCURRENT_UPDATES))
         .connection_pool_size(CONCURRENT_UPDATES * 2 + 4)
         .post_init(_remember_bot_identity)
+        .updater(None)
     )
-    if not polling:
-        builder = builder.updater(None)
     application = builder.build()
-    handlers.register(application, deduplicate=polling)
+    handlers.register(application)
     return application
 
 
@@ -130,7 +130,7 @@ async def webhook_application() -> Application:
     async with _webhook_app_lock[1]:
         if _webhook_app is not None and _webhook_app[0] is loop:
             return _webhook_app[1]
-        application = build_application(polling=False)
+        application = build_application()
         await application.initialize()
         _webhook_app = (loop, application)
         return application
@@ -251,28 +251,82 @@ async def webhook_info_refresh() -> None:
     await sync_to_async(bot_state_update)(**webhook_info_fields(info))
 
 
-# --- polling mode ----------------------------------------------------------------------------
+# --- polling mode: updates stored like the webhook's, handled by the worker ----------------------
 
 POLLING_HEARTBEAT_S = 30.0
+BACKLOG_FULL_WAIT_S = 5.0
+NETWORK_ERROR_WAIT_S = 5.0
+
+
+async def _until_stopped(stop: asyncio.Event, coroutine: Awaitable[Any]) -> Any:
+    """`coroutine`'s result, or None as soon as `stop` is set (the coroutine is cancelled)."""
+    work = asyncio.ensure_future(coroutine)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if not work.done():
+        work.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await work
+        return None
+    return work.result()
+
+
+async def poll_once(bot: Bot, *, offset: int | None, poll_timeout: int) -> tuple[int | None, bool]:
+    """One getUpdates round: store each update (as the webhook does; a worker handles it) and move
+    the offset past it only once it is stored. Telegram forgets an update only when asked for the
+    next offset, so a poller killed at any point loses nothing: what wasn't stored comes again.
+    Returns (the next offset, whether the backlog was full)."""
+    updates = await bot.get_updates(
+        offset=offset, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES, read_timeout=poll_timeout + 10
+    )
+    for update in updates:
+        stored = await sync_to_async(services.update_store)(
+            update_id=update.update_id, payload=update.to_dict(), request_id=f"tg-update-{update.update_id}"
+        )
+        if stored is services.UpdateStored.BACKLOG_FULL:
+            return offset, True  # not acknowledged: Telegram keeps it and sends it again
+        offset = update.update_id + 1
+    return offset, False
 
 
 async def run_polling(*, stop: asyncio.Event, poll_timeout: int = 30) -> None:
-    """Fetch and handle updates until `stop` is set (manage.py run_telegram_bot; tests)."""
-    application = build_application(polling=True)
-    async with application:  # initialize (getMe) … shutdown
-        await commands_register(application.bot)
-        assert application.updater is not None
-        # start_polling removes a registered webhook first: Telegram serves one or the other.
-        await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=poll_timeout)
-        await application.start()
-        logger.info("telegram poller started", extra={"bot_username": application.bot.username})
+    """Fetch updates until `stop` is set (manage.py run_telegram_bot; tests). Durable like the
+    webhook: each update is stored before Telegram is told it arrived, then handled by a Celery
+    worker (`make run` starts one) with the same lease, retries and resume."""
+    bot = plain_bot()
+    async with bot:  # initialize (getMe) … shutdown
+        await sync_to_async(bot_state_update)(bot_id=bot.bot.id, bot_username=bot.bot.username or "")
+        await commands_register(bot)
+        await bot.delete_webhook()  # Telegram serves a webhook or getUpdates, not both
+        logger.info("telegram poller started", extra={"bot_username": bot.bot.username})
+        offset: int | None = None
+        beat_at = 0.0
+        loop = asyncio.get_running_loop()
         try:
             while not stop.is_set():
-                await sync_to_async(bot_state_update)(mode="polling", webhook_url="", polling_heartbeat=timezone.now())
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=POLLING_HEARTBEAT_S)
+                if loop.time() - beat_at >= POLLING_HEARTBEAT_S:
+                    beat_at = loop.time()
+                    await sync_to_async(bot_state_update)(
+                        mode="polling", webhook_url="", polling_heartbeat=timezone.now()
+                    )
+                try:
+                    polled = await _until_stopped(stop, poll_once(bot, offset=offset, poll_timeout=poll_timeout))
+                except RetryAfter as exc:
+                    polled, wait_s = (offset, False), retry_after_seconds(exc)
+                except NetworkError as exc:  # Telegram unreachable or slow: try again shortly
+                    logger.warning("telegram getUpdates failed; retrying", extra={"error": type(exc).__name__})
+                    polled, wait_s = (offset, False), NETWORK_ERROR_WAIT_S
+                else:
+                    wait_s = BACKLOG_FULL_WAIT_S if polled is not None and polled[1] else 0.0
+                if polled is None:
+                    break
+                offset = polled[0]
+                if wait_s:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=wait_s)
         finally:
-            await application.updater.stop()
-            await application.stop()
             await sync_to_async(bot_state_update)(mode="none", polling_heartbeat=None)
             logger.info("telegram poller stopped")

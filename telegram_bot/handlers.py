@@ -52,9 +52,9 @@ handler_errors: contextvars.ContextVar[list[BaseException] | None] = contextvars
 )
 
 
-def register(application: Application, *, deduplicate: bool) -> None:
-    """Add every handler to `application`. Polling mode de-duplicates here (webhook: the stored update)."""
-    application.add_handler(TypeHandler(Update, _deduplicate if deduplicate else _skip_unknown), group=-1)
+def register(application: Application) -> None:
+    """Add every handler to `application` (updates arrive stored and de-duplicated: services.update_store)."""
+    application.add_handler(TypeHandler(Update, _skip_unknown), group=-1)
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler("start", on_start, filters=private))
     application.add_handler(CommandHandler("help", on_help))
@@ -85,12 +85,6 @@ async def _skip_unknown(update: Update, context: Context) -> None:
     if update.message is None and update.callback_query is None:
         logger.info("telegram update of a kind we don't handle; ignored", extra={"update_id": update.update_id})
         raise ApplicationHandlerStop
-
-
-async def _deduplicate(update: Update, context: Context) -> None:
-    if not await sync_to_async(services.update_seen)(update_id=update.update_id):
-        raise ApplicationHandlerStop
-    await _skip_unknown(update, context)
 
 
 async def _sender(update: Update) -> TelegramAccount:

@@ -389,18 +389,6 @@ def account_language(*, account: TelegramAccount) -> str:
 # --- updates and limits ----------------------------------------------------------------------
 
 
-def update_seen(*, update_id: int) -> bool:
-    """Polling mode: True the first time an update id is seen; False for a redelivery."""
-    try:
-        with transaction.atomic():
-            ProcessedUpdate.objects.create(update_id=update_id, status=UpdateStatus.DONE, processed_at=timezone.now())
-    except IntegrityError:
-        logger.info("telegram update redelivered; skipped", extra={"update_id": update_id})
-        return False
-    _forget_old_updates(update_id)
-    return True
-
-
 def _forget_old_updates(update_id: int) -> None:
     if update_id % 500 == 0:  # now and then, forget handled ids Telegram will never resend
         ProcessedUpdate.objects.filter(
@@ -420,7 +408,8 @@ def update_backlog() -> int:
 
 
 def update_store(*, update_id: int, payload: dict[str, Any], request_id: str = "") -> UpdateStored:
-    """Webhook mode: keep the update before Telegram gets its 200, then queue it for a worker.
+    """Keep the update before Telegram is told it arrived (the webhook's 200, or polling's next
+    offset), then queue it for a worker.
 
     A redelivered id is a duplicate (acknowledged, not stored again). When BACKLOG_MAX updates
     already wait, nothing is stored and the webhook answers 503: Telegram keeps the update and

@@ -180,7 +180,7 @@ def orm(django_db_blocker) -> Callable[..., Any]:
     return run
 
 
-def _load_ivan() -> None:
+def load_ivan() -> None:
     from django.core.management import call_command
 
     from personality.models import Persona
@@ -213,7 +213,7 @@ def browser(daphne_server, orm):
 
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"no Chromium at {CHROMIUM}: run `make test` (it installs it) or `tools/ensure_chromium.sh`")
-    orm(_load_ivan)  # data files are not migrations: the test database starts without Ivan
+    orm(load_ivan)  # data files are not migrations: the test database starts without Ivan
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
