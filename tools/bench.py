@@ -26,6 +26,7 @@ import math
 import os
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--idle", type=int, default=900, help="idle sockets held open in phases 3-4 (0 skips them)")
     parser.add_argument(
         "--processes", type=_process_counts, default=[1], help="daphne processes behind the balancer: N or a list 1,2"
+    )
+    parser.add_argument(
+        "--llm",
+        choices=["inprocess", "http"],
+        default="inprocess",
+        help="inprocess: fake/fixed40 in the server (default); http: the same reply as openai/fixed40 from a"
+        " loopback OpenAI-compatible server in its own process — the lean HTTP path production uses",
     )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for one reply")
     parser.add_argument("--output", type=Path, default=ROOT / "bench-output")
@@ -209,6 +217,8 @@ def _run_processes(
                 figures["idle_sockets_requested"] = len(held)
                 figures["idle_sockets_held"] = sum(1 for one in idle if one.ready)
                 figures["idle_failed_handshakes"] = sum(1 for one in idle if not one.handshake_ok)
+                # Why an idle socket never got `ready` (e.g. "TimeoutError": its auth outwaited --timeout).
+                figures["idle_error_codes"] = dict(Counter(one.error.split(":", 1)[0] for one in idle if one.error))
                 figures["open_sockets_peak"] = figures["idle_sockets_held"] + len(tokens)
             peaks = group.peak_rss_mb()
             figures["server_peak_rss_mb_per_process"] = peaks
@@ -266,15 +276,29 @@ def _targets(run: dict[str, Any]) -> dict[str, bool | None]:
     }
 
 
+def _llm_over_http() -> Any:
+    """Serve fake/fixed40's reply from the loopback OpenAI server (another process, so its CPU is not
+    the servers'), and point the servers at it: the turn then streams through the lean HTTP path."""
+    from chat.llm.providers.fake import FIXED_40
+    from tests.fakes.openai_server import serve_in_a_process
+
+    process, base_url = serve_in_a_process(FIXED_40)
+    SERVER_ENV.update({"LLM_MODEL": "openai/fixed40", "LLM_API_BASE": base_url, "LLM_API_KEY": "bench-key"})
+    return process
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.users < 1 or args.messages < 1 or args.idle < 0:
         print("--users and --messages must be ≥ 1, --idle ≥ 0", file=sys.stderr)
         return 2
+    llm_server = _llm_over_http() if args.llm == "http" else None
     from loadtest.server import bench_django_setup
 
     refused = bench_django_setup(SERVER_ENV)
     if refused:
+        if llm_server is not None:
+            llm_server.terminate()
         print(f"make bench {refused}", file=sys.stderr)
         return 2
     from loadtest import client
@@ -308,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
             )
     finally:
         loadtest_users_delete(run_id=run_id)
+        if llm_server is not None:
+            llm_server.terminate()
     report["scaling"] = [
         {
             "processes": run["processes"],
@@ -333,7 +359,7 @@ def _line(name: str, figures: dict[str, Any]) -> str:
     ttft, full = figures["ttft_ms"], figures["full_reply_ms"]
     stored = f"  stored {figures['messages_stored']}/{figures['messages_sent']}" if "messages_sent" in figures else ""
     idle = (
-        f"  idle held {figures['idle_sockets_held']}/{figures['idle_sockets_requested']}"
+        f"  idle held {figures['idle_sockets_held']}/{figures['idle_sockets_requested']} {figures['idle_error_codes']}"
         if "idle_sockets_requested" in figures
         else ""
     )

@@ -15,22 +15,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-SERVER = """
-import sys, time
-from chat.llm.providers.fake import FIXED_40
-from tests.fakes.openai_server import FakeOpenAI
-server = FakeOpenAI(reply=FIXED_40).start()
-print(server.base_url, flush=True)
-sys.stdin.read()
-"""
 
 
 async def _cost(replies: int) -> float:
@@ -56,12 +46,11 @@ def main() -> int:
     django.setup()
     from django.conf import settings
 
-    server = subprocess.Popen(
-        [sys.executable, "-c", SERVER], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
+    from chat.llm.providers.fake import FIXED_40
+    from tests.fakes.openai_server import serve_in_a_process
+
+    server, base_url = serve_in_a_process(FIXED_40)
     try:
-        assert server.stdout is not None
-        base_url = server.stdout.readline().strip()
         settings.LLM_FALLBACK_MODELS = []
         settings.LLM_MAX_RETRIES = 0
         settings.LLM_TIMEOUT_S = 30.0

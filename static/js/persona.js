@@ -40,6 +40,7 @@ function render(persona, { live = false } = {}) {
   drawTraitBars(el.chart, traits, { label: t("trait_chart"), changed });
   drawTraitRadar(el.radar, traits, { label: t("trait_radar") });
   renderTraitList(changed);
+  if (republished) loadHistory(changed); // the new version is a new point on every trait's history
   if (republished || changed.size) el.live.textContent = t("persona_updated");
 }
 
@@ -51,19 +52,20 @@ function renderTraitList(changed = new Set()) {
   el.list.replaceChildren(...traits.flatMap((trait) => {
     const values = traitHistory(trait.name);
     const title = h("dt", { text: `${humanize(trait.name)} — ${percent(trait)}`, class: changed.has(trait.name) ? "flash" : null });
-    if (values.length) title.append(drawSparkline(values, { label: `${humanize(trait.name)}: ${t("trait_history")}` }));
+    // one published version is not a history: a lone dot next to the heading only puzzled readers
+    if (values.length > 1) title.append(drawSparkline(values, { label: `${humanize(trait.name)}: ${t("trait_history")}` }));
     return [title, h("dd", { text: trait.description || "" })];
   }));
 }
 
-async function loadHistory() {
+async function loadHistory(changed = new Set()) {
   try {
     const rows = await api(`/api/personas/${slug}/traits/history/`);
     history = Array.isArray(rows) ? rows : [];
   } catch {
     history = [];
   }
-  renderTraitList();
+  renderTraitList(changed);
 }
 
 function lastDays(since, count) {

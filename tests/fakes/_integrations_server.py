@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 
 @dataclass
@@ -96,6 +96,12 @@ class FakeServer:
 
     def route(self, call: Call) -> Response:  # subclasses
         return Response(404, {"message": "not found"})
+
+    def approve(self, call: Call, code: str) -> Response:
+        """A provider's consent page after the person approved: back to redirect_uri with the code
+        and the state the client sent (what the browser follows to the OAuth callback)."""
+        query = urlencode({"code": code, "state": call.q("state") or ""})
+        return Response(302, None, {"Location": f"{call.q('redirect_uri')}?{query}"})
 
     # --- server -----------------------------------------------------------------------------
     def _answer(self, call: Call) -> Response:

@@ -11,7 +11,6 @@ import itertools
 import json
 import time
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlencode
 
 from tests.fakes._integrations_server import Call, FakeServer, Response
 
@@ -179,8 +178,7 @@ class FakeGitHub(FakeServer):
             return Response(403, "Nobody is signed in to the fake GitHub (call sign_in first)")
         code = f"gh-code-{next(self._ids)}"
         self.codes[code] = self.signed_in
-        query = urlencode({"code": code, "state": call.q("state") or ""})
-        return Response(302, None, {"Location": f"{call.q('redirect_uri')}?{query}"})
+        return self.approve(call, code)
 
     def _token(self, call: Call) -> Response:
         form = call.form

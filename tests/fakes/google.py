@@ -10,7 +10,6 @@ import itertools
 import time
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
 import jwt
 
@@ -173,8 +172,7 @@ class FakeGoogle(FakeServer):
             return Response(403, "Nobody is signed in to the fake Google (call sign_in first)")
         code = f"g-code-{next(self._counter)}"
         self.codes[code] = dict(self.signed_in)
-        query = urlencode({"code": code, "state": call.q("state") or ""})
-        return Response(302, None, {"Location": f"{call.q('redirect_uri')}?{query}"})
+        return self.approve(call, code)
 
     def _authorized(self, call: Call) -> bool:
         expiry = self.access_tokens.get(call.bearer)

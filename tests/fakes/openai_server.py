@@ -17,9 +17,12 @@ a context manager.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 
@@ -155,3 +158,26 @@ def _chunk(body: dict, piece: str) -> dict:
         "model": body.get("model", "fake"),
         "choices": [{"index": 0, "delta": {"role": "assistant", "content": piece}, "finish_reason": None}],
     }
+
+
+_IN_A_PROCESS = """
+import sys
+from tests.fakes.openai_server import FakeOpenAI
+server = FakeOpenAI(reply=sys.argv[1]).start()
+print(server.base_url, flush=True)
+sys.stdin.read()  # until the parent closes stdin (or dies)
+"""
+
+
+def serve_in_a_process(reply: str) -> tuple[subprocess.Popen, str]:
+    """The server in its own process (measurements count only the client side's CPU): the process
+    and its base URL. Stop it with `process.terminate()`."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", _IN_A_PROCESS, reply],
+        cwd=Path(__file__).resolve().parents[2],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    return process, process.stdout.readline().strip()

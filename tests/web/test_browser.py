@@ -278,6 +278,12 @@ def test_dashboard_updates_live_when_staff_publish_a_trait_change(pages, orm):
     page.wait_for_selector("#persona-conn[data-state=online]")
     humor = page.locator("g[data-trait=humor] .value")
     humor.wait_for()
+    page.wait_for_selector("#trait-list dt")
+    assert page.locator("#trait-list dt").first.inner_text().startswith("Humor")
+    points_before = page.locator(HUMOR_HISTORY_POINTS).count()
+    versions_before = orm(_published_versions)
+    # a single published version is not drawn as a history (it was a lone, puzzling dot)
+    assert points_before == (versions_before if versions_before > 1 else 0)
     new_value = 0.41 if humor.text_content() != "41" else 0.79
     orm(_publish_trait, "humor", new_value)
     page.wait_for_function(
@@ -285,6 +291,22 @@ def test_dashboard_updates_live_when_staff_publish_a_trait_change(pages, orm):
         arg=str(round(new_value * 100)),
     )
     assert "personality was just updated" in page.locator("#persona-live").inner_text()
+    # the new version becomes a new point of the trait's history without a reload
+    page.wait_for_function(
+        "([selector, count]) => document.querySelectorAll(selector).length === count",
+        arg=[HUMOR_HISTORY_POINTS, versions_before + 1],
+    )
+    title = page.locator("#trait-list dt", has_text="Humor").locator("svg.sparkline").get_attribute("aria-label")
+    assert title is not None and title.endswith(f" {round(new_value * 100)}")
+
+
+HUMOR_HISTORY_POINTS = "#trait-list dt:first-of-type svg.sparkline circle"
+
+
+def _published_versions() -> int:
+    from personality.models import PersonaVersion
+
+    return PersonaVersion.objects.filter(persona__slug="ivan", published_at__isnull=False).count()
 
 
 RADAR_WATCH = """
