@@ -16,25 +16,30 @@ numbers and strings (vocabularies, idf, weights — no pickle, so loading it run
 no particular scikit-learn), and `classifier.json` its metadata: the training data's checksum, the
 threshold chosen by grouped cross-validation on the training data (never on the test set), the
 cross-validated rates and the versions. A test fails when the artefact no longer matches the
-training data, so the two never drift apart. Inference is numpy over the stored numbers with
-scikit-learn's own analysers (a test checks it equals scikit-learn's `predict_proba`).
+training data, so the two never drift apart. Inference is pure Python: the .npz is read with
+zipfile + array (it is a zip of .npy files: a short header and raw little-endian float32), the
+character analyser is `char_wb_ngrams` (a test checks it gives scikit-learn's terms), so a web
+process imports neither numpy, scipy nor scikit-learn for it (≈ 100 MB of RSS).
 """
 
 from __future__ import annotations
 
+import ast
 import itertools
 import json
 import math
 import re
+import struct
+import sys
 import threading
+import zipfile
+from array import array
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from chat.moderation_corpus import LANGUAGES, Sample
 from chat.moderation_text import normalise
@@ -120,6 +125,7 @@ TARGET_FALSE_POSITIVE_RATE = 0.02  # per language, out of fold: the threshold's 
 
 
 def _vectorizers() -> list[Any]:
+    import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     return [
@@ -165,6 +171,8 @@ class Fitted:
         return self.harm.predict_proba(matrix)[:, 1], self.category.predict(matrix)
 
     def weights(self) -> dict[str, Any]:
+        import numpy as np
+
         arrays: dict[str, Any] = {}
         for name, vectorizer in zip(("chars", "words"), self.vectorizers, strict=True):
             terms = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
@@ -179,6 +187,7 @@ class Fitted:
 
 
 def fit(samples: list[Sample]) -> Fitted:
+    import numpy as np
     from scipy.sparse import hstack
     from sklearn.linear_model import LogisticRegression
 
@@ -198,6 +207,7 @@ def cross_validate(samples: list[Sample], *, folds: int = 5) -> dict[str, Any]:
     """Out-of-fold harm probabilities with whole templates held out (GroupKFold), the threshold
     that keeps each language's false positives within budget, the per-harm thresholds that spend
     the same budget where it buys the most recall, and the rates each gives."""
+    import numpy as np
     from sklearn.model_selection import GroupKFold
 
     scores = np.zeros(len(samples))
@@ -249,7 +259,7 @@ def _rates(blocked: Any, samples: list[Sample]) -> dict[str, dict[str, float]]:
     return rates
 
 
-_THRESHOLD_GRID = np.round(np.arange(0.99, 0.295, -0.01), 2)
+_THRESHOLD_GRID = tuple(round(0.99 - step / 100, 2) for step in range(70))  # 0.99 … 0.30
 
 
 def category_thresholds(scores: Any, predicted: Any, samples: list[Sample], *, budget: float) -> dict[str, float]:
@@ -257,6 +267,8 @@ def category_thresholds(scores: Any, predicted: Any, samples: list[Sample], *, b
     nothing, then keep lowering the threshold of whichever harm buys the most harmful rows per
     false positive, while each language's false positives stay within `budget`. Harms whose
     look-alike questions score high keep a high threshold; the others can go lower."""
+    import numpy as np
+
     harmful = np.array([sample.harmful for sample in samples])
     language = np.array([sample.language for sample in samples])
     allowed = {lang: int(budget * np.sum((language == lang) & ~harmful)) for lang in LANGUAGES}
@@ -300,6 +312,7 @@ def category_thresholds(scores: Any, predicted: Any, samples: list[Sample], *, b
 
 def train_and_save(*, folds: int = 5) -> dict[str, Any]:
     """Cross-validate (threshold), fit on all training rows, store the artefact; returns its meta."""
+    import numpy as np
     import sklearn
 
     from chat import moderation_corpus
@@ -323,10 +336,12 @@ def train_and_save(*, folds: int = 5) -> dict[str, Any]:
     return info
 
 
-# --- The committed artefact and inference (numpy) ----------------------------------------------
+# --- The committed artefact and inference (pure Python) ----------------------------------------
 
 
 def save(fitted: Fitted, meta: dict[str, Any], *, path: Path = MODEL_FILE, meta_path: Path = META_FILE) -> None:
+    import numpy as np
+
     np.savez_compressed(path, **fitted.weights())
     meta_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
 
@@ -336,64 +351,120 @@ def meta() -> dict[str, Any]:
     return data
 
 
+_WHITE_SPACES = re.compile(r"\s\s+")
+
+
+def char_wb_ngrams(text: str, ngram_range: tuple[int, int] = CHAR_NGRAMS) -> list[str]:
+    """scikit-learn's `analyzer="char_wb"` (lowercase=False): character n-grams inside words, each
+    word padded with one space on both sides; a word shorter than n counts once."""
+    low, high = ngram_range
+    ngrams: list[str] = []
+    append = ngrams.append
+    for word in _WHITE_SPACES.sub(" ", text).split():
+        padded = f" {word} "
+        length = len(padded)
+        for n in range(low, high + 1):
+            append(padded[:n])
+            for offset in range(1, length - n + 1):
+                append(padded[offset : offset + n])
+            if length <= n:
+                break
+    return ngrams
+
+
+def read_npz(path: Path) -> dict[str, tuple[Any, tuple[int, ...], bool]]:
+    """numpy's .npz read with the standard library: name → (float32 `array("f")` or the string of
+    a unicode scalar, shape, Fortran order). Only the dtypes `save` writes are accepted."""
+    arrays: dict[str, tuple[Any, tuple[int, ...], bool]] = {}
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.namelist():
+            raw = archive.read(member)
+            if raw[:6] != b"\x93NUMPY":
+                raise ValueError(f"{path}:{member} is not a .npy array")
+            size_format, start = ("<H", 10) if raw[6] == 1 else ("<I", 12)
+            (header_length,) = struct.unpack(size_format, raw[8:start])
+            header = ast.literal_eval(raw[start : start + header_length].decode("latin1"))
+            body = raw[start + header_length :]
+            value: Any
+            if header["descr"] == "<f4":
+                value = array("f")
+                value.frombytes(body)
+                if sys.byteorder == "big":
+                    value.byteswap()
+            elif header["descr"].startswith("<U"):
+                value = body.decode("utf-32-le").rstrip("\0")
+            else:
+                raise ValueError(f"{path}:{member}: unexpected dtype {header['descr']}")
+            arrays[member.removesuffix(".npy")] = (value, tuple(header["shape"]), bool(header["fortran_order"]))
+    return arrays
+
+
 class _Block:
-    """One feature block (characters or words): sklearn's analyser + the stored vocabulary/idf."""
+    """One feature block (characters or words): its analyser + the stored vocabulary/idf."""
 
-    def __init__(self, analyzer: Callable[[str], list[str]], terms: str, idf: Any) -> None:
+    def __init__(self, analyzer: Callable[[str], list[str]], terms: str, idf: Any, offset: int) -> None:
         self.analyzer = analyzer
-        self.vocabulary = {term: index for index, term in enumerate(terms.split("\n"))}
+        self.vocabulary = {term: index + offset for index, term in enumerate(terms.split("\n"))}
         self.idf = idf
+        self.offset = offset
 
-    def features(self, text: str) -> tuple[Any, Any]:
+    def features(self, text: str) -> list[tuple[int, float]]:
+        """(column, value) of the text's sublinear tf-idf, L2-normalised within the block."""
         counts = Counter(term for term in self.analyzer(text) if term in self.vocabulary)
-        if not counts:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        index = np.fromiter((self.vocabulary[term] for term in counts), dtype=np.int64, count=len(counts))
-        values = np.fromiter((1.0 + math.log(count) for count in counts.values()), dtype=np.float32, count=len(counts))
-        values *= self.idf[index]
-        values /= np.linalg.norm(values)
-        return index, values
+        weighted = [
+            (self.vocabulary[term], (1.0 + math.log(count)) * self.idf[self.vocabulary[term] - self.offset])
+            for term, count in counts.items()
+        ]
+        norm = math.sqrt(sum(value * value for _, value in weighted))
+        return [(column, value / norm) for column, value in weighted]
 
 
 class Classifier:
     """The stored model, ready to score: `predict(text) -> Prediction`."""
 
     def __init__(self, path: Path = MODEL_FILE, meta_path: Path = META_FILE) -> None:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
         stored = json.loads(meta_path.read_text(encoding="utf-8"))
         self.threshold = float(stored["threshold"])
         self.category_thresholds = {name: float(value) for name, value in stored.get("category_thresholds", {}).items()}
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
-        chars = TfidfVectorizer(analyzer="char_wb", ngram_range=CHAR_NGRAMS, lowercase=False).build_analyzer()
+        arrays = read_npz(path)
+        chars_terms = arrays["chars_terms"][0]
         self.blocks = [
-            _Block(chars, str(arrays["chars_terms"]), arrays["chars_idf"]),
-            _Block(word_features, str(arrays["words_terms"]), arrays["words_idf"]),
+            _Block(char_wb_ngrams, chars_terms, arrays["chars_idf"][0], 0),
+            _Block(word_features, arrays["words_terms"][0], arrays["words_idf"][0], chars_terms.count("\n") + 1),
         ]
-        self.offsets = [0, len(self.blocks[0].vocabulary)]
-        self.harm_coef = arrays["harm_coef"]
-        self.harm_intercept = float(arrays["harm_intercept"])
-        self.category_coef = arrays["category_coef"]
-        self.category_intercept = arrays["category_intercept"]
-        self.categories = str(arrays["categories"]).split("\n")
+        self.harm_coef = arrays["harm_coef"][0]
+        self.harm_intercept = float(arrays["harm_intercept"][0][0])
+        self.categories = arrays["categories"][0].split("\n")
+        coef, shape, fortran = arrays["category_coef"]
+        # Row-major by feature (column j's weights for every harm side by side), as numpy's
+        # Fortran-order (harms × features) array already is.
+        self.category_coef = (
+            coef if fortran else array("f", (coef[c * shape[1] + j] for j in range(shape[1]) for c in range(shape[0])))
+        )
+        self.category_intercept = list(arrays["category_intercept"][0])
 
     def threshold_for(self, category: str) -> float:
         """The threshold chosen for this predicted harm (cross-validated), else the overall one."""
         return self.category_thresholds.get(category, self.threshold)
 
-    def _vector(self, normalised: str) -> tuple[Any, Any]:
-        parts = [block.features(normalised) for block in self.blocks]
-        index = np.concatenate([part[0] + offset for part, offset in zip(parts, self.offsets, strict=True)])
-        values = np.concatenate([part[1] for part in parts])
-        return index, values
+    def _vector(self, normalised: str) -> list[tuple[int, float]]:
+        return [feature for block in self.blocks for feature in block.features(normalised)]
+
+    def probability(self, normalised: str) -> tuple[float, str]:
+        """P(harmful) unrounded and the most probable harm."""
+        vector = self._vector(normalised)
+        logit = self.harm_intercept + math.fsum(self.harm_coef[column] * value for column, value in vector)
+        harms = len(self.categories)
+        logits = list(self.category_intercept)
+        for column, value in vector:
+            base = column * harms
+            for harm in range(harms):
+                logits[harm] += self.category_coef[base + harm] * value
+        return 1.0 / (1.0 + math.exp(-logit)), self.categories[max(range(harms), key=logits.__getitem__)]
 
     def score(self, normalised: str) -> Prediction:
-        index, values = self._vector(normalised)
-        logit = float(self.harm_coef[index] @ values) + self.harm_intercept
-        harmful = 1.0 / (1.0 + math.exp(-logit))
-        category_logits = self.category_coef[:, index] @ values + self.category_intercept
-        return Prediction(round(harmful, 4), self.categories[int(np.argmax(category_logits))])
+        harmful, category = self.probability(normalised)
+        return Prediction(round(harmful, 4), category)
 
     def predict(self, text: str) -> Prediction:
         """The riskiest window of the normalised text; nothing for a text under MIN_WORDS words."""

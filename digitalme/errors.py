@@ -66,6 +66,7 @@ DEFAULT_ERROR_RESPONSES = {
     "403": "Signed in but not allowed (staff only)",
     "404": "Not found, or not yours",
     "429": "Too many requests (code throttled or rate_limited): try again later",
+    "503": "The database is briefly unavailable (code unavailable, Retry-After): try again shortly",
 }
 
 

@@ -111,7 +111,11 @@ async def check_channel_layer() -> dict:
     layer = get_channel_layer()
     if layer is None:
         raise RuntimeError("no channel layer configured")
-    channel = await layer.new_channel("health.")
+    # The default prefix on purpose: channels_redis runs ONE receive loop per process, reading only
+    # `specific.<process>!`; an open socket's consumer holds it while idle. A channel with its own
+    # prefix ("health.") was never read by that loop, so with any socket open the probe waited for
+    # the loop's lock until its timeout: `channel_layer: down` while pushes still arrived.
+    channel = await layer.new_channel()
     await layer.send(channel, {"type": "health.ping"})
     message = await layer.receive(channel)
     if message.get("type") != "health.ping":

@@ -91,8 +91,8 @@ async def _fuzz_socket(sent: list[tuple[str, Any]], token: str | None) -> None:
         await comm.disconnect()
 
 
-def test_random_frames_on_a_signed_in_socket_get_documented_answers_and_the_socket_keeps_working():
-    token = access_token(UserFactory())
+def _fuzzed_sockets(token: str | None) -> int:
+    """EXAMPLES connections, each with 1–4 generated frames; returns how many ran."""
     sockets = []
 
     @settings(FUZZ_SETTINGS, max_examples=EXAMPLES)
@@ -102,22 +102,15 @@ def test_random_frames_on_a_signed_in_socket_get_documented_answers_and_the_sock
         sockets.append(len(sent))
 
     exchange()
+    return len(sockets)
 
-    assert len(sockets) == EXAMPLES
+
+def test_random_frames_on_a_signed_in_socket_get_documented_answers_and_the_socket_keeps_working():
+    assert _fuzzed_sockets(access_token(UserFactory())) == EXAMPLES
 
 
 def test_random_frames_before_signing_in_get_documented_answers_or_a_4401_close():
-    sockets = []
-
-    @settings(FUZZ_SETTINGS, max_examples=EXAMPLES)
-    @given(sent=frames(MAX_FRAME_CHARS))
-    def exchange(sent):
-        async_to_sync(_fuzz_socket)(sent, None)
-        sockets.append(len(sent))
-
-    exchange()
-
-    assert len(sockets) == EXAMPLES
+    assert _fuzzed_sockets(None) == EXAMPLES
 
 
 @pytest.mark.parametrize(

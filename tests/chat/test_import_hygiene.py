@@ -1,6 +1,6 @@
 """What a web process holds in memory: after it starts (Django set up, the ASGI application loaded)
 and answers one chat turn through the lean path from an OpenAI-compatible server, litellm (≈ 190 MB)
-is not imported. Run in a fresh subprocess, so this test process's own imports don't count."""
+is not imported, nor scikit-learn or scipy (the moderation classifier is pure Python). Run in a fresh subprocess, so this test process's own imports don't count."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ from tests.fakes.openai_server import FakeOpenAI
 ROOT = Path(__file__).resolve().parents[2]
 # litellm and what only litellm pulls in
 NOT_ON_THE_LEAN_PATH = ("litellm", "openai", "tokenizers", "huggingface_hub")
+# The moderation classifier scores every turn in pure Python; only training needs these (≈ 100 MB).
+# numpy is still there: rank-bm25 (chat/memory/retrieval.py, personality/prompts.py) imports it.
+NOT_IN_A_WEB_PROCESS = ("sklearn", "scipy")
 
 WEB_PROCESS = """
 import asyncio, json, os, sys
@@ -73,3 +76,5 @@ def test_a_web_process_answers_a_turn_through_the_lean_path_without_litellm(user
     assert len(server.requests) == 1
     loaded = {name.split(".")[0] for name in report["modules"]}
     assert [name for name in NOT_ON_THE_LEAN_PATH if name in loaded] == []
+    assert "chat.moderation_model" in report["modules"]  # the classifier did score the turn
+    assert [name for name in NOT_IN_A_WEB_PROCESS if name in loaded] == []

@@ -73,6 +73,61 @@ def test_numpy_inference_equals_scikit_learn(tmp_path):
     np.testing.assert_allclose(ours, fitted.harm_probability(texts), atol=1e-3)
 
 
+def test_the_character_analyser_gives_scikit_learns_terms():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    sklearn_analyser = TfidfVectorizer(
+        analyzer="char_wb", ngram_range=moderation_model.CHAR_NGRAMS, lowercase=False
+    ).build_analyzer()
+    rows = moderation_corpus.read(moderation_corpus.TRAIN_FILE)[::15] + moderation_corpus.read(
+        moderation_corpus.ADVERSARIAL_FILE
+    )
+    texts = [normalise(sample.text) for sample in rows] + [sample.text for sample in rows[::10]] + ["", " a  b\t\nc "]
+    assert [moderation_model.char_wb_ngrams(text) for text in texts] == [sklearn_analyser(text) for text in texts]
+
+
+def _numpy_reference(texts):
+    """The classifier as numpy computes it from the committed .npz (what inference was before)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    with np.load(moderation_model.MODEL_FILE, allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files}
+    analysers = [
+        TfidfVectorizer(analyzer="char_wb", ngram_range=moderation_model.CHAR_NGRAMS, lowercase=False).build_analyzer(),
+        moderation_model.word_features,
+    ]
+    blocks = [(str(arrays[f"{name}_terms"]).split("\n"), arrays[f"{name}_idf"]) for name in ("chars", "words")]
+    results = []
+    for text in texts:
+        columns, values, offset = [], [], 0
+        for analyser, (terms, idf) in zip(analysers, blocks, strict=True):
+            vocabulary = {term: index for index, term in enumerate(terms)}
+            counts = {}
+            for term in analyser(text):
+                if term in vocabulary:
+                    counts[vocabulary[term]] = counts.get(vocabulary[term], 0) + 1
+            block = (1.0 + np.log(np.array(list(counts.values()), dtype=np.float64))) * idf[list(counts)]
+            if counts:
+                columns += [offset + index for index in counts]
+                values += list(block / np.linalg.norm(block))
+            offset += len(terms)
+        logit = arrays["harm_coef"][columns].astype(np.float64) @ np.array(values) + float(arrays["harm_intercept"])
+        category_logits = arrays["category_coef"][:, columns].astype(np.float64) @ np.array(values)
+        category_logits += arrays["category_intercept"]
+        results.append(
+            (1.0 / (1.0 + np.exp(-logit)), str(arrays["categories"]).split("\n")[int(np.argmax(category_logits))])
+        )
+    return results
+
+
+def test_pure_python_inference_equals_numpys():
+    texts = [normalise(sample.text) for sample in moderation_corpus.read(moderation_corpus.TEST_FILE)]
+    ours = [moderation_model.classifier().probability(text) for text in texts]
+    reference = _numpy_reference(texts)
+    np.testing.assert_allclose([score for score, _ in ours], [score for score, _ in reference], rtol=0, atol=1e-6)
+    assert [category for _, category in ours] == [category for _, category in reference]
+
+
 @pytest.mark.parametrize("name", ["test.tsv", "test_adversarial.tsv"])
 def test_offline_layers_hold_the_floor_on_the_frozen_set(name, capsys):
     report = moderation_evaluation.evaluate(moderation_corpus.CORPUS_DIR / name)

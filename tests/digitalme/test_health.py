@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -29,6 +30,35 @@ def test_readiness_is_ok_with_everything_up(client):
     for name in ("database", "cache", "channel_layer", "broker"):
         assert body["checks"][name]["status"] == "ok", body
         assert body["checks"][name]["latency_ms"] >= 0
+
+
+async def test_channel_layer_check_answers_while_a_socket_holds_the_process_receive_loop():
+    """An open socket's consumer sits in `receive()` on its process-local channel, holding the
+    layer's one receive loop (it reads only `specific.<process>!`). The probe's reply must come
+    through that loop: a probe on its own local channel prefix (as before) waited for a lock the
+    socket never gives back, so readiness said `channel_layer: down` while pushes still arrived.
+    """
+    from channels.layers import get_channel_layer
+
+    from digitalme.health import check_channel_layer
+
+    layer = get_channel_layer()
+    assert type(layer).__name__ == "RedisChannelLayer"
+    socket_channel = await layer.new_channel()
+    idle_socket = asyncio.ensure_future(layer.receive(socket_channel))
+    try:
+        for _ in range(200):  # let it take the receive loop and block in Redis (BZPOPMIN)
+            if layer.receive_lock is not None and layer.receive_lock.locked():
+                break
+            await asyncio.sleep(0.01)
+        assert layer.receive_lock.locked()
+        for _ in range(3):  # and again: a probe leaves nothing behind that breaks the next one
+            # The wait bounds a hang (the bug), it measures nothing.
+            assert await asyncio.wait_for(check_channel_layer(), timeout=30) == {"backend": "RedisChannelLayer"}
+        await layer.send(socket_channel, {"type": "chat.push"})
+        assert (await asyncio.wait_for(idle_socket, timeout=30))["type"] == "chat.push"
+    finally:
+        idle_socket.cancel()
 
 
 def _closed_port() -> int:
