@@ -32,7 +32,6 @@ from django.utils import timezone
 
 from chat import llm, moderation
 from chat.context import context_for
-from digitalme.db import db_async, pool_async
 from chat.errors import EmptyMessage, InvalidInput, LLMUnavailable, MessageTooLong, TurnInProgress
 from chat.memory import memory_for_prompt, remember
 from chat.models import Conversation, Message, Platform, Role
@@ -41,6 +40,7 @@ from chat.ratelimit import check_chat_rate
 from chat.selectors import conversation_get, history_before, message_find_by_client_id, reply_for, usable_history
 from chat.serializers import message_payload
 from digitalme import metrics, tokens
+from digitalme.db import db_async, pool_async
 from digitalme.language import detect_language
 from digitalme.realtime import apush_to_user
 from personality.evaluation.gate import GateOutcome, agate_reply, gate_mode
