@@ -12,22 +12,12 @@ import litellm
 from litellm.llms.custom_llm import CustomLLM, CustomLLMError
 from litellm.types.utils import GenericStreamingChunk, ModelResponse
 
+from chat.llm.providers import stream_chunk
 from chat.llm.providers.fake import hang_for, start, usage
 
 
 def _timeout(model: str) -> litellm.Timeout:
     return litellm.Timeout(message="fake provider timed out (requested by the test)", model=model, llm_provider="fake")
-
-
-def _chunk(text: str, *, finished: bool = False, usage: dict | None = None) -> GenericStreamingChunk:
-    return {
-        "text": text,
-        "is_finished": finished,
-        "finish_reason": "stop" if finished else "",
-        "usage": usage,  # type: ignore[typeddict-item]
-        "index": 0,
-        "tool_use": None,
-    }
 
 
 def _fail(message: str = "fake provider failure (requested by the test)") -> CustomLLMError:
@@ -49,8 +39,8 @@ class FakeLLM(CustomLLM):
                 raise _fail("fake provider stream broke")
             if plan.delay_s:
                 await asyncio.sleep(plan.delay_s)
-            yield _chunk(token)
-        yield _chunk("", finished=True, usage=usage(messages, plan.tokens))
+            yield stream_chunk(token)
+        yield stream_chunk("", finished=True, usage=usage(messages, plan.tokens))
 
     def streaming(self, model, messages, *args, optional_params=None, **kwargs) -> Iterator[GenericStreamingChunk]:  # type: ignore[override]
         plan = start(model, messages, optional_params or {})
@@ -64,8 +54,8 @@ class FakeLLM(CustomLLM):
                 raise _fail("fake provider stream broke")
             if plan.delay_s:
                 time.sleep(plan.delay_s)
-            yield _chunk(token)
-        yield _chunk("", finished=True, usage=usage(messages, plan.tokens))
+            yield stream_chunk(token)
+        yield stream_chunk("", finished=True, usage=usage(messages, plan.tokens))
 
     def _response(self, model: str, messages: list, optional_params: dict, model_response: ModelResponse) -> Any:
         plan = start(model, messages, optional_params or {})

@@ -35,6 +35,7 @@ from django.conf import settings
 from litellm.llms.custom_llm import CustomLLM, CustomLLMError
 from litellm.types.utils import GenericStreamingChunk, ModelResponse
 
+from chat.llm.providers import stream_chunk
 from digitalme.language import detect_language
 
 logger = logging.getLogger(__name__)
@@ -313,17 +314,6 @@ def _drop_words(text: str, count: int) -> str:
     return parts[count] if len(parts) > count else ""
 
 
-def _chunk(text: str, *, finished: bool = False, usage: dict | None = None) -> GenericStreamingChunk:
-    return {
-        "text": text,
-        "is_finished": finished,
-        "finish_reason": "stop" if finished else "",
-        "usage": usage,  # type: ignore[typeddict-item]
-        "index": 0,
-        "tool_use": None,
-    }
-
-
 def _error(exc: Exception) -> CustomLLMError:
     return CustomLLMError(status_code=500, message=f"local model failed: {type(exc).__name__}: {exc}")
 
@@ -394,14 +384,14 @@ class _ChunkMaker:
         if item is _DONE:
             self.done = True
             tail = self.stripper.flush()
-            return [*([_chunk(tail)] if tail else []), _chunk("", finished=True, usage=self.usage)]
+            return [*([stream_chunk(tail)] if tail else []), stream_chunk("", finished=True, usage=self.usage)]
         if isinstance(item, Exception):
             raise _error(item)
         if isinstance(item, dict):
             self.usage = item
             return []
         text = self.stripper.feed(str(item))
-        return [_chunk(text)] if text else []
+        return [stream_chunk(text)] if text else []
 
 
 async def _chunks(get: Callable[[], Any], job: _Job) -> AsyncIterator[GenericStreamingChunk]:
