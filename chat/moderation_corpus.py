@@ -382,6 +382,12 @@ def legacy_rows() -> Iterator[Sample]:
 _REPO = Path(__file__).resolve().parent.parent
 
 
+# The hand-written batches of the persona team's labelled replies. Later batches (real model output,
+# added as the verdict is calibrated) would change the training set, and so the committed model,
+# whenever that file grows; a new batch joins the corpus by adding it here and retraining.
+PERSONA_REPLY_BATCHES = frozenset({"1", "2"})
+
+
 def persona_rows() -> Iterator[Sample]:
     """Ordinary talk with Ivan: his facts, style examples, evaluation prompts and labelled replies.
     None is harmful, and Ivan's own replies are what the output check must let through."""
@@ -399,7 +405,9 @@ def persona_rows() -> Iterator[Sample]:
     path = _REPO / "personality" / "evaluation" / "labelled_replies.txt"
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
         if line.strip() and not line.startswith("#"):
-            _, _, language, question, reply = line.split("|", 4)
+            batch, _, language, question, reply = line.split("|", 4)
+            if batch not in PERSONA_REPLY_BATCHES:
+                continue
             yield Sample(HARMLESS, "general", language, question, f"persona.reply.{number}")
             yield Sample(HARMLESS, "general", language, reply.replace("\\n", " "), f"persona.reply.{number}")
 
