@@ -415,7 +415,14 @@ def update_store(*, update_id: int, payload: dict[str, Any], request_id: str = "
     already wait, nothing is stored and the webhook answers 503: Telegram keeps the update and
     redelivers it later, so the backlog is bounded here and nothing is lost.
     """
-    if ProcessedUpdate.objects.filter(update_id=update_id).exists():
+    stored = ProcessedUpdate.objects.filter(update_id=update_id).values("status", "queued_at").first()
+    if stored is not None:
+        due = stored["queued_at"] is None or stored["queued_at"] <= timezone.now()  # not a retry's backoff
+        if stored["status"] == UpdateStatus.PENDING and due:
+            # Telegram redelivers only what got no 200: the process that stored it may have died
+            # before its task was published. Queue it now, not after the resume job's grace; a
+            # second task is harmless (update_lease lets one worker take the update).
+            update_enqueue(update_id=update_id)
         logger.info("telegram update redelivered; skipped", extra={"update_id": update_id})
         return UpdateStored.DUPLICATE
     if update_backlog() >= settings.TELEGRAM_UPDATE_BACKLOG_MAX:

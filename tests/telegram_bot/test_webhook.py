@@ -258,3 +258,56 @@ async def test_an_update_is_marked_queued_before_its_task_is_published(webhook, 
 
     assert len(queued_at_publish) == 1
     assert queued_at_publish[0] is not None
+
+
+def _published_update_tasks() -> tuple[list[int], object]:
+    from celery import signals
+
+    published: list[int] = []
+
+    def capture(headers=None, body=None, **kwargs):
+        if (headers or {}).get("task") == "telegram_bot.update_process":
+            published.append(1)
+
+    signals.before_task_publish.connect(capture, weak=False)
+    return published, capture
+
+
+@pytest.mark.parametrize("queued_at", [None, timezone.now() - timedelta(seconds=1)], ids=["stored", "marked"])
+async def test_a_redelivered_update_whose_process_died_before_queueing_it_is_queued(webhook, fake_telegram, queued_at):
+    """Telegram redelivers only what got no 200: daphne killed after storing the update but before
+    publishing its task left it waiting for the resume job (a minute) — seen in the kill test."""
+    from celery import signals
+
+    update = message_update("/help")
+    await webhook(update, wait=False)
+    await ProcessedUpdate.objects.filter(update_id=update["update_id"]).aupdate(queued_at=queued_at)
+    published, capture = _published_update_tasks()
+    try:
+        response = await webhook(update)  # the redelivery
+    finally:
+        signals.before_task_publish.disconnect(capture)
+
+    assert response.status_code == 200
+    assert published == [1]
+    assert (await ProcessedUpdate.objects.aget(update_id=update["update_id"])).status == "done"
+    assert len(fake_telegram.calls_of("sendMessage")) == 1
+
+
+async def test_a_redelivered_update_that_is_done_or_waiting_for_a_retry_is_not_queued_again(webhook, fake_telegram):
+    from celery import signals
+
+    retrying, done = message_update("/help", user_id=7001), message_update("/help", user_id=7002)
+    await webhook(retrying, wait=False)
+    await ProcessedUpdate.objects.filter(update_id=retrying["update_id"]).aupdate(
+        queued_at=timezone.now() + timedelta(minutes=1)  # a retry's backoff
+    )
+    await webhook(done)
+    published, capture = _published_update_tasks()
+    try:
+        await webhook(retrying, wait=False)
+        await webhook(done, wait=False)
+    finally:
+        signals.before_task_publish.disconnect(capture)
+
+    assert published == []
