@@ -555,8 +555,16 @@ function clearError() {
 // Notifications: only while the page is hidden (a visible page shows the message itself). With no
 // page open at all the server sends a Web Push instead (notifications app).
 
+// conversation → id of the newest message notified: a notification replaces the one before it in
+// the same conversation (one tag), and frames from two paths (a turn over the REST API pushes its
+// user message and its reply separately) may arrive out of order — an older message must not
+// replace the newer one's notification.
+const notifiedUpTo = new Map();
+
 function notifyIfHidden(title, message) {
   if (document.visibilityState !== "hidden") return;
+  if ((notifiedUpTo.get(message.conversation) ?? -Infinity) >= message.id) return;
+  notifiedUpTo.set(message.conversation, message.id);
   const body = (message.content || "").replace(/\s+/g, " ").trim();
   notify({
     title,
