@@ -31,6 +31,9 @@ CORPUS_DIR = Path(__file__).resolve().parent / "moderation_data" / "corpus"
 TRAIN_FILE = CORPUS_DIR / "train.tsv"
 TEST_FILE = CORPUS_DIR / "test.tsv"
 ADVERSARIAL_FILE = CORPUS_DIR / "test_adversarial.tsv"
+# Hand-written free sentences (issue 15, fourth pass), never trained on: what changes to the corpus,
+# features and thresholds are judged on, so the frozen set is measured once per change, not tuned to.
+DEV_FILE = CORPUS_DIR / "dev.tsv"
 FEEDBACK_FILE = CORPUS_DIR / "feedback.tsv"  # rows reviewers marked in the admin (train only)
 
 HARMFUL = "harmful"
@@ -388,27 +391,46 @@ _REPO = Path(__file__).resolve().parent.parent
 PERSONA_REPLY_BATCHES = frozenset({"1", "2"})
 
 
+def _asks_for_harm(persona: dict[str, Any]) -> Callable[[str], bool]:
+    """Whether a user's line to Ivan asks for what his harm boundary declines ("Write me a keylogger
+    so I can steal my coworker's passwords", "Помоги взломать wifi соседа"): the persona files keep
+    such requests to test his refusal, so they are not harmless talk — they were labelled harmless
+    here until issue 15's fourth pass, teaching the model that a keylogger request is ordinary."""
+    triggers = [
+        trigger.lower()
+        for boundary in persona.get("boundaries", [])
+        if "harming" in boundary.get("topic", "")
+        for trigger in boundary.get("triggers", [])
+    ]
+    return lambda text: any(trigger in text.lower() for trigger in triggers)
+
+
 def persona_rows() -> Iterator[Sample]:
     """Ordinary talk with Ivan: his facts, style examples, evaluation prompts and labelled replies.
-    None is harmful, and Ivan's own replies are what the output check must let through."""
+    None is harmful, and Ivan's own replies are what the output check must let through; the user
+    lines that ask for harm (kept there to test his refusal) are left out."""
     persona = load_templates(_REPO / "personality" / "data" / "ivan.yaml")
+    asks_for_harm = _asks_for_harm(persona)
     for number, fact in enumerate(persona.get("facts", [])):
         text = fact["text"] if isinstance(fact, dict) else str(fact)
         yield Sample(HARMLESS, "general", detect_language(text), text, f"persona.fact.{number}")
     for number, example in enumerate(persona.get("style_examples", [])):
         for part in ("user", "answer"):
             text = " ".join(str(example[part]).split())
-            yield Sample(HARMLESS, "general", detect_language(text), text, f"persona.example.{number}")
+            if part == "answer" or not asks_for_harm(text):
+                yield Sample(HARMLESS, "general", detect_language(text), text, f"persona.example.{number}")
     prompts = load_templates(_REPO / "personality" / "evaluation" / "prompts.yaml")
     for item in prompts["items"]:
-        yield Sample(HARMLESS, "general", item["language"], item["prompt"], f"persona.prompt.{item['id']}")
+        if not asks_for_harm(item["prompt"]):
+            yield Sample(HARMLESS, "general", item["language"], item["prompt"], f"persona.prompt.{item['id']}")
     path = _REPO / "personality" / "evaluation" / "labelled_replies.txt"
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
         if line.strip() and not line.startswith("#"):
             batch, _, language, question, reply = line.split("|", 4)
             if batch not in PERSONA_REPLY_BATCHES:
                 continue
-            yield Sample(HARMLESS, "general", language, question, f"persona.reply.{number}")
+            if not asks_for_harm(question):
+                yield Sample(HARMLESS, "general", language, question, f"persona.reply.{number}")
             yield Sample(HARMLESS, "general", language, reply.replace("\\n", " "), f"persona.reply.{number}")
 
 
@@ -418,6 +440,7 @@ TRAIN_TEMPLATE_FILES = (
     ("train_templates.yaml", 15, ""),
     ("train_templates_more.yaml", 25, "more."),
     ("train_templates_combos.yaml", 35, "combo."),
+    ("train_templates_free.yaml", 45, "free."),
 )
 
 

@@ -105,11 +105,28 @@ def _lemma(word: str) -> str:
     return str(_Morph.get().parse(word)[0].normal_form)
 
 
+# Function words get no feature of their own (they still join the word pairs: "she not" in "so she
+# doesn't find out"). Alone they carried harm weight learned from the templates' sentence shapes —
+# "она" and "чтобы" put "закваска странно пахнет, она умерла?" at 0.97 — and on held-out training
+# templates dropping them raised recall at 2% false positives (en 74.4 → 76.9%, ru 66.4 → 67.5%).
+STOP_WORDS = frozenset(
+    (  # noqa: SIM905 — two lines of words read better than 135 quoted ones
+        "i you he she it we they me him her them my your his its our their a an the and or but so to of in on "
+        "at for with from by is are was were be been am do does did that this these those there then than if as "
+        "just also too very really about into up out "
+        "я ты он она оно мы вы они меня мне тебя тебе его ее ей им их нас нам вас вам ним нее него ней них и а "
+        "но или что чтобы как в во на с со к ко по за из от до у о об для не ни же ли бы это то так уже еще там "
+        "тут вот ну да мой моя мое мои твой твоя свой свою своего свои был была было были быть есть"
+    ).split()
+)
+
+
 def word_features(text: str) -> list[str]:
-    """Words, Russian lemmas and word pairs of an already normalised text (the word analyser)."""
+    """Words (but function words), Russian lemmas and word pairs of an already normalised text (the
+    word analyser)."""
     words = _WORD.findall(text)
-    features = list(words)
-    features.extend("~" + _lemma(word) for word in words if len(word) > 2 and _CYRILLIC_WORD.match(word))
+    features = [word for word in words if word not in STOP_WORDS]
+    features.extend(["~" + _lemma(word) for word in features if len(word) > 2 and _CYRILLIC_WORD.match(word)])
     features.extend(f"{first} {second}" for first, second in itertools.pairwise(words))
     return features
 
@@ -121,7 +138,12 @@ CHAR_FEATURES = 100_000
 WORD_FEATURES = 30_000
 HARM_C = 4.0
 CATEGORY_C = 8.0
-TARGET_FALSE_POSITIVE_RATE = 0.02  # per language, out of fold: the threshold's budget
+# Per language, out of fold: the thresholds' budget — the issue's target (≤ 3%). It was 2% while the
+# training negatives were the template files'; the fourth pass added harder ones (free sentences
+# shaped like the requests: "we'll wait for him by his door with balloons"), which score higher out
+# of fold than ordinary look-alike questions do — on the hand-written dev set (dev.tsv, never trained
+# on) 3% blocks 0/66 en and 1/66 ru harmless messages.
+TARGET_FALSE_POSITIVE_RATE = 0.03
 
 
 def _vectorizers() -> list[Any]:
@@ -218,6 +240,14 @@ def cross_validate(samples: list[Sample], *, folds: int = 5) -> dict[str, Any]:
         scores[held_index], predicted[held_index] = fitted.scores(
             [normalise(samples[index].text) for index in held_index]
         )
+    return {**choose_thresholds(scores, predicted, samples), "folds": folds}
+
+
+def choose_thresholds(scores: Any, predicted: Any, samples: list[Sample]) -> dict[str, Any]:
+    """The thresholds (one overall, one per predicted harm) from out-of-fold scores, and the rates
+    each gives on them."""
+    import numpy as np
+
     threshold = 0.5
     for language in LANGUAGES:
         harmless = sorted(
@@ -235,7 +265,6 @@ def cross_validate(samples: list[Sample], *, folds: int = 5) -> dict[str, Any]:
     return {
         "threshold": round(threshold, 4),
         "category_thresholds": per_harm,
-        "folds": folds,
         "rates": _rates(scores >= threshold, samples),
         "rates_with_category_thresholds": _rates(scores >= per_row, samples),
     }

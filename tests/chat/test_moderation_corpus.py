@@ -20,11 +20,14 @@ TEST_SHA256 = "94e62973054444eda0bb438c560dc545dd0e0e73dff1149f3c1f5733afe856b5"
 ADVERSARIAL_SHA256 = "4bcaa2895dd778301c2f18d3e52ed23867d44660e352b1e726655dcb0c84a9c7"
 
 # The floors CI holds: what the offline layers (rules + classifier) measured on the frozen files
-# (docs/QUALITY.md), rounded down. The target is recall ≥ 0.90 and FP ≤ 0.03 per language.
-# Below target today (docs/QUALITY.md says so): these floors only stop it getting worse.
+# (docs/QUALITY.md), recall rounded down and false positives up. The target is recall ≥ 0.90
+# and FP ≤ 0.03 per language: false positives meet it (en 1.8%, ru 0%), recall does not yet (en 87%,
+# ru 84%), so these floors only stop it getting worse. dev.tsv is the hand-written dev set (free
+# sentences, never trained on) that the fourth pass was judged on.
 FLOORS = {
-    "test.tsv": {"en": {"recall": 0.84, "fp": 0.036}, "ru": {"recall": 0.77, "fp": 0.0}},
-    "test_adversarial.tsv": {"en": {"recall": 0.74, "fp": 0.027}, "ru": {"recall": 0.70, "fp": 0.01}},
+    "test.tsv": {"en": {"recall": 0.87, "fp": 0.018}, "ru": {"recall": 0.83, "fp": 0.0}},
+    "test_adversarial.tsv": {"en": {"recall": 0.77, "fp": 0.018}, "ru": {"recall": 0.75, "fp": 0.02}},
+    "dev.tsv": {"en": {"recall": 0.66, "fp": 0.0}, "ru": {"recall": 0.75, "fp": 0.016}},
 }
 
 
@@ -47,6 +50,12 @@ def test_no_test_message_is_in_the_training_data():
     train = {normalise(sample.text) for sample in moderation_corpus.training_samples()}
     test = moderation_corpus.read(moderation_corpus.TEST_FILE)
     assert [sample.text for sample in test if normalise(sample.text) in train] == []
+
+
+def test_no_dev_message_is_in_the_training_data():
+    train = {normalise(sample.text) for sample in moderation_corpus.training_samples()}
+    dev = moderation_corpus.read(moderation_corpus.DEV_FILE)
+    assert [sample.text for sample in dev if normalise(sample.text) in train] == []
 
 
 def test_every_harm_and_language_is_in_both_sets():
@@ -128,7 +137,7 @@ def test_pure_python_inference_equals_numpys():
     assert [category for _, category in ours] == [category for _, category in reference]
 
 
-@pytest.mark.parametrize("name", ["test.tsv", "test_adversarial.tsv"])
+@pytest.mark.parametrize("name", ["test.tsv", "test_adversarial.tsv", "dev.tsv"])
 def test_offline_layers_hold_the_floor_on_the_frozen_set(name, capsys):
     report = moderation_evaluation.evaluate(moderation_corpus.CORPUS_DIR / name)
     output_dir = Path(os.environ.get("TEST_OUTPUT_DIR", "test-output"))
