@@ -37,7 +37,9 @@ def window_slot(window_s: int, now: float | None = None) -> tuple[int, int]:
     return int(now // window_s), max(1, int(window_s - now % window_s))
 
 
-def _redis():  # -> redis.asyncio.Redis, bound to the running loop (daphne runs one)
+def shared_redis():  # -> redis.asyncio.Redis
+    """The process's async Redis client for the running loop (daphne runs one): the chat's rate
+    window and its reply claims share its connections."""
     from redis import asyncio as aioredis
 
     loop = asyncio.get_running_loop()
@@ -69,7 +71,7 @@ async def acount_hit(prefix: str, window_s: int, *, now: float | None = None) ->
     key = f"{prefix}:{slot}"
     if not settings.REDIS_URL:
         return Hit(_cache_hit(key, window_s), retry_after)  # local memory: no I/O, safe on the loop
-    pipe = _redis().pipeline(transaction=False)
+    pipe = shared_redis().pipeline(transaction=False)
     pipe.incr(key)
     pipe.expire(key, window_s + 1, nx=True)
     try:
