@@ -1,6 +1,6 @@
 """What of a user's memory goes into Ivan's prompt: the rolling summary and the relevant facts.
 
-Retrieval ranks the user's current facts against the message with BM25 (rank-bm25): cheap,
+Retrieval ranks the user's current facts against the message with BM25 (digitalme.bm25): cheap,
 offline, no embeddings model to load (docs/PITFALLS.md measured the alternatives).
 """
 
@@ -10,11 +10,11 @@ import re
 from typing import TypeVar
 
 from django.conf import settings
-from rank_bm25 import BM25Okapi
 
 from chat import rows
 from chat.models import MemoryFact
 from chat.selectors import memory_fact_list
+from digitalme.bm25 import BM25Okapi
 
 T = TypeVar("T")
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -37,7 +37,7 @@ def _ranked(items: list[T], keyed: list[tuple[str, str]], text: str, limit: int 
     if len(items) <= limit:
         return items
     corpus = [tokenize(f"{key.replace('_', ' ')} {fact_text}") for key, fact_text in keyed]
-    scores = BM25Okapi(corpus).get_scores(tokenize(text))
+    scores = BM25Okapi(corpus).scores(tokenize(text))
     # Ties (no overlap at all) keep the newest facts first: facts are ordered newest first.
     ranked = sorted(range(len(items)), key=lambda i: -scores[i])
     return [items[i] for i in ranked[:limit]]
