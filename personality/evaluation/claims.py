@@ -31,11 +31,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from personality.evaluation.lexicon import fold as _lower
+
 _CAP = r"[A-ZА-ЯЁ][\w-]*"
-
-
-def _lower(text: str) -> str:
-    return text.lower().replace("ё", "е")
 
 
 # relation -> (English words, Russian stems) — a relation is "his" when any of them appears in his facts

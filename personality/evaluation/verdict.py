@@ -48,6 +48,7 @@ from digitalme.language import detect_language
 from personality.evaluation.claims import Knowledge, unsupported_claims
 from personality.evaluation.grammar import english_grammar_problems, russian_grammar_problems
 from personality.evaluation.lexicon import DICTIONARIES, real_word_share, vocabulary, words_of
+from personality.evaluation.lexicon import fold as _lower
 from personality.profile import PersonaProfile
 from personality.prompts import instruction_lines
 
@@ -125,10 +126,6 @@ _CLAIMS = (
         ),
     ),
 )
-
-
-def _lower(text: str) -> str:
-    return text.lower().replace("ё", "е")
 
 
 @dataclass
