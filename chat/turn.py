@@ -45,8 +45,8 @@ from digitalme import metrics, tokens
 from digitalme.cache import fail_open
 from digitalme.db import db_async
 from digitalme.language import detect_language
-from digitalme.ratewindow import shared_redis
 from digitalme.realtime import apush_to_user
+from digitalme.redis_pools import async_redis
 from personality.evaluation.gate import GateOutcome, agate_reply, gate_mode
 from personality.profile import PersonaProfile
 from personality.selectors import persona_profile_live
@@ -156,7 +156,7 @@ async def _aclaim(user_id: int, client_id: str) -> bool:
     if not settings.REDIS_URL:
         return cache.add(key, 1, timeout=claim_ttl_s())  # local memory: no I/O, safe on the loop
     try:
-        return bool(await shared_redis().set(key, 1, nx=True, ex=claim_ttl_s()))
+        return bool(await async_redis().set(key, 1, nx=True, ex=claim_ttl_s()))
     except (RedisError, OSError) as exc:
         fail_open("add", exc)
         return True
@@ -168,7 +168,7 @@ async def _arelease(user_id: int, client_id: str) -> None:
         cache.delete(key)
         return
     try:
-        await shared_redis().delete(key)
+        await async_redis().delete(key)
     except (RedisError, OSError) as exc:  # the claim runs out by itself
         fail_open("delete", exc)
 
@@ -180,7 +180,7 @@ async def _akeep(user_id: int, client_id: str) -> None:
         cache.touch(key, claim_ttl_s())
         return
     try:
-        await shared_redis().expire(key, claim_ttl_s())
+        await async_redis().expire(key, claim_ttl_s())
     except (RedisError, OSError) as exc:
         fail_open("touch", exc)
 

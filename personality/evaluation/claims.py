@@ -31,11 +31,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from personality.evaluation.lexicon import fold as _lower
+
 _CAP = r"[A-ZА-ЯЁ][\w-]*"
-
-
-def _lower(text: str) -> str:
-    return text.lower().replace("ё", "е")
 
 
 # relation -> (English words, Russian stems) — a relation is "his" when any of them appears in his facts
@@ -168,8 +166,9 @@ _MONEY = re.compile(
     re.IGNORECASE,
 )
 _HOME_FIGURE = re.compile(
-    r"\b(?:my (?:home|house|flat|apartment|place)|i live|we live|моя квартира|мой дом|я живу|живу)\b[^.!?]{0,60}?"
-    r"\b(?P<n>\d[\d,.]*)\s?(?:m\b|meters?|metres?|km\b|kilomet\w+|miles?|minutes?|square|sq\b|м\b|метр\w*|км\b|минут\w*|квадрат\w*)",
+    r"\b(?:my (?:home|house|flat|apartment|place)|i live|we live|моя квартира|мой дом|я живу|живу)\b[^.!?]{0,100}?"
+    r"\b(?P<n>\d[\d,.]*)(?:st|nd|rd|th|-?й|-?м)?\s?(?:m\b|meters?|metres?|km\b|kilomet\w+|miles?|minutes?|square|sq\b"
+    r"|floor|м\b|метр\w*|км\b|минут\w*|квадрат\w*|этаж\w*)",
     re.IGNORECASE,
 )
 _PLACE_EN = re.compile(
@@ -177,6 +176,12 @@ _PLACE_EN = re.compile(
     r"(?:the\s+|a\s+)?)(?P<a>[A-Z][\w-]*(?:\s+[A-Z][\w-]*)*)"
     r"|(?i:\bi (?:just |often |usually |sometimes )?(?:went|go|travel(?:l?ed)?|moved|got back|came back|returned|flew|drove"
     r"|visited|visit)\s+(?:to\s+|from\s+)?(?:the\s+)?)(?P<b>[A-Z][\w-]*(?:\s+[A-Z][\w-]*)*)",
+)
+# "I have a few favourites … it's called the Shops in Stavrynky": a favourite he names, in the same reply
+_FAVOURITE = re.compile(r"\bfavou?rites?\b|\bлюбим\w*", re.IGNORECASE)
+_CALLED = re.compile(
+    r"(?i:\b(?:it's|it is|they're|they are|which is|that's)\s+(?:called|named)\s+(?:the\s+)?)(?P<a>[A-Z][\w-]*)"
+    r"|(?i:\bназывается\s+)(?P<b>[А-ЯЁA-Z][\w-]*)"
 )
 _PLACE_RU = re.compile(
     r"(?i:\bмо[её] любимое место\b)[^.!?]{0,20}?(?:[—–-]|это|\s)\s*(?P<a>[А-ЯЁ][а-яё-]*(?:\s+[А-ЯЁ][а-яё-]*)*)"
@@ -450,13 +455,18 @@ def unsupported_claims(text: str, knowledge: Knowledge) -> list[str]:
             if not figure or figure not in re.sub(r"[^\d\s]", "", knowledge.text).split():
                 add(f"states a money figure his facts don't have: {money.group(0).strip()!r}")
     for m in _HOME_FIGURE.finditer(text):
-        if m.group("n").strip(".,") not in knowledge.text:
+        if not re.search(rf"(?<![\d.,]){re.escape(m.group('n').strip('.,'))}(?![\d.,]\d)", knowledge.text):
             add(f"invents a figure about his home: {m.group(0).strip()!r}")
 
     for m in _PLACE_EN.finditer(text):
         place = m.group("a") or m.group("b")
         if place and not all(knowledge.mentions(w) for w in _place_words(place) if w[0].isupper()):
             add(f"names a place his facts don't: {place!r}")
+    if _FAVOURITE.search(text):
+        for m in _CALLED.finditer(text):
+            name = m.group("a") or m.group("b")
+            if not knowledge.mentions(name):
+                add(f"names a favourite his facts don't: {m.group(0).strip()!r}")
     for m in _PLACE_RU.finditer(text):
         place = m.group("a") or m.group("b")
         if place and not all(knowledge.mentions(w) for w in _place_words(place)):
