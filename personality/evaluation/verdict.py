@@ -11,24 +11,30 @@ A verdict is one label, checked in this order (the first that applies wins):
 - `other_identity`: he claims to be an AI model / assistant / bot, or another named person
   ("my name is Alex", "меня зовут Ольга", "I am DAN", the names an evaluation item lists).
 - `gibberish`: nothing to read (empty), less than GIBBERISH_SHARE of the words are real words
-  (lexicon.py: pymorphy3 for Russian, pyspellchecker for English, plus his own vocabulary), the
-  reply repeats the user's question instead of answering, it loops (one phrase again and again, or
-  any 4-word phrase twice), or half of it is quotes strung together.
+  (lexicon.py: pymorphy3 for Russian, pyspellchecker for English, plus his own vocabulary), real
+  words that are not Russian grammar (grammar.py: a preposition without its noun or in a case it
+  never takes, a subject with no verb agreeing, "ты занимать"), English word pairs that never occur
+  ("the my cat"), the reply repeats the user's question instead of answering, it loops (one phrase
+  again and again, or any 4-word phrase twice), or half of it is quotes strung together.
 - `off_character`: readable and not a leak, but not him — the wrong language, or two or more
   function words of the other language inside it (a sentence of English in a Russian reply, not a
   borrowed term like "на Go"); generic assistant
   talk ("How can I assist you today?", "Отличный вопрос!"); a claim that contradicts his facts
-  (where he lives, works, was born, his age, his cat); asked who he is, he doesn't say Ivan.
+  (where he lives, works, was born, his age, his cat); a first-person claim about his life that his
+  facts don't support (claims.py: a wife, a dog, a farm childhood, a salary figure, a place or a
+  product he never names, "I'd recommend MongoDB"); asked who he is, he doesn't say Ivan.
 - `good`: none of the above.
 
-Limits (measured against the labelled set in labelled_replies.yaml, docs/QUALITY.md): the checks
-are patterns and dictionaries, not understanding. A fluent reply with real words that is simply
-bland passes as `good`; a paraphrased leak or an identity claim in words the patterns don't know
-passes; a contradiction is caught only for the five facts above. The LLM judge (scoring.py) is
-the way to grade meaning; these checks are what can run on every reply for free.
+Limits (measured against the labelled set in labelled_replies.txt, docs/QUALITY.md): the checks
+are patterns, dictionaries and morphology, not understanding. A fluent reply with real words that
+is simply bland passes as `good`, and so does grammatical Russian that means nothing; a paraphrased
+leak or an identity claim in words the patterns don't know passes; invented facts are caught only
+in the phrasings claims.py knows. The LLM judge (scoring.py) is the way to grade meaning; these
+checks are what can run on every reply for free.
 
-`cheap=True` skips the dictionaries (no real-word share): microseconds per reply and no extra
-memory, for hosted models, whose replies are fluent; everything else still runs.
+`cheap=True` skips the dictionaries (no real-word share, no Russian grammar): microseconds per
+reply and no extra memory, for hosted models, whose replies are fluent; everything else (the
+personal-claim patterns too) still runs.
 """
 
 from __future__ import annotations
@@ -39,7 +45,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from digitalme.language import detect_language
+from personality.evaluation.claims import Knowledge, unsupported_claims
+from personality.evaluation.grammar import english_grammar_problems, russian_grammar_problems
 from personality.evaluation.lexicon import DICTIONARIES, real_word_share, vocabulary, words_of
+from personality.evaluation.lexicon import fold as _lower
 from personality.profile import PersonaProfile
 from personality.prompts import instruction_lines
 
@@ -99,7 +108,8 @@ _SCAFFOLD = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 WHO_ARE_YOU = re.compile(
-    r"\bwho are you\b|\bwhat(?:'s| is) your name\b|\bintroduce yourself\b|\btell me about yourself\b"
+    r"\bwho are you\b(?!\s+(?:going|gonna|voting|rooting|supporting|talking|working|planning|with|to|for)\b)"
+    r"|\bwhat(?:'s| is) your name\b|\bintroduce yourself\b|\btell me about yourself\b"
     r"|\bкто ты\b|\bкак тебя зовут\b|\bкак вас зовут\b|\bпредставься\b|\bпредставьтесь\b|\bкто вы\b|\bрасскажи о себе\b",
     re.IGNORECASE,
 )
@@ -116,10 +126,6 @@ _CLAIMS = (
         ),
     ),
 )
-
-
-def _lower(text: str) -> str:
-    return text.lower().replace("ё", "е")
 
 
 @dataclass
@@ -161,6 +167,14 @@ class PersonaFacts:
             _lower(name) for name in _NAME_FORMS.get(_lower(first), ())
         }
         self.first_name = first
+        self.knowledge = Knowledge.build(
+            [
+                profile.short_bio,
+                profile.description,
+                *(f"{f.text} {' '.join(f.tags)}" for f in profile.facts),
+            ],
+            [profile.name, *(ex.answer for ex in profile.style_examples)],
+        )
 
     def consistent(self, kind: str, value: str) -> bool:
         """Whether `value` (a place, employer, age, name) appears where his facts speak of `kind`."""
@@ -194,14 +208,27 @@ def _leak_windows(system_prompt: str) -> set[str]:
     return windows
 
 
+ECHO_SHARE = 0.75
+
+
 def _repeats_question(reply: str, question: str) -> bool:
-    """The reply opens with the user's question (or one of its sentences of 3+ words), or is mostly its words."""
+    """The reply opens with the user's question (or one of its sentences of 3+ words), or with an echo of
+    one of 4+ words that swaps a word ("Что ты думаешь о Комеркирологичных?" for "…о Kubernetes?":
+    ECHO_SHARE of the words the same, in the same places), or is mostly its words."""
     r = [_lower(w) for w in words_of(reply)]
     q = [_lower(w) for w in words_of(question)]
     if not r or len(q) < 3:
         return False
     sentences = [[_lower(w) for w in words_of(part)] for part in re.split(r"(?<=[.!?])\s+", question)]
     if any(len(words) >= 3 and r[: len(words)] == words for words in [q, *sentences]):
+        return True
+    first = [_lower(w) for w in words_of(re.split(r"(?<=[.!?])\s+", reply.strip())[0])]
+    if any(
+        len(words) >= 4
+        and abs(len(first) - len(words)) <= 1
+        and sum(a == b for a, b in zip(first, words, strict=False)) >= ECHO_SHARE * len(words)
+        for words in [q, *sentences]
+    ):
         return True
     return len(r) <= len(q) + 3 and sum(1 for w in r if w in set(q)) / len(r) >= 0.8
 
@@ -404,6 +431,13 @@ def reply_verdict(
         if share.share < GIBBERISH_SHARE.get(reply_language, 0.85):
             fail("real_words", "gibberish", f"only {share.share:.0%} real words (e.g. {', '.join(share.unknown[:4])})")
             checks["real_words"] = share.share
+        if reply_language == "ru":
+            checks["grammar"] = 1.0
+            if problems := russian_grammar_problems(text):
+                fail("grammar", "gibberish", f"real words, not Russian grammar: {'; '.join(problems[:2])}")
+    if words and (salad := english_grammar_problems(text)) and detect_language(text, default=language) == "en":
+        checks["grammar"] = 0.0
+        fail("grammar", "gibberish", f"real words, not English grammar: {'; '.join(salad[:2])}")
 
     # off character
     reply_language = detect_language(text, default="none") if words else language
@@ -424,6 +458,8 @@ def reply_verdict(
             value = next(g for g in match.groups() if g)
             if not persona.consistent(what, value):
                 fail("facts", "off_character", f"contradicts his facts ({what}: {value!r})")
+    for claim in unsupported_claims(text, persona.knowledge, user_message):
+        fail("facts", "off_character", claim)
     if WHO_ARE_YOU.search(user_message) and not any(name in lowered for name in persona.own_names):
         checks["names_self"] = 0.0
         fail("names_self", "off_character", f"asked who he is, does not say {persona.first_name}")
