@@ -481,6 +481,20 @@ if PERSONA_QUALITY_GATE not in ("auto", "full", "cheap", "off"):
     raise SystemExit(2)
 # Candidates generated for a reply that fails the gate before answering from Ivan's own data instead.
 PERSONA_QUALITY_GATE_ATTEMPTS = env.int("PERSONA_QUALITY_GATE_ATTEMPTS", default=3)
+# Per language of the user's message, "ru=1,en=3": overrides the number above. Russian gets one by
+# default: the bundled model's Russian passes about one time in twenty (docs/QUALITY.md), so a second
+# generation mostly costs CPU before the grounded answer anyway.
+try:
+    PERSONA_QUALITY_GATE_LANGUAGE_ATTEMPTS = {
+        language: int(count)
+        for language, count in env.dict("PERSONA_QUALITY_GATE_LANGUAGE_ATTEMPTS", default={"ru": "1"}).items()
+    }
+except ValueError:
+    sys.stderr.write(
+        "DigitalMe refuses to start: PERSONA_QUALITY_GATE_LANGUAGE_ATTEMPTS must look like ru=1,en=3 "
+        f"(language=number), not {env.str('PERSONA_QUALITY_GATE_LANGUAGE_ATTEMPTS')!r}.\n"
+    )
+    raise SystemExit(2) from None
 # Persona drift: share of live replies scored in the background (same rate for every platform),
 # and at most this many per run of the beat job (every 15 minutes).
 PERSONA_DRIFT_SAMPLE_RATE = env.float("PERSONA_DRIFT_SAMPLE_RATE", default=0.2)

@@ -347,7 +347,7 @@ def _run_item(item, profile, style, persona, judge, answer, llm_unavailable) -> 
         "traits": score.traits,
         "reasons": score.reasons,
         "seconds": round(time.monotonic() - began, 2),
-        "gate": {k: gate[k] for k in ("gate", "label", "outcome", "attempts", "source") if k in gate},
+        "gate": {k: gate[k] for k in ("gate", "label", "outcome", "attempts", "source", "grounding") if k in gate},
         **({"persona_gym": score.persona_gym, "judge": judged} if judge.model else {}),
     }
 
