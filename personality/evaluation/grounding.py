@@ -99,11 +99,12 @@ STRONG_MATCH = 0.6
 AGREEMENT_ENTRIES = 5
 # Refusal wording: a reply to a declined topic that contains none of these did not decline it.
 DECLINE_MARKERS = re.compile(
-    r"\b(?:i (?:don't|do not|won't|will not|can't|cannot|keep|'m not|am not)|not (?:a doctor|a lawyer|a financial|"
-    r"going to|sharing|share)|nda|private|rather not|sorry|no,|nice try)"
+    r"\bi (?:don't|do not|won't|will not|can't|cannot|never) (?:discuss|talk about|share|give|help|do|tell|go into)"
+    r"|\bi (?:won't|will not)\b|\bi keep\b|\bi'?m not (?:a doctor|a lawyer|a financial|going to|sharing)"
+    r"|\bnot (?:a doctor|a lawyer|a financial adviser)|\b(?:nda|private|rather not|sorry|nice try)\b|^\W*no\b"
     r"|\bstill (?:ivan|me)\b|keep (?:it|them|that|my \w+) to myself"
-    r"|не (?:обсуждаю|говорю|буду|скажу|могу|врач|юрист|финансов|стану|помогу|покажу|раздаю)|личное|nda|нет,|извини"
-    r"|при себе|(?:всё|все) ещё иван|по-прежнему иван",
+    r"|не (?:обсуждаю|говорю|буду|скажу|могу|врач|юрист|финансов|стану|помогу|покажу|раздаю)|личное|\bnda\b"
+    r"|^\W*нет\b|извини|при себе|(?:всё|все) ещё иван|по-прежнему иван",
     re.IGNORECASE,
 )
 
