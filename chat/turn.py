@@ -43,7 +43,7 @@ from digitalme import metrics, tokens
 from digitalme.db import db_async, pool_async
 from digitalme.language import detect_language
 from digitalme.realtime import apush_to_user
-from personality.evaluation.gate import GateOutcome, agate_reply, gate_mode
+from personality.evaluation.gate import GateOutcome, agate_reply, agrounded_without_reply, gate_mode
 from personality.profile import PersonaProfile
 from personality.selectors import persona_profile_live
 
@@ -480,6 +480,8 @@ async def _write_reply(
     def stop_requested() -> bool:
         return guard.verdict is not None or bool(should_stop and should_stop())
 
+    quality: GateOutcome | None = None
+    started = time.monotonic()
     try:
         result = await llm.stream_reply(
             prompt.messages,
@@ -488,20 +490,26 @@ async def _write_reply(
             should_stop=stop_requested,
             prompt_tokens=prompt.token_count,
         )
-    except llm.LLMUnavailableError:
-        await db_async(_abandon_reply)(begun)
-        metrics.record_chat_turn(platform=platform, outcome="error")
-        raise LLMUnavailable(
-            "Ivan cannot answer right now (the language model did not respond). Your message is saved; try again."
-        ) from None
+    except llm.LLMUnavailableError as exc:
+        # the bundled model starved on a busy machine: Ivan's own words, labelled, rather than an error
+        quality = await agrounded_without_reply(
+            model=model, user_message=text, profile=prompt.profile, reason=f"the model gave no reply ({exc})"
+        )
+        if quality is None:
+            await db_async(_abandon_reply)(begun)
+            metrics.record_chat_turn(platform=platform, outcome="error")
+            raise LLMUnavailable(
+                "Ivan cannot answer right now (the language model did not respond). Your message is saved; try again."
+            ) from None
+        metrics.record_quality_gate(mode="full", outcome="grounded", label="no_reply")
+        result = _grounded_result(quality, model=model, started=started)
     if guard.verdict is not None:
         result = replace(result, stopped=False)
     elif not result.text.strip() and not result.stopped:
         await db_async(_abandon_reply)(begun)
         metrics.record_chat_turn(platform=platform, outcome="error")
         raise LLMUnavailable("Ivan could not find words this time (the model returned nothing). Try again.")
-    quality = None
-    if guard.verdict is None and not result.stopped:
+    if quality is None and guard.verdict is None and not result.stopped:
         result, quality = await _quality_gate(text=text, prompt=prompt, model=model, result=result)
     reply, reply_payload = await db_async(_finish_turn)(
         user=user, begun=begun, result=result, prompt=prompt, cut_verdict=guard.verdict, quality=quality
@@ -543,6 +551,8 @@ async def _quality_gate(
         profile=prompt.profile,
         system_prompt=prompt.composed.system,
         regenerate=regenerate,
+        # the user has waited for the first candidate already: regenerate only within the gate's budget
+        deadline=time.monotonic() + settings.PERSONA_QUALITY_GATE_BUDGET_S - result.latency_ms / 1000,
     )
     if gated is None:
         return result, None
@@ -552,6 +562,19 @@ async def _quality_gate(
     if gated.index < 0:
         return replace(result, text=gated.text), gated
     return result, gated
+
+
+def _grounded_result(quality: GateOutcome, *, model: str | None, started: float) -> llm.StreamResult:
+    """A StreamResult carrying the gate's grounded answer when the model gave no reply at all."""
+    return llm.StreamResult(
+        text=quality.text,
+        model=model or "",
+        prompt_tokens=0,
+        completion_tokens=0,
+        ttft_ms=None,
+        latency_ms=int((time.monotonic() - started) * 1000),
+        stopped=False,
+    )
 
 
 def chat_reply(
@@ -644,11 +667,19 @@ async def apersona_reply(
     text = _validate_text(text)
     model = model or llm.current_model()
     prompt = await db_async(build_prompt)(profile=profile, text=text, history=list(history), model=model)
+    started = time.monotonic()
     try:
         result = await llm.stream_reply(prompt.messages, model=model)
-    except llm.LLMUnavailableError:
-        raise LLMUnavailable("The language model did not respond; try again.") from None
-    result, quality = await _quality_gate(text=text, prompt=prompt, result=result, model=model)
+    except llm.LLMUnavailableError as exc:
+        quality = await agrounded_without_reply(
+            model=model, user_message=text, profile=profile, reason=f"the model gave no reply ({exc})"
+        )
+        if quality is None:
+            raise LLMUnavailable("The language model did not respond; try again.") from None
+        metrics.record_quality_gate(mode="full", outcome="grounded", label="no_reply")
+        result = _grounded_result(quality, model=model, started=started)
+    else:
+        result, quality = await _quality_gate(text=text, prompt=prompt, result=result, model=model)
     return PreviewResult(
         text=_clean_reply(result.text),
         prompt=prompt,

@@ -481,6 +481,9 @@ if PERSONA_QUALITY_GATE not in ("auto", "full", "cheap", "off"):
     raise SystemExit(2)
 # Candidates generated for a reply that fails the gate before answering from Ivan's own data instead.
 PERSONA_QUALITY_GATE_ATTEMPTS = env.int("PERSONA_QUALITY_GATE_ATTEMPTS", default=3)
+# Seconds a turn may spend on the bundled model before the gate stops regenerating and answers from
+# Ivan's own data (counted from the first candidate's start; a starved model must not keep the user waiting).
+PERSONA_QUALITY_GATE_BUDGET_S = env.float("PERSONA_QUALITY_GATE_BUDGET_S", default=45.0)
 # Per language of the user's message, "ru=1,en=3": overrides the number above. Russian gets one by
 # default: the bundled model's Russian passes about one time in twenty (docs/QUALITY.md), so a second
 # generation mostly costs CPU before the grounded answer anyway.

@@ -24,6 +24,7 @@ The record goes on `Message.quality`; `dm_persona_quality_gate_total{mode,outcom
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,11 +105,13 @@ async def agate_reply(
     profile: PersonaProfile,
     system_prompt: str,
     regenerate: Callable[[], Awaitable[str | None]],
+    deadline: float | None = None,
 ) -> GateOutcome | None:
     """Gate a finished reply (None when the gate is off). In full mode a failing reply is regenerated
     (`regenerate()` returns another candidate, or None when the model is gone) up to `attempts_for`
     the message's language; the best by `candidate_rank` is shown if it passes and agrees with his
-    data, else Ivan's grounded answer. In cheap mode a failure is only recorded and counted."""
+    data, else Ivan's grounded answer. No regeneration starts after `deadline` (time.monotonic()):
+    the turn's PERSONA_QUALITY_GATE_BUDGET_S. In cheap mode a failure is only recorded and counted."""
     mode = gate_mode(model)
     if mode == "off":
         return None
@@ -142,6 +145,9 @@ async def agate_reply(
         return GateOutcome(reply, "failed", {**record, "outcome": "failed"})
     candidates = [(reply, first)]
     while len(candidates) < attempts_for(user_message):
+        if deadline is not None and time.monotonic() >= deadline:
+            record["budget_spent"] = True
+            break
         again = await regenerate()
         if again is None:
             break
@@ -156,3 +162,24 @@ async def agate_reply(
             return await grounded({**record, "reasons": [*record["reasons"], why][:5], "grounding": why})
         return GateOutcome(text, "regenerated", {**record, "outcome": "regenerated", "shown": index}, index)
     return await grounded(record)
+
+
+async def agrounded_without_reply(
+    *, model: str, user_message: str, profile: PersonaProfile, reason: str
+) -> GateOutcome | None:
+    """The full gate's answer when the model gave no candidate at all (it failed or timed out, as the
+    bundled model does on a starved machine): Ivan's grounded answer, labelled `no_reply`, instead of
+    an error. None in cheap or off mode, where the caller reports the model unavailable."""
+    if gate_mode(model) != "full":
+        return None
+    answer = await sync_to_async(grounded_reply, thread_sensitive=False)(profile=profile, user_message=user_message)
+    record = {
+        "gate": "full",
+        "label": "no_reply",
+        "reasons": [reason],
+        "attempts": 0,
+        "outcome": "grounded",
+        "source": answer.source,
+        "language": answer.language,
+    }
+    return GateOutcome(answer.text, "grounded", record, -1)

@@ -213,3 +213,51 @@ def test_a_grounded_answer_is_counted_in_the_metrics(user, ivan, fake_llm, setti
     assert turn.reply.quality["outcome"] == "grounded" and turn.reply.quality["source"].startswith("fact:")
     assert len(fake_llm.calls) == 1  # Russian: one candidate, then his own words
     assert _gate_count(mode="full", outcome="grounded", label="gibberish") == before + 1
+
+
+def test_when_the_bundled_model_gives_no_reply_ivan_answers_from_his_data_labelled(user, ivan, fake_llm, settings):
+    settings.PERSONA_QUALITY_GATE = "full"  # the bundled model's gate; [[fail]] stands in for a starved model
+    before = _gate_count(mode="full", outcome="grounded", label="no_reply")
+
+    turn = chat_reply(user=user, text="[[fail]] Привет, Иван! Кто ты и чем занимаешься?", platform=Platform.API)
+
+    assert "Иван" in turn.reply.content
+    assert turn.reply.quality["outcome"] == "grounded" and turn.reply.quality["label"] == "no_reply"
+    assert turn.reply.quality["attempts"] == 0 and turn.reply.quality["source"].startswith("introduction:")
+    assert _gate_count(mode="full", outcome="grounded", label="no_reply") == before + 1
+
+
+def test_a_hosted_model_that_gives_no_reply_is_still_an_error(user, ivan, fake_llm, settings):
+    from chat.errors import LLMUnavailable
+
+    settings.PERSONA_QUALITY_GATE = "cheap"
+    with pytest.raises(LLMUnavailable):
+        chat_reply(user=user, text="[[fail]] Who are you?", platform=Platform.API)
+
+
+async def test_no_regeneration_starts_once_the_gates_time_budget_is_spent(ivan, settings):
+    import time
+
+    from channels.db import database_sync_to_async
+
+    profile = await database_sync_to_async(persona_profile_live)()
+    settings.PERSONA_QUALITY_GATE = "full"
+    settings.PERSONA_QUALITY_GATE_ATTEMPTS = 3
+    asked: list[int] = []
+
+    async def regenerate() -> str | None:
+        asked.append(1)
+        return "I live in Petersburg, on Vasilyevsky Island."
+
+    gated = await agate_reply(
+        reply="I am an AI language model.",
+        model="local/smollm2",
+        user_message="Where do you live?",
+        profile=profile,
+        system_prompt="",
+        regenerate=regenerate,
+        deadline=time.monotonic() - 1,
+    )
+
+    assert gated is not None and asked == []
+    assert gated.outcome == "grounded" and gated.record["attempts"] == 1 and gated.record["budget_spent"]
