@@ -43,7 +43,13 @@ from digitalme import metrics, tokens
 from digitalme.db import db_async, pool_async
 from digitalme.language import detect_language
 from digitalme.realtime import apush_to_user
-from personality.evaluation.gate import GateOutcome, agate_reply, agrounded_without_reply, gate_mode
+from personality.evaluation.gate import (
+    GateOutcome,
+    agate_reply,
+    agrounded_before_reply,
+    agrounded_without_reply,
+    gate_mode,
+)
 from personality.profile import PersonaProfile
 from personality.selectors import persona_profile_live
 
@@ -480,16 +486,21 @@ async def _write_reply(
     def stop_requested() -> bool:
         return guard.verdict is not None or bool(should_stop and should_stop())
 
-    quality: GateOutcome | None = None
     started = time.monotonic()
+    # the bundled model is not asked where its reply would be replaced anyway (gate.agrounded_before_reply)
+    quality = await agrounded_before_reply(model=model, user_message=text, profile=prompt.profile)
     try:
-        result = await llm.stream_reply(
-            prompt.messages,
-            model=model,
-            on_delta=on_delta,
-            should_stop=stop_requested,
-            prompt_tokens=prompt.token_count,
-        )
+        if quality is not None:
+            metrics.record_quality_gate(mode="full", outcome="grounded", label="not_asked")
+            result = _grounded_result(quality, model=model, started=started)
+        else:
+            result = await llm.stream_reply(
+                prompt.messages,
+                model=model,
+                on_delta=on_delta,
+                should_stop=stop_requested,
+                prompt_tokens=prompt.token_count,
+            )
     except llm.LLMUnavailableError as exc:
         # the bundled model starved on a busy machine: Ivan's own words, labelled, rather than an error
         quality = await agrounded_without_reply(
@@ -668,8 +679,13 @@ async def apersona_reply(
     model = model or llm.current_model()
     prompt = await db_async(build_prompt)(profile=profile, text=text, history=list(history), model=model)
     started = time.monotonic()
+    quality = await agrounded_before_reply(model=model, user_message=text, profile=profile)
     try:
-        result = await llm.stream_reply(prompt.messages, model=model)
+        if quality is not None:
+            metrics.record_quality_gate(mode="full", outcome="grounded", label="not_asked")
+            result = _grounded_result(quality, model=model, started=started)
+        else:
+            result = await llm.stream_reply(prompt.messages, model=model)
     except llm.LLMUnavailableError as exc:
         quality = await agrounded_without_reply(
             model=model, user_message=text, profile=profile, reason=f"the model gave no reply ({exc})"
@@ -679,7 +695,8 @@ async def apersona_reply(
         metrics.record_quality_gate(mode="full", outcome="grounded", label="no_reply")
         result = _grounded_result(quality, model=model, started=started)
     else:
-        result, quality = await _quality_gate(text=text, prompt=prompt, result=result, model=model)
+        if quality is None:
+            result, quality = await _quality_gate(text=text, prompt=prompt, result=result, model=model)
     return PreviewResult(
         text=_clean_reply(result.text),
         prompt=prompt,

@@ -114,6 +114,7 @@ async def test_a_regenerated_candidate_that_passes_is_shown(ivan, settings):
 def test_persona_reply_is_gated_like_a_turn_so_evaluation_scores_what_users_see(ivan, fake_llm, settings):
     settings.PERSONA_QUALITY_GATE = "full"
     settings.PERSONA_QUALITY_GATE_ATTEMPTS = 1
+    settings.PERSONA_QUALITY_GATE_LANGUAGE_ATTEMPTS = {}  # the model is asked in Russian here
     preview = persona_reply(profile=persona_profile_live(), text=f"[[say:{GIBBERISH_RU}]] Где ты живёшь?")
     assert preview.text != GIBBERISH_RU
     assert preview.quality["outcome"] == "grounded" and preview.quality["label"] == "gibberish"
@@ -203,25 +204,44 @@ async def test_an_english_reply_that_agrees_with_his_fact_is_shown(ivan, setting
     assert gated.outcome == "passed" and gated.text == "On Vasilyevsky Island, in Petersburg."
 
 
-def test_a_grounded_answer_is_counted_in_the_metrics(user, ivan, fake_llm, settings):
-    settings.PERSONA_QUALITY_GATE = "full"
-    before = _gate_count(mode="full", outcome="grounded", label="gibberish")
+def test_a_russian_message_gets_his_data_without_asking_the_bundled_model(user, ivan, fake_llm, settings):
+    settings.PERSONA_QUALITY_GATE = "full"  # PERSONA_QUALITY_GATE_LANGUAGE_ATTEMPTS: ru=0 by default
+    before = _gate_count(mode="full", outcome="grounded", label="not_asked")
 
-    turn = chat_reply(user=user, text=f"[[say:{GIBBERISH_RU}]] Где ты живёшь?", platform=Platform.API)
+    turn = chat_reply(user=user, text="Где ты живёшь?", platform=Platform.API)
 
     assert "Васильевском" in turn.reply.content
-    assert turn.reply.quality["outcome"] == "grounded" and turn.reply.quality["source"].startswith("fact:")
-    assert len(fake_llm.calls) == 1  # Russian: one candidate, then his own words
-    assert _gate_count(mode="full", outcome="grounded", label="gibberish") == before + 1
+    assert turn.reply.quality["outcome"] == "grounded" and turn.reply.quality["label"] == "not_asked"
+    assert turn.reply.quality["attempts"] == 0 and turn.reply.quality["source"].startswith("fact:")
+    assert len(fake_llm.calls) == 0
+    assert _gate_count(mode="full", outcome="grounded", label="not_asked") == before + 1
+
+
+def test_a_declined_topic_gets_his_decline_without_asking_the_bundled_model(user, ivan, fake_llm, settings):
+    settings.PERSONA_QUALITY_GATE = "full"
+
+    turn = chat_reply(user=user, text="Who are you going to vote for in the election?", platform=Platform.API)
+
+    assert "politics" in turn.reply.content
+    assert turn.reply.quality["label"] == "not_asked" and turn.reply.quality["source"].startswith("decline:")
+    assert len(fake_llm.calls) == 0
+
+
+def test_a_hosted_model_is_asked_about_a_declined_topic_too(user, ivan, fake_llm, settings):
+    settings.PERSONA_QUALITY_GATE = "auto"  # fake/ivan: the cheap gate, nothing grounded before the model
+
+    chat_reply(user=user, text="Who are you going to vote for in the election?", platform=Platform.API)
+
+    assert len(fake_llm.calls) == 1
 
 
 def test_when_the_bundled_model_gives_no_reply_ivan_answers_from_his_data_labelled(user, ivan, fake_llm, settings):
     settings.PERSONA_QUALITY_GATE = "full"  # the bundled model's gate; [[fail]] stands in for a starved model
     before = _gate_count(mode="full", outcome="grounded", label="no_reply")
 
-    turn = chat_reply(user=user, text="[[fail]] Привет, Иван! Кто ты и чем занимаешься?", platform=Platform.API)
+    turn = chat_reply(user=user, text="[[fail]] Hi Ivan! Who are you and what do you do?", platform=Platform.API)
 
-    assert "Иван" in turn.reply.content
+    assert "Ivan" in turn.reply.content
     assert turn.reply.quality["outcome"] == "grounded" and turn.reply.quality["label"] == "no_reply"
     assert turn.reply.quality["attempts"] == 0 and turn.reply.quality["source"].startswith("introduction:")
     assert _gate_count(mode="full", outcome="grounded", label="no_reply") == before + 1
