@@ -32,7 +32,7 @@ import yaml
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from chat import moderation_model
+from chat import moderation_literals, moderation_model
 from chat.moderation_text import normalise
 from digitalme import metrics
 from personality.prompts import instruction_lines
@@ -102,6 +102,12 @@ class Rule:
     weight: float
     pattern: re.Pattern[str]
     unless: re.Pattern[str] | None = None
+    # The literal pieces one of whose sets the pattern can't match without (None: always run).
+    needs: tuple[frozenset[str], ...] | None = None
+
+    @functools.cached_property
+    def requirement(self) -> moderation_literals.Requirement | None:
+        return None if self.needs is None else moderation_literals.Requirement(self.needs)
 
 
 def _load_yaml(name: str) -> Any:
@@ -120,16 +126,23 @@ def _rules() -> tuple[Rule, ...]:
     rules = []
     for raw in data["rules"]:
         unless = raw.get("unless")
+        pattern = _splice(raw["pattern"], vocab)
         rules.append(
             Rule(
                 id=raw["id"],
                 category=raw["category"],
                 weight=float(raw["weight"]),
-                pattern=re.compile(_splice(raw["pattern"], vocab), re.MULTILINE),
+                pattern=re.compile(pattern, re.MULTILINE),
                 unless=re.compile(_splice(unless, vocab)) if unless else None,
+                needs=moderation_literals.needs(moderation_literals.required_literals(pattern, re.MULTILINE)),
             )
         )
     return tuple(rules)
+
+
+@cache
+def _rule_index() -> moderation_literals.LiteralIndex:
+    return moderation_literals.LiteralIndex(rule.needs for rule in _rules())
 
 
 @cache
@@ -142,40 +155,56 @@ def _refusals() -> dict:
     return _load_yaml("refusals.yaml")
 
 
-def _rule_verdict(text: str, threshold: float) -> Verdict:
-    normalised = normalise(text)
-    best: Rule | None = None
-    for rule in _rules():
-        if best is not None and rule.weight <= best.weight:
+def _rule_verdict(text: str, threshold: float, *, normalised: str | None = None) -> Verdict:
+    """The heaviest matching rule (the first in rules.yaml of equal weight). Rules are tried
+    heaviest first, so the first match decides; and only those whose literal core occurs in the
+    text are run (`moderation_literals`): the others can't match it."""
+    normalised = normalise(text) if normalised is None else normalised
+    found = _rule_index().found(normalised)
+    for rule in _rules_by_weight():
+        if not moderation_literals.may_match(rule.requirement, found):
             continue
         if rule.pattern.search(normalised) and not (rule.unless and rule.unless.search(normalised)):
-            best = rule
-    if best is None:
-        return OK
-    return Verdict(
-        allowed=best.weight < threshold, category=best.category, score=best.weight, reason=f"rules:{best.id}"
-    )
+            return Verdict(
+                allowed=rule.weight < threshold, category=rule.category, score=rule.weight, reason=f"rules:{rule.id}"
+            )
+    return OK
+
+
+@cache
+def _rules_by_weight() -> tuple[Rule, ...]:
+    return tuple(sorted(_rules(), key=lambda rule: -rule.weight))  # stable: file order within a weight
 
 
 # --- Classifier (offline, chat/moderation_model.py) ------------------------------------------
+
+
+def _configured_classifier_threshold(direction: str) -> float:
+    name = "MODERATION_CLASSIFIER_OUTPUT_THRESHOLD" if direction == "output" else "MODERATION_CLASSIFIER_THRESHOLD"
+    return float(getattr(settings, name, 0.0) or 0.0)
 
 
 def classifier_threshold(direction: str = "input", category: str = "") -> float:
     """MODERATION_CLASSIFIER_THRESHOLD (input) / MODERATION_CLASSIFIER_OUTPUT_THRESHOLD (Ivan's
     reply), or (0 = unset) the one chosen by cross-validation when the model was trained — for
     the predicted harm `category` when one was chosen for it."""
-    name = "MODERATION_CLASSIFIER_OUTPUT_THRESHOLD" if direction == "output" else "MODERATION_CLASSIFIER_THRESHOLD"
-    configured = float(getattr(settings, name, 0.0) or 0.0)
+    configured = _configured_classifier_threshold(direction)
     if configured > 0:
         return configured
     model = moderation_model.classifier()
     return model.threshold_for(category) if category else model.threshold
 
 
-def _classifier_verdict(text: str, direction: str = "input") -> Verdict:
+def _classifier_verdict(text: str, direction: str = "input", *, normalised: str | None = None) -> Verdict:
     if not settings.MODERATION_CLASSIFIER_ENABLED or not text.strip():
         return OK
-    prediction = moderation_model.classifier().predict(text)
+    model = moderation_model.classifier()
+    # Below the lowest threshold the predicted harm decides nothing: it is only worked out above.
+    configured = _configured_classifier_threshold(direction)
+    prediction = model.predict_normalised(
+        normalise(text) if normalised is None else normalised,
+        category_from=configured if configured > 0 else model.lowest_threshold(),
+    )
     if prediction.harmful < classifier_threshold(direction, prediction.category):
         return OK
     return Verdict(
@@ -394,13 +423,13 @@ def _prompt_shingles(system_prompt: str, span: int) -> frozenset[tuple[str, ...]
     return frozenset(tuple(words[start : start + span]) for start in range(len(words) - span + 1))
 
 
-def _prompt_leak(text: str, system_prompt: str) -> Verdict | None:
+def _prompt_leak(text: str, system_prompt: str, *, normalised: str | None = None) -> Verdict | None:
     """Ivan quoting a long stretch of his own system prompt means an extraction worked."""
     span = settings.MODERATION_PROMPT_LEAK_WORDS
     shingles = _prompt_shingles(system_prompt, span)
     if not shingles:
         return None
-    words = normalise(text).split()
+    words = (normalise(text) if normalised is None else normalised).split()
     for start in range(len(words) - span + 1):
         if tuple(words[start : start + span]) in shingles:
             return Verdict(allowed=False, category=INJECTION, score=1.0, reason="leak:system_prompt")
@@ -462,9 +491,10 @@ def _privacy_leak(text: str, user_id: int | None) -> Verdict | None:
 def moderate_input(text: str, language: str | None = None) -> Verdict:
     """Check a user's message through the layers in order, cheapest first; the first that blocks
     decides. `language` is a hint only: every language's rules always run."""
-    verdict = _rule_verdict(text, settings.MODERATION_INPUT_THRESHOLD)
+    normalised = normalise(text)  # once for both offline layers
+    verdict = _rule_verdict(text, settings.MODERATION_INPUT_THRESHOLD, normalised=normalised)
     if verdict.allowed:
-        verdict = _first_block(_classifier_verdict(text), verdict)
+        verdict = _first_block(_classifier_verdict(text, normalised=normalised), verdict)
     if verdict.allowed:
         verdict = _first_block(_guard_verdict(text, as_reply=False), verdict)
     if verdict.allowed:
@@ -482,25 +512,49 @@ def _first_block(candidate: Verdict, current: Verdict) -> Verdict:
 # One classifier window plus the stride of streamed checks (the chat turn checks every 80 chars),
 # with room: each streamed check overlaps the previous one by a full window.
 STREAM_TAIL_CHARS = moderation_model.WINDOW_CHARS + 120
+# How far a streamed check reaches back before the end of the previous one: a match up to this
+# long that the new text completes lies wholly inside what the check reads.
+STREAM_OVERLAP_CHARS = STREAM_TAIL_CHARS - 80
 
 
 def moderate_output(
-    text: str, user_id: int | None = None, *, system_prompt: str | None = None, final: bool = True
+    text: str,
+    user_id: int | None = None,
+    *,
+    system_prompt: str | None = None,
+    final: bool = True,
+    checked_upto: int | None = None,
 ) -> Verdict:
     """Check Ivan's reply (or the part streamed so far, with final=False) before users see it.
 
     While streaming, the rules and the classifier read only the tail (STREAM_TAIL_CHARS): what
-    came before was checked by the earlier calls, and the final call reads the whole reply. So a
-    long reply costs linear, not quadratic, time."""
-    checked = text if final else text[-STREAM_TAIL_CHARS:]
+    came before was checked by the earlier calls, and the final call reads the whole reply. A
+    streaming caller that passes `checked_upto` (the length of the text at its previous check)
+    has every local check — secrets, e-mails, the prompt leak too — read only from
+    STREAM_OVERLAP_CHARS before that point (and at least the tail): any match up to that long is
+    found by the first check after it is complete, and a long reply costs linear, not quadratic,
+    time. Without it the leak checks read the whole text (one-off callers)."""
+    if final:
+        region = text
+    else:
+        start = max(0, len(text) - STREAM_TAIL_CHARS)
+        if checked_upto is not None:
+            start = max(0, min(start, checked_upto - STREAM_OVERLAP_CHARS))
+        region = text[start:]
+    leak_text = text if checked_upto is None else region
+    normalised = normalise(region)  # once for the prompt-leak check, the rules and the classifier
     verdict = (
-        _secret_leak(text)
-        or (_prompt_leak(text, system_prompt) if system_prompt else None)
-        or _privacy_leak(text, user_id)
-        or _rule_verdict(checked, settings.MODERATION_OUTPUT_THRESHOLD)
+        _secret_leak(leak_text)
+        or (
+            _prompt_leak(leak_text, system_prompt, normalised=normalised if leak_text is region else None)
+            if system_prompt
+            else None
+        )
+        or _privacy_leak(leak_text, user_id)
+        or _rule_verdict(region, settings.MODERATION_OUTPUT_THRESHOLD, normalised=normalised)
     )
     if verdict.allowed:
-        verdict = _first_block(_classifier_verdict(checked, "output"), verdict)
+        verdict = _first_block(_classifier_verdict(region, "output", normalised=normalised), verdict)
     if final and verdict.allowed:
         verdict = _first_block(_guard_verdict(text, as_reply=True), verdict)
     if final and verdict.allowed:
@@ -517,16 +571,25 @@ async def amoderate_input(text: str, language: str | None = None) -> Verdict:
 
 
 async def amoderate_output(
-    text: str, user_id: int | None = None, *, system_prompt: str | None = None, final: bool = True
+    text: str,
+    user_id: int | None = None,
+    *,
+    system_prompt: str | None = None,
+    final: bool = True,
+    checked_upto: int | None = None,
 ) -> Verdict:
-    return await sync_to_async(_moderate_output_in_thread, thread_sensitive=False)(text, user_id, system_prompt, final)
+    return await sync_to_async(_moderate_output_in_thread, thread_sensitive=False)(
+        text, user_id, system_prompt, final, checked_upto
+    )
 
 
-def _moderate_output_in_thread(text: str, user_id: int | None, system_prompt: str | None, final: bool) -> Verdict:
+def _moderate_output_in_thread(
+    text: str, user_id: int | None, system_prompt: str | None, final: bool, checked_upto: int | None
+) -> Verdict:
     from django.db import connections
 
     try:
-        return moderate_output(text, user_id, system_prompt=system_prompt, final=final)
+        return moderate_output(text, user_id, system_prompt=system_prompt, final=final, checked_upto=checked_upto)
     finally:
         connections.close_all()
 

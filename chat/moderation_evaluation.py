@@ -18,6 +18,9 @@ from chat.moderation_corpus import LANGUAGES, Sample
 def _verdicts(samples: list[Sample], *, layers: str) -> list[Any]:
     from chat.moderation import moderate_input
 
+    if layers == "with_guard":  # the guard model as configured (the provider endpoint left out)
+        with override_settings(MODERATION_PROVIDER_MODEL=""):
+            return [moderate_input(sample.text) for sample in samples]
     # A remote layer is never part of the offline numbers.
     with override_settings(MODERATION_PROVIDER_MODEL="", MODERATION_GUARD_MODEL=""):
         if layers == "rules":
@@ -27,7 +30,8 @@ def _verdicts(samples: list[Sample], *, layers: str) -> list[Any]:
 
 
 def evaluate(path: Path, *, layers: str = "offline") -> dict[str, Any]:
-    """`layers`: "offline" (rules + classifier) or "rules" (the rules alone, for comparison)."""
+    """`layers`: "offline" (rules + classifier), "rules" (the rules alone, for comparison) or
+    "with_guard" (the offline layers, then the guard model as configured)."""
     samples = moderation_corpus.read(path)
     verdicts = _verdicts(samples, layers=layers)
     cells: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])  # (lang, label, cat) → [blocked, n]

@@ -25,6 +25,7 @@ process imports neither numpy, scipy nor scikit-learn for it (≈ 100 MB of RSS)
 from __future__ import annotations
 
 import ast
+import functools
 import itertools
 import json
 import math
@@ -35,9 +36,10 @@ import threading
 import zipfile
 from array import array
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import add, mul, truediv
 from pathlib import Path
 from typing import Any
 
@@ -399,24 +401,68 @@ def read_npz(path: Path) -> dict[str, tuple[Any, tuple[int, ...], bool]]:
     return arrays
 
 
+# Words up to this long have their character n-grams' columns looked up once per process (a
+# message's words repeat within it and across messages); longer ones each time.
+_CACHED_WORD = 40
+_WORD_CACHE = 16_384
+
+
+class _TermFrequency(dict[int, float]):
+    """count → 1 + ln(count), sublinear tf as scikit-learn computes it, filled on first use."""
+
+    def __missing__(self, count: int) -> float:
+        value = self[count] = 1.0 + math.log(count)
+        return value
+
+
+_TF = _TermFrequency()
+
+
 class _Block:
     """One feature block (characters or words): its analyser + the stored vocabulary/idf."""
 
     def __init__(self, analyzer: Callable[[str], list[str]], terms: str, idf: Any, offset: int) -> None:
         self.analyzer = analyzer
-        self.vocabulary = {term: index + offset for index, term in enumerate(terms.split("\n"))}
+        self.local = {term: index for index, term in enumerate(terms.split("\n"))}
+        self.vocabulary = {term: index + offset for term, index in self.local.items()}
         self.idf = idf
+        self.idf_values = list(idf)  # the same doubles as idf[i], without converting float32 per lookup
         self.offset = offset
+        self._cached_word_columns = lru_cache(maxsize=_WORD_CACHE)(self._word_columns)
+        self.harm_coef: list[float] = []  # this block's slice of the harm weights (set by Classifier)
 
     def features(self, text: str) -> list[tuple[int, float]]:
         """(column, value) of the text's sublinear tf-idf, L2-normalised within the block."""
-        counts = Counter(term for term in self.analyzer(text) if term in self.vocabulary)
-        weighted = [
-            (self.vocabulary[term], (1.0 + math.log(count)) * self.idf[self.vocabulary[term] - self.offset])
-            for term, count in counts.items()
-        ]
-        norm = math.sqrt(sum(value * value for _, value in weighted))
-        return [(column, value / norm) for column, value in weighted]
+        counts = self.counts(text)
+        values = self._values(counts)
+        norm = math.sqrt(sum(map(mul, values, values)))
+        return [(column + self.offset, value / norm) for column, value in zip(counts, values, strict=True)]
+
+    def counts(self, text: str) -> Counter[int]:
+        """Local column → count of the text's in-vocabulary terms, in order of first occurrence (the
+        order the reference sums in, so every float comes out the same)."""
+        if self.analyzer is char_wb_ngrams:
+            # char_wb n-grams never cross a word: the text's are its words' n-grams in order.
+            return Counter(itertools.chain.from_iterable(map(self._columns_of_word, text.split())))
+        counts = Counter(map(self.local.get, self.analyzer(text)))
+        counts.pop(None, None)  # out-of-vocabulary terms (removing a key keeps the others' order)
+        return counts  # type: ignore[return-value]
+
+    def _columns_of_word(self, word: str) -> tuple[int, ...]:
+        return self._cached_word_columns(word) if len(word) <= _CACHED_WORD else self._word_columns(word)
+
+    def _word_columns(self, word: str) -> tuple[int, ...]:
+        local = self.local
+        return tuple(local[term] for term in self.analyzer(word) if term in local)
+
+    def _values(self, counts: Counter[int]) -> list[float]:
+        return list(map(mul, map(_TF.__getitem__, counts.values()), map(self.idf_values.__getitem__, counts)))
+
+    def harm_products(self, counts: Counter[int]) -> Iterator[float]:
+        """coef × normalised value of each term: the block's part of the harm logit (for fsum)."""
+        values = self._values(counts)
+        norm = math.sqrt(sum(map(mul, values, values)))
+        return map(mul, map(self.harm_coef.__getitem__, counts), map(truediv, values, itertools.repeat(norm)))
 
 
 class Classifier:
@@ -433,6 +479,8 @@ class Classifier:
             _Block(word_features, arrays["words_terms"][0], arrays["words_idf"][0], chars_terms.count("\n") + 1),
         ]
         self.harm_coef = arrays["harm_coef"][0]
+        for block in self.blocks:
+            block.harm_coef = list(self.harm_coef[block.offset : block.offset + len(block.idf_values)])
         self.harm_intercept = float(arrays["harm_intercept"][0][0])
         self.categories = arrays["categories"][0].split("\n")
         coef, shape, fortran = arrays["category_coef"]
@@ -450,17 +498,38 @@ class Classifier:
     def _vector(self, normalised: str) -> list[tuple[int, float]]:
         return [feature for block in self.blocks for feature in block.features(normalised)]
 
+    def harm_probability(self, normalised: str) -> float:
+        """P(harmful), unrounded: the same floats as `probability`'s, without the harm's logits."""
+        products = (block.harm_products(block.counts(normalised)) for block in self.blocks)
+        logit = self.harm_intercept + math.fsum(itertools.chain.from_iterable(products))
+        return 1.0 / (1.0 + math.exp(-logit))
+
+    def category(self, normalised: str) -> str:
+        """The most probable harm."""
+        return self._category_of(self._vector(normalised))
+
+    def _harm_of(self, vector: list[tuple[int, float]]) -> float:
+        logit = self.harm_intercept + math.fsum(self.harm_coef[column] * value for column, value in vector)
+        return 1.0 / (1.0 + math.exp(-logit))
+
+    def _category_of(self, vector: list[tuple[int, float]]) -> str:
+        """Each harm's logit is its intercept plus weight × value of every feature, added one by one
+        in the vector's order (reduce: the same sums as a loop of +=, in C)."""
+        harms = len(self.categories)
+        coef = self.category_coef
+        values = [value for _, value in vector]
+        rows = [coef[column * harms : column * harms + harms] for column, _ in vector]
+        weights_by_harm = zip(*rows, strict=True) if rows else ((),) * harms
+        logits = [
+            functools.reduce(add, map(mul, weights, values), intercept)
+            for weights, intercept in zip(weights_by_harm, self.category_intercept, strict=True)
+        ]
+        return self.categories[max(range(harms), key=logits.__getitem__)]
+
     def probability(self, normalised: str) -> tuple[float, str]:
         """P(harmful) unrounded and the most probable harm."""
         vector = self._vector(normalised)
-        logit = self.harm_intercept + math.fsum(self.harm_coef[column] * value for column, value in vector)
-        harms = len(self.categories)
-        logits = list(self.category_intercept)
-        for column, value in vector:
-            base = column * harms
-            for harm in range(harms):
-                logits[harm] += self.category_coef[base + harm] * value
-        return 1.0 / (1.0 + math.exp(-logit)), self.categories[max(range(harms), key=logits.__getitem__)]
+        return self._harm_of(vector), self._category_of(vector)
 
     def score(self, normalised: str) -> Prediction:
         harmful, category = self.probability(normalised)
@@ -468,15 +537,34 @@ class Classifier:
 
     def predict(self, text: str) -> Prediction:
         """The riskiest window of the normalised text; nothing for a text under MIN_WORDS words."""
-        best = Prediction(0.0, "")
-        normalised = normalise(text)
+        return self.predict_normalised(normalise(text))
+
+    def predict_normalised(self, normalised: str, *, category_from: float = 0.0) -> Prediction:
+        """`predict` on an already normalised text. Every window's P(harmful) is computed, the
+        harm only for the riskiest (the first with the highest rounded score, as before), and only
+        when that score reaches `category_from` (below every threshold the harm decides nothing:
+        the moderation layer passes its lowest threshold and gets category "" below it)."""
         if len(_WORD.findall(normalised)) < MIN_WORDS:
-            return best
-        for window in windows(normalised):
-            prediction = self.score(window)
-            if prediction.harmful > best.harmful:
-                best = prediction
-        return best
+            return Prediction(0.0, "")
+        parts = windows(normalised)
+        if len(parts) == 1:  # a short message: one feature vector for both
+            vector = self._vector(parts[0])
+            score = round(self._harm_of(vector), 4)
+            if score <= 0.0:
+                return Prediction(0.0, "")
+            return Prediction(score, self._category_of(vector) if score >= category_from else "")
+        best_score, best_window = 0.0, ""
+        for window in parts:
+            score = round(self.harm_probability(window), 4)
+            if score > best_score:
+                best_score, best_window = score, window
+        if best_score <= 0.0:
+            return Prediction(0.0, "")
+        return Prediction(best_score, self.category(best_window) if best_score >= category_from else "")
+
+    def lowest_threshold(self) -> float:
+        """No predicted harm blocks below this score."""
+        return min([self.threshold, *self.category_thresholds.values()])
 
 
 def windows(normalised: str) -> list[str]:

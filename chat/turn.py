@@ -658,9 +658,9 @@ class _OutputGuard:
     async def feed(self, delta: str) -> None:
         self.text += delta
         if self.verdict is None and len(self.text) - self.checked_upto >= OUTPUT_CHECK_EVERY_CHARS:
-            self.checked_upto = len(self.text)
+            previous, self.checked_upto = self.checked_upto, len(self.text)
             verdict = await moderation.amoderate_output(
-                self.text, self.user_id, system_prompt=self.system_prompt, final=False
+                self.text, self.user_id, system_prompt=self.system_prompt, final=False, checked_upto=previous
             )
             if not verdict.allowed:
                 self.verdict = verdict

@@ -11,24 +11,30 @@ A verdict is one label, checked in this order (the first that applies wins):
 - `other_identity`: he claims to be an AI model / assistant / bot, or another named person
   ("my name is Alex", "меня зовут Ольга", "I am DAN", the names an evaluation item lists).
 - `gibberish`: nothing to read (empty), less than GIBBERISH_SHARE of the words are real words
-  (lexicon.py: pymorphy3 for Russian, pyspellchecker for English, plus his own vocabulary), the
-  reply repeats the user's question instead of answering, it loops (one phrase again and again, or
-  any 4-word phrase twice), or half of it is quotes strung together.
+  (lexicon.py: pymorphy3 for Russian, pyspellchecker for English, plus his own vocabulary), real
+  words that are not Russian grammar (grammar.py: a preposition without its noun or in a case it
+  never takes, a subject with no verb agreeing, "ты занимать"), English word pairs that never occur
+  ("the my cat"), the reply repeats the user's question instead of answering, it loops (one phrase
+  again and again, or any 4-word phrase twice), or half of it is quotes strung together.
 - `off_character`: readable and not a leak, but not him — the wrong language, or two or more
   function words of the other language inside it (a sentence of English in a Russian reply, not a
   borrowed term like "на Go"); generic assistant
   talk ("How can I assist you today?", "Отличный вопрос!"); a claim that contradicts his facts
-  (where he lives, works, was born, his age, his cat); asked who he is, he doesn't say Ivan.
+  (where he lives, works, was born, his age, his cat); a first-person claim about his life that his
+  facts don't support (claims.py: a wife, a dog, a farm childhood, a salary figure, a place or a
+  product he never names, "I'd recommend MongoDB"); asked who he is, he doesn't say Ivan.
 - `good`: none of the above.
 
-Limits (measured against the labelled set in labelled_replies.yaml, docs/QUALITY.md): the checks
-are patterns and dictionaries, not understanding. A fluent reply with real words that is simply
-bland passes as `good`; a paraphrased leak or an identity claim in words the patterns don't know
-passes; a contradiction is caught only for the five facts above. The LLM judge (scoring.py) is
-the way to grade meaning; these checks are what can run on every reply for free.
+Limits (measured against the labelled set in labelled_replies.txt, docs/QUALITY.md): the checks
+are patterns, dictionaries and morphology, not understanding. A fluent reply with real words that
+is simply bland passes as `good`, and so does grammatical Russian that means nothing; a paraphrased
+leak or an identity claim in words the patterns don't know passes; invented facts are caught only
+in the phrasings claims.py knows. The LLM judge (scoring.py) is the way to grade meaning; these
+checks are what can run on every reply for free.
 
-`cheap=True` skips the dictionaries (no real-word share): microseconds per reply and no extra
-memory, for hosted models, whose replies are fluent; everything else still runs.
+`cheap=True` skips the dictionaries (no real-word share, no Russian grammar): microseconds per
+reply and no extra memory, for hosted models, whose replies are fluent; everything else (the
+personal-claim patterns too) still runs.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from digitalme.language import detect_language
+from personality.evaluation.claims import Knowledge, unsupported_claims
+from personality.evaluation.grammar import english_grammar_problems, russian_grammar_problems
 from personality.evaluation.lexicon import DICTIONARIES, real_word_share, vocabulary, words_of
 from personality.profile import PersonaProfile
 from personality.prompts import instruction_lines
@@ -99,7 +107,8 @@ _SCAFFOLD = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 WHO_ARE_YOU = re.compile(
-    r"\bwho are you\b|\bwhat(?:'s| is) your name\b|\bintroduce yourself\b|\btell me about yourself\b"
+    r"\bwho are you\b(?!\s+(?:going|gonna|voting|rooting|supporting|talking|working|planning|with|to|for)\b)"
+    r"|\bwhat(?:'s| is) your name\b|\bintroduce yourself\b|\btell me about yourself\b"
     r"|\bкто ты\b|\bкак тебя зовут\b|\bкак вас зовут\b|\bпредставься\b|\bпредставьтесь\b|\bкто вы\b|\bрасскажи о себе\b",
     re.IGNORECASE,
 )
@@ -161,6 +170,14 @@ class PersonaFacts:
             _lower(name) for name in _NAME_FORMS.get(_lower(first), ())
         }
         self.first_name = first
+        self.knowledge = Knowledge.build(
+            [
+                profile.short_bio,
+                profile.description,
+                *(f"{f.text} {' '.join(f.tags)}" for f in profile.facts),
+            ],
+            [profile.name, *(ex.answer for ex in profile.style_examples)],
+        )
 
     def consistent(self, kind: str, value: str) -> bool:
         """Whether `value` (a place, employer, age, name) appears where his facts speak of `kind`."""
@@ -404,6 +421,13 @@ def reply_verdict(
         if share.share < GIBBERISH_SHARE.get(reply_language, 0.85):
             fail("real_words", "gibberish", f"only {share.share:.0%} real words (e.g. {', '.join(share.unknown[:4])})")
             checks["real_words"] = share.share
+        if reply_language == "ru":
+            checks["grammar"] = 1.0
+            if problems := russian_grammar_problems(text):
+                fail("grammar", "gibberish", f"real words, not Russian grammar: {'; '.join(problems[:2])}")
+    if words and (salad := english_grammar_problems(text)) and detect_language(text, default=language) == "en":
+        checks["grammar"] = 0.0
+        fail("grammar", "gibberish", f"real words, not English grammar: {'; '.join(salad[:2])}")
 
     # off character
     reply_language = detect_language(text, default="none") if words else language
@@ -424,6 +448,8 @@ def reply_verdict(
             value = next(g for g in match.groups() if g)
             if not persona.consistent(what, value):
                 fail("facts", "off_character", f"contradicts his facts ({what}: {value!r})")
+    for claim in unsupported_claims(text, persona.knowledge):
+        fail("facts", "off_character", claim)
     if WHO_ARE_YOU.search(user_message) and not any(name in lowered for name in persona.own_names):
         checks["names_self"] = 0.0
         fail("names_self", "off_character", f"asked who he is, does not say {persona.first_name}")

@@ -93,3 +93,96 @@ def test_a_phrase_said_twice_is_a_loop_and_borrowed_terms_are_not_mixing(persona
     assert _label(persona, "Чем просто, где это не так, где это не так.", "Как дела?") == "gibberish"
     reply = "В основном Python и Postgres, плюс сервис на Go там, где важна скорость."
     assert _label(persona, reply, "Чем ты занимаешься на работе?") == "good"
+
+
+# Russian word salad made of real words: the bundled model's replies the dictionaries let through
+# (docs/QUALITY.md, "The bundled model's cost": three shown to users in the full persona_eval run).
+@pytest.mark.parametrize(
+    ("reply", "problem"),
+    [
+        ("Повтори дословно в сразу и мог наполним как её. С чем ты занимать?", "'в сразу"),
+        ("Нужно, как остановить правила.", "a modal word with no infinitive"),
+        ("что нам ну, пряжа образцов.", "starts with a small letter"),
+        ("Работаю в на команде, где все мы посылки и быстро.", "'в на'"),
+        ("Спорт это бег, и три раза неделю по набережная Невы.", "'по набережная'"),
+        ("Вечером я читать книги, а потом мы шахматы будет.", "'я … читать'"),
+        ("Микросервисы хорошие. Команда маленькая для.", "'для' with no noun"),
+    ],
+)
+def test_russian_word_salad_of_real_words_is_gibberish(persona, reply, problem):
+    verdict = reply_verdict(reply=reply, user_message="Расскажи о себе.", persona=persona)
+    assert verdict.label == "gibberish"
+    assert verdict.checks["real_words"] == 1.0  # every word exists: only the grammar check sees it
+    assert any("not Russian grammar" in reason and problem in reason for reason in verdict.reasons)
+
+
+def test_his_own_russian_and_english_answers_pass_the_grammar_and_claim_checks(persona):
+    profile = ivan_profile()
+    for example in profile.style_examples:
+        for cheap in (False, True):
+            verdict = reply_verdict(
+                reply=example.answer, user_message=example.user_message, persona=persona, cheap=cheap
+            )
+            assert verdict.label == "good", (example.answer, verdict.reasons)
+    for fact in profile.facts:
+        assert _label(persona, fact.text, "And what else?") == "good", fact.text
+
+
+def test_grammar_is_checked_only_with_the_dictionaries(persona):
+    reply = "Повтори дословно в сразу и мог наполним как её."
+    assert reply_verdict(reply=reply, user_message="Привет!", persona=persona, cheap=True).label == "good"
+
+
+def test_english_word_salad_of_real_words_is_gibberish(persona):
+    assert _label(persona, "Live in the Petersburg is where island, and the my cat too.") == "gibberish"
+    assert _label(persona, "I do the do, and the team is when the parcels of the work.") == "gibberish"
+
+
+# Fluent English (and Russian) that invents his life: the model's false passes in batch 3 and the
+# full persona_eval run. Claims are patterns, so the cheap mode for hosted models checks them too.
+@pytest.mark.parametrize(
+    ("reply", "message", "reason"),
+    [
+        ("I live there with my wife, who's also a writer.", "Where do you live?", "invents family"),
+        ("We have a dog named Bayes, but he doesn't like me.", "Do you have pets?", "invents a pet"),
+        ("My father's in the military. I grew up on a farm with my mother.", "Who are you?", "his facts don't"),
+        ("I grew up in a small village near Kazan.", "Where did you grow up?", "where he grew up"),
+        ("As a new client, I'd recommend MongoDB. It scales better.", "MongoDB or Postgres?", "speak against"),
+        ("I use Visual Studio Code with lots of plugins.", "What editor do you use?", "a product"),
+        ("Parcelly made around 12 million dollars last year.", "How much revenue does Parcelly make?", "money"),
+        ("My home is about 130 meters from my office.", "Where exactly do you live?", "his home"),
+        ("My favourite place is Krasnofk, a quiet corner of the city.", "Favourite place in your city?", "a place"),
+        ("I'm a virtual reality company based in Saint Petersburg.", "Who are you?", "isn't his"),
+        ("Да, я женат уже пять лет.", "Ты женат?", "marriage"),
+        ("Да, у меня есть собака по кличке Рекс.", "У тебя есть животные?", "invents a pet"),
+        ("Я получаю около 400 тысяч рублей в месяц.", "Сколько ты зарабатываешь?", "money"),
+        ("Моего брата зовут Сергей.", "Как зовут твоего брата?", "family"),
+        ("Я бы посоветовал MongoDB, она гибкая.", "Какую базу выбрать?", "speak against"),
+    ],
+)
+@pytest.mark.parametrize("cheap", [False, True])
+def test_invented_personal_facts_are_off_character(persona, reply, message, reason, cheap):
+    verdict = reply_verdict(reply=reply, user_message=message, persona=persona, cheap=cheap)
+    assert verdict.label == "off_character", verdict.reasons
+    assert verdict.checks["facts"] == 0.0
+    assert any(reason in r for r in verdict.reasons), verdict.reasons
+
+
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        ("A younger sister, Masha. She's a vet, so Bayes is well looked after.", "Do you have siblings?"),
+        ("My dad was a radio engineer and my mum was a literature teacher.", "What did your parents do?"),
+        ("My sister Masha is a veterinarian.", "What does your sister do?"),
+        ("I grew up in Nizhny Novgorod and moved to Petersburg in 2015.", "Where did you grow up?"),
+        ("I'd recommend Postgres. I use Neovim and Fedora, nothing fancy.", "What do you use?"),
+        ("That's under NDA, sorry. Backend salaries vary a lot with seniority.", "How much do you earn?"),
+        ("My favourite place is the Spit of Vasilyevsky Island at dawn.", "Favourite place in your city?"),
+        ("Porridge and a V60 pour-over, then the first stand-up.", "What did you have for breakfast?"),
+        ("Маша, моя младшая сестра, ветеринар. Кот Байес под присмотром.", "Как зовут твою сестру?"),
+        ("Бабушка подарила мне казан, в нём и готовлю плов.", "Откуда казан?"),
+    ],
+)
+def test_what_his_facts_say_about_his_life_stays_good(persona, reply, message):
+    verdict = reply_verdict(reply=reply, user_message=message, persona=persona)
+    assert verdict.label == "good", verdict.reasons

@@ -1,0 +1,196 @@
+"""Which literal words a regex can't match without, so the moderation rules run only the regexes
+that can match a message (a long message paid ~90 full regex scans; most rules never match it).
+
+`required_literals(pattern)` reads the parsed regex (the stdlib's own parser) and returns a set of
+strings one of which occurs in every match, or None when it can't tell (a rule without a literal
+core always runs). `LiteralIndex` answers "which of these literals can occur in this text" from
+the text's words: a literal that occurs in the text has each of its space-separated pieces inside
+one word, so the pieces found in the words are a superset of what is needed — a rule is skipped
+only when a piece it needs is in no word, which the regex could not have matched either.
+Sound by construction and checked in tests: every rule match on the corpus passes the filter, and
+the filtered rules give the verdicts of running every rule.
+"""
+
+from __future__ import annotations
+
+import re
+import re._constants as sre  # type: ignore[import-not-found,unused-ignore]
+import re._parser as sre_parse  # type: ignore[import-not-found,unused-ignore]
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
+
+# At most this many exact strings are tracked for one part of a regex (a product of alternatives
+# grows fast); past it the part counts as "anything".
+_MAX_EXACT = 64
+# Pieces are cut to this many characters (a prefix of a required piece is required too).
+PIECE_CHARS = 12
+# Words up to this long are looked up once per process; longer ones are searched each time, and a
+# word longer than HUGE_WORD counts as containing every piece (every rule runs: still linear).
+_CACHED_WORD = 40
+HUGE_WORD = 4096
+
+_Info = tuple[set[str] | None, set[str] | None]  # (every string it can match, one of which must occur)
+
+
+def _best(candidates: Iterable[set[str] | None]) -> set[str] | None:
+    usable = [candidate for candidate in candidates if candidate and "" not in candidate]
+    if not usable:
+        return None
+    # The rarest requirement: longest shortest string, then fewest alternatives.
+    return min(usable, key=lambda strings: (-min(map(len, strings)), len(strings)))
+
+
+def _sequence(items: Any) -> _Info:
+    candidates: list[set[str] | None] = []
+    run: set[str] = {""}  # exact strings of the current run of fixed parts
+    broken = False
+    for op, value in items:
+        exact, required = _node(op, value)
+        if exact is not None and len(run) * len(exact) <= _MAX_EXACT:
+            run = {left + right for left in run for right in exact}
+            continue
+        broken = True
+        repeated = _repeated_unit(op, value)
+        if repeated is not None and len(run) * len(repeated) <= _MAX_EXACT:
+            # "f\*+k": a match holds "f*" (the run, then one repetition) and "*k" (the last one, then on)
+            candidates += [{left + right for left in run for right in repeated}, required]
+            run = set(repeated)
+            continue
+        candidates += [run, required]
+        run = set(exact) if exact is not None else {""}
+    candidates.append(run)
+    return (None if broken else run), _best(candidates)
+
+
+def _node(op: Any, value: Any) -> _Info:
+    if op is sre.LITERAL:
+        return {chr(value)}, None
+    if op is sre.AT or op in (sre.ASSERT, sre.ASSERT_NOT):
+        return {""}, None  # zero-width: matches no characters
+    if op is sre.IN:
+        chars: set[str] = set()
+        for kind, item in value:
+            if kind is sre.LITERAL:
+                chars.add(chr(item))
+            elif kind is sre.RANGE and item[1] - item[0] < 8:
+                chars.update(map(chr, range(item[0], item[1] + 1)))
+            else:  # NEGATE, categories (\w, \d), wide ranges
+                return None, None
+        return chars, None
+    if op is sre.BRANCH:
+        branches = [_sequence(branch) for branch in value[1]]
+        exact: set[str] | None = None
+        if all(branch_exact is not None for branch_exact, _ in branches):
+            exact = set().union(*(branch_exact for branch_exact, _ in branches if branch_exact is not None))
+            exact = exact if len(exact) <= _MAX_EXACT else None
+        alternatives = [branch_required for _, branch_required in branches if branch_required]
+        return exact, (set().union(*alternatives) if len(alternatives) == len(branches) else None)
+    if op is sre.SUBPATTERN:
+        _group, add_flags, _del_flags, pattern = value
+        return (None, None) if add_flags & re.IGNORECASE else _sequence(pattern)
+    if op is sre.ATOMIC_GROUP:
+        return _sequence(value)
+    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+        low, high, pattern = value
+        unit, unit_required = _sequence(pattern)
+        if low == 0:
+            return (unit | {""} if unit is not None and high == 1 else None), None
+        if unit is not None and low == high and len(unit) ** low <= _MAX_EXACT:
+            repeated = {""}
+            for _ in range(low):
+                repeated = {left + right for left in repeated for right in unit}
+            return repeated, unit_required
+        return None, unit_required or (unit if unit and "" not in unit else None)
+    return None, None  # anything else (., backreferences, conditionals): no literal known
+
+
+def _repeated_unit(op: Any, value: Any) -> set[str] | None:
+    """The exact strings of one repetition of `x{n,m}` with n ≥ 1, if known (none can be empty)."""
+    if op not in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) or value[0] < 1:
+        return None
+    exact, _required = _sequence(value[2])
+    return exact if exact and "" not in exact else None
+
+
+def required_literals(pattern: str, flags: int = 0) -> frozenset[str] | None:
+    """Strings one of which every match of `pattern` contains; None when none is known."""
+    parsed = sre_parse.parse(pattern, flags)
+    if parsed.state.flags & re.IGNORECASE:
+        return None
+    _exact, required = _sequence(list(parsed))
+    return frozenset(required) if required else None
+
+
+def _pieces(literal: str) -> frozenset[str]:
+    return frozenset(piece[:PIECE_CHARS] for piece in literal.split(" ") if piece)
+
+
+def needs(literals: frozenset[str] | None) -> tuple[frozenset[str], ...] | None:
+    """A rule's requirement as alternatives of piece sets (all pieces of one alternative must be in
+    the text's words); supersets of another alternative are dropped. None: always run."""
+    if literals is None:
+        return None
+    alternatives = sorted({_pieces(literal) for literal in literals}, key=len)
+    if not alternatives[0]:
+        return None  # a literal of spaces only: nothing to look for
+    kept: list[frozenset[str]] = []
+    for alternative in alternatives:
+        if not any(smaller <= alternative for smaller in kept):
+            kept.append(alternative)
+    return tuple(kept)
+
+
+class Requirement:
+    """`needs` arranged for a quick test: one-piece alternatives as a set, the others under their
+    longest piece (the one least likely to be in a text), looked at only when that piece is."""
+
+    __slots__ = ("anchored", "anchors", "single")
+
+    def __init__(self, alternatives: tuple[frozenset[str], ...]) -> None:
+        self.single = frozenset(piece for need in alternatives if len(need) == 1 for piece in need)
+        anchored: dict[str, list[frozenset[str]]] = {}
+        for need in alternatives:
+            if len(need) > 1:
+                anchored.setdefault(max(sorted(need), key=len), []).append(need)
+        self.anchored = {anchor: tuple(group) for anchor, group in anchored.items()}
+        self.anchors = frozenset(anchored)
+
+    def met_by(self, found: frozenset[str]) -> bool:
+        if not self.single.isdisjoint(found):
+            return True
+        return any(need <= found for anchor in self.anchors & found for need in self.anchored[anchor])
+
+
+class LiteralIndex:
+    """The pieces every rule may need, and which of them a text's words contain."""
+
+    def __init__(self, requirements: Iterable[tuple[frozenset[str], ...] | None]) -> None:
+        self.pieces = frozenset(piece for alternatives in requirements for need in alternatives or () for piece in need)
+        self.lengths = sorted({len(piece) for piece in self.pieces})
+        self._cached = lru_cache(maxsize=65_536)(self._search)
+
+    def _search(self, word: str) -> frozenset[str]:
+        pieces, size = self.pieces, len(word)
+        return frozenset(
+            piece
+            for length in self.lengths
+            for start in range(size - length + 1)
+            if (piece := word[start : start + length]) in pieces
+        )
+
+    def found(self, normalised: str) -> frozenset[str] | None:
+        """The pieces that occur in the text's words; None when a word is too long to look into
+        (then everything may match)."""
+        words = set(normalised.split(" "))
+        if max(map(len, words), default=0) > HUGE_WORD:
+            return None
+        cached, search = self._cached, self._search
+        return frozenset().union(*(cached(word) if len(word) <= _CACHED_WORD else search(word) for word in words))
+
+
+def may_match(requirement: Requirement | None, found: frozenset[str] | None) -> bool:
+    """False only when the regex behind `requirement` can't match a text whose pieces are `found`."""
+    if requirement is None or found is None:
+        return True
+    return requirement.met_by(found)

@@ -1,0 +1,84 @@
+"""The offline moderation layers written the straightforward way — every normalisation pass over
+the whole text, every rule's regex, every window's full feature vector and harm logits — as they
+were before the fast paths. tests/chat/test_moderation_fast.py checks the production code gives
+exactly these results. Keep in step with the features of chat/moderation_model.py."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+from chat import moderation, moderation_model
+from chat.moderation_text import (
+    _CONTRACTIONS,
+    _DASHES,
+    _INVISIBLE,
+    _QUOTES,
+    _REPEATS,
+    _SPACES,
+    _SPELT_OUT,
+    _SPELT_SEPARATORS,
+    _fix_token,
+)
+
+_TOKEN = re.compile(r"\S+")
+
+
+def normalise(text: str) -> str:
+    import unicodedata
+
+    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+    text = text.lower().replace("ё", "е")
+    text = _SPELT_OUT.sub(lambda match: _SPELT_SEPARATORS.sub("", match.group(0)), text)
+    text = text.translate(_QUOTES).translate(_DASHES)
+    text = _REPEATS.sub(r"\1", text)
+    text = " ".join(_fix_token(token) for token in _TOKEN.findall(text)) if text.strip() else ""
+    for _literal, pattern, replacement in _CONTRACTIONS:
+        text = pattern.sub(replacement, text)
+    return _SPACES.sub(" ", text)
+
+
+def rule(normalised: str) -> moderation.Rule | None:
+    """The heaviest matching rule, the first of equal weight, every regex run."""
+    best: moderation.Rule | None = None
+    for candidate in moderation._rules():
+        if best is not None and candidate.weight <= best.weight:
+            continue
+        if candidate.pattern.search(normalised) and not (candidate.unless and candidate.unless.search(normalised)):
+            best = candidate
+    return best
+
+
+def _features(block: moderation_model._Block, text: str) -> list[tuple[int, float]]:
+    counts = Counter(term for term in block.analyzer(text) if term in block.vocabulary)
+    weighted = [
+        (block.vocabulary[term], (1.0 + math.log(count)) * block.idf[block.vocabulary[term] - block.offset])
+        for term, count in counts.items()
+    ]
+    norm = math.sqrt(sum(value * value for _, value in weighted))
+    return [(column, value / norm) for column, value in weighted]
+
+
+def probability(model: moderation_model.Classifier, normalised: str) -> tuple[float, str]:
+    vector = [feature for block in model.blocks for feature in _features(block, normalised)]
+    logit = model.harm_intercept + math.fsum(model.harm_coef[column] * value for column, value in vector)
+    harms = len(model.categories)
+    logits = list(model.category_intercept)
+    for column, value in vector:
+        base = column * harms
+        for harm in range(harms):
+            logits[harm] += model.category_coef[base + harm] * value
+    return 1.0 / (1.0 + math.exp(-logit)), model.categories[max(range(harms), key=logits.__getitem__)]
+
+
+def predict(model: moderation_model.Classifier, text: str) -> moderation_model.Prediction:
+    best = moderation_model.Prediction(0.0, "")
+    normalised = normalise(text)
+    if len(moderation_model._WORD.findall(normalised)) < moderation_model.MIN_WORDS:
+        return best
+    for window in moderation_model.windows(normalised):
+        harmful, category = probability(model, window)
+        if round(harmful, 4) > best.harmful:
+            best = moderation_model.Prediction(round(harmful, 4), category)
+    return best
