@@ -23,8 +23,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from rank_bm25 import BM25Okapi
-
+from digitalme.bm25 import BM25Okapi
 from digitalme.language import detect_language
 from personality.evaluation.lexicon import DICTIONARIES
 from personality.evaluation.verdict import WHO_ARE_YOU
@@ -243,7 +242,7 @@ class Grounding:
         query = terms(message)
         if not entries or not query:
             return []
-        scores = self.index[language].get_scores(query)
+        scores = self.index[language].scores(query)
         wanted = set(query)
         ranked = [
             (entry, float(score))
