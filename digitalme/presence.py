@@ -10,16 +10,15 @@ Without Redis (the single-process `make run`) the set lives in this process's me
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import uuid
-import weakref
 from typing import Any
 
 import redis
-import redis.asyncio as aredis
 from django.conf import settings
+
+from digitalme.redis_pools import async_redis
 
 logger = logging.getLogger(__name__)
 
@@ -29,21 +28,10 @@ REFRESH_EVERY_S = 20
 TRACKED_PATHS = ("/ws/chat/",)
 
 _memory: dict[int, dict[str, float]] = {}
-_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aredis.Redis] = weakref.WeakKeyDictionary()
 
 
 def _key(user_id: int) -> str:
     return f"dm:presence:{user_id}"
-
-
-def _async_client() -> aredis.Redis:
-    """One client per event loop (tests run each case on its own loop)."""
-    loop = asyncio.get_running_loop()
-    client = _async_clients.get(loop)
-    if client is None:
-        client = aredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
-        _async_clients[loop] = client
-    return client
 
 
 async def presence_enter(user_id: int, connection_id: str) -> None:
@@ -51,8 +39,7 @@ async def presence_enter(user_id: int, connection_id: str) -> None:
     if not settings.REDIS_URL:
         _memory.setdefault(user_id, {})[connection_id] = expires
         return
-    client = _async_client()
-    async with client.pipeline(transaction=True) as pipe:
+    async with async_redis().pipeline(transaction=True) as pipe:
         pipe.zadd(_key(user_id), {connection_id: expires})
         pipe.expire(_key(user_id), PRESENCE_TTL_S * 2)
         await pipe.execute()
@@ -62,7 +49,7 @@ async def presence_leave(user_id: int, connection_id: str) -> None:
     if not settings.REDIS_URL:
         _memory.get(user_id, {}).pop(connection_id, None)
         return
-    await _async_client().zrem(_key(user_id), connection_id)
+    await async_redis().zrem(_key(user_id), connection_id)
 
 
 def user_has_open_page(user_id: int) -> bool:

@@ -11,9 +11,7 @@ local cache — one process, nothing to share.
 
 from __future__ import annotations
 
-import asyncio
 import time
-import weakref
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -21,8 +19,7 @@ from django.core.cache import cache
 from redis.exceptions import RedisError
 
 from digitalme.cache import fail_open
-
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, object] = weakref.WeakKeyDictionary()
+from digitalme.redis_pools import async_redis
 
 
 @dataclass(frozen=True)
@@ -35,16 +32,6 @@ def window_slot(window_s: int, now: float | None = None) -> tuple[int, int]:
     """(the current window's number, seconds until it ends, at least 1)."""
     now = time.time() if now is None else now
     return int(now // window_s), max(1, int(window_s - now % window_s))
-
-
-def _redis():  # -> redis.asyncio.Redis, bound to the running loop (daphne runs one)
-    from redis import asyncio as aioredis
-
-    loop = asyncio.get_running_loop()
-    client = _clients.get(loop)
-    if client is None:
-        client = _clients[loop] = aioredis.Redis.from_url(settings.REDIS_URL)
-    return client
 
 
 def _cache_hit(key: str, window_s: int) -> int:
@@ -69,7 +56,7 @@ async def acount_hit(prefix: str, window_s: int, *, now: float | None = None) ->
     key = f"{prefix}:{slot}"
     if not settings.REDIS_URL:
         return Hit(_cache_hit(key, window_s), retry_after)  # local memory: no I/O, safe on the loop
-    pipe = _redis().pipeline(transaction=False)
+    pipe = async_redis().pipeline(transaction=False)
     pipe.incr(key)
     pipe.expire(key, window_s + 1, nx=True)
     try:

@@ -167,6 +167,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, channel layer, Celery broker -----------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# The process's own async Redis client (presence, the chat's rate window): a bounded pool, a burst waits.
+REDIS_ASYNC_MAX_CONNECTIONS = env.int("REDIS_ASYNC_MAX_CONNECTIONS", default=32)
+REDIS_ASYNC_POOL_TIMEOUT_S = env.float("REDIS_ASYNC_POOL_TIMEOUT_S", default=5.0)
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -181,12 +184,16 @@ if REDIS_URL:
     # default capacity (100) silently dropped group messages. Both are sized on purpose here.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels-redis with a blocking, bounded pool (digitalme/redis_pools.py): a burst of
+            # handshakes waits for a pooled connection instead of opening one per socket.
+            "BACKEND": "digitalme.redis_pools.RedisChannelLayer",
             "CONFIG": {
                 "hosts": [
                     {
                         "address": REDIS_URL,
-                        "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=2000),
+                        "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=64),
+                        # how long a command waits for a free pooled connection before it fails
+                        "pool_timeout": env.float("CHANNEL_LAYER_POOL_TIMEOUT_S", default=20.0),
                         # 2 s was too short on a loaded host: a consumer died opening a pool
                         # connection during a burst ("Timeout connecting to server").
                         "socket_connect_timeout": env.float("CHANNEL_LAYER_CONNECT_TIMEOUT_S", default=10.0),

@@ -16,7 +16,7 @@ import binascii
 import functools
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -24,16 +24,19 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from py_vapid import Vapid
-from py_vapid.utils import b64urlencode
-from pywebpush import WebPushException, webpush
-from requests import RequestException
 
 from chat.errors import NotFound
 from chat.models import Message, Role
 from digitalme.presence import user_has_open_page
 from notifications.errors import InvalidSubscriptionError, PushTransientError, PushUnavailableError
 from notifications.models import PushSubscription
+
+if TYPE_CHECKING:
+    from py_vapid import Vapid
+
+# pywebpush, py_vapid and what they pull in (aiohttp, http_ece: ≈ 5 MB per process) are imported
+# where a push is sent or a key read — in the Celery task and the settings API — not in every web
+# process that only queues the task (docs/QUALITY.md, memory of a web process).
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +52,8 @@ def _b64url_bytes(value: str) -> bytes:
 
 @functools.cache
 def _vapid(private_key: str) -> Vapid:
+    from py_vapid import Vapid
+
     return Vapid.from_string(private_key)
 
 
@@ -65,6 +70,7 @@ def vapid_public_key() -> str:
     if key is None:
         return ""
     from cryptography.hazmat.primitives import serialization
+    from py_vapid.utils import b64urlencode
 
     raw = key.public_key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
     return b64urlencode(raw)
@@ -210,6 +216,9 @@ def push_deliver(*, subscription: PushSubscription, payload: dict[str, Any], top
 
     Raises PushTransientError for answers worth retrying (429, 5xx, network).
     """
+    from pywebpush import WebPushException, webpush
+    from requests import RequestException
+
     key = vapid_key()
     if key is None:
         raise PushUnavailableError(_("Push notifications are not configured on this server."))

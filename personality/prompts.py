@@ -13,7 +13,7 @@ What goes in, in this order of importance:
    the integration context (text, source, freshness); then further relevant facts (up to 6) and
    one more example.
 
-Relevance is BM25 (rank-bm25's Okapi) over each fact's text plus its tags, and over each style
+Relevance is BM25 (Okapi, digitalme.bm25) over each fact's text plus its tags, and over each style
 example's user message plus answer. Tokenizing is language-aware but deliberately simple:
 lowercased words, Russian and English stopwords removed, Cyrillic words cut to a 5-letter stem
 (Russian inflects: работа/работаю/работе → работ), English words lose plural/-ing/-ed endings.
@@ -37,9 +37,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from rank_bm25 import BM25Okapi
-
 from digitalme import tokens
+from digitalme.bm25 import BM25Okapi
 from digitalme.errors import DomainError
 from digitalme.freshness import freshness
 from digitalme.language import detect_language
@@ -351,8 +350,8 @@ def _rank(documents: list[str], query: str) -> list[tuple[int, float]]:
     if not query_tokens or not documents:
         return []
     index, corpus = _bm25_index(tuple(documents))
-    scores = index.get_scores(query_tokens)
-    # rank-bm25 floors negative idf at epsilon * mean idf; an overlap still means > 0.
+    scores = index.scores(query_tokens)
+    # Negative idf is floored at epsilon * mean idf; an overlap still means > 0.
     overlap = [bool(set(query_tokens) & set(doc)) for doc in corpus]
     ranked = [(i, float(s)) for i, s in enumerate(scores) if overlap[i]]
     return sorted(ranked, key=lambda pair: (-round(pair[1], 9), pair[0]))

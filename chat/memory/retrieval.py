@@ -1,6 +1,6 @@
 """What of a user's memory goes into Ivan's prompt: the rolling summary and the relevant facts.
 
-Retrieval ranks the user's current facts against the message with BM25 (rank-bm25): cheap,
+Retrieval ranks the user's current facts against the message with BM25 (digitalme.bm25): cheap,
 offline, no embeddings model to load (docs/PITFALLS.md measured the alternatives).
 """
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
-from rank_bm25 import BM25Okapi
 
 from chat.models import MemoryFact
 from chat.selectors import memory_fact_list, user_memory_get
+from digitalme.bm25 import BM25Okapi
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -28,7 +28,7 @@ def relevant_facts(*, user, text: str, limit: int | None = None) -> list[MemoryF
     if len(facts) <= limit:
         return facts
     corpus = [tokenize(f"{fact.key.replace('_', ' ')} {fact.text}") for fact in facts]
-    scores = BM25Okapi(corpus).get_scores(tokenize(text))
+    scores = BM25Okapi(corpus).scores(tokenize(text))
     # Ties (no overlap at all) keep the newest facts first: facts are ordered newest first.
     ranked = sorted(range(len(facts)), key=lambda i: -scores[i])
     return [facts[i] for i in ranked[:limit]]

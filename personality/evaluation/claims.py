@@ -31,11 +31,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from personality.evaluation.lexicon import fold as _lower
+
 _CAP = r"[A-ZА-ЯЁ][\w-]*"
-
-
-def _lower(text: str) -> str:
-    return text.lower().replace("ё", "е")
 
 
 # relation -> (English words, Russian stems) — a relation is "his" when any of them appears in his facts
@@ -168,8 +166,9 @@ _MONEY = re.compile(
     re.IGNORECASE,
 )
 _HOME_FIGURE = re.compile(
-    r"\b(?:my (?:home|house|flat|apartment|place)|i live|we live|моя квартира|мой дом|я живу|живу)\b[^.!?]{0,60}?"
-    r"\b(?P<n>\d[\d,.]*)\s?(?:m\b|meters?|metres?|km\b|kilomet\w+|miles?|minutes?|square|sq\b|м\b|метр\w*|км\b|минут\w*|квадрат\w*)",
+    r"\b(?:my (?:home|house|flat|apartment|place)|i live|we live|моя квартира|мой дом|я живу|живу)\b[^.!?]{0,100}?"
+    r"\b(?P<n>\d[\d,.]*)(?:st|nd|rd|th|-?й|-?м)?\s?(?:m\b|meters?|metres?|km\b|kilomet\w+|miles?|minutes?|square|sq\b"
+    r"|floor|м\b|метр\w*|км\b|минут\w*|квадрат\w*|этаж\w*)",
     re.IGNORECASE,
 )
 _PLACE_EN = re.compile(
@@ -178,19 +177,34 @@ _PLACE_EN = re.compile(
     r"|(?i:\bi (?:just |often |usually |sometimes )?(?:went|go|travel(?:l?ed)?|moved|got back|came back|returned|flew|drove"
     r"|visited|visit)\s+(?:to\s+|from\s+)?(?:the\s+)?)(?P<b>[A-Z][\w-]*(?:\s+[A-Z][\w-]*)*)",
 )
+# "I have a few favourites … it's called the Shops in Stavrynky": a favourite he names, in the same reply
+_FAVOURITE = re.compile(r"\bfavou?rites?\b|\bлюбим\w*", re.IGNORECASE)
+_CALLED = re.compile(
+    r"(?i:\b(?:it's|it is|they're|they are|which is|that's)\s+(?:called|named)\s+(?:the\s+)?)(?P<a>[A-Z][\w-]*)"
+    r"|(?i:\bназывается\s+)(?P<b>[А-ЯЁA-Z][\w-]*)"
+)
 _PLACE_RU = re.compile(
     r"(?i:\bмо[её] любимое место\b)[^.!?]{0,20}?(?:[—–-]|это|\s)\s*(?P<a>[А-ЯЁ][а-яё-]*(?:\s+[А-ЯЁ][а-яё-]*)*)"
     r"|(?i:\bя (?:ездил|ездила|езжу|переехал|переехала|вернулся|вернулась|летал|летала|был|была) (?:в|во|на|из|с)\s+)"
     r"(?P<b>[А-ЯЁ][а-яё-]*)",
 )
+# what he uses or owns (a personal claim: the product must be his) ...
 _PRODUCT_EN = re.compile(
-    r"(?i:\b(?:i(?:'d| would)? (?:recommend|suggest|go with|choose|pick|use|prefer|drive|code in|write in|work in)"
-    r"|i(?:'m| am) using|my (?:car|editor|ide|laptop|phone) is(?: an?)?)\s+(?:an?\s+|the\s+)?)(?:[a-z]+\s+)?"
-    r"(?P<p>[A-Z][\w.+#-]*)",
+    r"(?i:\b(?:i (?:use|drive|code in|write in|work in|own)|i(?:'m| am) using|my (?:car|editor|ide|laptop|phone) is(?: an?)?)"
+    r"\s+(?:an?\s+|the\s+)?)(?:[a-z]+\s+)?(?P<p>[a-z]?[A-Z][\w.+#-]*)",
 )
 _PRODUCT_RU = re.compile(
-    r"(?i:\b(?:я бы (?:посоветовал|посоветовала|выбрал|выбрала|взял|взяла|порекомендовал)|советую|рекомендую"
-    r"|выбирай|бери|я (?:использую|пользуюсь)|пишу на|езжу на)\s+)(?P<p>[A-Z][\w.+#-]*)",
+    r"(?i:\b(?:я (?:использую|пользуюсь)|пишу на|езжу на|у меня)\s+)(?P<p>[a-z]?[A-Z][\w.+#-]*)",
+)
+# ... and what he recommends (an opinion: it must not go against his facts — one he is sceptical of, or
+# another than the one his facts favour when the user offers both: "MongoDB or PostgreSQL?")
+_RECOMMENDS_EN = re.compile(
+    r"(?i:\b(?:i(?:'d| would)? (?:recommend|suggest|go with|choose|pick|prefer|use)|go with|pick)\s+(?:an?\s+|the\s+)?)"
+    r"(?:[a-z]+\s+)?(?P<p>[a-z]?[A-Z][\w.+#-]*)",
+)
+_RECOMMENDS_RU = re.compile(
+    r"(?i:\b(?:я бы (?:посоветовал|посоветовала|выбрал|выбрала|взял|взяла|порекомендовал|использовал)|советую"
+    r"|рекомендую|выбирай|бери|возьми|используй)\s+)(?P<p>[a-z]?[A-Z][\w.+#-]*)",
 )
 _NOT_A_PERSON = re.compile(
     r"\bi(?:'m| am) (?:a|an) (?:[\w-]+ ){0,3}(?:company|corporation|organi[sz]ation|startup|start-up|business|website|app"
@@ -385,7 +399,7 @@ def _place_words(phrase: str) -> list[str]:
     return [w for w in re.findall(r"[\w-]+", phrase) if _lower(w) not in _STOP and len(w) > 2]
 
 
-def unsupported_claims(text: str, knowledge: Knowledge) -> list[str]:
+def unsupported_claims(text: str, knowledge: Knowledge, user_message: str = "") -> list[str]:
     """First-person claims about his life that his facts don't support, each named with its words."""
     found: list[str] = []
 
@@ -450,13 +464,18 @@ def unsupported_claims(text: str, knowledge: Knowledge) -> list[str]:
             if not figure or figure not in re.sub(r"[^\d\s]", "", knowledge.text).split():
                 add(f"states a money figure his facts don't have: {money.group(0).strip()!r}")
     for m in _HOME_FIGURE.finditer(text):
-        if m.group("n").strip(".,") not in knowledge.text:
+        if not re.search(rf"(?<![\d.,]){re.escape(m.group('n').strip('.,'))}(?![\d.,]\d)", knowledge.text):
             add(f"invents a figure about his home: {m.group(0).strip()!r}")
 
     for m in _PLACE_EN.finditer(text):
         place = m.group("a") or m.group("b")
         if place and not all(knowledge.mentions(w) for w in _place_words(place) if w[0].isupper()):
             add(f"names a place his facts don't: {place!r}")
+    if _FAVOURITE.search(text):
+        for m in _CALLED.finditer(text):
+            name = m.group("a") or m.group("b")
+            if not knowledge.mentions(name):
+                add(f"names a favourite his facts don't: {m.group(0).strip()!r}")
     for m in _PLACE_RU.finditer(text):
         place = m.group("a") or m.group("b")
         if place and not all(knowledge.mentions(w) for w in _place_words(place)):
@@ -464,13 +483,23 @@ def unsupported_claims(text: str, knowledge: Knowledge) -> list[str]:
 
     for m in list(_PRODUCT_EN.finditer(text)) + list(_PRODUCT_RU.finditer(text)):
         product = m.group("p").rstrip(".,")
+        if len(product) > 1 and product not in ("I", "It") and not knowledge.mentions(product):
+            add(f"names a product of his his facts don't: {m.group(0).strip()!r}")
+    # the products the user offers that his facts name (capitalised inside a sentence, not its first word)
+    offered = [
+        w
+        for w in re.findall(r"(?<=[\w,] )[A-Z][\w.+#-]+", user_message)
+        if knowledge.mentions(w) and not any(_lower(w).startswith(s) for s in knowledge.sceptical_of)
+    ]
+    for m in list(_RECOMMENDS_EN.finditer(text)) + list(_RECOMMENDS_RU.finditer(text)):
+        product = m.group("p").rstrip(".,")
         lowered = _lower(product)
-        if product in ("I", "It") or len(product) < 2:
+        if len(product) < 2 or product in ("I", "It"):
             continue
         if any(lowered.startswith(s) for s in knowledge.sceptical_of):
             add(f"recommends what his facts speak against: {m.group(0).strip()!r}")
-        elif not knowledge.mentions(product):
-            add(f"names a product his facts don't: {m.group(0).strip()!r}")
+        elif offered and not knowledge.mentions(product) and not any(_lower(o) == lowered for o in offered):
+            add(f"recommends {product!r} over {offered[0]!r}, which his facts favour")
 
     for m in _NOT_A_PERSON.finditer(text):
         add(f"claims a life that isn't his: {m.group(0).strip()!r}")

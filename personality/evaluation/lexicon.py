@@ -61,6 +61,11 @@ class _Dictionaries:
 DICTIONARIES = _Dictionaries()
 
 
+def fold(text: str) -> str:
+    """Lower case with ё as е: how the verdict and the claim checks compare words."""
+    return text.lower().replace("ё", "е")
+
+
 def _normal(word: str) -> str:
     return word.lower().replace("ё", "е").replace("’", "'")
 

@@ -48,6 +48,7 @@ from digitalme.language import detect_language
 from personality.evaluation.claims import Knowledge, unsupported_claims
 from personality.evaluation.grammar import english_grammar_problems, russian_grammar_problems
 from personality.evaluation.lexicon import DICTIONARIES, real_word_share, vocabulary, words_of
+from personality.evaluation.lexicon import fold as _lower
 from personality.profile import PersonaProfile
 from personality.prompts import instruction_lines
 
@@ -125,10 +126,6 @@ _CLAIMS = (
         ),
     ),
 )
-
-
-def _lower(text: str) -> str:
-    return text.lower().replace("ё", "е")
 
 
 @dataclass
@@ -211,14 +208,27 @@ def _leak_windows(system_prompt: str) -> set[str]:
     return windows
 
 
+ECHO_SHARE = 0.75
+
+
 def _repeats_question(reply: str, question: str) -> bool:
-    """The reply opens with the user's question (or one of its sentences of 3+ words), or is mostly its words."""
+    """The reply opens with the user's question (or one of its sentences of 3+ words), or with an echo of
+    one of 4+ words that swaps a word ("Что ты думаешь о Комеркирологичных?" for "…о Kubernetes?":
+    ECHO_SHARE of the words the same, in the same places), or is mostly its words."""
     r = [_lower(w) for w in words_of(reply)]
     q = [_lower(w) for w in words_of(question)]
     if not r or len(q) < 3:
         return False
     sentences = [[_lower(w) for w in words_of(part)] for part in re.split(r"(?<=[.!?])\s+", question)]
     if any(len(words) >= 3 and r[: len(words)] == words for words in [q, *sentences]):
+        return True
+    first = [_lower(w) for w in words_of(re.split(r"(?<=[.!?])\s+", reply.strip())[0])]
+    if any(
+        len(words) >= 4
+        and abs(len(first) - len(words)) <= 1
+        and sum(a == b for a, b in zip(first, words, strict=False)) >= ECHO_SHARE * len(words)
+        for words in [q, *sentences]
+    ):
         return True
     return len(r) <= len(q) + 3 and sum(1 for w in r if w in set(q)) / len(r) >= 0.8
 
@@ -448,7 +458,7 @@ def reply_verdict(
             value = next(g for g in match.groups() if g)
             if not persona.consistent(what, value):
                 fail("facts", "off_character", f"contradicts his facts ({what}: {value!r})")
-    for claim in unsupported_claims(text, persona.knowledge):
+    for claim in unsupported_claims(text, persona.knowledge, user_message):
         fail("facts", "off_character", claim)
     if WHO_ARE_YOU.search(user_message) and not any(name in lowered for name in persona.own_names):
         checks["names_self"] = 0.0

@@ -1,6 +1,8 @@
 """What a web process holds in memory: after it starts (Django set up, the ASGI application loaded)
 and answers one chat turn through the lean path from an OpenAI-compatible server, litellm (≈ 190 MB)
-is not imported, nor scikit-learn or scipy (the moderation classifier is pure Python). Run in a fresh subprocess, so this test process's own imports don't count."""
+is not imported, nor scikit-learn, scipy or numpy (the moderation classifier and BM25 are pure
+Python), nor the Web Push client (the Celery task sends pushes). Run in a fresh subprocess, so this
+test process's own imports don't count."""
 
 from __future__ import annotations
 
@@ -19,8 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # litellm and what only litellm pulls in
 NOT_ON_THE_LEAN_PATH = ("litellm", "openai", "tokenizers", "huggingface_hub")
 # The moderation classifier scores every turn in pure Python; only training needs these (≈ 100 MB).
-# numpy is still there: rank-bm25 (chat/memory/retrieval.py, personality/prompts.py) imports it.
-NOT_IN_A_WEB_PROCESS = ("sklearn", "scipy")
+# BM25 (digitalme/bm25.py) is plain floats: numpy cost ≈ 14 MB per process for a few additions.
+# pywebpush (and aiohttp, http_ece, py_vapid under it, ≈ 5 MB) sends from the Celery task only.
+NOT_IN_A_WEB_PROCESS = ("sklearn", "scipy", "numpy", "pywebpush", "aiohttp", "http_ece", "py_vapid")
 
 WEB_PROCESS = """
 import asyncio, json, os, sys

@@ -186,3 +186,42 @@ def test_invented_personal_facts_are_off_character(persona, reply, message, reas
 def test_what_his_facts_say_about_his_life_stays_good(persona, reply, message):
     verdict = reply_verdict(reply=reply, user_message=message, persona=persona)
     assert verdict.label == "good", verdict.reasons
+
+
+def test_an_echo_of_the_question_with_a_word_swapped_is_gibberish(persona):
+    """Batch 5, the bundled model: it opens by echoing the question with one word garbled."""
+    verdict = reply_verdict(
+        reply="Что ты думаешь о Комеркирологичных? I'm not sure, but you know what to do.",
+        user_message="Что ты думаешь о Kubernetes?",
+        persona=persona,
+        cheap=True,
+    )
+    assert verdict.label == "gibberish"
+    assert "repeats the question" in verdict.reasons[0]
+    assert _label(persona, "Где я живу? На Васильевском острове.", "Где ты живёшь сейчас?") == "good"
+
+
+def test_a_floor_of_his_home_and_a_named_favourite_are_invented(persona):
+    home = "My home is a flat, 20th floor apartment; it's about 5 kilometers away."
+    assert _label(persona, home, "How far is your office from home?") == "off_character"
+    favourite = "I have a few favourites. It's called the Shops in Stavrynky, near the old town square."
+    assert _label(persona, favourite, "What's your favourite restaurant?") == "off_character"
+    his = "I have a few favourites. It's called Roadside Picnic, by the Strugatskys."
+    assert _label(persona, his, "What's your favourite book?") == "good"
+
+
+@pytest.mark.parametrize(
+    ("message", "reply", "label"),
+    [
+        ("MySQL or PostgreSQL?", "I would recommend MySQL, it is simpler.", "off_character"),
+        ("Kubernetes or a PaaS?", "I'd go with Kubernetes, it scales.", "off_character"),
+        ("What phone do you have?", "I use an iPhone, it just works.", "off_character"),
+        ("MySQL or PostgreSQL?", "Postgres. I'd go with PostgreSQL every time.", "good"),
+        ("Flask or FastAPI for a small API?", "I'd pick FastAPI for a small API, the typing is nice.", "good"),
+        ("Should I learn Rust?", "I'd recommend Rust if you need speed, but start with Python.", "good"),
+    ],
+)
+def test_a_recommendation_may_name_anything_but_not_against_his_facts(persona, message, reply, label):
+    """What he uses must be his; what he recommends must not go against his facts (a product he is
+    sceptical of, or another than the one his facts favour when the user offers both)."""
+    assert _label(persona, reply, message) == label
