@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Protocol, TypeVar
+
 from django.db.models import QuerySet
 
 from chat.errors import NotFound
@@ -71,7 +73,19 @@ def history_before(*, conversation: Conversation, before_id: int, limit: int = 6
     return newest_first[::-1]
 
 
-def usable_history(messages: list[Message]) -> list[Message]:
+class _Said(Protocol):  # a Message, or a history line read as a tuple (chat/rows.py)
+    @property
+    def role(self) -> str: ...
+    @property
+    def client_id(self) -> str: ...
+    @property
+    def moderation(self) -> dict[str, Any]: ...
+
+
+SaidT = TypeVar("SaidT", bound=_Said)
+
+
+def usable_history(messages: list[SaidT]) -> list[SaidT]:
     """Drop blocked inputs and Ivan's refusals of them: they must never reach the model."""
     blocked_ids = {m.client_id for m in messages if m.role == Role.USER and m.moderation.get("allowed") is False}
     return [m for m in messages if not (m.client_id and m.client_id in blocked_ids)]

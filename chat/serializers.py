@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from chat.models import Conversation, MemoryFact, Message
@@ -34,8 +35,26 @@ class MessageOutputSerializer(serializers.ModelSerializer):
 
 
 def message_payload(message: Message) -> dict:
-    """A message as a plain dict, for socket frames and group pushes."""
-    return dict(MessageOutputSerializer(message).data)
+    """A message as a plain dict, for socket frames and group pushes: MessageOutputSerializer's
+    output (tests/chat/test_serializers.py compares them), built directly — a chat turn builds
+    three, and the serializer's field machinery cost more than the rest of the dict's work."""
+    created = message.created
+    when = created.astimezone(timezone.get_current_timezone()).isoformat() if created else None
+    if when is not None and when.endswith("+00:00"):
+        when = when[:-6] + "Z"
+    return {
+        "id": message.pk,
+        "conversation": message.conversation_id,
+        "role": str(message.role),
+        "content": str(message.content),
+        "platform": str(message.platform),
+        "created": when,
+        "rating": message.rating,
+        "moderation": message.moderation,
+        "quality": message.quality,
+        "client_id": str(message.client_id),
+        "stopped": bool(message.stopped),
+    }
 
 
 class TurnOutputSerializer(serializers.Serializer):

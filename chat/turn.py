@@ -16,6 +16,7 @@ Domain errors (chat.errors): EmptyMessage, MessageTooLong, RateLimited, LLMUnava
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
@@ -29,20 +30,23 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from redis.exceptions import RedisError
 
-from chat import llm, moderation
+from chat import llm, moderation, rows
 from chat.context import context_for
-from chat.errors import EmptyMessage, InvalidInput, LLMUnavailable, MessageTooLong, TurnInProgress
+from chat.errors import EmptyMessage, InvalidInput, LLMUnavailable, MessageTooLong, NotFound, TurnInProgress
 from chat.memory import memory_for_prompt, remember
 from chat.models import Conversation, Message, Platform, Role
 from chat.prompting import BuiltPrompt, build_prompt
 from chat.ratelimit import check_chat_rate
-from chat.selectors import conversation_get, history_before, message_find_by_client_id, reply_for, usable_history
+from chat.selectors import message_find_by_client_id, reply_for, usable_history
 from chat.serializers import message_payload
 from digitalme import metrics, tokens
-from digitalme.db import db_async, pool_async
+from digitalme.cache import fail_open
+from digitalme.db import db_async
 from digitalme.language import detect_language
 from digitalme.realtime import apush_to_user
+from digitalme.redis_pools import async_redis
 from personality.evaluation.gate import GateOutcome, agate_reply, gate_mode
 from personality.profile import PersonaProfile
 from personality.selectors import persona_profile_live
@@ -145,9 +149,44 @@ def claim_ttl_s() -> int:
     return int(settings.LLM_TIMEOUT_S * (1 + len(settings.LLM_FALLBACK_MODELS))) + 15
 
 
-def _reply_claim(user_id: int, client_id: str) -> None:
-    if not cache.add(_claim_key(user_id, client_id), 1, timeout=claim_ttl_s()):
-        raise TurnInProgress("This message is being answered right now; its reply will arrive.")
+async def _aclaim(user_id: int, client_id: str) -> bool:
+    """Take the claim on this client_id's reply: False when someone holds it. One async Redis
+    round trip on the shared connection; a Redis outage grants it (fails open, as the cache does)."""
+    key = _claim_key(user_id, client_id)
+    if not settings.REDIS_URL:
+        return cache.add(key, 1, timeout=claim_ttl_s())  # local memory: no I/O, safe on the loop
+    try:
+        return bool(await async_redis().set(key, 1, nx=True, ex=claim_ttl_s()))
+    except (RedisError, OSError) as exc:
+        fail_open("add", exc)
+        return True
+
+
+async def _arelease(user_id: int, client_id: str) -> None:
+    key = _claim_key(user_id, client_id)
+    if not settings.REDIS_URL:
+        cache.delete(key)
+        return
+    try:
+        await async_redis().delete(key)
+    except (RedisError, OSError) as exc:  # the claim runs out by itself
+        fail_open("delete", exc)
+
+
+async def _akeep(user_id: int, client_id: str) -> None:
+    """Still writing: the claim lives claim_ttl_s() from now."""
+    key = _claim_key(user_id, client_id)
+    if not settings.REDIS_URL:
+        cache.touch(key, claim_ttl_s())
+        return
+    try:
+        await async_redis().expire(key, claim_ttl_s())
+    except (RedisError, OSError) as exc:
+        fail_open("touch", exc)
+
+
+def _in_progress() -> TurnInProgress:
+    return TurnInProgress("This message is being answered right now; its reply will arrive.")
 
 
 def _replayed(existing: Message, stored_reply: Message, language: str) -> _Begun:
@@ -171,97 +210,105 @@ def _begin_turn(
     conversation: Conversation | None,
     conversation_id: Any,
     client_id: str,
+    claimed: bool,
 ) -> _Begun:
     """Write hop 1: store the user's message and an empty reply row (or find a retried client_id's turn).
 
-    Steady state: the client-id lookup, the conversation lookup (when given by id) and one INSERT
-    of both rows. No full_clean(): the text was validated at the boundary and the database's
-    constraints guard the rest (a duplicate client_id is the unique constraint's IntegrityError).
+    `claimed`: the caller holds the claim on this client_id's reply (and releases it); without it
+    only a stored turn can be replayed, anything else is TurnInProgress.
+
+    Steady state: one lookup (the client id, and the conversation when given by id) and one INSERT
+    of both rows, as plain SQL (chat/rows.py). No full_clean(): the text was validated at the
+    boundary and the database's constraints guard the rest (a duplicate client_id is the unique
+    constraint's IntegrityError).
     """
     language = detect_language(text, default=getattr(user, "language", "en"))
-    existing = message_find_by_client_id(user=user, client_id=client_id)
-    if existing is not None:
-        stored_reply = reply_for(user_message=existing)
-        if stored_reply is not None and stored_reply.content:
-            return _replayed(existing, stored_reply, language)
-    # From here on this call writes the reply: one writer per client_id (see claim_ttl_s). The
-    # caller releases the claim when the turn ends; an error before that releases it here.
-    _reply_claim(user.pk, client_id)
-    try:
-        return _begin_claimed_turn(
-            user=user,
-            text=text,
-            platform=platform,
-            conversation=conversation,
-            conversation_id=conversation_id,
-            client_id=client_id,
-            language=language,
-            existing=existing,
-        )
-    except BaseException:
-        cache.delete(_claim_key(user.pk, client_id))
-        raise
-
-
-def _begin_claimed_turn(
-    *,
-    user,
-    text: str,
-    platform: str,
-    conversation: Conversation | None,
-    conversation_id: Any,
-    client_id: str,
-    language: str,
-    existing: Message | None,
-) -> _Begun:
-    if existing is not None:
-        stored_reply = reply_for(user_message=existing)  # again: the claim's last holder may just have written it
-        if stored_reply is not None and stored_reply.content:
-            cache.delete(_claim_key(user.pk, client_id))
-            return _replayed(existing, stored_reply, language)
-        # Answered from the *stored* message (moderated when it came), never from the text sent again.
-        # Empty reply rows of an earlier try whose process died (nobody holds the claim any more).
-        Message.objects.filter(
-            conversation=existing.conversation, role=Role.ASSISTANT, client_id=existing.client_id, content=""
-        ).delete()
-        language = detect_language(existing.content, default=getattr(user, "language", "en"))
-        reply = Message.objects.create(
-            conversation=existing.conversation,
-            role=Role.ASSISTANT,
-            content="",
-            platform=platform,
-            client_id=existing.client_id,
-        )
-        return _Begun(existing.conversation, existing, reply, language, False, False, message_payload(existing), None)
+    wanted: int | None = None
     if conversation is None and conversation_id is not None:
-        conversation = conversation_get(user=user, conversation_id=conversation_id)
+        wanted = rows.as_bigint(conversation_id)
+        if wanted is None:
+            raise NotFound("No such conversation.")
+    existing_id, found = rows.turn_lookup(user_id=user.pk, client_id=client_id, conversation_id=wanted)
+    if existing_id is not None:
+        retried = _begin_retried_turn(user=user, platform=platform, client_id=client_id, claimed=claimed)
+        if retried is not None:
+            return retried
+    if not claimed:
+        raise _in_progress()
+    if wanted is not None:
+        if found is None:
+            raise NotFound("No such conversation.")
+        conversation = found
+    return _begin_new_turn(
+        user=user, text=text, platform=platform, conversation=conversation, client_id=client_id, language=language
+    )
 
+
+def _begin_retried_turn(*, user, platform: str, client_id: str, claimed: bool) -> _Begun | None:
+    """A client_id seen before: its stored turn, or (no reply yet, nobody writing it) a new reply to it;
+    None when the message was deleted meanwhile (then it is a new turn).
+    The claim was taken before this looked: a reply its last holder wrote is visible here."""
+    existing = message_find_by_client_id(user=user, client_id=client_id)
+    if existing is None:
+        return None
+    language = detect_language(existing.content, default=getattr(user, "language", "en"))
+    stored_reply = reply_for(user_message=existing)
+    if stored_reply is not None and stored_reply.content:
+        return _replayed(existing, stored_reply, language)
+    if not claimed:
+        raise _in_progress()
+    # Answered from the *stored* message (moderated when it came), never from the text sent again.
+    # Empty reply rows of an earlier try whose process died (nobody holds the claim any more).
+    Message.objects.filter(
+        conversation=existing.conversation, role=Role.ASSISTANT, client_id=existing.client_id, content=""
+    ).delete()
+    reply = Message.objects.create(
+        conversation=existing.conversation,
+        role=Role.ASSISTANT,
+        content="",
+        platform=platform,
+        client_id=existing.client_id,
+    )
+    return _Begun(existing.conversation, existing, reply, language, False, False, message_payload(existing), None)
+
+
+def _begin_new_turn(
+    *, user, text: str, platform: str, conversation: Conversation | None, client_id: str, language: str
+) -> _Begun:
     verdict = moderation.moderate_input(text, language=language)
     refusal = "" if verdict.allowed else moderation.refusal_for(verdict, language, persona=_live_profile_or_none())
     model = llm.current_model()
+    tokenizer = tokens.tokenizer_of(model)
+    # One statement in the steady state; a new conversation or a refusal's title make it a transaction.
+    writes = transaction.atomic() if conversation is None or refusal else contextlib.nullcontext()
     try:
-        with transaction.atomic():
+        with writes:
             if conversation is None:
                 conversation = Conversation.objects.create(user=user, platform=Platform(platform))
+            now = timezone.now()
             user_message = Message(
                 conversation=conversation,
                 role=Role.USER,
                 content=text,
                 platform=platform,
+                created=now,
                 client_id=client_id,
                 moderation=verdict.as_dict(),
-                **_counted(text, model),
+                tokens=tokens.count_text(text, model),
+                tokenizer=tokenizer,
             )
             reply = Message(
                 conversation=conversation,
                 role=Role.ASSISTANT,
                 content=refusal,
                 platform=platform,
+                created=now,
                 client_id=client_id,
                 moderation={"allowed": True, "refusal": True} if refusal else {},
-                **(_counted(refusal, model) if refusal else {}),
+                tokens=tokens.count_text(refusal, model) if refusal else None,
+                tokenizer=tokenizer if refusal else "",
             )
-            Message.objects.bulk_create([user_message, reply])  # one INSERT; ids in this order
+            rows.messages_insert_pair(user_message, reply)  # one INSERT; ids in this order
             if refusal:
                 _touch(conversation, first_text=text)
     except IntegrityError:  # the same client_id raced in through another socket
@@ -278,22 +325,14 @@ def _begin_claimed_turn(
     )
 
 
-def _counted(text: str, model: str) -> dict[str, Any]:
-    """A message's stored token count: counted once, when the row is written."""
-    return {"tokens": tokens.count_text(text, model), "tokenizer": tokens.tokenizer_of(model)}
-
-
 def _build(*, user, text: str, begun: _Begun, model: str) -> BuiltPrompt:
     """The read hop: the live persona (cached per version), history, memory, context; then the prompt.
     History messages bring their stored token counts (counted again only under another tokenizer)."""
     tokenizer = tokens.tokenizer_of(model)
+    lines = rows.history_lines(conversation_id=begun.conversation.pk, before_id=begun.user_message.pk)
     history = [
-        {
-            "role": message.role,
-            "content": message.content,
-            "tokens": message.tokens if message.tokenizer == tokenizer else None,
-        }
-        for message in usable_history(history_before(conversation=begun.conversation, before_id=begun.user_message.id))
+        {"role": line.role, "content": line.content, "tokens": line.tokens if line.tokenizer == tokenizer else None}
+        for line in usable_history(lines)
     ]
     return build_prompt(
         profile=persona_profile_live(),
@@ -307,12 +346,11 @@ def _build(*, user, text: str, begun: _Begun, model: str) -> BuiltPrompt:
 
 def _touch(conversation: Conversation, *, first_text: str) -> None:
     """Title a new conversation from its first exchange and move it to the top of the list."""
-    fields: dict[str, Any] = {"updated": timezone.now()}
-    if not conversation.title:
-        fields["title"] = title_from(first_text)
-    Conversation.objects.filter(pk=conversation.pk).update(**fields)
-    for name, value in fields.items():
-        setattr(conversation, name, value)
+    conversation.updated = timezone.now()
+    title = None if conversation.title else title_from(first_text)
+    rows.conversation_touch(conversation_id=conversation.pk, updated=conversation.updated, title=title)
+    if title is not None:
+        conversation.title = title
 
 
 def _live_profile_or_none() -> Any:
@@ -355,25 +393,10 @@ def _finish_turn(
     reply.moderation = moderation_record
     reply.quality = quality.record if quality else {}
     with transaction.atomic():
-        reply.save(update_fields=FINISHED_FIELDS)
+        rows.reply_finish(reply)
         _touch(begun.conversation, first_text=begun.user_message.content)
         remember(user=user, user_message=begun.user_message, language=begun.language)
     return reply, message_payload(reply)
-
-
-FINISHED_FIELDS = [
-    "content",
-    "tokens",
-    "tokenizer",
-    "model",
-    "prompt_tokens",
-    "completion_tokens",
-    "latency_ms",
-    "ttft_ms",
-    "stopped",
-    "moderation",
-    "quality",
-]
 
 
 def _abandon_reply(begun: _Begun) -> None:
@@ -417,21 +440,30 @@ async def achat_reply(
     await check_chat_rate(user.pk)
     client_id = (client_id or "").strip()[:64] or uuid.uuid4().hex
     _check_storable(client_id, "client_id")
-    begun = await db_async(_begin_turn)(
-        user=user,
-        text=text,
-        platform=platform,
-        conversation=conversation,
-        conversation_id=conversation_id,
-        client_id=client_id,
-    )
+    # One writer per client_id's reply (see claim_ttl_s), released when the turn ends.
+    claimed = await _aclaim(user.pk, client_id)
+    try:
+        begun = await db_async(_begin_turn)(
+            user=user,
+            text=text,
+            platform=platform,
+            conversation=conversation,
+            conversation_id=conversation_id,
+            client_id=client_id,
+            claimed=claimed,
+        )
+    except BaseException:
+        if claimed:
+            await _arelease(user.pk, client_id)
+        raise
+    if claimed and (begun.replayed or begun.blocked):  # nothing more to write
+        await _arelease(user.pk, client_id)
     if not begun.replayed:
         await apush_to_user(user.pk, {"type": "message.created", "message": begun.user_payload})
     caller = _Caller(on_token)
     await caller.call(on_start, begun.user_message, begun.reply, begun.user_payload)
     if begun.blocked or begun.replayed:
         if begun.blocked:
-            await pool_async(cache.delete)(_claim_key(user.pk, client_id))  # the refusal is the whole reply
             await apush_to_user(user.pk, {"type": "reply.end", "message": begun.reply_payload})
             metrics.record_chat_turn(platform=platform, outcome="blocked")
         await caller.token(begun.reply.content)
@@ -448,7 +480,7 @@ async def achat_reply(
     try:
         return await _write_reply(user=user, begun=begun, platform=platform, caller=caller, should_stop=should_stop)
     finally:
-        await pool_async(cache.delete)(_claim_key(user.pk, client_id))
+        await _arelease(user.pk, client_id)
 
 
 async def _write_reply(
@@ -472,7 +504,7 @@ async def _write_reply(
         nonlocal claim_refreshed
         if time.monotonic() - claim_refreshed > 5:  # still writing: keep the claim alive
             claim_refreshed = time.monotonic()
-            await pool_async(cache.touch)(_claim_key(user.pk, begun.user_message.client_id), claim_ttl_s())
+            await _akeep(user.pk, begun.user_message.client_id)
         await guard.feed(delta)
         if guard.verdict is None and not hold:
             await caller.token(delta)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from personality.errors import PersonaNotFoundError, PersonaNotPublishedError, VersionNotFoundError
@@ -151,6 +152,11 @@ def version_latest(*, persona: Persona) -> PersonaVersion | None:
 
 
 _live_profiles: dict[str, tuple[tuple[int, Any], PersonaProfile]] = {}
+# The persona's published version (one at most: a unique constraint), its id and publication time.
+_LIVE_VERSION = (
+    "SELECT v.id, v.published_at FROM personality_personaversion v"
+    " JOIN personality_persona p ON p.id = v.persona_id WHERE p.slug = %s AND v.status = %s LIMIT 1"
+)
 
 
 def persona_profile_live(slug: str = DEFAULT_SLUG) -> PersonaProfile:
@@ -162,11 +168,10 @@ def persona_profile_live(slug: str = DEFAULT_SLUG) -> PersonaProfile:
     derived from it (the prompt's fixed part, token counts) is cached with it.
     Raises PersonaNotPublishedError (a DomainError, 409) when the persona or its published version is missing.
     """
-    live = (
-        PersonaVersion.objects.filter(persona__slug=slug, status=VersionStatus.PUBLISHED)
-        .values_list("pk", "published_at")
-        .first()
-    )
+    with connection.cursor() as cursor:  # every chat turn asks: plain SQL, no query to build
+        cursor.execute(_LIVE_VERSION, [slug, VersionStatus.PUBLISHED.value])
+        row = cursor.fetchone()
+    live = (row[0], row[1]) if row is not None else None
     cached = _live_profiles.get(slug)
     if live is not None and cached is not None and cached[0] == live:
         return cached[1]

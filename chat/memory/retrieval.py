@@ -7,14 +7,18 @@ offline, no embeddings model to load (docs/PITFALLS.md measured the alternatives
 from __future__ import annotations
 
 import re
+from typing import TypeVar
 
 from django.conf import settings
 
+from chat import rows
 from chat.models import MemoryFact
-from chat.selectors import memory_fact_list, user_memory_get
+from chat.selectors import memory_fact_list
 from digitalme.bm25 import BM25Okapi
 
+T = TypeVar("T")
 _WORD = re.compile(r"\w+", re.UNICODE)
+FACTS_CONSIDERED = 200  # the newest current facts ranked for a message
 
 
 def tokenize(text: str) -> list[str]:
@@ -23,22 +27,27 @@ def tokenize(text: str) -> list[str]:
 
 def relevant_facts(*, user, text: str, limit: int | None = None) -> list[MemoryFact]:
     """The user's current facts most relevant to `text`; all of them when there are few."""
+    facts = list(memory_fact_list(user=user)[:FACTS_CONSIDERED])
+    return _ranked(facts, [(fact.key, fact.text) for fact in facts], text, limit)
+
+
+def _ranked(items: list[T], keyed: list[tuple[str, str]], text: str, limit: int | None) -> list[T]:
+    """`items` (each with its fact's (key, text) in `keyed`, newest first) ranked against `text`."""
     limit = limit or settings.CHAT_MEMORY_FACTS_IN_PROMPT
-    facts = list(memory_fact_list(user=user)[:200])
-    if len(facts) <= limit:
-        return facts
-    corpus = [tokenize(f"{fact.key.replace('_', ' ')} {fact.text}") for fact in facts]
+    if len(items) <= limit:
+        return items
+    corpus = [tokenize(f"{key.replace('_', ' ')} {fact_text}") for key, fact_text in keyed]
     scores = BM25Okapi(corpus).scores(tokenize(text))
     # Ties (no overlap at all) keep the newest facts first: facts are ordered newest first.
-    ranked = sorted(range(len(facts)), key=lambda i: -scores[i])
-    return [facts[i] for i in ranked[:limit]]
+    ranked = sorted(range(len(items)), key=lambda i: -scores[i])
+    return [items[i] for i in ranked[:limit]]
 
 
 def memory_for_prompt(*, user, text: str) -> list[str]:
-    """Lines of memory for the persona prompt: the rolling summary, then relevant facts."""
+    """Lines of memory for the persona prompt: the rolling summary, then relevant facts (one query)."""
+    summary, facts = rows.memory_lines(user_id=user.pk, facts_limit=FACTS_CONSIDERED)
     lines: list[str] = []
-    memory = user_memory_get(user=user)
-    if memory and memory.summary:
-        lines.append(f"Earlier conversations with this user, summarised: {memory.summary}")
-    lines.extend(f"The user told you: {fact.text}" for fact in relevant_facts(user=user, text=text))
+    if summary:
+        lines.append(f"Earlier conversations with this user, summarised: {summary}")
+    lines.extend(f"The user told you: {fact_text}" for _, fact_text in _ranked(facts, facts, text, None))
     return lines

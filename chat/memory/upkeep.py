@@ -13,10 +13,10 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce, Length
+from django.db.models import QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
-from chat import llm
+from chat import llm, rows
 from chat.errors import NotFound
 from chat.memory.extraction import (
     LLM_EXTRACTION_PROMPT,
@@ -101,8 +101,7 @@ def _pending(user) -> QuerySet[Message]:
 def summary_due(*, user) -> bool:
     """True when the not-yet-summarised messages probably pass the threshold: one statement per turn,
     ~4 characters per token; the task counts for real (and does nothing when it was wrong)."""
-    total_chars = _pending(user).aggregate(chars=Sum(Length("content")))["chars"] or 0
-    return total_chars / 4 >= settings.CHAT_SUMMARY_THRESHOLD_TOKENS
+    return rows.pending_chars(user_id=user.pk) / 4 >= settings.CHAT_SUMMARY_THRESHOLD_TOKENS
 
 
 def _messages_to_summarise(*, user) -> list[Message]:

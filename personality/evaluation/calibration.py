@@ -82,10 +82,14 @@ def calibration_report(*, items: list[LabelledReply] | None = None, cheap: bool 
         rows.append((item, verdict))
     pairs = [(item.label, verdict.label) for item, verdict in rows]
     report = _matrix(pairs)
-    report["per_batch"] = {
-        str(batch): _matrix([(i.label, v.label) for i, v in rows if i.batch == batch])
-        for batch in sorted({i.batch for i in items})
-    }
+    report["per_batch"] = {}
+    for batch in sorted({i.batch for i in items}):
+        part = _matrix([(i.label, v.label) for i, v in rows if i.batch == batch])
+        part["per_language"] = {
+            language: _matrix([(i.label, v.label) for i, v in rows if i.batch == batch and i.language == language])
+            for language in ("ru", "en")
+        }
+        report["per_batch"][str(batch)] = part
     report["per_language"] = {
         language: _matrix([(i.label, v.label) for i, v in rows if i.language == language]) for language in ("ru", "en")
     }

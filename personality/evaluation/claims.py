@@ -188,14 +188,23 @@ _PLACE_RU = re.compile(
     r"|(?i:\bя (?:ездил|ездила|езжу|переехал|переехала|вернулся|вернулась|летал|летала|был|была) (?:в|во|на|из|с)\s+)"
     r"(?P<b>[А-ЯЁ][а-яё-]*)",
 )
+# what he uses or owns (a personal claim: the product must be his) ...
 _PRODUCT_EN = re.compile(
-    r"(?i:\b(?:i(?:'d| would)? (?:recommend|suggest|go with|choose|pick|use|prefer|drive|code in|write in|work in)"
-    r"|i(?:'m| am) using|my (?:car|editor|ide|laptop|phone) is(?: an?)?)\s+(?:an?\s+|the\s+)?)(?:[a-z]+\s+)?"
-    r"(?P<p>[A-Z][\w.+#-]*)",
+    r"(?i:\b(?:i (?:use|drive|code in|write in|work in|own)|i(?:'m| am) using|my (?:car|editor|ide|laptop|phone) is(?: an?)?)"
+    r"\s+(?:an?\s+|the\s+)?)(?:[a-z]+\s+)?(?P<p>[a-z]?[A-Z][\w.+#-]*)",
 )
 _PRODUCT_RU = re.compile(
-    r"(?i:\b(?:я бы (?:посоветовал|посоветовала|выбрал|выбрала|взял|взяла|порекомендовал)|советую|рекомендую"
-    r"|выбирай|бери|я (?:использую|пользуюсь)|пишу на|езжу на)\s+)(?P<p>[A-Z][\w.+#-]*)",
+    r"(?i:\b(?:я (?:использую|пользуюсь)|пишу на|езжу на|у меня)\s+)(?P<p>[a-z]?[A-Z][\w.+#-]*)",
+)
+# ... and what he recommends (an opinion: it must not go against his facts — one he is sceptical of, or
+# another than the one his facts favour when the user offers both: "MongoDB or PostgreSQL?")
+_RECOMMENDS_EN = re.compile(
+    r"(?i:\b(?:i(?:'d| would)? (?:recommend|suggest|go with|choose|pick|prefer|use)|go with|pick)\s+(?:an?\s+|the\s+)?)"
+    r"(?:[a-z]+\s+)?(?P<p>[a-z]?[A-Z][\w.+#-]*)",
+)
+_RECOMMENDS_RU = re.compile(
+    r"(?i:\b(?:я бы (?:посоветовал|посоветовала|выбрал|выбрала|взял|взяла|порекомендовал|использовал)|советую"
+    r"|рекомендую|выбирай|бери|возьми|используй)\s+)(?P<p>[a-z]?[A-Z][\w.+#-]*)",
 )
 _NOT_A_PERSON = re.compile(
     r"\bi(?:'m| am) (?:a|an) (?:[\w-]+ ){0,3}(?:company|corporation|organi[sz]ation|startup|start-up|business|website|app"
@@ -390,7 +399,7 @@ def _place_words(phrase: str) -> list[str]:
     return [w for w in re.findall(r"[\w-]+", phrase) if _lower(w) not in _STOP and len(w) > 2]
 
 
-def unsupported_claims(text: str, knowledge: Knowledge) -> list[str]:
+def unsupported_claims(text: str, knowledge: Knowledge, user_message: str = "") -> list[str]:
     """First-person claims about his life that his facts don't support, each named with its words."""
     found: list[str] = []
 
@@ -474,13 +483,23 @@ def unsupported_claims(text: str, knowledge: Knowledge) -> list[str]:
 
     for m in list(_PRODUCT_EN.finditer(text)) + list(_PRODUCT_RU.finditer(text)):
         product = m.group("p").rstrip(".,")
+        if len(product) > 1 and product not in ("I", "It") and not knowledge.mentions(product):
+            add(f"names a product of his his facts don't: {m.group(0).strip()!r}")
+    # the products the user offers that his facts name (capitalised inside a sentence, not its first word)
+    offered = [
+        w
+        for w in re.findall(r"(?<=[\w,] )[A-Z][\w.+#-]+", user_message)
+        if knowledge.mentions(w) and not any(_lower(w).startswith(s) for s in knowledge.sceptical_of)
+    ]
+    for m in list(_RECOMMENDS_EN.finditer(text)) + list(_RECOMMENDS_RU.finditer(text)):
+        product = m.group("p").rstrip(".,")
         lowered = _lower(product)
-        if product in ("I", "It") or len(product) < 2:
+        if len(product) < 2 or product in ("I", "It"):
             continue
         if any(lowered.startswith(s) for s in knowledge.sceptical_of):
             add(f"recommends what his facts speak against: {m.group(0).strip()!r}")
-        elif not knowledge.mentions(product):
-            add(f"names a product his facts don't: {m.group(0).strip()!r}")
+        elif offered and not knowledge.mentions(product) and not any(_lower(o) == lowered for o in offered):
+            add(f"recommends {product!r} over {offered[0]!r}, which his facts favour")
 
     for m in _NOT_A_PERSON.finditer(text):
         add(f"claims a life that isn't his: {m.group(0).strip()!r}")

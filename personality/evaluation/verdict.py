@@ -458,7 +458,7 @@ def reply_verdict(
             value = next(g for g in match.groups() if g)
             if not persona.consistent(what, value):
                 fail("facts", "off_character", f"contradicts his facts ({what}: {value!r})")
-    for claim in unsupported_claims(text, persona.knowledge):
+    for claim in unsupported_claims(text, persona.knowledge, user_message):
         fail("facts", "off_character", claim)
     if WHO_ARE_YOU.search(user_message) and not any(name in lowered for name in persona.own_names):
         checks["names_self"] = 0.0

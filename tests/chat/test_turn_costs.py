@@ -83,19 +83,19 @@ def test_a_steady_state_turn_makes_two_writing_hops_and_one_reading_hop(user, st
     assert hops == ["_begin_turn", "_build", "_finish_turn"]
 
 
-def test_a_steady_state_turn_runs_at_most_ten_sql_statements(user, started, statements):
+def test_a_steady_state_turn_runs_at_most_nine_sql_statements(user, started, statements):
     chat_reply(user=user, text="What are you working on?", platform=Platform.WEB, conversation=started.conversation)
 
-    # begin: client-id lookup + one INSERT of both rows; read: live version, history, memory facts,
-    # summary, integrations' enabled kinds; finish: the reply, the conversation, the summary check.
-    assert len(statements) <= 10, "\n".join(statements)
+    # begin: client-id lookup + one INSERT of both rows; read: live version, history, memory (summary
+    # and facts), integrations' enabled kinds; finish: the reply, the conversation, the summary check.
+    assert len(statements) <= 9, "\n".join(statements)
 
 
 def test_a_turn_by_conversation_id_looks_it_up_in_the_first_hop(user, started, statements, hops):
     chat_reply(user=user, text="And then?", platform=Platform.WEB, conversation_id=started.conversation.pk)
 
     assert hops == ["_begin_turn", "_build", "_finish_turn"]
-    assert len(statements) <= 11, "\n".join(statements)
+    assert len(statements) <= 9, "\n".join(statements)  # the conversation comes with the client-id lookup
 
 
 def test_no_turn_hop_runs_on_the_single_thread_sensitive_executor(user, started, monkeypatch):

@@ -208,3 +208,20 @@ def test_a_floor_of_his_home_and_a_named_favourite_are_invented(persona):
     assert _label(persona, favourite, "What's your favourite restaurant?") == "off_character"
     his = "I have a few favourites. It's called Roadside Picnic, by the Strugatskys."
     assert _label(persona, his, "What's your favourite book?") == "good"
+
+
+@pytest.mark.parametrize(
+    ("message", "reply", "label"),
+    [
+        ("MySQL or PostgreSQL?", "I would recommend MySQL, it is simpler.", "off_character"),
+        ("Kubernetes or a PaaS?", "I'd go with Kubernetes, it scales.", "off_character"),
+        ("What phone do you have?", "I use an iPhone, it just works.", "off_character"),
+        ("MySQL or PostgreSQL?", "Postgres. I'd go with PostgreSQL every time.", "good"),
+        ("Flask or FastAPI for a small API?", "I'd pick FastAPI for a small API, the typing is nice.", "good"),
+        ("Should I learn Rust?", "I'd recommend Rust if you need speed, but start with Python.", "good"),
+    ],
+)
+def test_a_recommendation_may_name_anything_but_not_against_his_facts(persona, message, reply, label):
+    """What he uses must be his; what he recommends must not go against his facts (a product he is
+    sceptical of, or another than the one his facts favour when the user offers both)."""
+    assert _label(persona, reply, message) == label

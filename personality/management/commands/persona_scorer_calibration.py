@@ -23,7 +23,12 @@ class Command(BaseCommand):
             return
         self.stdout.write(f"agreement {report['agreement']:.1%} on {report['replies']} replies")
         for batch, part in report["per_batch"].items():
-            self.stdout.write(f"  batch {batch}: {part['agreement']:.1%} of {part['replies']}")
+            languages = ", ".join(
+                f"{language} {round(one['agreement'] * one['replies'])}/{one['replies']}"
+                for language, one in part["per_language"].items()
+                if one["replies"]
+            )
+            self.stdout.write(f"  batch {batch}: {part['agreement']:.1%} of {part['replies']} ({languages})")
         for language, part in report["per_language"].items():
             self.stdout.write(f"  {language}: {part['agreement']:.1%} of {part['replies']}")
         self.stdout.write(matrix_markdown(report))

@@ -1,0 +1,208 @@
+"""The chat turn's statements as parameterised SQL on Django's connection (its pool, its wrappers).
+
+A turn runs the same handful of statements every time; through the ORM, building each query and
+instantiating its rows cost more CPU than the database spent answering (docs/QUALITY.md, "The chat
+turn at the floor"). Here each is written once, values always passed as parameters (never
+formatted into the text), rows read as tuples. Everything else keeps using the ORM.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from django.db import DatabaseError, connection
+
+from chat.models import Conversation, Message
+
+BIGINT_MAX = 2**63 - 1
+
+# The user's message of this client_id (idempotent retries) and, when asked for, one of the
+# user's conversations: one round trip for the turn's two lookups.
+_TURN_LOOKUP = """
+SELECT
+    (SELECT m.id FROM chat_message m JOIN chat_conversation c ON c.id = m.conversation_id
+      WHERE c.user_id = %s AND m.role = 'user' AND m.client_id = %s AND m.client_id <> ''
+      ORDER BY m.created, m.id LIMIT 1),
+    c.id, c.persona, c.title, c.platform, c.created, c.updated
+FROM (SELECT 1) AS one LEFT JOIN chat_conversation c ON c.id = %s AND c.user_id = %s
+"""
+
+# A turn's two new rows: the user's message and Ivan's (empty, or a refusal) reply.
+_INSERT_PAIR = """
+INSERT INTO chat_message (conversation_id, role, content, platform, created, client_id, prompt_tokens,
+    completion_tokens, tokens, tokenizer, model, latency_ms, ttft_ms, moderation, quality, stopped, rating, correction)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, %s),
+       (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, %s)
+RETURNING id
+"""
+
+_FINISH_REPLY = """
+UPDATE chat_message SET content = %s, tokens = %s, tokenizer = %s, model = %s, prompt_tokens = %s,
+    completion_tokens = %s, latency_ms = %s, ttft_ms = %s, stopped = %s, moderation = %s::jsonb,
+    quality = %s::jsonb
+WHERE id = %s
+"""
+
+# The latest messages before the turn's, newest first, each with whether moderation refused it.
+_HISTORY = """
+SELECT role, content, tokens, tokenizer, client_id, COALESCE(moderation -> 'allowed' = 'false'::jsonb, false)
+FROM chat_message
+WHERE conversation_id = %s AND id < %s AND content <> ''
+ORDER BY created DESC, id DESC
+LIMIT %s
+"""
+
+# What of the user's memory the prompt may use: the summary (first column true) and the current facts.
+_MEMORY = """
+(SELECT true, '', summary FROM chat_usermemory WHERE user_id = %s AND summary <> '')
+UNION ALL
+(SELECT false, key, text FROM chat_memoryfact WHERE user_id = %s AND replaced_by_id IS NULL
+  ORDER BY created DESC, id DESC LIMIT %s)
+"""
+
+# Characters of the user's messages not folded into the summary yet (memory upkeep's trigger).
+_PENDING_CHARS = """
+SELECT COALESCE(SUM(LENGTH(m.content)), 0)
+FROM chat_message m JOIN chat_conversation c ON c.id = m.conversation_id
+WHERE c.user_id = %s AND m.content <> ''
+  AND m.id > COALESCE((SELECT summarized_until_id FROM chat_usermemory WHERE user_id = %s), 0)
+"""
+
+
+class HistoryLine(NamedTuple):
+    """A message of the history as the prompt reads it (`moderation` only says a refusal: "allowed": False)."""
+
+    role: str
+    content: str
+    tokens: int | None
+    tokenizer: str
+    client_id: str
+    moderation: dict[str, Any]
+
+
+def as_bigint(value: Any) -> int | None:
+    """An id as the database can compare it (int(value), in range), else None."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if -BIGINT_MAX <= number <= BIGINT_MAX else None
+
+
+def turn_lookup(*, user_id: int, client_id: str, conversation_id: int | None) -> tuple[int | None, Conversation | None]:
+    """(the id of the user's message sent with `client_id`, if any; the user's conversation
+    `conversation_id`, if asked for and theirs)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_TURN_LOOKUP, [user_id, client_id, conversation_id, user_id])
+        existing_id, pk, persona, title, platform, created, updated = cursor.fetchone()
+    if pk is None:
+        return existing_id, None
+    conversation = Conversation(
+        id=pk, user_id=user_id, persona=persona, title=title, platform=platform, created=created, updated=updated
+    )
+    conversation._state.adding = False
+    conversation._state.db = connection.alias
+    return existing_id, conversation
+
+
+def messages_insert_pair(user_message: Message, reply: Message) -> None:
+    """INSERT a turn's two new rows in one statement; each gets its id (in order, as bulk_create)."""
+    messages = (user_message, reply)
+    params: list[Any] = []
+    for m in messages:
+        params += [
+            m.conversation_id,
+            m.role,
+            m.content,
+            m.platform,
+            m.created,
+            m.client_id,
+            m.prompt_tokens,
+            m.completion_tokens,
+            m.tokens,
+            m.tokenizer,
+            m.model,
+            m.latency_ms,
+            m.ttft_ms,
+            json.dumps(m.moderation),
+            json.dumps(m.quality),
+            m.stopped,
+            m.rating,
+            m.correction,
+        ]
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_PAIR, params)
+        ids = [row[0] for row in cursor.fetchall()]
+    for message, pk in zip(messages, ids, strict=True):
+        message.pk = pk
+        message._state.adding = False
+        message._state.db = connection.alias
+
+
+def reply_finish(reply: Message) -> None:
+    """Write a finished reply's fields (what the LLM, the moderation and the quality gate said); a
+    row deleted meanwhile is an error, as Model.save(update_fields=...) has it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _FINISH_REPLY,
+            [
+                reply.content,
+                reply.tokens,
+                reply.tokenizer,
+                reply.model,
+                reply.prompt_tokens,
+                reply.completion_tokens,
+                reply.latency_ms,
+                reply.ttft_ms,
+                reply.stopped,
+                json.dumps(reply.moderation),
+                json.dumps(reply.quality),
+                reply.pk,
+            ],
+        )
+        if cursor.rowcount != 1:
+            raise DatabaseError("Save with update_fields did not affect any rows.")
+
+
+def conversation_touch(*, conversation_id: int, updated: datetime, title: str | None) -> None:
+    """Move a conversation up (and title it, when `title` is given)."""
+    with connection.cursor() as cursor:
+        if title is None:
+            cursor.execute("UPDATE chat_conversation SET updated = %s WHERE id = %s", [updated, conversation_id])
+        else:
+            cursor.execute(
+                "UPDATE chat_conversation SET updated = %s, title = %s WHERE id = %s", [updated, title, conversation_id]
+            )
+
+
+def history_lines(*, conversation_id: int, before_id: int, limit: int = 60) -> list[HistoryLine]:
+    """The latest messages of the conversation before `before_id`, oldest first."""
+    with connection.cursor() as cursor:
+        cursor.execute(_HISTORY, [conversation_id, before_id, limit])
+        rows = cursor.fetchall()
+    return [
+        HistoryLine(role, content, tokens, tokenizer, client_id, {"allowed": False} if refused else {})
+        for role, content, tokens, tokenizer, client_id, refused in reversed(rows)
+    ]
+
+
+def memory_lines(*, user_id: int, facts_limit: int) -> tuple[str, list[tuple[str, str]]]:
+    """(the user's rolling summary or "", their current facts newest first as (key, text))."""
+    summary = ""
+    facts: list[tuple[str, str]] = []
+    with connection.cursor() as cursor:
+        cursor.execute(_MEMORY, [user_id, user_id, facts_limit])
+        for is_summary, key, text in cursor.fetchall():
+            if is_summary:
+                summary = text
+            else:
+                facts.append((key, text))
+    return summary, facts
+
+
+def pending_chars(*, user_id: int) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(_PENDING_CHARS, [user_id, user_id])
+        return int(cursor.fetchone()[0])
