@@ -25,8 +25,8 @@ from typing import Any
 _MAX_EXACT = 64
 # Pieces are cut to this many characters (a prefix of a required piece is required too).
 PIECE_CHARS = 12
-# Words up to this long are looked up once per process; longer ones are searched each time, and a
-# word longer than HUGE_WORD counts as containing every piece (every rule runs: still linear).
+# Words up to this long are looked up once per process; longer ones are searched each time (past
+# HUGE_WORD piece by piece).
 _CACHED_WORD = 40
 HUGE_WORD = 4096
 
@@ -179,18 +179,23 @@ class LiteralIndex:
             if (piece := word[start : start + length]) in pieces
         )
 
-    def found(self, normalised: str) -> frozenset[str] | None:
-        """The pieces that occur in the text's words; None when a word is too long to look into
-        (then everything may match)."""
-        words = set(normalised.split(" "))
-        if max(map(len, words), default=0) > HUGE_WORD:
-            return None
-        cached, search = self._cached, self._search
-        return frozenset().union(*(cached(word) if len(word) <= _CACHED_WORD else search(word) for word in words))
+    def found(self, normalised: str) -> frozenset[str]:
+        """The pieces that occur in the text's words."""
+        cached, search, huge = self._cached, self._search, self._search_huge
+        return frozenset().union(
+            *(
+                cached(word) if len(word) <= _CACHED_WORD else search(word) if len(word) <= HUGE_WORD else huge(word)
+                for word in set(normalised.split(" "))
+            )
+        )
+
+    def _search_huge(self, word: str) -> frozenset[str]:
+        # Every substring of a 1 MB word would be 12 M lookups: look for each piece instead.
+        return frozenset(piece for piece in self.pieces if piece in word)
 
 
-def may_match(requirement: Requirement | None, found: frozenset[str] | None) -> bool:
+def may_match(requirement: Requirement | None, found: frozenset[str]) -> bool:
     """False only when the regex behind `requirement` can't match a text whose pieces are `found`."""
-    if requirement is None or found is None:
+    if requirement is None:
         return True
     return requirement.met_by(found)

@@ -50,7 +50,13 @@ def _encoding(name: str) -> Any:
                 os.environ["TIKTOKEN_CACHE_DIR"] = str(bundled)
         import tiktoken
 
-        return tiktoken.get_encoding(name)
+        encoding = tiktoken.get_encoding(name)
+        # tiktoken keeps the Python dict the Rust encoder was built from (100k byte strings → rank;
+        # ≈ 13 MB of RSS per process, docs/QUALITY.md) for pickling and its educational module only:
+        # encode() runs on the Rust copy. Counting never pickles an encoding.
+        if isinstance(getattr(encoding, "_mergeable_ranks", None), dict):
+            encoding._mergeable_ranks = {}
+        return encoding
 
 
 @functools.lru_cache(maxsize=256)
@@ -76,9 +82,11 @@ def tokenizer_of(model: str) -> str:
     return encoding_name(model) or f"litellm:{model}"[:64]
 
 
-@functools.lru_cache(maxsize=16384)
+@functools.lru_cache(maxsize=2048)
 def count_text(text: str, model: str) -> int:
-    """Tokens of `text` for `model`, counted once per distinct text."""
+    """Tokens of `text` for `model`, counted once per distinct text. The texts that recur are the
+    prompt's parts (a few hundred per persona version); a message or reply is counted once and its
+    count stored, so the cache stays small: 2,048 texts of up to a few kB, not 16k."""
     if not text:
         return 0
     name = encoding_name(model)

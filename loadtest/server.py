@@ -132,7 +132,8 @@ class _Process:
 
 class DaphneServer(_Process):
     def __init__(self, *, env: dict[str, str], port: int | None = None, log_path: Path | None = None) -> None:
-        self.env = {**os.environ, **env}
+        # glibc's malloc arenas capped as the Procfile's web entry caps them (what production runs).
+        self.env = {"MALLOC_ARENA_MAX": "2", **os.environ, **env}
         self.port = port or free_port()
         self.log_path = log_path
 

@@ -90,7 +90,7 @@ class _Word:
         return pos in self.pos()
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=4096)  # ≈ 4 MB when full; function words repeat in every reply
 def _parse(word: str) -> _Word:
     morph = DICTIONARIES.ru()
     lowered = word.lower()

@@ -9,6 +9,7 @@ Serves POST /v1/chat/completions (JSON or SSE when `stream` is true) and records
     noisy       a stream with SSE comments, other fields and blank lines between the chunks (valid SSE)
     truncated   the pieces, then the connection closes: no finish_reason, no [DONE]
     malformed   the same noise and then a data line that is not JSON
+    garbage     HTTP 200 whose body is not JSON at all (an HTML error page)
 `fail_first = N` answers the first N requests with `status` whatever the mode (a provider that
 recovers: tests retries). Subclasses change what it answers by overriding `reply_text()`. Usable as
 a context manager.
@@ -29,7 +30,7 @@ from typing import Any
 class FakeOpenAI:
     def __init__(self, reply: str = "Privet from the remote model") -> None:
         self.reply = reply
-        self.mode = "ok"  # ok | error500 | hang | die | noisy | truncated | malformed
+        self.mode = "ok"  # ok | error500 | hang | die | noisy | truncated | malformed | garbage
         self.status = 500  # the error status of error500 and fail_first
         self.fail_first = 0
         self.requests: list[dict[str, Any]] = []
@@ -72,6 +73,14 @@ class FakeOpenAI:
                     return
                 if fake.mode == "hang":
                     time.sleep(5)
+                    return
+                if fake.mode == "garbage":  # 200 with a body that is not JSON (a proxy's error page)
+                    data = b"<html><body>502 Bad Gateway</body></html>"
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
                     return
                 if body.get("stream") and fake.mode == "die":
                     self._die(body)
