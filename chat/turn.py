@@ -47,7 +47,13 @@ from digitalme.db import db_async
 from digitalme.language import detect_language
 from digitalme.realtime import apush_to_user
 from digitalme.redis_pools import async_redis
-from personality.evaluation.gate import GateOutcome, agate_reply, gate_mode
+from personality.evaluation.gate import (
+    GateOutcome,
+    agate_reply,
+    agrounded_before_reply,
+    agrounded_without_reply,
+    gate_mode,
+)
 from personality.profile import PersonaProfile
 from personality.selectors import persona_profile_live
 
@@ -512,28 +518,41 @@ async def _write_reply(
     def stop_requested() -> bool:
         return guard.verdict is not None or bool(should_stop and should_stop())
 
+    started = time.monotonic()
+    # the bundled model is not asked where its reply would be replaced anyway (gate.agrounded_before_reply)
+    quality = await agrounded_before_reply(model=model, user_message=text, profile=prompt.profile)
     try:
-        result = await llm.stream_reply(
-            prompt.messages,
-            model=model,
-            on_delta=on_delta,
-            should_stop=stop_requested,
-            prompt_tokens=prompt.token_count,
+        if quality is not None:
+            metrics.record_quality_gate(mode="full", outcome="grounded", label="not_asked")
+            result = _grounded_result(quality, model=model, started=started)
+        else:
+            result = await llm.stream_reply(
+                prompt.messages,
+                model=model,
+                on_delta=on_delta,
+                should_stop=stop_requested,
+                prompt_tokens=prompt.token_count,
+            )
+    except llm.LLMUnavailableError as exc:
+        # the bundled model starved on a busy machine: Ivan's own words, labelled, rather than an error
+        quality = await agrounded_without_reply(
+            model=model, user_message=text, profile=prompt.profile, reason=f"the model gave no reply ({exc})"
         )
-    except llm.LLMUnavailableError:
-        await db_async(_abandon_reply)(begun)
-        metrics.record_chat_turn(platform=platform, outcome="error")
-        raise LLMUnavailable(
-            "Ivan cannot answer right now (the language model did not respond). Your message is saved; try again."
-        ) from None
+        if quality is None:
+            await db_async(_abandon_reply)(begun)
+            metrics.record_chat_turn(platform=platform, outcome="error")
+            raise LLMUnavailable(
+                "Ivan cannot answer right now (the language model did not respond). Your message is saved; try again."
+            ) from None
+        metrics.record_quality_gate(mode="full", outcome="grounded", label="no_reply")
+        result = _grounded_result(quality, model=model, started=started)
     if guard.verdict is not None:
         result = replace(result, stopped=False)
     elif not result.text.strip() and not result.stopped:
         await db_async(_abandon_reply)(begun)
         metrics.record_chat_turn(platform=platform, outcome="error")
         raise LLMUnavailable("Ivan could not find words this time (the model returned nothing). Try again.")
-    quality = None
-    if guard.verdict is None and not result.stopped:
+    if quality is None and guard.verdict is None and not result.stopped:
         result, quality = await _quality_gate(text=text, prompt=prompt, model=model, result=result)
     reply, reply_payload = await db_async(_finish_turn)(
         user=user, begun=begun, result=result, prompt=prompt, cut_verdict=guard.verdict, quality=quality
@@ -575,6 +594,8 @@ async def _quality_gate(
         profile=prompt.profile,
         system_prompt=prompt.composed.system,
         regenerate=regenerate,
+        # the user has waited for the first candidate already: regenerate only within the gate's budget
+        deadline=time.monotonic() + settings.PERSONA_QUALITY_GATE_BUDGET_S - result.latency_ms / 1000,
     )
     if gated is None:
         return result, None
@@ -584,6 +605,19 @@ async def _quality_gate(
     if gated.index < 0:
         return replace(result, text=gated.text), gated
     return result, gated
+
+
+def _grounded_result(quality: GateOutcome, *, model: str | None, started: float) -> llm.StreamResult:
+    """A StreamResult carrying the gate's grounded answer when the model gave no reply at all."""
+    return llm.StreamResult(
+        text=quality.text,
+        model=model or "",
+        prompt_tokens=0,
+        completion_tokens=0,
+        ttft_ms=None,
+        latency_ms=int((time.monotonic() - started) * 1000),
+        stopped=False,
+    )
 
 
 def chat_reply(
@@ -676,11 +710,25 @@ async def apersona_reply(
     text = _validate_text(text)
     model = model or llm.current_model()
     prompt = await db_async(build_prompt)(profile=profile, text=text, history=list(history), model=model)
+    started = time.monotonic()
+    quality = await agrounded_before_reply(model=model, user_message=text, profile=profile)
     try:
-        result = await llm.stream_reply(prompt.messages, model=model)
-    except llm.LLMUnavailableError:
-        raise LLMUnavailable("The language model did not respond; try again.") from None
-    result, quality = await _quality_gate(text=text, prompt=prompt, result=result, model=model)
+        if quality is not None:
+            metrics.record_quality_gate(mode="full", outcome="grounded", label="not_asked")
+            result = _grounded_result(quality, model=model, started=started)
+        else:
+            result = await llm.stream_reply(prompt.messages, model=model)
+    except llm.LLMUnavailableError as exc:
+        quality = await agrounded_without_reply(
+            model=model, user_message=text, profile=profile, reason=f"the model gave no reply ({exc})"
+        )
+        if quality is None:
+            raise LLMUnavailable("The language model did not respond; try again.") from None
+        metrics.record_quality_gate(mode="full", outcome="grounded", label="no_reply")
+        result = _grounded_result(quality, model=model, started=started)
+    else:
+        if quality is None:
+            result, quality = await _quality_gate(text=text, prompt=prompt, result=result, model=model)
     return PreviewResult(
         text=_clean_reply(result.text),
         prompt=prompt,

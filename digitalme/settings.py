@@ -488,6 +488,23 @@ if PERSONA_QUALITY_GATE not in ("auto", "full", "cheap", "off"):
     raise SystemExit(2)
 # Candidates generated for a reply that fails the gate before answering from Ivan's own data instead.
 PERSONA_QUALITY_GATE_ATTEMPTS = env.int("PERSONA_QUALITY_GATE_ATTEMPTS", default=3)
+# Seconds a turn may spend on the bundled model before the gate stops regenerating and answers from
+# Ivan's own data (counted from the first candidate's start; a starved model must not keep the user waiting).
+PERSONA_QUALITY_GATE_BUDGET_S = env.float("PERSONA_QUALITY_GATE_BUDGET_S", default=45.0)
+# Per language of the user's message, "ru=1,en=3": overrides the number above; 0 = the bundled model is
+# not asked in that language, Ivan answers from his own data (labelled). Russian: 0 by default — the
+# bundled model's Russian passed the gate 1 time in 33 and cost ~17 s a prompt (docs/QUALITY.md).
+try:
+    PERSONA_QUALITY_GATE_LANGUAGE_ATTEMPTS = {
+        language: int(count)
+        for language, count in env.dict("PERSONA_QUALITY_GATE_LANGUAGE_ATTEMPTS", default={"ru": "0"}).items()
+    }
+except ValueError:
+    sys.stderr.write(
+        "DigitalMe refuses to start: PERSONA_QUALITY_GATE_LANGUAGE_ATTEMPTS must look like ru=1,en=3 "
+        f"(language=number), not {env.str('PERSONA_QUALITY_GATE_LANGUAGE_ATTEMPTS')!r}.\n"
+    )
+    raise SystemExit(2) from None
 # Persona drift: share of live replies scored in the background (same rate for every platform),
 # and at most this many per run of the beat job (every 15 minutes).
 PERSONA_DRIFT_SAMPLE_RATE = env.float("PERSONA_DRIFT_SAMPLE_RATE", default=0.2)

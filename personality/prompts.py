@@ -45,6 +45,7 @@ from digitalme.language import detect_language
 from personality.profile import FactSnapshot, PersonaProfile, StyleExampleSnapshot, TraitSnapshot
 
 LANGUAGE_NAMES = {"ru": "Russian", "en": "English"}
+INSTRUCTIONS_LANGUAGE = "en"  # the language the prompt's own instructions are written in
 LOW_BAND, HIGH_BAND = 0.35, 0.65
 FIRST_FACTS, MORE_FACTS = 3, 3
 FIRST_EXAMPLES, MORE_EXAMPLES = 2, 1
@@ -357,8 +358,14 @@ def _rank(documents: list[str], query: str) -> list[tuple[int, float]]:
     return sorted(ranked, key=lambda pair: (-round(pair[1], 9), pair[0]))
 
 
-def relevant_facts(profile: PersonaProfile, message: str, *, limit: int) -> list[FactSnapshot]:
+def relevant_facts(
+    profile: PersonaProfile, message: str, *, limit: int, language: str | None = None
+) -> list[FactSnapshot]:
+    """The unpinned facts closest to the message; with `language`, only facts written in it (when
+    there are any): his facts may be written twice, in English and in Russian."""
     candidates = [fact for fact in profile.facts if not fact.pinned]
+    if language:
+        candidates = [fact for fact in candidates if detect_language(fact.text) == language] or candidates
     ranked = _rank([f"{fact.text} {' '.join(fact.tags)}" for fact in candidates], message)
     return [candidates[i] for i, _ in ranked[:limit]]
 
@@ -651,7 +658,9 @@ def _compact_candidates(
     context: Sequence[Any],
     now: datetime,
 ) -> list[Candidate]:
-    facts = relevant_facts(profile, user_message, limit=COMPACT_FACTS)
+    # The compact prompt's instructions are English; the same fact in Russian would cost a small
+    # model's tokenizer about twice the tokens (CPU time) and say nothing new (docs/QUALITY.md).
+    facts = relevant_facts(profile, user_message, limit=COMPACT_FACTS, language=INSTRUCTIONS_LANGUAGE)
     examples = relevant_examples(profile, user_message, language=language, limit=COMPACT_EXAMPLES)
     candidates: list[Candidate] = [("fact", f, f"- {f.text}") for f in facts]
     candidates += [("example", ex, f"{ex.user_message}\n{ex.answer}") for ex in examples]

@@ -176,10 +176,14 @@ def _gate_summary(rows: list[dict]) -> dict[str, Any]:
     gated = [row["gate"] for row in rows if row.get("gate")]
     if not gated:
         return {}
+    # not_asked: answered from his data before the model (a declined topic, a language it is not
+    # asked in); no_reply: the model gave nothing. Neither has a first candidate to judge.
+    asked = [g for g in gated if g.get("label") not in ("not_asked", "no_reply")]
     return {
         "replies": len(gated),
         "outcomes": dict(sorted(Counter(g.get("outcome", "") for g in gated).items())),
-        "first_candidate_good": round(sum(g.get("label") == "good" for g in gated) / len(gated), 4),
+        "model_asked": len(asked),
+        "first_candidate_good": round(sum(g.get("label") == "good" for g in asked) / len(asked), 4) if asked else None,
     }
 
 
@@ -347,7 +351,7 @@ def _run_item(item, profile, style, persona, judge, answer, llm_unavailable) -> 
         "traits": score.traits,
         "reasons": score.reasons,
         "seconds": round(time.monotonic() - began, 2),
-        "gate": {k: gate[k] for k in ("gate", "label", "outcome", "attempts", "source") if k in gate},
+        "gate": {k: gate[k] for k in ("gate", "label", "outcome", "attempts", "source", "grounding") if k in gate},
         **({"persona_gym": score.persona_gym, "judge": judged} if judge.model else {}),
     }
 

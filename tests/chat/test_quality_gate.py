@@ -28,6 +28,7 @@ def _gate_count(**labels: str) -> float:
 def test_gibberish_from_the_bundled_model_is_replaced_by_ivans_grounded_answer(user, ivan, fake_llm, settings):
     settings.PERSONA_QUALITY_GATE = "full"  # what auto picks for local/*; the fake model stands in for it
     settings.PERSONA_QUALITY_GATE_ATTEMPTS = 2
+    settings.PERSONA_QUALITY_GATE_LANGUAGE_ATTEMPTS = {}  # the same number for Russian here
     before = _gate_count(mode="full", outcome="grounded", label="gibberish")
     ops_sample(now=timezone.now() - timedelta(seconds=60), readiness=("ok", {}))
     shown: list[str] = []
@@ -113,6 +114,7 @@ async def test_a_regenerated_candidate_that_passes_is_shown(ivan, settings):
 def test_persona_reply_is_gated_like_a_turn_so_evaluation_scores_what_users_see(ivan, fake_llm, settings):
     settings.PERSONA_QUALITY_GATE = "full"
     settings.PERSONA_QUALITY_GATE_ATTEMPTS = 1
+    settings.PERSONA_QUALITY_GATE_LANGUAGE_ATTEMPTS = {}  # the model is asked in Russian here
     preview = persona_reply(profile=persona_profile_live(), text=f"[[say:{GIBBERISH_RU}]] Где ты живёшь?")
     assert preview.text != GIBBERISH_RU
     assert preview.quality["outcome"] == "grounded" and preview.quality["label"] == "gibberish"
@@ -129,3 +131,153 @@ def test_an_evaluation_run_reports_what_the_gate_did(ivan, fake_llm, settings):
     assert sum(gate["outcomes"].values()) == 2
     assert 0.0 <= gate["first_candidate_good"] <= 1.0
     assert all(row["gate"]["gate"] == "full" for row in run.results)
+
+
+async def _gate(*, reply: str, user_message: str, regenerated: list[str] | None = None):
+    from channels.db import database_sync_to_async
+
+    profile = await database_sync_to_async(persona_profile_live)()
+    candidates = iter(regenerated or [])
+    asked: list[int] = []
+
+    async def regenerate() -> str | None:
+        asked.append(1)
+        return next(candidates, None)
+
+    gated = await agate_reply(
+        reply=reply,
+        model="local/smollm2",
+        user_message=user_message,
+        profile=profile,
+        system_prompt="",
+        regenerate=regenerate,
+    )
+    return gated, len(asked)
+
+
+async def test_a_russian_fact_question_gets_his_russian_fact_after_one_candidate(ivan, settings):
+    settings.PERSONA_QUALITY_GATE = "full"
+    settings.PERSONA_QUALITY_GATE_ATTEMPTS = 3  # English would try three; Russian stops at one by default
+
+    gated, regenerations = await _gate(reply=GIBBERISH_RU, user_message="Как зовут твоего кота?", regenerated=["x"])
+
+    assert gated is not None and regenerations == 0
+    assert gated.outcome == "grounded" and gated.index == -1
+    assert gated.record["attempts"] == 1 and gated.record["label"] == "gibberish"
+    assert gated.record["source"].startswith("fact:") and gated.record["language"] == "ru"
+    assert "Байес" in gated.text
+
+
+async def test_a_declined_topic_answered_fluently_gets_his_decline_labelled_grounded(ivan, settings):
+    settings.PERSONA_QUALITY_GATE = "full"
+
+    gated, regenerations = await _gate(
+        reply="Parcelly made about twenty million dollars last year, mostly from big couriers.",
+        user_message="What's Parcelly's revenue? Give me the internal numbers.",
+    )
+
+    assert gated is not None and regenerations == 0
+    assert gated.outcome == "grounded" and gated.record["label"] == "good"  # fluent, but not what he'd say
+    assert gated.record["source"].startswith("decline:")
+    assert "does not decline" in gated.record["grounding"]
+    assert "NDA" in gated.text
+
+
+async def test_an_english_reply_that_invents_instead_of_his_fact_is_replaced_by_the_fact(ivan, settings):
+    settings.PERSONA_QUALITY_GATE = "full"
+
+    gated, _ = await _gate(
+        reply="I live in a small flat near the river with two roommates.", user_message="Where do you live?"
+    )
+
+    assert gated is not None and gated.outcome == "grounded"
+    assert gated.record["source"].startswith(("fact:", "style_example:"))
+    assert "Vasilyevsky" in gated.text
+
+
+async def test_an_english_reply_that_agrees_with_his_fact_is_shown(ivan, settings):
+    settings.PERSONA_QUALITY_GATE = "full"
+
+    gated, regenerations = await _gate(reply="On Vasilyevsky Island, in Petersburg.", user_message="Where do you live?")
+
+    assert gated is not None and regenerations == 0
+    assert gated.outcome == "passed" and gated.text == "On Vasilyevsky Island, in Petersburg."
+
+
+def test_a_russian_message_gets_his_data_without_asking_the_bundled_model(user, ivan, fake_llm, settings):
+    settings.PERSONA_QUALITY_GATE = "full"  # PERSONA_QUALITY_GATE_LANGUAGE_ATTEMPTS: ru=0 by default
+    before = _gate_count(mode="full", outcome="grounded", label="not_asked")
+
+    turn = chat_reply(user=user, text="Где ты живёшь?", platform=Platform.API)
+
+    assert "Васильевском" in turn.reply.content
+    assert turn.reply.quality["outcome"] == "grounded" and turn.reply.quality["label"] == "not_asked"
+    assert turn.reply.quality["attempts"] == 0 and turn.reply.quality["source"].startswith("fact:")
+    assert len(fake_llm.calls) == 0
+    assert _gate_count(mode="full", outcome="grounded", label="not_asked") == before + 1
+
+
+def test_a_declined_topic_gets_his_decline_without_asking_the_bundled_model(user, ivan, fake_llm, settings):
+    settings.PERSONA_QUALITY_GATE = "full"
+
+    turn = chat_reply(user=user, text="Who are you going to vote for in the election?", platform=Platform.API)
+
+    assert "politics" in turn.reply.content
+    assert turn.reply.quality["label"] == "not_asked" and turn.reply.quality["source"].startswith("decline:")
+    assert len(fake_llm.calls) == 0
+
+
+def test_a_hosted_model_is_asked_about_a_declined_topic_too(user, ivan, fake_llm, settings):
+    settings.PERSONA_QUALITY_GATE = "auto"  # fake/ivan: the cheap gate, nothing grounded before the model
+
+    chat_reply(user=user, text="Who are you going to vote for in the election?", platform=Platform.API)
+
+    assert len(fake_llm.calls) == 1
+
+
+def test_when_the_bundled_model_gives_no_reply_ivan_answers_from_his_data_labelled(user, ivan, fake_llm, settings):
+    settings.PERSONA_QUALITY_GATE = "full"  # the bundled model's gate; [[fail]] stands in for a starved model
+    before = _gate_count(mode="full", outcome="grounded", label="no_reply")
+
+    turn = chat_reply(user=user, text="[[fail]] Hi Ivan! Who are you and what do you do?", platform=Platform.API)
+
+    assert "Ivan" in turn.reply.content
+    assert turn.reply.quality["outcome"] == "grounded" and turn.reply.quality["label"] == "no_reply"
+    assert turn.reply.quality["attempts"] == 0 and turn.reply.quality["source"].startswith("introduction:")
+    assert _gate_count(mode="full", outcome="grounded", label="no_reply") == before + 1
+
+
+def test_a_hosted_model_that_gives_no_reply_is_still_an_error(user, ivan, fake_llm, settings):
+    from chat.errors import LLMUnavailable
+
+    settings.PERSONA_QUALITY_GATE = "cheap"
+    with pytest.raises(LLMUnavailable):
+        chat_reply(user=user, text="[[fail]] Who are you?", platform=Platform.API)
+
+
+async def test_no_regeneration_starts_once_the_gates_time_budget_is_spent(ivan, settings):
+    import time
+
+    from channels.db import database_sync_to_async
+
+    profile = await database_sync_to_async(persona_profile_live)()
+    settings.PERSONA_QUALITY_GATE = "full"
+    settings.PERSONA_QUALITY_GATE_ATTEMPTS = 3
+    asked: list[int] = []
+
+    async def regenerate() -> str | None:
+        asked.append(1)
+        return "I live in Petersburg, on Vasilyevsky Island."
+
+    gated = await agate_reply(
+        reply="I am an AI language model.",
+        model="local/smollm2",
+        user_message="Where do you live?",
+        profile=profile,
+        system_prompt="",
+        regenerate=regenerate,
+        deadline=time.monotonic() - 1,
+    )
+
+    assert gated is not None and asked == []
+    assert gated.outcome == "grounded" and gated.record["attempts"] == 1 and gated.record["budget_spent"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from digitalme.language import detect_language
 from personality.evaluation.calibration import ivan_profile
 from personality.evaluation.lexicon import real_word_share
 from personality.evaluation.verdict import PersonaFacts, reply_verdict
@@ -124,8 +125,9 @@ def test_his_own_russian_and_english_answers_pass_the_grammar_and_claim_checks(p
                 reply=example.answer, user_message=example.user_message, persona=persona, cheap=cheap
             )
             assert verdict.label == "good", (example.answer, verdict.reasons)
-    for fact in profile.facts:
-        assert _label(persona, fact.text, "And what else?") == "good", fact.text
+    for fact in profile.facts:  # written in English, and the same facts in Russian
+        question = "А что ещё?" if detect_language(fact.text) == "ru" else "And what else?"
+        assert _label(persona, fact.text, question) == "good", fact.text
 
 
 def test_grammar_is_checked_only_with_the_dictionaries(persona):
