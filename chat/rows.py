@@ -208,7 +208,9 @@ def conversation_touch(*, conversation_id: int, updated: datetime, title: str | 
         if title is None:
             cursor.execute("UPDATE chat_conversation SET updated = %s WHERE id = %s", [at, conversation_id])
         else:
-            cursor.execute("UPDATE chat_conversation SET updated = %s, title = %s WHERE id = %s", [at, title, conversation_id])
+            cursor.execute(
+                "UPDATE chat_conversation SET updated = %s, title = %s WHERE id = %s", [at, title, conversation_id]
+            )
 
 
 def history_lines(*, conversation_id: int, before_id: int, limit: int = 60) -> list[HistoryLine]:
