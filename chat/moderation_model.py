@@ -453,12 +453,18 @@ class _Block:
     def __init__(self, analyzer: Callable[[str], list[str]], terms: str, idf: Any, offset: int) -> None:
         self.analyzer = analyzer
         self.local = {term: index for index, term in enumerate(terms.split("\n"))}
-        self.vocabulary = {term: index + offset for term, index in self.local.items()}
         self.idf = idf
         self.idf_values = list(idf)  # the same doubles as idf[i], without converting float32 per lookup
         self.offset = offset
         self._cached_word_columns = lru_cache(maxsize=_WORD_CACHE)(self._word_columns)
         self.harm_coef: list[float] = []  # this block's slice of the harm weights (set by Classifier)
+
+    @functools.cached_property
+    def vocabulary(self) -> dict[str, int]:
+        """Term → column in the whole feature vector. Scoring uses `local` (+ offset); this copy of
+        130k terms (≈ 9 MB per process) is built only when something asks for it (the tests'
+        straightforward reference)."""
+        return {term: index + self.offset for term, index in self.local.items()}
 
     def features(self, text: str) -> list[tuple[int, float]]:
         """(column, value) of the text's sublinear tf-idf, L2-normalised within the block."""

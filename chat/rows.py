@@ -4,15 +4,21 @@ A turn runs the same handful of statements every time; through the ORM, building
 instantiating its rows cost more CPU than the database spent answering (docs/QUALITY.md, "The chat
 turn at the floor"). Here each is written once, values always passed as parameters (never
 formatted into the text), rows read as tuples. Everything else keeps using the ORM.
+
+The statements run on PostgreSQL (production, tests) and on SQLite (`make run`'s embedded
+default): where the two dialects differ (a JSON parameter's type, reading a JSON key) the text is
+chosen by the connection's vendor, and datetimes go through the backend's own adapters/converters
+as the ORM's do.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from django.db import DatabaseError, connection
+from django.utils import timezone
 
 from chat.models import Conversation, Message
 
@@ -33,21 +39,21 @@ FROM (SELECT 1) AS one LEFT JOIN chat_conversation c ON c.id = %s AND c.user_id 
 _INSERT_PAIR = """
 INSERT INTO chat_message (conversation_id, role, content, platform, created, client_id, prompt_tokens,
     completion_tokens, tokens, tokenizer, model, latency_ms, ttft_ms, moderation, quality, stopped, rating, correction)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, %s),
-       (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, %s)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, {json}, {json}, %s, %s, %s),
+       (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, {json}, {json}, %s, %s, %s)
 RETURNING id
 """
 
 _FINISH_REPLY = """
 UPDATE chat_message SET content = %s, tokens = %s, tokenizer = %s, model = %s, prompt_tokens = %s,
-    completion_tokens = %s, latency_ms = %s, ttft_ms = %s, stopped = %s, moderation = %s::jsonb,
-    quality = %s::jsonb
+    completion_tokens = %s, latency_ms = %s, ttft_ms = %s, stopped = %s, moderation = {json},
+    quality = {json}
 WHERE id = %s
 """
 
 # The latest messages before the turn's, newest first, each with whether moderation refused it.
 _HISTORY = """
-SELECT role, content, tokens, tokenizer, client_id, COALESCE(moderation -> 'allowed' = 'false'::jsonb, false)
+SELECT role, content, tokens, tokenizer, client_id, COALESCE({refused}, false)
 FROM chat_message
 WHERE conversation_id = %s AND id < %s AND content <> ''
 ORDER BY created DESC, id DESC
@@ -56,10 +62,10 @@ LIMIT %s
 
 # What of the user's memory the prompt may use: the summary (first column true) and the current facts.
 _MEMORY = """
-(SELECT true, '', summary FROM chat_usermemory WHERE user_id = %s AND summary <> '')
+SELECT * FROM (SELECT true, '', summary FROM chat_usermemory WHERE user_id = %s AND summary <> '') AS s
 UNION ALL
-(SELECT false, key, text FROM chat_memoryfact WHERE user_id = %s AND replaced_by_id IS NULL
-  ORDER BY created DESC, id DESC LIMIT %s)
+SELECT * FROM (SELECT false, key, text FROM chat_memoryfact WHERE user_id = %s AND replaced_by_id IS NULL
+  ORDER BY created DESC, id DESC LIMIT %s) AS f
 """
 
 # Characters of the user's messages not folded into the summary yet (memory upkeep's trigger).
@@ -69,6 +75,29 @@ FROM chat_message m JOIN chat_conversation c ON c.id = m.conversation_id
 WHERE c.user_id = %s AND m.content <> ''
   AND m.id > COALESCE((SELECT summarized_until_id FROM chat_usermemory WHERE user_id = %s), 0)
 """
+
+
+# What differs between the two dialects: a JSON parameter's type, and "moderation refused it".
+_DIALECT = {
+    "postgresql": {"json": "%s::jsonb", "refused": "moderation -> 'allowed' = 'false'::jsonb"},
+    "sqlite": {"json": "%s", "refused": "json_type(moderation, '$.allowed') = 'false'"},
+}
+_statements: dict[tuple[str, str], str] = {}
+
+
+def _sql(template: str) -> str:
+    """`template` in the connection's dialect (formatted once per vendor; values stay parameters)."""
+    key = (connection.vendor, template)
+    if key not in _statements:
+        _statements[key] = template.format(**_DIALECT[connection.vendor])
+    return _statements[key]
+
+
+def _aware(value: Any) -> Any:
+    """A datetime read by hand as the ORM would give it: SQLite's converter returns naive UTC."""
+    if isinstance(value, datetime) and timezone.is_naive(value):
+        return timezone.make_aware(value, UTC)
+    return value
 
 
 class HistoryLine(NamedTuple):
@@ -100,7 +129,13 @@ def turn_lookup(*, user_id: int, client_id: str, conversation_id: int | None) ->
     if pk is None:
         return existing_id, None
     conversation = Conversation(
-        id=pk, user_id=user_id, persona=persona, title=title, platform=platform, created=created, updated=updated
+        id=pk,
+        user_id=user_id,
+        persona=persona,
+        title=title,
+        platform=platform,
+        created=_aware(created),
+        updated=_aware(updated),
     )
     conversation._state.adding = False
     conversation._state.db = connection.alias
@@ -117,7 +152,7 @@ def messages_insert_pair(user_message: Message, reply: Message) -> None:
             m.role,
             m.content,
             m.platform,
-            m.created,
+            connection.ops.adapt_datetimefield_value(m.created),
             m.client_id,
             m.prompt_tokens,
             m.completion_tokens,
@@ -133,7 +168,7 @@ def messages_insert_pair(user_message: Message, reply: Message) -> None:
             m.correction,
         ]
     with connection.cursor() as cursor:
-        cursor.execute(_INSERT_PAIR, params)
+        cursor.execute(_sql(_INSERT_PAIR), params)
         ids = [row[0] for row in cursor.fetchall()]
     for message, pk in zip(messages, ids, strict=True):
         message.pk = pk
@@ -146,7 +181,7 @@ def reply_finish(reply: Message) -> None:
     row deleted meanwhile is an error, as Model.save(update_fields=...) has it."""
     with connection.cursor() as cursor:
         cursor.execute(
-            _FINISH_REPLY,
+            _sql(_FINISH_REPLY),
             [
                 reply.content,
                 reply.tokens,
@@ -168,19 +203,20 @@ def reply_finish(reply: Message) -> None:
 
 def conversation_touch(*, conversation_id: int, updated: datetime, title: str | None) -> None:
     """Move a conversation up (and title it, when `title` is given)."""
+    at = connection.ops.adapt_datetimefield_value(updated)
     with connection.cursor() as cursor:
         if title is None:
-            cursor.execute("UPDATE chat_conversation SET updated = %s WHERE id = %s", [updated, conversation_id])
+            cursor.execute("UPDATE chat_conversation SET updated = %s WHERE id = %s", [at, conversation_id])
         else:
             cursor.execute(
-                "UPDATE chat_conversation SET updated = %s, title = %s WHERE id = %s", [updated, title, conversation_id]
+                "UPDATE chat_conversation SET updated = %s, title = %s WHERE id = %s", [at, title, conversation_id]
             )
 
 
 def history_lines(*, conversation_id: int, before_id: int, limit: int = 60) -> list[HistoryLine]:
     """The latest messages of the conversation before `before_id`, oldest first."""
     with connection.cursor() as cursor:
-        cursor.execute(_HISTORY, [conversation_id, before_id, limit])
+        cursor.execute(_sql(_HISTORY), [conversation_id, before_id, limit])
         rows = cursor.fetchall()
     return [
         HistoryLine(role, content, tokens, tokenizer, client_id, {"allowed": False} if refused else {})

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
@@ -27,20 +27,31 @@ from digitalme.errors import DATABASE_DOWN_ERRORS, error_frame
 logger = logging.getLogger(__name__)
 
 UserEventListener = Callable[[int, dict[str, Any]], None]
-_user_event_listeners: dict[str, UserEventListener] = {}
+_user_event_listeners: dict[str, tuple[UserEventListener, frozenset[str] | None]] = {}
 
 
-def register_user_event_listener(name: str, listener: UserEventListener) -> None:
-    """`listener(user_id, event)` runs after every committed push to a user's sockets.
+def register_user_event_listener(
+    name: str, listener: UserEventListener, *, event_types: Collection[str] | None = None
+) -> None:
+    """`listener(user_id, event)` runs after every committed push to a user's sockets (of
+    `event_types` only, when given: the async side then skips the thread hop for other events).
 
     It runs where the push happens (a request, a consumer's thread, a task): keep it to a quick
     decision and hand slow work (network) to a Celery task. Register from AppConfig.ready().
     """
-    _user_event_listeners[name] = listener
+    _user_event_listeners[name] = (listener, frozenset(event_types) if event_types is not None else None)
+
+
+def _listened(event: dict[str, Any]) -> bool:
+    kind = event.get("type")
+    return any(types is None or kind in types for _, types in _user_event_listeners.values())
 
 
 def _notify_listeners(user_id: int, event: dict[str, Any]) -> None:
-    for name, listener in _user_event_listeners.items():
+    kind = event.get("type")
+    for name, (listener, types) in _user_event_listeners.items():
+        if types is not None and kind not in types:
+            continue
         try:
             listener(user_id, event)
         except Exception:  # a listener is best effort like the push itself
@@ -103,7 +114,7 @@ def push_to_persona_watchers(slug: str, event: dict[str, Any]) -> None:
 async def apush_to_user(user_id: int, event: dict[str, Any]) -> None:
     """Async variant for code outside a transaction (the event's data is already committed)."""
     await _asend(user_group(user_id), event)
-    if _user_event_listeners:
+    if _listened(event):  # a chat turn pushes two events; the listeners may want neither
         await sync_to_async(_notify_listeners, thread_sensitive=False)(user_id, event)
 
 

@@ -11,5 +11,5 @@ class NotificationsConfig(AppConfig):
         from notifications.selectors import push_subscription_export
         from notifications.services import push_on_user_event
 
-        register_user_event_listener("webpush", push_on_user_event)
+        register_user_event_listener("webpush", push_on_user_event, event_types=("reply.end",))
         register_user_data_exporter("push_subscriptions", push_subscription_export)

@@ -177,7 +177,10 @@ def persona_profile_live(slug: str = DEFAULT_SLUG) -> PersonaProfile:
         return cached[1]
     version = version_published(slug=slug)
     profile = profile_from_snapshot(version.snapshot, version=version.number)
-    _live_profiles[slug] = ((version.pk, version.published_at), profile)
+    # Keyed by the row as the query above reads it (on SQLite its datetime comes back naive, the
+    # ORM's aware: the two never compare equal, and every turn would decode the snapshot again).
+    key = live if live is not None and live[0] == version.pk else (version.pk, version.published_at)
+    _live_profiles[slug] = (key, profile)
     return profile
 
 

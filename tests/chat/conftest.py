@@ -12,6 +12,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from chat.llm.providers.fake import RECORDER
 from digitalme.asgi import application
+from tests.fakes.openai_server import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parents[2]
 ORIGIN = (b"origin", b"http://testserver")
@@ -58,3 +59,14 @@ async def receive_until(comm: WebsocketCommunicator, frame_type: str, timeout: f
         frames.append(frame)
         if frame["type"] == frame_type:
             return frames
+
+
+@pytest.fixture
+def guard(settings):
+    """The moderation guard model pointed at a loopback OpenAI-compatible server answering `safe`."""
+    with FakeOpenAI(reply="safe") as server:
+        settings.MODERATION_GUARD_MODEL = "openai/llama-guard3"
+        settings.MODERATION_GUARD_API_BASE = server.base_url
+        settings.MODERATION_GUARD_API_KEY = "test-guard-key"
+        settings.MODERATION_GUARD_TIMEOUT_S = 1.0
+        yield server
