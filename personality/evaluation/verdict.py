@@ -47,7 +47,7 @@ from typing import Any
 from digitalme.language import detect_language
 from personality.evaluation.claims import Knowledge, unsupported_claims
 from personality.evaluation.grammar import english_grammar_problems, russian_grammar_problems
-from personality.evaluation.lexicon import DICTIONARIES, real_word_share, vocabulary, words_of
+from personality.evaluation.lexicon import DICTIONARIES, is_real_word, real_word_share, vocabulary, words_of
 from personality.evaluation.lexicon import fold as _lower
 from personality.profile import PersonaProfile
 from personality.prompts import instruction_lines
@@ -335,12 +335,21 @@ _FUNCTION_WORDS = {
     ),
 }
 MIXED_FUNCTION_WORDS = 2
+_CYRILLIC_WORD = re.compile(r"[а-яё]", re.IGNORECASE)
 
 
 def _other_language_words(reply: str, language: str) -> list[str]:
     """Function words of the other language in a reply in `language` (Latin in Russian, Cyrillic in English)."""
     foreign = _FUNCTION_WORDS.get(language, frozenset())
     return [w for w in words_of(reply) if _lower(w) in foreign]
+
+
+def _invented_russian(words: list[str], extra: frozenset[str]) -> list[str]:
+    """Cyrillic words of an English reply that are no Russian word: the bundled model's half-Russian
+    lines ("Аэто, где расструквает?") are a few words among many English ones, too few to move the
+    real-word share. (A Latin word in a Russian reply is left alone: those are mostly names and
+    identifiers.)"""
+    return [w for w in words if _CYRILLIC_WORD.search(w) and not is_real_word(w, extra=extra)]
 
 
 def style_markers(reply: str, language: str) -> dict[str, float]:
@@ -431,6 +440,8 @@ def reply_verdict(
         if share.share < GIBBERISH_SHARE.get(reply_language, 0.85):
             fail("real_words", "gibberish", f"only {share.share:.0%} real words (e.g. {', '.join(share.unknown[:4])})")
             checks["real_words"] = share.share
+        if reply_language == "en" and (invented := _invented_russian(words, persona.vocabulary)):
+            fail("real_words", "gibberish", f"made-up Russian words in an English reply: {', '.join(invented[:4])}")
         if reply_language == "ru":
             checks["grammar"] = 1.0
             if problems := russian_grammar_problems(text):

@@ -227,3 +227,20 @@ def test_a_recommendation_may_name_anything_but_not_against_his_facts(persona, m
     """What he uses must be his; what he recommends must not go against his facts (a product he is
     sceptical of, or another than the one his facts favour when the user offers both)."""
     assert _label(persona, reply, message) == label
+
+
+def test_invented_russian_words_inside_an_english_reply_are_gibberish(persona):
+    """Seen in a fresh `make run`: the second candidate, shown, began with a made-up Russian line;
+    two unknown words among forty English ones kept the real-word share above the threshold."""
+    reply = (
+        "Аэто, где расструквает? I'm living in Saint Petersburg. It's a big city with so many people and "
+        "things at the same time! But it makes me happy to be here, surrounded by my family and friends."
+    )
+    verdict = reply_verdict(reply=reply, user_message="Where do you live?", persona=persona)
+    assert verdict.label == "gibberish"
+    assert any("расструквает" in reason for reason in verdict.reasons)
+    # a real Russian word quoted in an English reply is not gibberish
+    fine = "In Russian we say «спасибо» for thanks. I live in Saint Petersburg, by the river."
+    assert _label(persona, fine, "Where do you live?") == "good"
+    # cheap mode (no dictionaries) does not judge words
+    assert _label(persona, reply, "Where do you live?", cheap=True) != "gibberish"
