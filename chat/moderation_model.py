@@ -45,6 +45,7 @@ from typing import Any
 
 from chat.moderation_corpus import LANGUAGES, Sample
 from chat.moderation_text import normalise
+from digitalme import russian_morphology
 
 MODEL_FILE = Path(__file__).resolve().parent / "moderation_data" / "classifier.npz"
 META_FILE = Path(__file__).resolve().parent / "moderation_data" / "classifier.json"
@@ -85,26 +86,9 @@ class Prediction:
     category: str  # the most probable harm in that window
 
 
-class _Morph:
-    """pymorphy3's analyser, loaded once per process on first use (≈ 0.1 s, ≈ 27 MB)."""
-
-    _lock = threading.Lock()
-    _analyzer: Any = None
-
-    @classmethod
-    def get(cls) -> Any:
-        if cls._analyzer is None:
-            with cls._lock:
-                if cls._analyzer is None:
-                    import pymorphy3
-
-                    cls._analyzer = pymorphy3.MorphAnalyzer(lang="ru")
-        return cls._analyzer
-
-
 @lru_cache(maxsize=50_000)
 def _lemma(word: str) -> str:
-    return str(_Morph.get().parse(word)[0].normal_form)
+    return str(russian_morphology.analyzer().parse(word)[0].normal_form)
 
 
 # Function words get no feature of their own (they still join the word pairs: "she not" in "so she
@@ -453,11 +437,13 @@ class _Block:
     def __init__(self, analyzer: Callable[[str], list[str]], terms: str, idf: Any, offset: int) -> None:
         self.analyzer = analyzer
         self.local = {term: index for index, term in enumerate(terms.split("\n"))}
-        self.idf = idf
-        self.idf_values = list(idf)  # the same doubles as idf[i], without converting float32 per lookup
+        # One compact copy of the weights: doubles holding the stored float32 values exactly, so a
+        # lookup gives the same float a list of Python floats did (≈ 8 bytes a weight, not 32 + 4).
+        self.idf = array("d", idf)
         self.offset = offset
         self._cached_word_columns = lru_cache(maxsize=_WORD_CACHE)(self._word_columns)
-        self.harm_coef: list[float] = []  # this block's slice of the harm weights (set by Classifier)
+        # This block's slice of the classifier's harm weights, a view (set by Classifier).
+        self.harm_coef: memoryview = memoryview(array("d"))
 
     @functools.cached_property
     def vocabulary(self) -> dict[str, int]:
@@ -491,7 +477,7 @@ class _Block:
         return tuple(local[term] for term in self.analyzer(word) if term in local)
 
     def _values(self, counts: Counter[int]) -> list[float]:
-        return list(map(mul, map(_TF.__getitem__, counts.values()), map(self.idf_values.__getitem__, counts)))
+        return list(map(mul, map(_TF.__getitem__, counts.values()), map(self.idf.__getitem__, counts)))
 
     def harm_products(self, counts: Counter[int]) -> Iterator[float]:
         """coef × normalised value of each term: the block's part of the harm logit (for fsum)."""
@@ -513,9 +499,10 @@ class Classifier:
             _Block(char_wb_ngrams, chars_terms, arrays["chars_idf"][0], 0),
             _Block(word_features, arrays["words_terms"][0], arrays["words_idf"][0], chars_terms.count("\n") + 1),
         ]
-        self.harm_coef = arrays["harm_coef"][0]
+        self.harm_coef = array("d", arrays["harm_coef"][0])
+        weights = memoryview(self.harm_coef)
         for block in self.blocks:
-            block.harm_coef = list(self.harm_coef[block.offset : block.offset + len(block.idf_values)])
+            block.harm_coef = weights[block.offset : block.offset + len(block.idf)]
         self.harm_intercept = float(arrays["harm_intercept"][0][0])
         self.categories = arrays["categories"][0].split("\n")
         coef, shape, fortran = arrays["category_coef"]

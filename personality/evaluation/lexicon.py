@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from digitalme import russian_morphology
+
 _WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*", re.UNICODE)
 _CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
 # Code in a reply is not prose: `spans`, snake_case names, dotted names (file.py, os.path), URLs.
@@ -32,17 +34,11 @@ class _Dictionaries:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._ru: Any = None
         self._en: Any = None
 
     def ru(self) -> Any:
-        if self._ru is None:
-            with self._lock:
-                if self._ru is None:
-                    import pymorphy3
-
-                    self._ru = pymorphy3.MorphAnalyzer(lang="ru")
-        return self._ru
+        """The process's one Russian analyser, shared with moderation (digitalme/russian_morphology.py)."""
+        return russian_morphology.analyzer()
 
     def en(self) -> Any:
         if self._en is None:
@@ -55,7 +51,7 @@ class _Dictionaries:
 
     @property
     def loaded(self) -> dict[str, bool]:
-        return {"ru": self._ru is not None, "en": self._en is not None}
+        return {"ru": russian_morphology.loaded(), "en": self._en is not None}
 
 
 DICTIONARIES = _Dictionaries()
