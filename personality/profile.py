@@ -6,7 +6,9 @@ answer as the published Ivan, try a draft in the admin, or replay an old version
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 
 @dataclass(frozen=True)
@@ -67,3 +69,22 @@ class PersonaProfile:
 
     def trait(self, name: str) -> TraitSnapshot | None:
         return next((trait for trait in self.traits if trait.name == name), None)
+
+
+Derived = TypeVar("Derived")
+VERSION_CACHE_SIZE = 16
+
+
+def per_version(
+    cache: dict[tuple[str, int], Derived], profile: PersonaProfile, build: Callable[[PersonaProfile], Derived]
+) -> Derived:
+    """What `build` derives from a stored persona version, built once per process (the live turn's hot
+    path; `cache` holds a few versions, then starts over). An unsaved draft is built every time."""
+    if profile.version is None:
+        return build(profile)
+    key = (profile.name, profile.version)
+    if key not in cache:
+        if len(cache) >= VERSION_CACHE_SIZE:
+            cache.clear()
+        cache[key] = build(profile)
+    return cache[key]

@@ -38,7 +38,7 @@ from django.conf import settings
 from digitalme.language import detect_language
 from personality.evaluation.grounding import grounded_reply, grounding_for
 from personality.evaluation.verdict import SEVERITY, PersonaFacts, Verdict, reply_verdict
-from personality.profile import PersonaProfile
+from personality.profile import PersonaProfile, per_version
 
 
 def gate_mode(model: str) -> str:
@@ -79,14 +79,7 @@ _FACTS: dict[tuple[str, int], PersonaFacts] = {}
 
 def persona_facts(profile: PersonaProfile) -> PersonaFacts:
     """PersonaFacts of a stored persona version, built once per process (the live turn's hot path)."""
-    if profile.version is None:
-        return PersonaFacts(profile)
-    key = (profile.name, profile.version)
-    if key not in _FACTS:
-        if len(_FACTS) > 16:
-            _FACTS.clear()
-        _FACTS[key] = PersonaFacts(profile)
-    return _FACTS[key]
+    return per_version(_FACTS, profile, PersonaFacts)
 
 
 @dataclass
@@ -182,10 +175,15 @@ async def agrounded_before_reply(*, model: str, user_message: str, profile: Pers
         reason = f"the bundled model is not asked in {detect_language(user_message, default='en')}"
     else:
         return None
+    return await _agrounded(profile=profile, user_message=user_message, label="not_asked", reason=reason)
+
+
+async def _agrounded(*, profile: PersonaProfile, user_message: str, label: str, reason: str) -> GateOutcome:
+    """Ivan's grounded answer without a model candidate, labelled with why (`not_asked`, `no_reply`)."""
     answer = await sync_to_async(grounded_reply, thread_sensitive=False)(profile=profile, user_message=user_message)
     record = {
         "gate": "full",
-        "label": "not_asked",
+        "label": label,
         "reasons": [reason],
         "attempts": 0,
         "outcome": "grounded",
@@ -203,14 +201,4 @@ async def agrounded_without_reply(
     an error. None in cheap or off mode, where the caller reports the model unavailable."""
     if gate_mode(model) != "full":
         return None
-    answer = await sync_to_async(grounded_reply, thread_sensitive=False)(profile=profile, user_message=user_message)
-    record = {
-        "gate": "full",
-        "label": "no_reply",
-        "reasons": [reason],
-        "attempts": 0,
-        "outcome": "grounded",
-        "source": answer.source,
-        "language": answer.language,
-    }
-    return GateOutcome(answer.text, "grounded", record, -1)
+    return await _agrounded(profile=profile, user_message=user_message, label="no_reply", reason=reason)

@@ -27,7 +27,7 @@ from digitalme.bm25 import BM25Okapi
 from digitalme.language import detect_language
 from personality.evaluation.lexicon import DICTIONARIES
 from personality.evaluation.verdict import WHO_ARE_YOU
-from personality.profile import BoundarySnapshot, PersonaProfile
+from personality.profile import BoundarySnapshot, PersonaProfile, per_version
 from personality.prompts import STOPWORDS
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -334,14 +334,7 @@ _CACHE: dict[tuple[str, int], Grounding] = {}
 
 def grounding_for(profile: PersonaProfile) -> Grounding:
     """The Grounding of a stored persona version, built once per process (an unsaved draft: every time)."""
-    if profile.version is None:
-        return Grounding(profile)
-    key = (profile.name, profile.version)
-    if key not in _CACHE:
-        if len(_CACHE) > 16:
-            _CACHE.clear()
-        _CACHE[key] = Grounding(profile)
-    return _CACHE[key]
+    return per_version(_CACHE, profile, Grounding)
 
 
 def grounded_reply(*, profile: PersonaProfile, user_message: str) -> GroundedReply:
