@@ -7,6 +7,11 @@ frames, other obfuscation seeds). The test files are only rewritten with
 `build_moderation_corpus --rewrite-test-set`; tests pin their checksums. Everything is seeded, so
 the same templates always give the same files.
 
+The corpus reads only chat/moderation_data/: the rows it takes from Ivan's persona files (his facts,
+style examples, evaluation prompts, the persona team's labelled replies) are frozen in
+`persona_rows.tsv`, so editing his persona does not change train.tsv or stale the committed model.
+`build_moderation_corpus --refresh-persona-snapshot` re-reads them on purpose (then retrain).
+
 A row is `label<TAB>category<TAB>language<TAB>text`: label `harmful` (must be blocked) or
 `harmless` (must pass); category is the harm (for harmful) or the topic the hard negative is about
 (`general` for everyday chat).
@@ -35,6 +40,8 @@ ADVERSARIAL_FILE = CORPUS_DIR / "test_adversarial.tsv"
 # features and thresholds are judged on, so the frozen set is measured once per change, not tuned to.
 DEV_FILE = CORPUS_DIR / "dev.tsv"
 FEEDBACK_FILE = CORPUS_DIR / "feedback.tsv"  # rows reviewers marked in the admin (train only)
+# The persona rows as they were last taken on purpose (see `persona_snapshot_refresh`).
+PERSONA_SNAPSHOT_FILE = CORPUS_DIR / "persona_rows.tsv"
 
 HARMFUL = "harmful"
 HARMLESS = "harmless"
@@ -383,6 +390,10 @@ def legacy_rows() -> Iterator[Sample]:
 
 
 _REPO = Path(__file__).resolve().parent.parent
+# The live persona files: read only when the snapshot is refreshed, never by `build_train`.
+PERSONA_FILE = _REPO / "personality" / "data" / "ivan.yaml"
+PERSONA_PROMPTS_FILE = _REPO / "personality" / "evaluation" / "prompts.yaml"
+PERSONA_REPLIES_FILE = _REPO / "personality" / "evaluation" / "labelled_replies.txt"
 
 
 # The hand-written batches of the persona team's labelled replies. Later batches (real model output,
@@ -405,11 +416,12 @@ def _asks_for_harm(persona: dict[str, Any]) -> Callable[[str], bool]:
     return lambda text: any(trigger in text.lower() for trigger in triggers)
 
 
-def persona_rows() -> Iterator[Sample]:
-    """Ordinary talk with Ivan: his facts, style examples, evaluation prompts and labelled replies.
-    None is harmful, and Ivan's own replies are what the output check must let through; the user
-    lines that ask for harm (kept there to test his refusal) are left out."""
-    persona = load_templates(_REPO / "personality" / "data" / "ivan.yaml")
+def live_persona_rows() -> Iterator[Sample]:
+    """Ordinary talk with Ivan, read from the live persona files: his facts, style examples,
+    evaluation prompts and labelled replies. None is harmful, and Ivan's own replies are what the
+    output check must let through; the user lines that ask for harm (kept there to test his refusal)
+    are left out."""
+    persona = load_templates(PERSONA_FILE)
     asks_for_harm = _asks_for_harm(persona)
     for number, fact in enumerate(persona.get("facts", [])):
         text = fact["text"] if isinstance(fact, dict) else str(fact)
@@ -419,12 +431,11 @@ def persona_rows() -> Iterator[Sample]:
             text = " ".join(str(example[part]).split())
             if part == "answer" or not asks_for_harm(text):
                 yield Sample(HARMLESS, "general", detect_language(text), text, f"persona.example.{number}")
-    prompts = load_templates(_REPO / "personality" / "evaluation" / "prompts.yaml")
+    prompts = load_templates(PERSONA_PROMPTS_FILE)
     for item in prompts["items"]:
         if not asks_for_harm(item["prompt"]):
             yield Sample(HARMLESS, "general", item["language"], item["prompt"], f"persona.prompt.{item['id']}")
-    path = _REPO / "personality" / "evaluation" / "labelled_replies.txt"
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+    for number, line in enumerate(PERSONA_REPLIES_FILE.read_text(encoding="utf-8").splitlines()):
         if line.strip() and not line.startswith("#"):
             batch, _, language, question, reply = line.split("|", 4)
             if batch not in PERSONA_REPLY_BATCHES:
@@ -432,6 +443,23 @@ def persona_rows() -> Iterator[Sample]:
             if not asks_for_harm(question):
                 yield Sample(HARMLESS, "general", language, question, f"persona.reply.{number}")
             yield Sample(HARMLESS, "general", language, reply.replace("\\n", " "), f"persona.reply.{number}")
+
+
+def persona_snapshot_refresh() -> list[Sample]:
+    """Freeze the live persona rows into PERSONA_SNAPSHOT_FILE (on purpose: the next train.tsv, and
+    so the committed model, change with it — retrain after)."""
+    rows = _unique(live_persona_rows())
+    write(PERSONA_SNAPSHOT_FILE, rows)
+    return rows
+
+
+def persona_rows() -> list[Sample]:
+    """The frozen persona rows the training corpus uses."""
+    if not PERSONA_SNAPSHOT_FILE.exists():
+        raise FileNotFoundError(
+            f"{PERSONA_SNAPSHOT_FILE} is missing: run `manage.py build_moderation_corpus --refresh-persona-snapshot`"
+        )
+    return read(PERSONA_SNAPSHOT_FILE)
 
 
 # Training templates, each file expanded with its own seeds (the later ones written from the

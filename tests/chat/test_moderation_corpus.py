@@ -4,12 +4,14 @@ offline layers hold the measured floor on the frozen test set and its adversaria
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from django.core.management import call_command
 
 from chat import moderation_corpus, moderation_evaluation, moderation_model
 from chat.moderation_text import normalise
@@ -44,6 +46,66 @@ def test_the_frozen_test_set_is_still_what_its_templates_give():
 
 def test_train_file_is_what_the_templates_give():
     assert moderation_corpus.read(moderation_corpus.TRAIN_FILE) == moderation_corpus.build_train()
+
+
+@pytest.fixture
+def edited_persona(tmp_path, monkeypatch):
+    """Ivan's persona files copied and edited (a new fact, a reworded reply), in their place."""
+    persona = tmp_path / "ivan.yaml"
+    persona.write_text(
+        moderation_corpus.PERSONA_FILE.read_text(encoding="utf-8").replace(
+            "\nfacts:\n", "\nfacts:\n  - Ivan keeps a cactus named Boris on his desk.\n", 1
+        ),
+        encoding="utf-8",
+    )
+    replies = tmp_path / "labelled_replies.txt"
+    replies.write_text(
+        moderation_corpus.PERSONA_REPLIES_FILE.read_text(encoding="utf-8") + "1|good|en|Any pets?|Only Boris.\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(moderation_corpus, "PERSONA_FILE", persona)
+    monkeypatch.setattr(moderation_corpus, "PERSONA_REPLIES_FILE", replies)
+    return tmp_path
+
+
+def test_editing_the_persona_files_does_not_change_the_training_corpus(edited_persona):
+    live = [sample.text for sample in moderation_corpus.live_persona_rows()]
+    assert "Ivan keeps a cactus named Boris on his desk." in live
+    assert "Only Boris." in live
+    assert moderation_corpus.build_train() == moderation_corpus.read(moderation_corpus.TRAIN_FILE)
+
+
+def test_the_corpus_builder_reads_only_the_moderation_data(monkeypatch):
+    opened = []
+    real_open = Path.open  # read_text and read_bytes open through it too
+
+    def tracking_open(self, *args, **kwargs):
+        opened.append(self.resolve())
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", tracking_open)
+    moderation_corpus.build_train()
+    data_dir = moderation_corpus.CORPUS_DIR.parent.resolve()
+    assert moderation_corpus.PERSONA_SNAPSHOT_FILE.resolve() in opened
+    assert [path for path in opened if not path.is_relative_to(data_dir)] == []
+
+
+def test_refreshing_the_persona_snapshot_takes_the_edited_persona(edited_persona, monkeypatch):
+    snapshot = edited_persona / "persona_rows.tsv"
+    monkeypatch.setattr(moderation_corpus, "PERSONA_SNAPSHOT_FILE", snapshot)
+    monkeypatch.setattr(moderation_corpus, "TRAIN_FILE", edited_persona / "train.tsv")
+    call_command("build_moderation_corpus", "--refresh-persona-snapshot", stdout=io.StringIO())
+    texts = {sample.text for sample in moderation_corpus.read(snapshot)}
+    train = {sample.text for sample in moderation_corpus.read(edited_persona / "train.tsv")}
+    assert {"Ivan keeps a cactus named Boris on his desk.", "Only Boris."} <= texts & train
+
+
+def test_building_without_the_flag_leaves_the_persona_snapshot_alone(edited_persona, monkeypatch):
+    monkeypatch.setattr(moderation_corpus, "TRAIN_FILE", edited_persona / "train.tsv")
+    before = moderation_corpus.sha256(moderation_corpus.PERSONA_SNAPSHOT_FILE)
+    call_command("build_moderation_corpus", stdout=io.StringIO())
+    assert moderation_corpus.sha256(moderation_corpus.PERSONA_SNAPSHOT_FILE) == before
+    assert (edited_persona / "train.tsv").read_bytes() == moderation_corpus.TRAIN_FILE.read_bytes()
 
 
 def test_no_test_message_is_in_the_training_data():
