@@ -10,6 +10,7 @@ from asgiref.sync import sync_to_async
 from django.test import override_settings
 
 from chat import moderation
+from chat.llm.providers.fake import SLOW_END
 from chat.models import Conversation, Message, Role
 from chat.services import chat_reply
 from personality.selectors import persona_profile_live
@@ -204,7 +205,7 @@ async def test_stop_ends_generation_and_keeps_the_partial_reply(user, ivan):
         await comm.disconnect()
     reply = frames[-1]["message"]
     assert reply["stopped"] is True
-    assert "more100" not in reply["content"]
+    assert SLOW_END not in reply["content"]
     stored = await sync_to_async(Message.objects.get)(pk=reply["id"])
     assert stored.stopped and stored.content == reply["content"]
 
@@ -221,7 +222,7 @@ async def test_a_client_that_disconnects_mid_reply_still_gets_the_reply_stored(u
             break
         await asyncio.sleep(0.1)
     assert reply is not None
-    assert reply.content.endswith("more119") and not reply.stopped
+    assert reply.content.endswith(SLOW_END) and not reply.stopped
 
 
 async def test_every_socket_of_the_user_sees_the_turn_once(user, ivan):

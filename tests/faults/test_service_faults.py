@@ -14,6 +14,7 @@ import pytest
 from django.core.management import call_command
 from rest_framework_simplejwt.tokens import AccessToken
 
+from chat.llm.providers.fake import SLOW_END
 from chat.models import Message, Role
 from loadtest import client
 from loadtest.server import DaphneServer
@@ -212,7 +213,7 @@ def test_postgres_restarted_readiness_is_503_then_chat_recovers_without_restarti
     assert all(content for _, _, content in rows), rows
     for messages in by_client.values():
         assert [role for role, _ in messages] == ["user", "assistant"], rows
-    assert by_client["interrupted"][1][1].endswith(" more119")
+    assert by_client["interrupted"][1][1].endswith(SLOW_END)
 
 
 EMAIL = "restart@example.com"

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from chat.llm.providers.fake import SLOW_END
 from tests.web.conftest import OUTPUT_DIR, PASSWORD, api_token, record_metric, screenshot
 
 pytestmark = pytest.mark.browser
@@ -84,14 +85,14 @@ def test_reply_streams_token_by_token_and_stop_ends_it(pages, make_user):
     send(page, "[[slow]] tell me a long story")
     streaming = page.locator("#log .msg.assistant.streaming .bubble")
     page.wait_for_function(
-        "() => (document.querySelector('#log .msg.assistant.streaming .bubble')?.textContent || '').includes('more2')"
+        "() => (document.querySelector('#log .msg.assistant.streaming .bubble')?.textContent || '').includes('goes on')"
     )
     partial = streaming.inner_text()
-    assert "more119" not in partial, "the reply is shown while it is still being generated"
+    assert SLOW_END not in partial, "the reply is shown while it is still being generated"
     assert page.locator("#log .msg.assistant.streaming").get_attribute("aria-busy") == "true"
     page.get_by_role("button", name="Stop").click()
     reply = last_reply(page)
-    assert "more119" not in reply.inner_text()
+    assert SLOW_END not in reply.inner_text()
     assert page.locator("#stop-button").is_hidden()
     assert page.locator("#send-button").is_visible()
 

@@ -97,6 +97,13 @@ def _cited_context(messages: list[dict[str, Any]]) -> str:
     return "Ivan here. From your accounts: " + " ".join(lines) if lines else "Ivan here. I see nothing synced."
 
 
+# The [[slow]] reply's 120 words: plain prose ending in SLOW_END, so tests can tell a cut reply from a
+# whole one. (Numbered filler — "more0 … more119", "1. … 119." — is junk the output classifier can
+# misread as harm and replace: docs/QUALITY.md, known gaps.)
+SLOW_END = "and that is the end."
+SLOW_FILLER = " ".join(["and the story goes on,"] * 23) + " " + SLOW_END
+
+
 def _plan(model: str, messages: list[dict[str, Any]]) -> _Plan:
     name = model.split("/", 1)[-1]
     text = _last_user_text(messages)
@@ -114,7 +121,7 @@ def _plan(model: str, messages: list[dict[str, Any]]) -> _Plan:
     else:
         reply = f"Ivan here. You said: {text}"
     if "[[slow]]" in text:
-        reply = reply + " " + " ".join(f"more{i}" for i in range(120))
+        reply = reply + " " + SLOW_FILLER
         return _Plan(tokens=_split(reply), delay_s=SLOW_TOKEN_DELAY_S)
     if "[[die]]" in text:
         return _Plan(tokens=_split(reply), die_after=3)
