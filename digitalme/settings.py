@@ -435,6 +435,10 @@ LLM_MODEL = env.str("LLM_MODEL", default="local/smollm2")
 LLM_FALLBACK_MODELS = env.list("LLM_FALLBACK_MODELS", default=[])
 LLM_API_BASE = env.str("LLM_API_BASE", default="")
 LLM_API_KEY = env.str("LLM_API_KEY", default="")
+# The persona's admin page posts every fact, example and boundary inline (1,368 fields for Ivan since
+# his facts come in two languages); Django's default cap of 1,000 answered its save 400.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("DATA_UPLOAD_MAX_NUMBER_FIELDS", default=5000)
+
 LLM_TIMEOUT_S = env.float("LLM_TIMEOUT_S", default=60.0)
 LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=2)
 # Stream openai/... (OpenAI-compatible) and fake/... models without litellm (chat/llm/lean.py); false:

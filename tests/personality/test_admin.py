@@ -218,3 +218,16 @@ def test_proposal_queue_applies_from_the_admin(admin_client, ivan):
     proposal.refresh_from_db()
     assert proposal.status == Proposal.Status.APPLIED
     assert "I learned to bake bread in 2026." in [f.text for f in persona_profile_draft().facts]
+
+
+def test_the_whole_change_form_fits_the_upload_field_cap(admin_client, ivan, settings):
+    """A browser posts every field of the page; Ivan's (facts in two languages) has more than
+    Django's default cap of 1,000, and the save answered 400 (seen in the journey test)."""
+    import re
+
+    from django.conf import settings as django_settings
+
+    html = admin_client.get(f"/admin/personality/persona/{ivan.pk}/change/").content.decode()
+    fields = len(re.findall(r'\bname="[^"]+"', html))
+    assert fields > 1000  # the case that broke: more than Django's default
+    assert django_settings.DATA_UPLOAD_MAX_NUMBER_FIELDS >= 2 * fields
