@@ -177,5 +177,5 @@ def test_log_out_removes_the_offline_copy(pages, make_user):
     wait_for_async(
         page,
         "async () => !(await indexedDB.databases()).some((db) => db.name === 'digitalme-offline')"
-        " && !(await caches.keys()).includes('digitalme-pages')"
+        " && !(await caches.keys()).includes('digitalme-pages')",
     )
