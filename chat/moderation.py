@@ -201,9 +201,11 @@ def _classifier_verdict(text: str, direction: str = "input", *, normalised: str 
     model = moderation_model.classifier()
     # Below the lowest threshold the predicted harm decides nothing: it is only worked out above.
     configured = _configured_classifier_threshold(direction)
+    collapsed = moderation_model.collapse_repetition(text)
+    if collapsed is not text or normalised is None:  # numbered junk is read as its distinct words
+        normalised = normalise(collapsed)
     prediction = model.predict_normalised(
-        normalise(text) if normalised is None else normalised,
-        category_from=configured if configured > 0 else model.lowest_threshold(),
+        normalised, category_from=configured if configured > 0 else model.lowest_threshold()
     )
     if prediction.harmful < classifier_threshold(direction, prediction.category):
         return OK

@@ -74,7 +74,7 @@ def probability(model: moderation_model.Classifier, normalised: str) -> tuple[fl
 
 def predict(model: moderation_model.Classifier, text: str) -> moderation_model.Prediction:
     best = moderation_model.Prediction(0.0, "")
-    normalised = normalise(text)
+    normalised = normalise(moderation_model.collapse_repetition(text))
     if len(moderation_model._WORD.findall(normalised)) < moderation_model.MIN_WORDS:
         return best
     # Which windows and sentences are scored is the model's choice (`candidates`, an estimate);
