@@ -5,9 +5,10 @@ own task, so the socket keeps reading (`stop`, `ping`) while Ivan answers, and a
 does not cancel the turn: the reply is still completed and stored.
 
 Echo rule: this socket sends `message.created` / `reply.end` of its own turns itself, in order
-with its tokens; the same events also arrive through the user's group (for the user's other
-sockets and platforms), and this socket skips those whose `client_id` belongs to a turn it
-started. Other sockets of the user receive them exactly once, through the group.
+with its tokens; the same events also go to the user's group (for the user's other
+sockets and platforms) but not to this socket (the Redis layer leaves its channel out; with a
+layer that can't, this socket skips those whose `client_id` belongs to a turn it started). Other
+sockets of the user receive them exactly once, through the group.
 """
 
 from __future__ import annotations
@@ -168,6 +169,7 @@ class ChatConsumer(OutageCloseMixin, SessionRevocationMixin, AsyncJsonWebsocketC
                 on_start=on_start,
                 on_token=on_token,
                 should_stop=lambda: self.stop_requested,
+                own_channel=self.channel_name,
             )
         except ChatError as exc:
             await self._error(exc.code, exc.detail, exc.fields)

@@ -38,7 +38,7 @@ from chat.errors import EmptyMessage, InvalidInput, LLMUnavailable, MessageTooLo
 from chat.memory import memory_for_prompt, remember
 from chat.models import Conversation, Message, Platform, Role
 from chat.prompting import BuiltPrompt, build_prompt
-from chat.ratelimit import check_chat_rate
+from chat.ratelimit import count_chat_message, raise_if_limited
 from chat.selectors import message_find_by_client_id, reply_for, usable_history
 from chat.serializers import message_payload
 from digitalme import metrics, tokens
@@ -153,6 +153,22 @@ def _claim_key(user_id: int, client_id: str) -> str:
 def claim_ttl_s() -> int:
     """How long a claim outlives silence: the wait for a first token through every model, plus slack."""
     return int(settings.LLM_TIMEOUT_S * (1 + len(settings.LLM_FALLBACK_MODELS))) + 15
+
+
+async def _arate_and_claim(user_id: int, client_id: str) -> bool:
+    """Count the message in the user's rate window and take the claim on its reply, in one Redis
+    round trip (the claim rides the count's pipeline). RateLimited beyond the limit (a claim just
+    taken is given back). Without Redis, or when it fails, the claim is taken as _aclaim does."""
+    key = _claim_key(user_id, client_id)
+    hit = await count_chat_message(user_id, also=lambda pipe: pipe.set(key, 1, nx=True, ex=claim_ttl_s()))
+    claimed = bool(hit.also[0]) if hit.also is not None else await _aclaim(user_id, client_id)
+    try:
+        raise_if_limited(hit)
+    except BaseException:
+        if claimed:
+            await _arelease(user_id, client_id)
+        raise
+    return claimed
 
 
 async def _aclaim(user_id: int, client_id: str) -> bool:
@@ -332,7 +348,7 @@ def _begin_new_turn(
 
 
 def _build(*, user, text: str, begun: _Begun, model: str) -> BuiltPrompt:
-    """The read hop: the live persona (cached per version), history, memory, context; then the prompt.
+    """The first hop's reads: the live persona (cached per version), history, memory, context; then the prompt.
     History messages bring their stored token counts (counted again only under another tokenizer)."""
     tokenizer = tokens.tokenizer_of(model)
     lines = rows.history_lines(conversation_id=begun.conversation.pk, before_id=begun.user_message.pk)
@@ -348,6 +364,42 @@ def _build(*, user, text: str, begun: _Begun, model: str) -> BuiltPrompt:
         context=context_for(user, text),
         model=model,
     )
+
+
+def _begin_and_build(
+    *,
+    user,
+    text: str,
+    platform: str,
+    conversation: Conversation | None,
+    conversation_id: Any,
+    client_id: str,
+    claimed: bool,
+    model: str,
+) -> tuple[_Begun, BuiltPrompt | None, Exception | None]:
+    """The turn's first hop: `_begin_turn`'s writes, then (when the model is to be asked) `_build`'s
+    reads on the same thread and pooled connection — one thread hop and one pool checkout fewer.
+
+    A failing read is handed back, not raised, with the empty reply row already removed: the caller
+    announces the stored user message first (message.created, on_start), as when the read was a
+    hop of its own, then raises it."""
+    begun = _begin_turn(
+        user=user,
+        text=text,
+        platform=platform,
+        conversation=conversation,
+        conversation_id=conversation_id,
+        client_id=client_id,
+        claimed=claimed,
+    )
+    if begun.blocked or begun.replayed:
+        return begun, None, None
+    try:
+        # The stored message is what the model reads: it is the text moderation saw.
+        return begun, _build(user=user, text=begun.user_message.content, begun=begun, model=model), None
+    except Exception as exc:  # noqa: BLE001 - raised by the caller, after it announced the stored message
+        _abandon_reply(begun)
+        return begun, None, exc
 
 
 def _touch(conversation: Conversation, *, first_text: str) -> None:
@@ -427,6 +479,7 @@ async def achat_reply(
     on_token: TokenCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
     on_start: StartCallback | None = None,
+    own_channel: str | None = None,
 ) -> TurnResult:
     """Answer `text` from `user` as Ivan and store both messages.
 
@@ -436,20 +489,23 @@ async def achat_reply(
     announces; `user_payload` is the user message as API.md's object, built once);
     `on_token(delta)` runs per streamed piece; `should_stop()` is polled between pieces and ends
     generation early (the partial reply is stored, `stopped`). A failing callback (the caller went
-    away) never stops the reply from being completed and stored. Raises EmptyMessage,
+    away) never stops the reply from being completed and stored. `own_channel`: the channel-layer
+    name of the socket that sent the message (it shows the turn from the callbacks), left out of the
+    pushes to the user's sockets. Raises EmptyMessage,
     MessageTooLong, RateLimited, NotFound, LLMUnavailable (user message kept).
 
-    Database work: two writing hops and one reading hop on the bounded pool (digitalme/db.py); pushes
-    to the user's other sockets go from here, after the hop's commit.
+    Database work: two hops on the bounded pool (digitalme/db.py), one before the stream (write the
+    user's message and the empty reply, then read what the prompt needs) and one after (write the
+    reply); pushes to the user's other sockets go from here, after the hop's commit.
     """
     text = _validate_text(text)
-    await check_chat_rate(user.pk)
     client_id = (client_id or "").strip()[:64] or uuid.uuid4().hex
     _check_storable(client_id, "client_id")
-    # One writer per client_id's reply (see claim_ttl_s), released when the turn ends.
-    claimed = await _aclaim(user.pk, client_id)
+    # The rate window, and one writer per client_id's reply (see claim_ttl_s), released when the turn ends.
+    claimed = await _arate_and_claim(user.pk, client_id)
+    model = llm.current_model()
     try:
-        begun = await db_async(_begin_turn)(
+        begun, prompt, build_error = await db_async(_begin_and_build)(
             user=user,
             text=text,
             platform=platform,
@@ -457,6 +513,7 @@ async def achat_reply(
             conversation_id=conversation_id,
             client_id=client_id,
             claimed=claimed,
+            model=model,
         )
     except BaseException:
         if claimed:
@@ -465,12 +522,16 @@ async def achat_reply(
     if claimed and (begun.replayed or begun.blocked):  # nothing more to write
         await _arelease(user.pk, client_id)
     if not begun.replayed:
-        await apush_to_user(user.pk, {"type": "message.created", "message": begun.user_payload})
+        await apush_to_user(
+            user.pk, {"type": "message.created", "message": begun.user_payload}, exclude_channel=own_channel
+        )
     caller = _Caller(on_token)
     await caller.call(on_start, begun.user_message, begun.reply, begun.user_payload)
     if begun.blocked or begun.replayed:
         if begun.blocked:
-            await apush_to_user(user.pk, {"type": "reply.end", "message": begun.reply_payload})
+            await apush_to_user(
+                user.pk, {"type": "reply.end", "message": begun.reply_payload}, exclude_channel=own_channel
+            )
             metrics.record_chat_turn(platform=platform, outcome="blocked")
         await caller.token(begun.reply.content)
         return TurnResult(
@@ -484,23 +545,36 @@ async def achat_reply(
         )
 
     try:
-        return await _write_reply(user=user, begun=begun, platform=platform, caller=caller, should_stop=should_stop)
+        if build_error is not None:
+            raise build_error
+        assert prompt is not None  # built whenever the turn was neither blocked nor replayed
+        return await _write_reply(
+            user=user,
+            begun=begun,
+            prompt=prompt,
+            model=model,
+            platform=platform,
+            caller=caller,
+            should_stop=should_stop,
+            own_channel=own_channel,
+        )
     finally:
         await _arelease(user.pk, client_id)
 
 
 async def _write_reply(
-    *, user, begun: _Begun, platform: str, caller: _Caller, should_stop: Callable[[], bool] | None
+    *,
+    user,
+    begun: _Begun,
+    prompt: BuiltPrompt,
+    model: str,
+    platform: str,
+    caller: _Caller,
+    should_stop: Callable[[], bool] | None,
+    own_channel: str | None,
 ) -> TurnResult:
     """Generate, check and store the reply of a claimed turn."""
-    # The stored message is what the model reads: it is the text moderation saw.
     text = begun.user_message.content
-    model = llm.current_model()
-    try:
-        prompt = await db_async(_build)(user=user, text=text, begun=begun, model=model)
-    except Exception:
-        await db_async(_abandon_reply)(begun)
-        raise
     guard = _OutputGuard(user_id=user.pk, system_prompt=prompt.composed.system)
     # The full quality gate (the bundled model) may replace the reply: nothing is shown before it passed.
     hold = gate_mode(model) == "full"
@@ -557,7 +631,7 @@ async def _write_reply(
     reply, reply_payload = await db_async(_finish_turn)(
         user=user, begun=begun, result=result, prompt=prompt, cut_verdict=guard.verdict, quality=quality
     )
-    await apush_to_user(user.pk, {"type": "reply.end", "message": reply_payload})
+    await apush_to_user(user.pk, {"type": "reply.end", "message": reply_payload}, exclude_channel=own_channel)
     if hold:
         await caller.token(reply.content)
     outcome = "cut" if guard.verdict is not None else ("stopped" if result.stopped else "ok")

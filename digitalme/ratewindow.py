@@ -2,10 +2,11 @@
 
 A window is `int(now // window_s)`; a key carries the window's number, so a count starts at 0 in
 each window and its key expires a second after the window ends. The chat's per-user limit counts
-with one pipelined round trip on a shared async Redis connection (`acount_hit`); sync callers
-(Telegram's per-chat limit, run in the worker) count in the cache (`count_hit`: the same INCR +
-EXPIRE NX in one round trip on the process's shared pool), which fails open when Redis is down
-(digitalme/cache.py); `acount_hit` fails open the same way (the hit counts as the
+with one pipelined round trip on a shared async Redis connection (`acount_hit`, which can carry a
+caller's own commands in the same round trip); sync callers (Telegram's per-chat limit, run in the
+worker) count in the cache (`count_hit`: the same INCR + EXPIRE NX in one round trip on the
+process's shared pool), which fails open when Redis is down (digitalme/cache.py); `acount_hit`
+fails open the same way (the hit counts as the
 window's first, with the cache's warning and metric). Without Redis (`make run` on SQLite) both count in the
 local cache — one process, nothing to share.
 """
@@ -13,7 +14,9 @@ local cache — one process, nothing to share.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache, caches
@@ -27,6 +30,9 @@ from digitalme.redis_pools import async_redis
 class Hit:
     count: int  # hits in the current window, this one included
     retry_after_s: int  # seconds until the window ends
+    # acount_hit's `also`: its commands' results, in order; None when they did not run on Redis
+    # (no Redis configured, or it failed: the caller falls back as it would without Redis)
+    also: list[Any] | None = None
 
 
 def window_slot(window_s: int, now: float | None = None) -> tuple[int, int]:
@@ -54,8 +60,13 @@ def count_hit(prefix: str, window_s: int, *, now: float | None = None) -> Hit:
     return Hit(_cache_hit(f"{prefix}:{slot}", window_s), retry_after)
 
 
-async def acount_hit(prefix: str, window_s: int, *, now: float | None = None) -> Hit:
-    """The same count from the event loop: INCR + EXPIRE NX in one Redis round trip."""
+async def acount_hit(
+    prefix: str, window_s: int, *, now: float | None = None, also: Callable[[Any], object] | None = None
+) -> Hit:
+    """The same count from the event loop: INCR + EXPIRE NX in one Redis round trip.
+
+    `also(pipeline)` may queue more commands for that same round trip (the chat turn takes its
+    reply's claim with the count): their results come back in `Hit.also`."""
     slot, retry_after = window_slot(window_s, now)
     key = f"{prefix}:{slot}"
     if not settings.REDIS_URL:
@@ -63,9 +74,11 @@ async def acount_hit(prefix: str, window_s: int, *, now: float | None = None) ->
     pipe = async_redis().pipeline(transaction=False)
     pipe.incr(key)
     pipe.expire(key, window_s + 1, nx=True)
+    if also is not None:
+        also(pipe)
     try:
-        count, _ = await pipe.execute()
+        count, _, *extra = await pipe.execute()
     except (RedisError, OSError) as exc:  # an outage degrades the limit, not the chat
         fail_open("rate_window", exc)
         return Hit(1, retry_after)
-    return Hit(int(count), retry_after)
+    return Hit(int(count), retry_after, extra if also is not None else None)

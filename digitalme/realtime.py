@@ -86,12 +86,15 @@ def _send(group: str, event: dict[str, Any]) -> None:
         logger.exception("push to group failed", extra={"group": group, "event_type": event.get("type")})
 
 
-async def _asend(group: str, event: dict[str, Any]) -> None:
+async def _asend(group: str, event: dict[str, Any], *, exclude_channel: str | None = None) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        await layer.group_send(group, {"type": "push.event", "event": event})
+        if exclude_channel is not None and getattr(layer, "sends_to_group_except", False):
+            await layer.group_send(group, {"type": "push.event", "event": event}, exclude=exclude_channel)
+        else:  # a layer that can't leave a channel out: the consumer skips its own echoes itself
+            await layer.group_send(group, {"type": "push.event", "event": event})
     except Exception:
         logger.exception("push to group failed", extra={"group": group, "event_type": event.get("type")})
 
@@ -111,9 +114,10 @@ def push_to_persona_watchers(slug: str, event: dict[str, Any]) -> None:
     transaction.on_commit(lambda: _send(persona_group(slug), event))
 
 
-async def apush_to_user(user_id: int, event: dict[str, Any]) -> None:
-    """Async variant for code outside a transaction (the event's data is already committed)."""
-    await _asend(user_group(user_id), event)
+async def apush_to_user(user_id: int, event: dict[str, Any], *, exclude_channel: str | None = None) -> None:
+    """Async variant for code outside a transaction (the event's data is already committed).
+    `exclude_channel`: the socket that sends the event itself (a chat turn's own socket) is left out."""
+    await _asend(user_group(user_id), event, exclude_channel=exclude_channel)
     if _listened(event):  # a chat turn pushes two events; the listeners may want neither
         await sync_to_async(_notify_listeners, thread_sensitive=False)(user_id, event)
 

@@ -3,14 +3,21 @@ durations (the timing lives in `make bench`, docs/QUALITY.md)."""
 
 from __future__ import annotations
 
+import re
+
 import asgiref.sync
 import pytest
+from asgiref.sync import sync_to_async
 from django.db.backends.signals import connection_created
+from redis.asyncio.connection import AbstractConnection
 
 import chat.turn
+from chat.consumers import ChatConsumer
 from chat.models import Message, Platform
 from chat.services import chat_reply
 from digitalme import tokens
+from personality.errors import PersonaNotPublishedError
+from tests.chat.conftest import communicator, receive_until, session_cookie_header
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -54,6 +61,27 @@ def hops(monkeypatch):
 
 
 @pytest.fixture
+def redis_round_trips(monkeypatch):
+    """The first command of every round trip to Redis (a pipeline is one), from any client of the
+    process — the layer's blocking receive (BZPOPMIN) aside: it waits, it does not work per turn;
+    and a new connection's handshake (here every sync turn runs on a new event loop, so it opens
+    its connections; a server's process opens them once)."""
+    sent: list[str] = []
+    real = AbstractConnection.send_packed_command
+
+    async def counting(self, command, check_health=True):
+        packed = command if isinstance(command, bytes | str) else b"".join(command)
+        packed = packed.encode() if isinstance(packed, str) else packed
+        name = re.match(rb"\*\d+\r\n\$\d+\r\n(\w+)", packed)
+        if name is not None and name.group(1).upper() not in {b"BZPOPMIN", b"HELLO", b"CLIENT", b"SELECT", b"AUTH"}:
+            sent.append(name.group(1).upper().decode())
+        return await real(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
+    return sent
+
+
+@pytest.fixture
 def started(user, ivan):
     """A conversation with one exchange: the next turn is the steady state (persona cached, conversation exists)."""
     return chat_reply(user=user, text="Hi, I am back", platform=Platform.WEB)
@@ -77,24 +105,25 @@ def encoded(monkeypatch):
     return seen
 
 
-def test_a_steady_state_turn_makes_two_writing_hops_and_one_reading_hop(user, started, hops):
+def test_a_steady_state_turn_makes_one_hop_before_the_stream_and_one_after(user, started, hops):
     chat_reply(user=user, text="What are you working on?", platform=Platform.WEB, conversation=started.conversation)
 
-    assert hops == ["_begin_turn", "_build", "_finish_turn"]
+    # before: store the message and the empty reply, then read the prompt's data; after: the reply
+    assert hops == ["_begin_and_build", "_finish_turn"]
 
 
 def test_a_steady_state_turn_runs_at_most_nine_sql_statements(user, started, statements):
     chat_reply(user=user, text="What are you working on?", platform=Platform.WEB, conversation=started.conversation)
 
-    # begin: client-id lookup + one INSERT of both rows; read: live version, history, memory (summary
-    # and facts), integrations' enabled kinds; finish: the reply, the conversation, the summary check.
+    # first hop: client-id lookup + one INSERT of both rows, then the live version, history, memory
+    # (summary and facts), integrations' enabled kinds; finish: the reply, the conversation, the summary check.
     assert len(statements) <= 9, "\n".join(statements)
 
 
 def test_a_turn_by_conversation_id_looks_it_up_in_the_first_hop(user, started, statements, hops):
     chat_reply(user=user, text="And then?", platform=Platform.WEB, conversation_id=started.conversation.pk)
 
-    assert hops == ["_begin_turn", "_build", "_finish_turn"]
+    assert hops == ["_begin_and_build", "_finish_turn"]
     assert len(statements) <= 9, "\n".join(statements)  # the conversation comes with the client-id lookup
 
 
@@ -146,3 +175,46 @@ def test_history_is_budgeted_from_the_stored_counts_after_a_restart(user, starte
 
     assert "Tell me more about chess" in counted
     assert earlier & set(counted) == set()
+
+
+def test_a_turn_counts_its_rate_window_and_takes_its_claim_in_one_redis_round_trip(user, started, redis_round_trips):
+    chat_reply(user=user, text="What are you working on?", platform=Platform.WEB, conversation=started.conversation)
+
+    # the rate window with the reply's claim (one pipeline), the claim's release; then each of the
+    # two pushes (message.created, reply.end) to the user's group: its members, and the send to them
+    # (the sockets of this user: none here, so no send)
+    assert redis_round_trips == ["INCRBY", "ZREMRANGEBYSCORE", "ZREMRANGEBYSCORE", "DEL"]
+
+
+async def test_a_sockets_own_turn_is_not_sent_back_to_it_through_the_group(user, ivan, monkeypatch, redis_round_trips):
+    echoed: list[dict] = []
+    real_push_event = ChatConsumer.push_event
+
+    async def recording(self, event):
+        echoed.append(event)
+        await real_push_event(self, event)
+
+    monkeypatch.setattr(ChatConsumer, "push_event", recording)
+    comm = communicator(await sync_to_async(session_cookie_header)(user))
+    await comm.connect()
+    try:
+        await receive_until(comm, "ready")
+        redis_round_trips.clear()
+        await comm.send_json_to({"type": "message", "content": "only one tab open", "client_id": "solo-1"})
+        frames = await receive_until(comm, "reply.end")
+    finally:
+        await comm.disconnect()
+
+    assert [f["type"] for f in frames if f["type"] != "reply.token"] == ["message.created", "reply.start", "reply.end"]
+    assert echoed == []  # the user's group had no other socket: nothing came back to this one
+    # per push one round trip (the group's members); no send, no message for this socket's receive loop
+    assert redis_round_trips.count("EVAL") == 0, redis_round_trips
+
+
+def test_a_turn_whose_prompt_cannot_be_read_keeps_the_message_and_leaves_no_empty_reply(user):
+    # no persona published (no `ivan` fixture): the first hop stores the message, then its read fails
+    with pytest.raises(PersonaNotPublishedError):
+        chat_reply(user=user, text="Is anyone there?", platform=Platform.WEB, client_id="lonely-1")
+
+    stored = list(Message.objects.filter(conversation__user=user).values_list("role", "content", "client_id"))
+    assert stored == [("user", "Is anyone there?", "lonely-1")]

@@ -366,6 +366,21 @@ def make_user(orm) -> Callable[..., str]:
     return make
 
 
+def wait_for_async(page: Any, expression: str, arg: Any = None, timeout_s: float = 10) -> Any:
+    """Poll an async page function until it returns something truthy; that value is returned.
+
+    page.wait_for_function can't do this: its predicate is sync by design, so a returned promise
+    counts as truthy at once (microsoft/playwright#29132) and the wait checks nothing.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = page.evaluate(expression, arg)
+        if value or time.monotonic() > deadline:
+            assert value, f"still false after {timeout_s:g} s: {expression}"
+            return value
+        page.wait_for_timeout(100)
+
+
 def screenshot(page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     width = page.viewport_size["width"]

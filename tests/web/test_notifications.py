@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.fakes.push_service import FakePushService
-from tests.web.conftest import api_token, screenshot
+from tests.web.conftest import api_token, screenshot, wait_for_async
 
 pytestmark = pytest.mark.browser
 
@@ -75,10 +75,11 @@ def test_a_reply_while_the_tab_is_hidden_becomes_a_system_notification(pages, ma
         "tag": f"conversation-{conversation}",
         "url": f"/chat/{conversation}/",
     }
-    page.wait_for_function(
+    wait_for_async(
+        page,
         f"""(want) => ({NOTIFICATIONS})().then((list) => list.length === 1
             && Object.entries(want).every(([key, value]) => list[0][key] === value))""",
-        arg=expected,
+        expected,
     )
 
 
@@ -203,6 +204,5 @@ def test_a_web_push_message_is_shown_by_the_service_worker(pages, make_user):
         {"origin": page.evaluate("location.origin"), "registrationId": registrations[0], "data": json.dumps(payload)},
     )
 
-    page.wait_for_function(f"() => ({NOTIFICATIONS})().then((list) => list.length === 1)")
-    [shown] = page.evaluate(NOTIFICATIONS)
+    [shown] = wait_for_async(page, f"() => ({NOTIFICATIONS})().then((list) => list.length === 1 && list)")
     assert shown == {"title": payload["title"], "body": payload["body"], "tag": payload["tag"], "url": payload["url"]}

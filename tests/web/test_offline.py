@@ -12,7 +12,7 @@ import re
 import httpx
 import pytest
 
-from tests.web.conftest import api_token, screenshot
+from tests.web.conftest import api_token, screenshot, wait_for_async
 
 pytestmark = pytest.mark.browser
 
@@ -68,7 +68,7 @@ def chat_once(pages, email: str, text: str):
     page.reload()
     page.wait_for_selector("#conn[data-state=online]")
     page.wait_for_selector(REPLY)
-    page.wait_for_function(f"() => ({STORED_MESSAGES})({conversation}).then((list) => list.length >= 2)")
+    wait_for_async(page, f"() => ({STORED_MESSAGES})({conversation}).then((list) => list.length >= 2)")
     return page, conversation
 
 
@@ -122,7 +122,7 @@ def test_a_message_typed_offline_is_queued_and_sent_once_on_reconnect(pages, mak
         "() => [...document.querySelectorAll('#log .msg.assistant')].some((m) => m.textContent.includes('You said: written in a tunnel'))",
         timeout=30000,
     )
-    page.wait_for_function(f"() => ({OUTBOX})().then((list) => list.length === 0)")
+    wait_for_async(page, f"() => ({OUTBOX})().then((list) => list.length === 0)")
     page.reload()
     page.wait_for_selector(REPLY)
     assert messages_of(live_server_url, email).count("written in a tunnel") == 1
@@ -160,7 +160,7 @@ def test_a_damaged_offline_store_is_cleared_and_said_so(pages, make_user):
     note.wait_for()
     assert "was damaged and has been cleared" in note.inner_text()
     page.wait_for_selector(REPLY)
-    page.wait_for_function(f"() => ({STORED_MESSAGES})({conversation}).then((list) => list.length >= 2)")
+    wait_for_async(page, f"() => ({STORED_MESSAGES})({conversation}).then((list) => list.length >= 2)")
     send(page, "after the damage")
     page.wait_for_function(
         "() => [...document.querySelectorAll('#log .msg.assistant')].some((m) => m.textContent.includes('after the damage'))"
@@ -174,7 +174,8 @@ def test_log_out_removes_the_offline_copy(pages, make_user):
     page.get_by_role("button", name="Log out").click()
     page.wait_for_selector("body[data-user='']")
 
-    page.wait_for_function(
+    wait_for_async(
+        page,
         "async () => !(await indexedDB.databases()).some((db) => db.name === 'digitalme-offline')"
-        " && !(await caches.keys()).includes('digitalme-pages')"
+        " && !(await caches.keys()).includes('digitalme-pages')",
     )
