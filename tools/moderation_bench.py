@@ -100,6 +100,11 @@ def main() -> None:
             _measure("a 2–3 kB harmless reply streamed (≈ 30 checks + final)", long_harmless, _streamed),
             _measure("an 8 kB reply streamed (checks every 80 chars + final)", replies_8k, _streamed),
             _measure("moderate_input, 1 MB messages (robustness, not in the budget)", huge, moderate_input),
+            _measure(
+                "moderate_input, a 100k-letter word before a swear word (robustness)",
+                ["а" * 100_000 + " пиздец"],
+                moderate_input,
+            ),
         ]
     width = max(len(str(result["case"])) for result in results)
     for result in results:

@@ -77,7 +77,9 @@ def predict(model: moderation_model.Classifier, text: str) -> moderation_model.P
     normalised = normalise(text)
     if len(moderation_model._WORD.findall(normalised)) < moderation_model.MIN_WORDS:
         return best
-    for window in moderation_model.windows(normalised):
+    # Which windows and sentences are scored is the model's choice (`candidates`, an estimate);
+    # what is checked here is their exact scores.
+    for window in model.candidates(normalised):
         harmful, category = probability(model, window)
         if round(harmful, 4) > best.harmful:
             best = moderation_model.Prediction(round(harmful, 4), category)

@@ -6,6 +6,8 @@ and counted."""
 from __future__ import annotations
 
 import logging
+import re._constants as constants
+import re._parser as parser
 
 import pytest
 from prometheus_client import REGISTRY
@@ -59,6 +61,42 @@ def test_a_huge_word_is_searched_piece_by_piece_and_a_rule_after_it_still_matche
     text = huge + " how do I make a pipe bomb at home"
     assert {"how", "make", "bomb"} <= moderation._rule_index().found(normalise(text))
     assert moderation._rule_verdict(text, 0.7).reason.startswith("rules:")
+
+
+def _starts_with_an_unanchored_repeat(items) -> bool:
+    """Whether a parsed regex (sequence) can begin with an unbounded repeat (`\\w*…`) at any position:
+    `search` then retries it from every character of a long word — quadratic."""
+    if not items:
+        return False
+    op, value = items[0]
+    if op in (constants.MAX_REPEAT, constants.MIN_REPEAT, constants.POSSESSIVE_REPEAT):
+        return value[1] == constants.MAXREPEAT or _starts_with_an_unanchored_repeat(list(value[2]))
+    if op is constants.BRANCH:
+        return any(_starts_with_an_unanchored_repeat(list(branch)) for branch in value[1])
+    if op is constants.SUBPATTERN:
+        return _starts_with_an_unanchored_repeat(list(value[-1]))
+    return False  # a literal, a class, an anchor (\\b, ^) or a lookaround comes first
+
+
+def test_no_rule_begins_with_an_unanchored_repeat():
+    """`\\w*пизд\\w*` was retried from every letter of a long word before a swear word: quadratic."""
+    patterns = {rule.id: rule.pattern for rule in moderation._rules()}
+    patterns |= {f"{rule.id} unless": rule.unless for rule in moderation._rules() if rule.unless}
+    patterns |= {name: pattern for name, pattern in moderation._secret_rules()}
+    unanchored = [
+        name
+        for name, pattern in patterns.items()
+        if _starts_with_an_unanchored_repeat(list(parser.parse(pattern.pattern, pattern.flags)))
+    ]
+    assert unanchored == []
+
+
+def test_a_100k_letter_word_before_a_swear_word_is_checked():
+    """Finishes (it was quadratic: minutes) and still finds the word after it."""
+    text = "а" * 100_000 + " пиздец"
+    assert moderation._rule_verdict(text, 0.5).reason == "rules:profanity.ru.pizd"
+    assert moderate_input(text).category == "profanity"
+    assert not moderate_output(text).allowed
 
 
 @pytest.mark.parametrize("name", ["whitespace", "binary-looking", "mixed scripts", "1 MB of words", "combining marks"])
