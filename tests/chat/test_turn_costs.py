@@ -235,3 +235,28 @@ def test_a_steady_state_turn_takes_a_thread_hop_only_for_its_database_work(user,
 
     # the cheap quality gate runs in the finishing hop; a reply this short gets no streamed output check
     assert hopped == ["_begin_and_build", "_finish_turn"]
+
+
+async def test_a_socket_turn_takes_no_hop_to_the_single_thread_sensitive_thread(user, ivan, monkeypatch):
+    comm = communicator(await sync_to_async(session_cookie_header)(user))
+    await comm.connect()
+    sensitive: list[str] = []
+    real_init = asgiref.sync.SyncToAsync.__init__
+
+    def recording_init(self, func, thread_sensitive=True, *args, **kwargs):
+        if thread_sensitive:
+            sensitive.append(getattr(func, "__qualname__", repr(func)))
+        real_init(self, func, thread_sensitive, *args, **kwargs)
+
+    try:
+        await receive_until(comm, "ready")
+        monkeypatch.setattr(asgiref.sync.SyncToAsync, "__init__", recording_init)
+        await comm.send_json_to({"type": "message", "content": "hello there", "client_id": "frame-1"})
+        await comm.send_json_to({"type": "ping"})
+        await receive_until(comm, "reply.end")
+        during_the_turn = list(sensitive)  # (a disconnect closes old connections there once, per socket)
+    finally:
+        await comm.disconnect()
+
+    # Channels' dispatch closed old connections on that one thread before every frame it handled
+    assert during_the_turn == []
