@@ -27,6 +27,7 @@ from chat.background import spawn
 from chat.errors import ChatError
 from chat.serializers import message_payload
 from chat.services import achat_reply
+from digitalme.db import PooledDatabaseConsumerMixin
 from digitalme.errors import DATABASE_DOWN_ERRORS, error_frame
 from digitalme.parsers import loads_or_none
 from digitalme.realtime import OutageCloseMixin, persona_group, user_group
@@ -44,7 +45,7 @@ def _user_payload(user) -> dict[str, Any]:
     return {"id": user.pk, "email": user.email, "display_name": user.display_name, "language": user.language}
 
 
-class ChatConsumer(OutageCloseMixin, SessionRevocationMixin, AsyncJsonWebsocketConsumer):
+class ChatConsumer(OutageCloseMixin, SessionRevocationMixin, PooledDatabaseConsumerMixin, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.user = None
         self.groups_joined: list[str] = []
