@@ -51,7 +51,9 @@ class ChatConsumer(OutageCloseMixin, SessionRevocationMixin, PooledDatabaseConsu
         self.groups_joined: list[str] = []
         self.turn: asyncio.Task | None = None
         self.stop_requested = False
-        self.own_client_ids: deque[str] = deque(maxlen=OWN_CLIENT_IDS_KEPT)
+        # Made at the socket's first message: most open sockets (other tabs) never send one, and an
+        # empty deque is ≈ 0.6 KB (docs/QUALITY.md, memory of a web process).
+        self.own_client_ids: deque[str] | None = None
         self.auth_timer: asyncio.Task | None = None
         await self.accept()
         scope_user = self.scope.get("user")
@@ -144,6 +146,8 @@ class ChatConsumer(OutageCloseMixin, SessionRevocationMixin, PooledDatabaseConsu
             return
         raw_client_id = content.get("client_id")
         client_id = str(raw_client_id)[:64] if raw_client_id else uuid.uuid4().hex
+        if self.own_client_ids is None:
+            self.own_client_ids = deque(maxlen=OWN_CLIENT_IDS_KEPT)
         self.own_client_ids.append(client_id)
         self.stop_requested = False
         # The conversation (if any) is looked up in the turn's first database hop: NotFound → error frame.
@@ -194,7 +198,7 @@ class ChatConsumer(OutageCloseMixin, SessionRevocationMixin, PooledDatabaseConsu
         frame = event.get("event") or {}
         if frame.get("type") in {"message.created", "reply.end"}:
             client_id = (frame.get("message") or {}).get("client_id")
-            if client_id and client_id in self.own_client_ids:
+            if client_id and self.own_client_ids is not None and client_id in self.own_client_ids:
                 return  # this socket started that turn and has sent the frame itself
         await self.send_json(frame)
 
