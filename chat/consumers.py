@@ -27,6 +27,7 @@ from chat.background import spawn
 from chat.errors import ChatError
 from chat.serializers import message_payload
 from chat.services import achat_reply
+from digitalme.db import PooledDatabaseConsumerMixin
 from digitalme.errors import DATABASE_DOWN_ERRORS, error_frame
 from digitalme.parsers import loads_or_none
 from digitalme.realtime import OutageCloseMixin, persona_group, user_group
@@ -44,13 +45,15 @@ def _user_payload(user) -> dict[str, Any]:
     return {"id": user.pk, "email": user.email, "display_name": user.display_name, "language": user.language}
 
 
-class ChatConsumer(OutageCloseMixin, SessionRevocationMixin, AsyncJsonWebsocketConsumer):
+class ChatConsumer(OutageCloseMixin, SessionRevocationMixin, PooledDatabaseConsumerMixin, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.user = None
         self.groups_joined: list[str] = []
         self.turn: asyncio.Task | None = None
         self.stop_requested = False
-        self.own_client_ids: deque[str] = deque(maxlen=OWN_CLIENT_IDS_KEPT)
+        # Made at the socket's first message: most open sockets (other tabs) never send one, and an
+        # empty deque is ≈ 0.6 KB (docs/QUALITY.md, memory of a web process).
+        self.own_client_ids: deque[str] | None = None
         self.auth_timer: asyncio.Task | None = None
         await self.accept()
         scope_user = self.scope.get("user")
@@ -143,6 +146,8 @@ class ChatConsumer(OutageCloseMixin, SessionRevocationMixin, AsyncJsonWebsocketC
             return
         raw_client_id = content.get("client_id")
         client_id = str(raw_client_id)[:64] if raw_client_id else uuid.uuid4().hex
+        if self.own_client_ids is None:
+            self.own_client_ids = deque(maxlen=OWN_CLIENT_IDS_KEPT)
         self.own_client_ids.append(client_id)
         self.stop_requested = False
         # The conversation (if any) is looked up in the turn's first database hop: NotFound → error frame.
@@ -193,7 +198,7 @@ class ChatConsumer(OutageCloseMixin, SessionRevocationMixin, AsyncJsonWebsocketC
         frame = event.get("event") or {}
         if frame.get("type") in {"message.created", "reply.end"}:
             client_id = (frame.get("message") or {}).get("client_id")
-            if client_id and client_id in self.own_client_ids:
+            if client_id and self.own_client_ids is not None and client_id in self.own_client_ids:
                 return  # this socket started that turn and has sent the frame itself
         await self.send_json(frame)
 

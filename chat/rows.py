@@ -5,22 +5,19 @@ instantiating its rows cost more CPU than the database spent answering (docs/QUA
 turn at the floor"). Here each is written once, values always passed as parameters (never
 formatted into the text), rows read as tuples. Everything else keeps using the ORM.
 
-The statements run on PostgreSQL (production, tests) and on SQLite (`make run`'s embedded
-default): where the two dialects differ (a JSON parameter's type, reading a JSON key) the text is
-chosen by the connection's vendor, and datetimes go through the backend's own adapters/converters
-as the ORM's do.
+The statements run on PostgreSQL and on SQLite: the dialect rule is digitalme/rawsql.py's.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from django.db import DatabaseError, connection
-from django.utils import timezone
 
 from chat.models import Conversation, Message
+from digitalme.rawsql import aware, in_dialect
 
 BIGINT_MAX = 2**63 - 1
 
@@ -77,27 +74,15 @@ WHERE c.user_id = %s AND m.content <> ''
 """
 
 
-# What differs between the two dialects: a JSON parameter's type, and "moderation refused it".
-_DIALECT = {
-    "postgresql": {"json": "%s::jsonb", "refused": "moderation -> 'allowed' = 'false'::jsonb"},
-    "sqlite": {"json": "%s", "refused": "json_type(moderation, '$.allowed') = 'false'"},
+# "Moderation refused it", read from a message's JSON in each dialect.
+_REFUSED = {
+    "postgresql": "moderation -> 'allowed' = 'false'::jsonb",
+    "sqlite": "json_type(moderation, '$.allowed') = 'false'",
 }
-_statements: dict[tuple[str, str], str] = {}
 
 
 def _sql(template: str) -> str:
-    """`template` in the connection's dialect (formatted once per vendor; values stay parameters)."""
-    key = (connection.vendor, template)
-    if key not in _statements:
-        _statements[key] = template.format(**_DIALECT[connection.vendor])
-    return _statements[key]
-
-
-def _aware(value: Any) -> Any:
-    """A datetime read by hand as the ORM would give it: SQLite's converter returns naive UTC."""
-    if isinstance(value, datetime) and timezone.is_naive(value):
-        return timezone.make_aware(value, UTC)
-    return value
+    return in_dialect(template, refused=_REFUSED)
 
 
 class HistoryLine(NamedTuple):
@@ -134,8 +119,8 @@ def turn_lookup(*, user_id: int, client_id: str, conversation_id: int | None) ->
         persona=persona,
         title=title,
         platform=platform,
-        created=_aware(created),
-        updated=_aware(updated),
+        created=aware(created),
+        updated=aware(updated),
     )
     conversation._state.adding = False
     conversation._state.db = connection.alias

@@ -52,6 +52,7 @@ from personality.evaluation.gate import (
     agate_reply,
     agrounded_before_reply,
     agrounded_without_reply,
+    cheap_gate_reply,
     gate_mode,
 )
 from personality.profile import PersonaProfile
@@ -144,6 +145,9 @@ class _Begun:
 # A reply being written holds a claim in the shared cache, kept alive while tokens arrive, so a
 # client_id sent again meanwhile (a retry, another socket, a duplicate racing in) gets `in_progress`
 # instead of a second reply; a claim whose process died runs out and the next try writes the reply.
+# A reply stored with its text keeps the claim until it runs out: a retry of its client_id is
+# answered from the stored turn (replayed) whether or not the claim is held, so giving it back
+# would be a Redis round trip per turn for nothing.
 
 
 def _claim_key(user_id: int, client_id: str) -> str:
@@ -428,10 +432,20 @@ def _finish_turn(
     prompt: BuiltPrompt,
     cut_verdict: moderation.Verdict | None,
     quality: GateOutcome | None = None,
+    cheap_gate: bool = False,
 ) -> tuple[Message, dict[str, Any]]:
-    """Write hop 2: fill the reply row, move the conversation up, remember what the user stated."""
+    """Write hop 2: fill the reply row, move the conversation up, remember what the user stated
+    (`cheap_gate`: first the cheap quality gate's verdict on the reply, recorded on it)."""
     reply = begun.reply
     text = _clean_reply(result.text)
+    if cheap_gate:
+        quality = cheap_gate_reply(
+            reply=text,
+            user_message=begun.user_message.content,
+            profile=prompt.profile,
+            system_prompt=prompt.composed.system,
+        )
+        metrics.record_quality_gate(mode="cheap", outcome=quality.outcome, label=quality.record["label"])
     verdict = cut_verdict or moderation.moderate_output(
         text, user_id=user.pk, system_prompt=prompt.composed.system, final=True
     )
@@ -501,7 +515,7 @@ async def achat_reply(
     text = _validate_text(text)
     client_id = (client_id or "").strip()[:64] or uuid.uuid4().hex
     _check_storable(client_id, "client_id")
-    # The rate window, and one writer per client_id's reply (see claim_ttl_s), released when the turn ends.
+    # The rate window, and one writer per client_id's reply (see claim_ttl_s and the notes above _claim_key).
     claimed = await _arate_and_claim(user.pk, client_id)
     model = llm.current_model()
     try:
@@ -548,7 +562,7 @@ async def achat_reply(
         if build_error is not None:
             raise build_error
         assert prompt is not None  # built whenever the turn was neither blocked nor replayed
-        return await _write_reply(
+        turn = await _write_reply(
             user=user,
             begun=begun,
             prompt=prompt,
@@ -558,8 +572,12 @@ async def achat_reply(
             should_stop=should_stop,
             own_channel=own_channel,
         )
-    finally:
+    except BaseException:
         await _arelease(user.pk, client_id)
+        raise
+    if not turn.reply.content:  # stopped before a word: nothing for a retry to replay, let it write
+        await _arelease(user.pk, client_id)
+    return turn
 
 
 async def _write_reply(
@@ -626,10 +644,19 @@ async def _write_reply(
         await db_async(_abandon_reply)(begun)
         metrics.record_chat_turn(platform=platform, outcome="error")
         raise LLMUnavailable("Ivan could not find words this time (the model returned nothing). Try again.")
-    if quality is None and guard.verdict is None and not result.stopped:
+    gate_due = quality is None and guard.verdict is None and not result.stopped
+    # the cheap gate never changes the reply: it runs in the finishing hop, not in a thread hop of its own
+    cheap_gate = gate_due and gate_mode(result.model) == "cheap"
+    if gate_due and not cheap_gate:
         result, quality = await _quality_gate(text=text, prompt=prompt, model=model, result=result)
     reply, reply_payload = await db_async(_finish_turn)(
-        user=user, begun=begun, result=result, prompt=prompt, cut_verdict=guard.verdict, quality=quality
+        user=user,
+        begun=begun,
+        result=result,
+        prompt=prompt,
+        cut_verdict=guard.verdict,
+        quality=quality,
+        cheap_gate=cheap_gate,
     )
     await apush_to_user(user.pk, {"type": "reply.end", "message": reply_payload}, exclude_channel=own_channel)
     if hold:

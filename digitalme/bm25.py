@@ -39,6 +39,17 @@ class BM25Okapi:
         # (all documents empty: no term is indexed, every score stays 0).
         avgdl = self.avgdl or 1.0
         self._norm = [k1 * (1 - b + b * length / avgdl) for length in self.doc_len]
+        # term → (document, frequency) for the documents that have it: a query term adds to those
+        # only (elsewhere it would add exactly 0.0, which changes no sum), and "which documents share
+        # a word with the query" needs no set per document.
+        self._postings: dict[str, list[tuple[int, int]]] = {}
+        for index, frequencies in enumerate(self.doc_freqs):
+            for word, freq in frequencies.items():
+                self._postings.setdefault(word, []).append((index, freq))
+
+    def containing(self, terms: Iterable[str]) -> set[int]:
+        """The documents that have at least one of `terms`."""
+        return {index for term in set(terms) for index, _ in self._postings.get(term, ())}
 
     def scores(self, query: Sequence[str]) -> list[float]:
         totals = [0.0] * len(self.doc_freqs)
@@ -47,8 +58,7 @@ class BM25Okapi:
             idf = self.idf.get(term) or 0
             if not idf:
                 continue  # adds 0.0 to every score
-            for i, frequencies in enumerate(self.doc_freqs):
-                freq = frequencies.get(term) or 0
+            for i, freq in self._postings[term]:
                 totals[i] += idf * (freq * factor / (freq + self._norm[i]))
         return totals
 

@@ -14,6 +14,7 @@ reads back what it wrote).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
@@ -36,9 +37,42 @@ def fail_open(operation: str, exc: BaseException) -> None:
         logger.warning("cache unavailable; failing open", extra={"operation": operation, "error": type(exc).__name__})
 
 
+# Connection pools by server and options, for the whole process. Django builds a cache object (and
+# with it a client and its pools) per thread; a Celery worker handles each Telegram update in a
+# thread of its own, so each update opened a new Redis connection (HELLO, CLIENT SETINFO ×2,
+# SELECT: four round trips before its first command). redis-py's pools are thread-safe and reset
+# themselves in a forked child.
+_pools: dict[tuple[str, str], Any] = {}
+_pools_lock = threading.Lock()
+
+
 class FailOpenRedisCacheClient(RedisCacheClient):
     def _errors(self) -> tuple[type[BaseException], ...]:
         return (self._lib.RedisError, OSError)  # type: ignore[attr-defined]  # set by RedisCacheClient
+
+    def _get_connection_pool(self, write: bool) -> Any:
+        server = self._servers[self._get_connection_pool_index(write)]  # type: ignore[attr-defined]
+        key = (server, repr(sorted(self._pool_options.items())))  # type: ignore[attr-defined]
+        pool = _pools.get(key)
+        if pool is None:
+            with _pools_lock:
+                pool = _pools.get(key)
+                if pool is None:
+                    pool = _pools[key] = self._pool_class.from_url(server, **self._pool_options)  # type: ignore[attr-defined]
+        return pool
+
+    def incr_window(self, key: Any, timeout: int) -> int:
+        """Count a hit of a rate window: INCR and EXPIRE NX in one round trip (the window's
+        first hit starts the key's life); a Redis outage counts the hit as the first."""
+        pipe = self.get_client(key, write=True).pipeline(transaction=False)
+        pipe.incr(key)
+        pipe.expire(key, timeout, nx=True)
+        try:
+            count, _ = pipe.execute()
+        except self._errors() as exc:
+            fail_open("incr_window", exc)
+            return 1
+        return int(count)
 
     def add(self, key: Any, value: Any, timeout: Any) -> bool:
         try:
@@ -119,3 +153,6 @@ class FailOpenRedisCache(RedisCache):
     def __init__(self, server: Any, params: dict) -> None:
         super().__init__(server, params)
         self._class = FailOpenRedisCacheClient
+
+    def incr_window(self, key: str, timeout: int) -> int:
+        return self._cache.incr_window(self.make_and_validate_key(key), timeout)  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
 from asgiref.sync import SyncToAsync
+from channels.consumer import get_handler_name
 from channels.db import DatabaseSyncToAsync
 from django.conf import settings
 
@@ -43,3 +44,20 @@ def pool_async(func: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
     """A blocking call that is not database work (Django's cache: its async methods are
     `sync_to_async` with the single thread-sensitive thread) as a coroutine on the same pool."""
     return SyncToAsync(func, thread_sensitive=False, executor=executor())
+
+
+class PooledDatabaseConsumerMixin:
+    """For a Channels consumer whose database work all runs through `db_async`: its dispatch skips
+    Channels' per-frame `aclose_old_connections()`.
+
+    Channels closes stale connections before handling every message a consumer receives (each
+    frame, each group push) with `sync_to_async(close_old_connections)` — thread-sensitive, so a hop
+    to asgiref's one thread for every frame of every socket in the process (the global queue of
+    PITFALLS.md). `db_async` (DatabaseSyncToAsync) closes the connection of its own thread before and
+    after each call, so for such a consumer that hop guards nothing."""
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)

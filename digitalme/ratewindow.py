@@ -3,9 +3,10 @@
 A window is `int(now // window_s)`; a key carries the window's number, so a count starts at 0 in
 each window and its key expires a second after the window ends. The chat's per-user limit counts
 with one pipelined round trip on a shared async Redis connection (`acount_hit`, which can carry a
-caller's own commands in the same round trip); sync callers
-(Telegram's per-chat limit, run in the worker) count in the cache (`count_hit`), which fails open
-when Redis is down (digitalme/cache.py); `acount_hit` fails open the same way (the hit counts as the
+caller's own commands in the same round trip); sync callers (Telegram's per-chat limit, run in the
+worker) count in the cache (`count_hit`: the same INCR + EXPIRE NX in one round trip on the
+process's shared pool), which fails open when Redis is down (digitalme/cache.py); `acount_hit`
+fails open the same way (the hit counts as the
 window's first, with the cache's warning and metric). Without Redis (`make run` on SQLite) both count in the
 local cache — one process, nothing to share.
 """
@@ -18,10 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from redis.exceptions import RedisError
 
-from digitalme.cache import fail_open
+from digitalme.cache import FailOpenRedisCache, fail_open
 from digitalme.redis_pools import async_redis
 
 
@@ -41,6 +42,9 @@ def window_slot(window_s: int, now: float | None = None) -> tuple[int, int]:
 
 
 def _cache_hit(key: str, window_s: int) -> int:
+    backend = caches["default"]
+    if isinstance(backend, FailOpenRedisCache):  # Redis: one round trip on the process's pool
+        return backend.incr_window(key, window_s + 1)
     if cache.add(key, 1, timeout=window_s + 1):
         return 1
     try:

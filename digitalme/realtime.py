@@ -27,30 +27,40 @@ from digitalme.errors import DATABASE_DOWN_ERRORS, error_frame
 logger = logging.getLogger(__name__)
 
 UserEventListener = Callable[[int, dict[str, Any]], None]
-_user_event_listeners: dict[str, tuple[UserEventListener, frozenset[str] | None]] = {}
+_user_event_listeners: dict[str, tuple[UserEventListener, frozenset[str] | None, Callable[[], bool] | None]] = {}
 
 
 def register_user_event_listener(
-    name: str, listener: UserEventListener, *, event_types: Collection[str] | None = None
+    name: str,
+    listener: UserEventListener,
+    *,
+    event_types: Collection[str] | None = None,
+    active: Callable[[], bool] | None = None,
 ) -> None:
     """`listener(user_id, event)` runs after every committed push to a user's sockets (of
-    `event_types` only, when given: the async side then skips the thread hop for other events).
+    `event_types` only, when given; and only while `active()`, when given — a check of settings,
+    safe on the event loop: web push without VAPID keys. The async side skips the thread hop for
+    an event no active listener wants).
 
     It runs where the push happens (a request, a consumer's thread, a task): keep it to a quick
     decision and hand slow work (network) to a Celery task. Register from AppConfig.ready().
     """
-    _user_event_listeners[name] = (listener, frozenset(event_types) if event_types is not None else None)
+    _user_event_listeners[name] = (listener, frozenset(event_types) if event_types is not None else None, active)
+
+
+def _wants(types: frozenset[str] | None, active: Callable[[], bool] | None, kind: Any) -> bool:
+    return (types is None or kind in types) and (active is None or active())
 
 
 def _listened(event: dict[str, Any]) -> bool:
     kind = event.get("type")
-    return any(types is None or kind in types for _, types in _user_event_listeners.values())
+    return any(_wants(types, active, kind) for _, types, active in _user_event_listeners.values())
 
 
 def _notify_listeners(user_id: int, event: dict[str, Any]) -> None:
     kind = event.get("type")
-    for name, (listener, types) in _user_event_listeners.items():
-        if types is not None and kind not in types:
+    for name, (listener, types, active) in _user_event_listeners.items():
+        if not _wants(types, active, kind):
             continue
         try:
             listener(user_id, event)

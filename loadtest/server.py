@@ -152,7 +152,7 @@ class DaphneServer(_Process):
             [
                 sys.executable,
                 "-m",
-                "daphne",
+                "digitalme.serve",  # the Procfile's web entry: daphne without its unused optional imports
                 # The same listen options as the Procfile: a deep accept backlog and a handshake
                 # timeout that survives a burst of reconnects (daphne's defaults: 50 and 5 s).
                 "-e",

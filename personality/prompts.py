@@ -350,11 +350,11 @@ def _rank(documents: list[str], query: str) -> list[tuple[int, float]]:
     query_tokens = tokenize(query)
     if not query_tokens or not documents:
         return []
-    index, corpus = _bm25_index(tuple(documents))
+    index, _ = _bm25_index(tuple(documents))
     scores = index.scores(query_tokens)
     # Negative idf is floored at epsilon * mean idf; an overlap still means > 0.
-    overlap = [bool(set(query_tokens) & set(doc)) for doc in corpus]
-    ranked = [(i, float(s)) for i, s in enumerate(scores) if overlap[i]]
+    overlap = index.containing(query_tokens)
+    ranked = [(i, float(s)) for i, s in enumerate(scores) if i in overlap]
     return sorted(ranked, key=lambda pair: (-round(pair[1], 9), pair[0]))
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from rest_framework import status
@@ -24,6 +24,7 @@ from rest_framework import status
 from accounts.models import User
 from digitalme.errors import DomainError
 from digitalme.ratewindow import count_hit
+from telegram_bot import rows
 from telegram_bot.models import BotState, LinkCode, ProcessedUpdate, TelegramAccount, TelegramGroup, UpdateStatus
 from telegram_bot.texts import language_for
 
@@ -146,26 +147,29 @@ def link_code_issue(*, user: User) -> IssuedLinkCode:
 
 
 def telegram_account_touch(*, profile: TelegramProfile, private_chat: bool) -> TelegramAccount:
-    """The account for this Telegram user, created or refreshed from the update.
+    """The account for this Telegram user, created or refreshed from the update (one statement).
 
     A message in the private chat means the user can be reached again, so a block mark is cleared.
+    The linked user (or the guest user) comes loaded, so async callers read account.user /
+    guest_user without another query.
     """
-    defaults: dict[str, Any] = {
-        "username": profile.username[:64],
-        "first_name": profile.first_name[:128],
-        "language_code": profile.language_code[:16],
-    }
-    if private_chat:
-        defaults.update(chat_id=profile.chat_id, blocked_at=None)
-    account, created = TelegramAccount.objects.update_or_create(
+    account, created = rows.account_touch(
         telegram_user_id=profile.telegram_user_id,
-        defaults=defaults,
-        create_defaults={**defaults, "chat_id": profile.telegram_user_id},
+        chat_id=profile.chat_id,
+        username=profile.username[:64],
+        first_name=profile.first_name[:128],
+        language_code=profile.language_code[:16],
+        private_chat=private_chat,
+        now=timezone.now(),
     )
     if created:
         logger.info("telegram user seen first time", extra={"telegram_account_id": account.pk})
-    # Loaded here so async callers can read account.user / guest_user without another query.
-    return TelegramAccount.objects.select_related("user", "guest_user").get(pk=account.pk)
+    user_id, guest_user_id = account.user_id, account.guest_user_id
+    if user_id is not None or guest_user_id is not None:
+        users = {user.pk: user for user in User.objects.filter(pk__in=[user_id, guest_user_id])}
+        account.user = users.get(user_id) if user_id is not None else None
+        account.guest_user = users.get(guest_user_id) if guest_user_id is not None else None
+    return account
 
 
 def _link_code_valid(*, code: str, lock: bool = False) -> LinkCode:
@@ -411,51 +415,57 @@ def update_store(*, update_id: int, payload: dict[str, Any], request_id: str = "
     """Keep the update before Telegram is told it arrived (the webhook's 200, or polling's next
     offset), then queue it for a worker.
 
-    A redelivered id is a duplicate (acknowledged, not stored again). When BACKLOG_MAX updates
-    already wait, nothing is stored and the webhook answers 503: Telegram keeps the update and
-    redelivers it later, so the backlog is bounded here and nothing is lost.
+    A new update costs one statement (stored, de-duplicated and bounded at once: rows.update_insert)
+    and the task's publish. A redelivered id is a duplicate (acknowledged, not stored again). When
+    BACKLOG_MAX updates already wait, nothing is stored and the webhook answers 503: Telegram keeps
+    the update and redelivers it later, so the backlog is bounded here and nothing is lost.
     """
+    if rows.update_insert(
+        update_id=update_id,
+        payload=payload,
+        request_id=request_id[:64],
+        now=timezone.now(),
+        backlog_max=settings.TELEGRAM_UPDATE_BACKLOG_MAX,
+    ):
+        # Marked queued by the insert, so a worker that takes the task at once finds the row ready.
+        transaction.on_commit(lambda: _publish(update_id=update_id, countdown=None))
+        _forget_old_updates(update_id)
+        return UpdateStored.STORED
     stored = ProcessedUpdate.objects.filter(update_id=update_id).values("status", "queued_at").first()
-    if stored is not None:
-        due = stored["queued_at"] is None or stored["queued_at"] <= timezone.now()  # not a retry's backoff
-        if stored["status"] == UpdateStatus.PENDING and due:
-            # Telegram redelivers only what got no 200: the process that stored it may have died
-            # before its task was published. Queue it now, not after the resume job's grace; a
-            # second task is harmless (update_lease lets one worker take the update).
-            update_enqueue(update_id=update_id)
-        logger.info("telegram update redelivered; skipped", extra={"update_id": update_id})
-        return UpdateStored.DUPLICATE
-    if update_backlog() >= settings.TELEGRAM_UPDATE_BACKLOG_MAX:
+    if stored is None:
         logger.warning("telegram update backlog full; Telegram will redeliver", extra={"update_id": update_id})
         return UpdateStored.BACKLOG_FULL
-    try:
-        with transaction.atomic():
-            ProcessedUpdate.objects.create(
-                update_id=update_id, payload=payload, status=UpdateStatus.PENDING, request_id=request_id[:64]
-            )
-            transaction.on_commit(lambda: update_enqueue(update_id=update_id))
-    except IntegrityError:  # the same update arrived twice at once
-        return UpdateStored.DUPLICATE
-    _forget_old_updates(update_id)
-    return UpdateStored.STORED
+    due = stored["queued_at"] is None or stored["queued_at"] <= timezone.now()  # not a retry's backoff
+    if stored["status"] == UpdateStatus.PENDING and due:
+        # Telegram redelivers only what got no 200: the process that stored it may have died
+        # before its task was published. Queue it now, not after the resume job's grace; a
+        # second task is harmless (update_lease lets one worker take the update).
+        update_enqueue(update_id=update_id)
+    logger.info("telegram update redelivered; skipped", extra={"update_id": update_id})
+    return UpdateStored.DUPLICATE
 
 
 def update_enqueue(*, update_id: int, countdown: float | None = None) -> bool:
     """Queue the worker task; a broker outage only delays the update (updates_resume re-queues it).
 
     The row is marked queued before the task is published, never after: a worker may lease the
-    update the moment the task lands, and a row still being written is locked, which the lease's
-    SKIP LOCKED passes over — the update would then wait for the resume job.
+    update the moment the task lands, and must find the row as it will stay (a write still in
+    flight would hold the row's lock while the lease waits for it).
     """
+    ProcessedUpdate.objects.filter(update_id=update_id).update(
+        queued_at=timezone.now() + timedelta(seconds=countdown or 0)
+    )
+    return _publish(update_id=update_id, countdown=countdown)
+
+
+def _publish(*, update_id: int, countdown: float | None) -> bool:
     from telegram_bot.tasks import update_process
 
-    queued = ProcessedUpdate.objects.filter(update_id=update_id)
-    queued.update(queued_at=timezone.now() + timedelta(seconds=countdown or 0))
     try:
         update_process.apply_async(args=[update_id], countdown=countdown)
     except Exception:  # noqa: BLE001 - kombu raises many kinds; the update is stored either way
         logger.warning("could not queue a telegram update; it waits for updates_resume", extra={"update_id": update_id})
-        queued.update(queued_at=None)  # resumed after RESUME_GRACE
+        ProcessedUpdate.objects.filter(update_id=update_id).update(queued_at=None)  # resumed after RESUME_GRACE
         return False
     return True
 
@@ -470,32 +480,25 @@ class LeasedUpdate:
 
 def update_lease(*, update_id: int) -> LeasedUpdate | None:
     """Take a stored update for handling (one worker at a time); None when it is done, failed or
-    another worker holds a live lease (a redelivered or resumed task)."""
+    another worker holds a live lease (a redelivered or resumed task). One statement."""
     now = timezone.now()
-    with transaction.atomic():
-        row = (
-            ProcessedUpdate.objects.select_for_update(skip_locked=True)
-            .filter(update_id=update_id)
-            .filter(Q(status=UpdateStatus.PENDING) | Q(status=UpdateStatus.PROCESSING, leased_until__lt=now))
-            .first()
-        )
-        if row is None:
-            return None
-        row.status = UpdateStatus.PROCESSING
-        row.attempts += 1
-        row.leased_until = now + timedelta(seconds=settings.TELEGRAM_UPDATE_LEASE_S)
-        row.save(update_fields=["status", "attempts", "leased_until"])
-    return LeasedUpdate(update_id=update_id, payload=row.payload, attempts=row.attempts, request_id=row.request_id)
+    leased = rows.update_lease(
+        update_id=update_id, now=now, until=now + timedelta(seconds=settings.TELEGRAM_UPDATE_LEASE_S)
+    )
+    if leased is None:
+        return None
+    return LeasedUpdate(
+        update_id=update_id, payload=leased.payload, attempts=leased.attempts, request_id=leased.request_id
+    )
 
 
 def update_finish(*, update_id: int, error: str = "") -> None:
     """The update was handled (or failed for good, with `error`); its payload is no longer needed."""
-    ProcessedUpdate.objects.filter(update_id=update_id).update(
+    rows.update_finish(
+        update_id=update_id,
         status=UpdateStatus.FAILED if error else UpdateStatus.DONE,
         error=error[:500],
-        payload={},
-        leased_until=None,
-        processed_at=timezone.now(),
+        now=timezone.now(),
     )
 
 

@@ -132,13 +132,13 @@ async def agate_reply(
         return GateOutcome(answer.text, "grounded", record, -1)
 
     first = await acheck(reply)
+    if mode == "cheap":
+        return _cheap_outcome(reply, first)
     record: dict[str, Any] = {"gate": mode, "label": first.label, "reasons": first.reasons[:5], "attempts": 1}
     if first.in_character:
-        if mode == "full" and (why := await sync_to_async(unsupported, thread_sensitive=False)(reply)):
+        if why := await sync_to_async(unsupported, thread_sensitive=False)(reply):
             return await grounded({**record, "reasons": [why], "grounding": why})
         return GateOutcome(reply, "passed", {**record, "outcome": "passed"})
-    if mode == "cheap":
-        return GateOutcome(reply, "failed", {**record, "outcome": "failed"})
     candidates = [(reply, first)]
     while len(candidates) < attempts_for(user_message):
         if deadline is not None and time.monotonic() >= deadline:
@@ -158,6 +158,22 @@ async def agate_reply(
             return await grounded({**record, "reasons": [*record["reasons"], why][:5], "grounding": why})
         return GateOutcome(text, "regenerated", {**record, "outcome": "regenerated", "shown": index}, index)
     return await grounded(record)
+
+
+def cheap_gate_reply(*, reply: str, user_message: str, profile: PersonaProfile, system_prompt: str) -> GateOutcome:
+    """The cheap gate on a finished reply (agate_reply in cheap mode), for a caller already off the
+    event loop: the chat turn runs it in its finishing database hop instead of a thread hop of its
+    own. Nothing is regenerated: a failure is recorded, the reply shown."""
+    verdict = reply_verdict(
+        reply=reply, user_message=user_message, persona=persona_facts(profile), system_prompt=system_prompt, cheap=True
+    )
+    return _cheap_outcome(reply, verdict)
+
+
+def _cheap_outcome(reply: str, verdict: Verdict) -> GateOutcome:
+    outcome = "passed" if verdict.in_character else "failed"
+    record = {"gate": "cheap", "label": verdict.label, "reasons": verdict.reasons[:5], "attempts": 1}
+    return GateOutcome(reply, outcome, {**record, "outcome": outcome})
 
 
 async def agrounded_before_reply(*, model: str, user_message: str, profile: PersonaProfile) -> GateOutcome | None:

@@ -39,6 +39,7 @@ personal-claim patterns too) still runs.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -198,14 +199,22 @@ _TOPICS = {
 _NAME_FORMS = {"ivan": ("иван", "ваня", "vanya", "ivan"), "иван": ("ivan", "ваня", "vanya")}
 
 
-def _leak_windows(system_prompt: str) -> set[str]:
+def _leak_windows(system_prompt: str) -> frozenset[str]:
     """Every 8-word window of the instruction lines (not facts or examples, which he may say)."""
+    return _windows_of(tuple(instruction_lines(system_prompt)))
+
+
+@functools.lru_cache(maxsize=64)
+def _windows_of(lines: tuple[str, ...]) -> frozenset[str]:
+    """Kept per set of instruction lines: a turn's system prompt differs by its facts, examples and
+    memory, but its instructions are the persona version's and the language's (the chat turn's
+    quality gate built this set again for every reply)."""
     windows: set[str] = set()
-    for line in instruction_lines(system_prompt):
+    for line in lines:
         words = _lower(line).split()
         for start in range(0, max(0, len(words) - LEAK_WINDOW_WORDS + 1)):
             windows.add(" ".join(words[start : start + LEAK_WINDOW_WORDS]))
-    return windows
+    return frozenset(windows)
 
 
 ECHO_SHARE = 0.75

@@ -1,8 +1,10 @@
 """What a web process holds in memory: after it starts (Django set up, the ASGI application loaded)
 and answers one chat turn through the lean path from an OpenAI-compatible server, litellm (≈ 190 MB)
 is not imported, nor scikit-learn, scipy or numpy (the moderation classifier and BM25 are pure
-Python), nor the Web Push client (the Celery task sends pushes). Run in a fresh subprocess, so this
-test process's own imports don't count."""
+Python), nor the Web Push client (the Celery task sends pushes), nor the two optional imports the
+web entry point (digitalme/serve.py) declines: pyOpenSSL (Twisted's TLS; we serve plain HTTP behind
+a proxy) and httpx's command-line client (rich). Run in a fresh subprocess, so this test process's
+own imports don't count."""
 
 from __future__ import annotations
 
@@ -24,13 +26,18 @@ NOT_ON_THE_LEAN_PATH = ("litellm", "openai", "tokenizers", "huggingface_hub")
 # BM25 (digitalme/bm25.py) is plain floats: numpy cost ≈ 14 MB per process for a few additions.
 # pywebpush (and aiohttp, http_ece, py_vapid under it, ≈ 5 MB) sends from the Celery task only.
 NOT_IN_A_WEB_PROCESS = ("sklearn", "scipy", "numpy", "pywebpush", "aiohttp", "http_ece", "py_vapid")
+# Declined by digitalme/serve.py while daphne and the application load (≈ 6.5 MB), and not pulled
+# in by a turn afterwards.
+NOT_IMPORTED_BY_THE_WEB_ENTRY = ("OpenSSL", "rich", "httpx._main")
 
 WEB_PROCESS = """
 import asyncio, json, os, sys
-import django
 
-django.setup()
-import digitalme.asgi  # what daphne loads at start
+from digitalme.serve import command_line
+
+# What `python -m digitalme.serve … digitalme.asgi:application` (the Procfile's web entry) loads at start.
+command_line(["digitalme.asgi:application"]).load_asgi_app("digitalme.asgi:application")
+import twisted.internet.tcp
 
 from django.contrib.auth import get_user_model
 
@@ -45,7 +52,10 @@ async def one_turn():
 
 turn = asyncio.run(one_turn())
 rss_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS"))
-print(json.dumps({"reply": turn.reply.content, "model": turn.reply.model, "modules": sorted(sys.modules), "rss_kb": rss_kb}))
+print(json.dumps({
+    "reply": turn.reply.content, "model": turn.reply.model, "modules": sorted(sys.modules), "rss_kb": rss_kb,
+    "twisted_tls": twisted.internet.tcp._TLSConnectionMixin.TLS,
+}))
 """
 
 
@@ -81,3 +91,5 @@ def test_a_web_process_answers_a_turn_through_the_lean_path_without_litellm(user
     assert [name for name in NOT_ON_THE_LEAN_PATH if name in loaded] == []
     assert "chat.moderation_model" in report["modules"]  # the classifier did score the turn
     assert [name for name in NOT_IN_A_WEB_PROCESS if name in loaded] == []
+    assert [name for name in NOT_IMPORTED_BY_THE_WEB_ENTRY if name in report["modules"]] == []
+    assert report["twisted_tls"] is False  # Twisted's TCP transport, TLS unavailable (never used behind the proxy)

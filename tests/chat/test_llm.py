@@ -103,3 +103,15 @@ def test_readiness_reports_the_llm_check(client):
     assert body["checks"]["llm"]["status"] == "ok"
     assert body["checks"]["llm"]["model"] == "fake/ivan"
     assert body["checks"]["llm"]["required"] is False
+
+
+async def test_a_stream_that_stalls_between_pieces_is_llm_unavailable(settings):
+    settings.LLM_TIMEOUT_S = 0.01  # the [[slow]] fake waits 0.05 s before every piece
+    shown: list[str] = []
+
+    async def on_delta(delta: str) -> None:
+        shown.append(delta)
+
+    with pytest.raises(llm.LLMUnavailableError):
+        await llm.stream_reply([{"role": "user", "content": "tell me a long story [[slow]]"}], on_delta=on_delta)
+    assert len(shown) == 1  # the first piece (within the start deadline), then the stall

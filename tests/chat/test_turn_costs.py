@@ -180,10 +180,11 @@ def test_history_is_budgeted_from_the_stored_counts_after_a_restart(user, starte
 def test_a_turn_counts_its_rate_window_and_takes_its_claim_in_one_redis_round_trip(user, started, redis_round_trips):
     chat_reply(user=user, text="What are you working on?", platform=Platform.WEB, conversation=started.conversation)
 
-    # the rate window with the reply's claim (one pipeline), the claim's release; then each of the
-    # two pushes (message.created, reply.end) to the user's group: its members, and the send to them
-    # (the sockets of this user: none here, so no send)
-    assert redis_round_trips == ["INCRBY", "ZREMRANGEBYSCORE", "ZREMRANGEBYSCORE", "DEL"]
+    # the rate window with the reply's claim (one pipeline); then each of the two pushes
+    # (message.created, reply.end) to the user's group: its members, and the send to them (the
+    # sockets of this user: none here, so no send). The claim is not given back: a stored reply is
+    # what a retry gets anyway.
+    assert redis_round_trips == ["INCRBY", "ZREMRANGEBYSCORE", "ZREMRANGEBYSCORE"]
 
 
 async def test_a_sockets_own_turn_is_not_sent_back_to_it_through_the_group(user, ivan, monkeypatch, redis_round_trips):
@@ -218,3 +219,44 @@ def test_a_turn_whose_prompt_cannot_be_read_keeps_the_message_and_leaves_no_empt
 
     stored = list(Message.objects.filter(conversation__user=user).values_list("role", "content", "client_id"))
     assert stored == [("user", "Is anyone there?", "lonely-1")]
+
+
+def test_a_steady_state_turn_takes_a_thread_hop_only_for_its_database_work(user, started, monkeypatch):
+    hopped: list[str] = []
+    real_init = asgiref.sync.SyncToAsync.__init__
+
+    def recording_init(self, func, *args, **kwargs):
+        hopped.append(getattr(func, "__name__", repr(func)))
+        real_init(self, func, *args, **kwargs)
+
+    monkeypatch.setattr(asgiref.sync.SyncToAsync, "__init__", recording_init)
+
+    chat_reply(user=user, text="What are you working on?", platform=Platform.WEB, conversation=started.conversation)
+
+    # the cheap quality gate runs in the finishing hop; a reply this short gets no streamed output check
+    assert hopped == ["_begin_and_build", "_finish_turn"]
+
+
+async def test_a_socket_turn_takes_no_hop_to_the_single_thread_sensitive_thread(user, ivan, monkeypatch):
+    comm = communicator(await sync_to_async(session_cookie_header)(user))
+    await comm.connect()
+    sensitive: list[str] = []
+    real_init = asgiref.sync.SyncToAsync.__init__
+
+    def recording_init(self, func, thread_sensitive=True, *args, **kwargs):
+        if thread_sensitive:
+            sensitive.append(getattr(func, "__qualname__", repr(func)))
+        real_init(self, func, thread_sensitive, *args, **kwargs)
+
+    try:
+        await receive_until(comm, "ready")
+        monkeypatch.setattr(asgiref.sync.SyncToAsync, "__init__", recording_init)
+        await comm.send_json_to({"type": "message", "content": "hello there", "client_id": "frame-1"})
+        await comm.send_json_to({"type": "ping"})
+        await receive_until(comm, "reply.end")
+        during_the_turn = list(sensitive)  # (a disconnect closes old connections there once, per socket)
+    finally:
+        await comm.disconnect()
+
+    # Channels' dispatch closed old connections on that one thread before every frame it handled
+    assert during_the_turn == []

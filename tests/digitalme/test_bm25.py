@@ -53,3 +53,10 @@ def test_empty_documents_score_zero_and_an_empty_corpus_is_refused():
     assert BM25Okapi([[], []]).scores(["cat"]) == [0.0, 0.0]
     with pytest.raises(ValueError):
         BM25Okapi([])
+
+
+def test_containing_names_the_documents_that_share_a_word_with_the_query():
+    index = BM25Okapi(CORPUS)
+
+    assert index.containing(["dog", "fish"]) == {1, 2}
+    assert index.containing(["fish"]) == set()

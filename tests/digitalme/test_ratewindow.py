@@ -36,3 +36,32 @@ async def test_async_hits_count_up_within_a_window_and_start_again_in_the_next()
     assert counts == [1, 2, 3]
     hit = await acount_hit(prefix, 60, now=WINDOW_START + 65)
     assert (hit.count, hit.retry_after_s) == (1, 55)
+
+
+def test_a_cache_hit_is_one_redis_round_trip_on_a_connection_shared_by_every_thread(monkeypatch):
+    """A Celery worker handles each Telegram update in a thread of its own, and Django builds a
+    cache client per thread: each update opened a Redis connection (four round trips of handshake)
+    and counted with three commands (SET NX, EXISTS, INCRBY)."""
+    import threading
+
+    from redis.connection import AbstractConnection
+
+    prefix = f"test:rate:{uuid.uuid4().hex}"
+    count_hit(prefix, 60)  # the process's pool has its connection from here on
+    round_trips: list[int] = []
+    connects: list[int] = []
+    send = AbstractConnection.send_packed_command
+    connect = AbstractConnection.on_connect
+    monkeypatch.setattr(
+        AbstractConnection, "send_packed_command", lambda self, *a, **k: round_trips.append(1) or send(self, *a, **k)
+    )
+    monkeypatch.setattr(AbstractConnection, "on_connect", lambda self: connects.append(1) or connect(self))
+    counts: list[int] = []
+
+    for _ in range(5):  # one new thread per hit, as one per update in the worker
+        thread = threading.Thread(target=lambda: counts.append(count_hit(prefix, 60).count))
+        thread.start()
+        thread.join()
+
+    assert counts == [2, 3, 4, 5, 6]
+    assert (len(round_trips), len(connects)) == (5, 0)

@@ -54,7 +54,8 @@ def test_the_procfile_names_every_process_and_its_tools_exist():
         assert words[2] in commands
         assert all((ROOT / arg).exists() for arg in words[3:] if "/" in arg)
     # glibc malloc: at most 2 arenas, not one per database thread (docs/QUALITY.md, web process memory)
-    assert PROCFILE["web"].startswith("env MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} daphne ")
+    # daphne through digitalme/serve.py: without the TLS stack and httpx's CLI it never uses
+    assert PROCFILE["web"].startswith("env MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} python -m digitalme.serve ")
     assert "digitalme.asgi:application" in PROCFILE["web"]
     assert "$PORT" in PROCFILE["web"]
     assert PROCFILE["worker"].startswith("celery -A digitalme worker")
@@ -63,8 +64,8 @@ def test_the_procfile_names_every_process_and_its_tools_exist():
 
 
 def test_procfile_sh_execs_the_named_entry(tmp_path: Path):
-    fake = tmp_path / "daphne"
-    fake.write_text('#!/bin/sh\necho "daphne $*"\necho "arenas=$MALLOC_ARENA_MAX"\n')
+    fake = tmp_path / "python"
+    fake.write_text('#!/bin/sh\necho "python $*"\necho "arenas=$MALLOC_ARENA_MAX"\n')
     fake.chmod(0o755)
     inherited = {key: value for key, value in os.environ.items() if key != "MALLOC_ARENA_MAX"}
     env = {**inherited, "PATH": f"{tmp_path}:{os.environ['PATH']}", "PORT": "8123"}
@@ -72,9 +73,9 @@ def test_procfile_sh_execs_the_named_entry(tmp_path: Path):
         [str(ROOT / "deploy" / "procfile.sh"), "web"], env=env, capture_output=True, text=True, timeout=30
     )
     assert result.returncode == 0, result.stderr
-    daphne_line, arenas = result.stdout.splitlines()
-    assert daphne_line.startswith("daphne -e tcp:port=8123:interface=0.0.0.0")
-    assert daphne_line.endswith("digitalme.asgi:application")
+    web_line, arenas = result.stdout.splitlines()
+    assert web_line.startswith("python -m digitalme.serve -e tcp:port=8123:interface=0.0.0.0")
+    assert web_line.endswith("digitalme.asgi:application")
     assert arenas == "arenas=2"
 
 

@@ -4,16 +4,18 @@ resume after a lost task), bad and unknown updates."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
+from celery import signals
 from django.utils import timezone
 
 from telegram_bot.bot import update_process
 from telegram_bot.models import ProcessedUpdate
-from telegram_bot.services import update_lease, updates_resume
-from tests.telegram_bot.conftest import callback_update, handle_stored_updates, message_update
+from telegram_bot.services import update_finish, update_lease, updates_resume
+from tests.telegram_bot.conftest import WEBHOOK_SECRET, callback_update, handle_stored_updates, message_update
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -311,3 +313,88 @@ async def test_a_redelivered_update_that_is_done_or_waiting_for_a_retry_is_not_q
         signals.before_task_publish.disconnect(capture)
 
     assert published == []
+
+
+def _post_sync(client, update):
+    return client.post(
+        "/telegram/webhook/",
+        data=json.dumps(update),
+        content_type="application/json",
+        headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET},
+    )
+
+
+def test_the_webhook_stores_a_new_update_in_one_sql_statement_and_queues_it_once(
+    fake_telegram, client, django_assert_num_queries
+):
+    """The ack path: verify the secret, store (de-duplicated, backlog-bounded, marked queued) in one
+    statement, publish, 200. It was six (SELECT, COUNT, BEGIN, INSERT, COMMIT, UPDATE)."""
+    update = message_update("/help")
+    published, capture = _published_update_tasks()
+    try:
+        with django_assert_num_queries(1):
+            response = _post_sync(client, update)
+    finally:
+        signals.before_task_publish.disconnect(capture)
+
+    assert response.status_code == 200
+    assert published == [1]
+    stored = ProcessedUpdate.objects.get(update_id=update["update_id"])
+    assert (stored.status, stored.payload, stored.queued_at is not None) == ("pending", update, True)
+
+
+def test_a_redelivered_update_costs_two_statements_and_is_not_stored_again(
+    fake_telegram, client, django_assert_num_queries
+):
+    update = message_update("/help")
+    _post_sync(client, update)
+    ProcessedUpdate.objects.filter(update_id=update["update_id"]).update(status="done")
+
+    with django_assert_num_queries(2):
+        response = _post_sync(client, update)
+
+    assert response.json() == {"ok": True, "duplicate": True}
+    assert ProcessedUpdate.objects.count() == 1
+
+
+def test_a_lease_and_a_finish_are_one_statement_each(fake_telegram, client, django_assert_num_queries):
+    update = message_update("/help")
+    _post_sync(client, update)
+
+    with django_assert_num_queries(1):
+        leased = update_lease(update_id=update["update_id"])
+    with django_assert_num_queries(1):
+        update_finish(update_id=update["update_id"])
+
+    assert leased is not None
+    assert (leased.payload, leased.attempts) == (update, 1)
+    stored = ProcessedUpdate.objects.get(update_id=update["update_id"])
+    assert (stored.status, stored.payload, stored.leased_until) == ("done", {}, None)
+
+
+async def test_replies_reuse_the_bot_api_connection(webhook, fake_telegram):
+    """One Application per worker process keeps its HTTP connections to the Bot API: five replies
+    (and getMe) must not open a connection each."""
+    for _ in range(5):
+        await webhook(message_update("/help"))
+
+    assert len(fake_telegram.calls) == 6  # getMe + 5 × sendMessage
+    assert fake_telegram.connections <= 2
+
+
+def test_a_linked_sender_is_refreshed_in_two_statements_with_their_user_loaded(django_assert_num_queries):
+    """The sender's upsert is one statement (it was BEGIN, SELECT … FOR UPDATE, UPDATE, COMMIT, then a
+    SELECT with the users), the user one more; handlers then read account.user without a query."""
+    from telegram_bot.services import TelegramProfile, telegram_account_touch
+    from tests.factories import TelegramAccountFactory, UserFactory
+
+    user = UserFactory()
+    TelegramAccountFactory(telegram_user_id=4242, chat_id=4242, user=user, blocked_at=timezone.now())
+    profile = TelegramProfile(telegram_user_id=4242, chat_id=4242, username="new_name", first_name="Masha")
+
+    with django_assert_num_queries(2):
+        account = telegram_account_touch(profile=profile, private_chat=True)
+        assert account.user == user
+
+    stored = type(account).objects.get(pk=account.pk)
+    assert (stored.username, stored.blocked_at, stored.user_id) == ("new_name", None, user.pk)

@@ -1,0 +1,66 @@
+"""The web process: daphne with the same arguments, minus two optional imports it never uses.
+
+    python -m digitalme.serve -e tcp:port=8000:interface=0.0.0.0 digitalme.asgi:application
+
+DigitalMe serves plain HTTP and WebSockets behind a TLS-terminating proxy (docs/deployment.md),
+yet a stock daphne process holds two libraries it only offers, both imported as optional extras
+(inside `try: … except ImportError`) by the library that wants them:
+- pyOpenSSL, which Twisted imports at start for TLS endpoints and STARTTLS (its `tls` extra;
+  without it Twisted runs the same TCP transport with TLS unavailable) — ≈ 4.5 MB RSS;
+- httpx's command-line client (`httpx._main`: rich, pygments, click; the `cli` extra) — ≈ 2 MB.
+They are declined while daphne and the ASGI application are imported, then made importable
+again: anything that really needs them later imports them as usual. An `ssl:` endpoint gets
+daphne as it ships (`tests/digitalme/test_serve.py`; docs/QUALITY.md, memory of a web process).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+DECLINED_IMPORTS = ("OpenSSL", "httpx._main")
+
+
+@contextlib.contextmanager
+def declined(names: Sequence[str]) -> Iterator[None]:
+    """`import name` raises ImportError inside the block (None in sys.modules: Python's own way to
+    make a module unavailable); afterwards the names import normally."""
+    placed = [name for name in names if name not in sys.modules]
+    for name in placed:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for name in placed:
+            if sys.modules.get(name, ...) is None:
+                del sys.modules[name]
+
+
+def wants_tls(argv: Sequence[str]) -> bool:
+    """An `ssl:` endpoint (`-e ssl:443:privateKey=…`) needs Twisted's TLS: daphne as it ships."""
+    return any("ssl:" in arg for arg in argv)
+
+
+def command_line(args: Sequence[str]) -> Any:
+    """daphne's command line, imported and loading the application with the unused imports declined."""
+    names = () if wants_tls(args) else DECLINED_IMPORTS
+    with declined(names):
+        from daphne.cli import CommandLineInterface  # imports Twisted and installs its asyncio reactor
+
+    class WebCommandLine(CommandLineInterface):
+        def load_asgi_app(self, asgi_app_path: str) -> Any:
+            with declined(names):
+                return super().load_asgi_app(asgi_app_path)
+
+    return WebCommandLine()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    command_line(args).run(args)
+
+
+if __name__ == "__main__":
+    main()
