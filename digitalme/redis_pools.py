@@ -20,6 +20,7 @@ import time
 import weakref
 from typing import Any
 
+from channels_redis.core import ChannelLock
 from channels_redis.core import RedisChannelLayer as _RedisChannelLayer
 from django.conf import settings
 from redis import asyncio as aioredis
@@ -60,6 +61,58 @@ class RedisChannelLayer(_RedisChannelLayer):
         address = host.pop("address")
         wait_s = host.pop("pool_timeout", 20)
         return aioredis.BlockingConnectionPool.from_url(address, timeout=wait_s, **host)
+
+    async def receive_single(self, channel: str) -> tuple[Any, dict[str, Any]]:
+        """channels-redis's receive_single, except that a cancelled receive loses no message.
+
+        One receive per process (the one holding channels-redis's receive lock) pops messages for
+        every socket of the process. When its socket closes, that receive is cancelled; if Redis had
+        just handed it a message (for any socket of the process), redis-py dropped the reply with
+        the connection, and the message was gone (seen under load: another tab missed a
+        message.created; django/channels#1683). Here the pop in flight runs to its end, shielded,
+        so what it got lands in the channel's in-flight backup (the library's own safety net),
+        and the channel's clean lock is held until then: the next receive's first step moves the
+        backup back into the queue and pops it as usual."""
+        if "!" not in channel:  # not process-local: the library's receive, unchanged
+            return await super().receive_single(channel)
+        index = self.consistent_hash(channel)
+        channel_key = self.prefix + channel
+        loop = asyncio.get_running_loop()
+        if getattr(self, "_clean_locks_loop", loop) is not loop:
+            # A pop in flight when its loop stopped (a test's loop) never released its lock.
+            self.receive_clean_locks = ChannelLock()
+        self._clean_locks_loop = loop
+        await self.receive_clean_locks.acquire(channel_key)
+        content = None
+        try:
+            while content is None:
+                pop = asyncio.ensure_future(self._brpop_with_clean(index, channel_key, timeout=self.brpop_timeout))
+                try:
+                    content = await asyncio.shield(pop)
+                except asyncio.CancelledError:
+                    pop.add_done_callback(lambda done: self._release_after_pop(done, channel_key))
+                    raise
+        except asyncio.CancelledError:
+            raise  # the pop in flight releases the clean lock when it ends
+        except BaseException:
+            self.receive_clean_locks.release(channel_key)
+            raise
+        # As the library: drop the message from the backup, then free the clean lock.
+        cleaner = asyncio.ensure_future(self._clean_receive_backup(index, channel_key))
+        self.receive_cleaners.append(cleaner)
+
+        def cleaned(done: asyncio.Future[Any]) -> None:
+            self.receive_cleaners.remove(done)
+            self.receive_clean_locks.release(channel_key)
+
+        cleaner.add_done_callback(cleaned)
+        message = self.deserialize(content)
+        return message.pop("__asgi_channel__", channel), message
+
+    def _release_after_pop(self, pop: asyncio.Future[Any], channel_key: str) -> None:
+        if not pop.cancelled() and pop.exception() is not None:
+            logger.info("channel layer: a cancelled receive's pop failed: %s", type(pop.exception()).__name__)
+        self.receive_clean_locks.release(channel_key)
 
     async def group_send(self, group: str, message: dict[str, Any], *, exclude: str | None = None) -> None:
         """channels-redis's group_send in two Redis round trips instead of four, and without the

@@ -5,6 +5,7 @@ by the connections' names), not timed."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import redis
@@ -63,3 +64,34 @@ async def test_a_burst_of_group_joins_opens_at_most_the_layers_pool():
         await layer.close_pools()
 
     assert 1 <= len(opened) <= 3
+
+
+async def test_a_socket_closing_while_its_receive_pops_for_the_process_loses_no_message():
+    """One receive per process pops every local channel's messages from Redis (channels-redis's
+    receive lock); when the socket whose receive holds that lock closes just as Redis hands it a
+    message for another socket, the message must still reach the other socket. Seen under load: a
+    listening tab missed a message.created when an asking tab of another user disconnected."""
+    prefix = f"test:{uuid.uuid4().hex[:8]}"
+    layer = RedisChannelLayer(hosts=[{"address": settings.REDIS_URL}], prefix=prefix)
+    closing, listening = await layer.new_channel(), await layer.new_channel()
+    closing_receive = asyncio.ensure_future(layer.receive(closing))
+    await asyncio.sleep(0.3)  # it holds the process's receive lock and waits in Redis's BZPOPMIN
+    listening_receive = asyncio.ensure_future(layer.receive(listening))
+    await asyncio.sleep(0.1)
+    sync = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        # Another process sends (what channels-redis's send writes), while this process's loop is
+        # busy: Redis pops the message for the lock holder at once and its reply waits in the
+        # socket; the holder is cancelled (its socket closed) before it reads it.
+        message = {"type": "message.created", "n": 1, "__asgi_channel__": listening}
+        sync.zadd(prefix + layer.non_local_name(listening), {layer.serialize(message): time.time()})
+        time.sleep(0.2)
+        closing_receive.cancel()
+        received = await asyncio.wait_for(listening_receive, 10)
+    finally:
+        for task in (closing_receive, listening_receive):
+            task.cancel()
+        sync.close()
+        await layer.flush()
+        await layer.close_pools()
+    assert received == {"type": "message.created", "n": 1}
