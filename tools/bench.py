@@ -1,6 +1,7 @@
 """`make bench`: the chat path under load against the bare Channels floor, through the same balancer.
 
-For each N of `--processes` (default 1) starts N daphne processes (migrated PostgreSQL from
+For each N of `--processes` (default 1) starts N daphne processes for the floor and N for the chat
+(so the chat's peak RSS is a chat-serving process's, as in production) (migrated PostgreSQL from
 DATABASE_URL, channels-redis on REDIS_URL, the `fake/fixed40` model: a fixed 40-token reply with
 zero delay, so the server's own cost is measured, and the echo consumer enabled) behind the
 round-robin balancer of loadtest/balancer.py, and with one client (loadtest/client.py) runs:
@@ -158,17 +159,24 @@ def _run_processes(
     from loadtest.server import ServerGroup
     from loadtest.services import user_messages_stored
 
-    group = ServerGroup(processes=n, env=SERVER_ENV, log_dir=args.output / f"servers-{n}")
+    # The floor and the chat each get their own N servers, started together: a production web
+    # process never serves the echo consumer, and memory one phase freed but kept (1,000 echo
+    # sockets) must not count as the chat's peak RSS (VmHWM is a process's high-water mark).
+    groups = {
+        path: ServerGroup(processes=n, env=SERVER_ENV, log_dir=args.output / f"servers-{n}-{label}")
+        for label, path in (("echo", ECHO_PATH), ("chat", CHAT_PATH))
+    }
     run: dict[str, Any] = {"processes": n, "loadavg_before": os.getloadavg()}
     latencies: dict[str, dict[str, list[float]]] = {}
     try:
-        group.start()
-        print(f"{n} daphne process(es) {group.pids} behind the balancer on {group.http_url}", flush=True)
-        opener = client.SocketConnection.opener(group.ws_url, timeout_s=args.timeout)
-        # Warm-up (not measured): imports, pools, the first LLM call — in every process.
-        warm = (tokens * (2 * n))[: max(5, 2 * n)]
-        for path in (ECHO_PATH, CHAT_PATH):
-            asyncio.run(client.run_chat_load(opener, tokens=warm, messages_per_user=2, path=path))
+        openers = {}
+        for path, group in groups.items():
+            group.start()
+            print(f"{n} daphne process(es) {group.pids} for {path} behind the balancer on {group.http_url}", flush=True)
+            openers[path] = client.SocketConnection.opener(group.ws_url, timeout_s=args.timeout)
+            # Warm-up (not measured): imports, pools, the first LLM call — in every process.
+            warm = (tokens * (2 * n))[: max(5, 2 * n)]
+            asyncio.run(client.run_chat_load(openers[path], tokens=warm, messages_per_user=2, path=path))
         for name, path, with_idle, floor in PHASES:
             if with_idle and not idle_tokens:
                 continue
@@ -180,9 +188,11 @@ def _run_processes(
                 flush=True,
             )
             stored_before = user_messages_stored(user_ids=active_ids) if path == CHAT_PATH else 0
+            group, opener = groups[path], openers[path]
             cpu: dict[str, float | None] = {}
 
-            def active_starts(cpu: dict[str, float | None] = cpu) -> None:  # idle handshakes are not turns
+            def active_starts(cpu: dict[str, float | None] = cpu, group: Any = group) -> None:
+                # idle handshakes are not turns
                 cpu["server"], cpu["balancer"] = group.cpu_s(), group.balancer.cpu_s()
 
             active, idle, wall_s = asyncio.run(
@@ -227,10 +237,13 @@ def _run_processes(
                 figures["ratios_to_floor"] = _ratios(figures, run[floor])
             run[name] = figures
             latencies[name] = _latencies_ms(active)
-        run["server_rss_mb_at_end_per_process"] = group.rss_mb()
+        run["server_rss_mb_at_end_per_process"] = groups[CHAT_PATH].rss_mb()
+        run["echo_server_rss_mb_at_end_per_process"] = groups[ECHO_PATH].rss_mb()
     finally:
-        group.stop()
-    run["balancer"] = group.balancer.said
+        for group in groups.values():
+            group.stop()
+    run["balancer"] = groups[CHAT_PATH].balancer.said
+    run["echo_balancer"] = groups[ECHO_PATH].balancer.said
     run["loadavg_after"] = os.getloadavg()
     run["targets"] = _targets(run)
     run["histogram"] = histogram(latencies)

@@ -107,3 +107,13 @@ def test_the_summary_names_the_ratios_and_the_scaling_curve(bench):
 def test_the_bench_deletes_its_users(bench):
     *_, users_left = bench
     assert users_left == 0
+
+
+def test_the_floor_and_the_chat_run_on_servers_of_their_own(bench):
+    """A production web process never serves the echo consumer: the chat's peak RSS must not carry
+    what 1,000 echo sockets left behind in the same process."""
+    report, *_ = bench
+    for run in report["runs"]:
+        assert "refused 0" in run["echo_balancer"] and "refused 0" in run["balancer"]
+        assert len(run["echo_server_rss_mb_at_end_per_process"]) == run["processes"]
+        assert len(run["server_rss_mb_at_end_per_process"]) == run["processes"]
