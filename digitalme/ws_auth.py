@@ -67,7 +67,8 @@ class WebSocketAuthMiddleware:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         if _carries_session_cookie(scope):
             return await self.with_session(scope, receive, send)
-        return await self.inner({**scope, "user": AnonymousUser()}, receive, send)
+        # As Channels' AuthMiddleware: a user an outer layer already put in the scope is kept.
+        return await self.inner({"user": AnonymousUser(), **scope}, receive, send)
 
 
 def token_session_key(token: Token) -> str:
