@@ -120,14 +120,18 @@ _FORMS_MAX = 65_536
 def _token_forms(tokens: list[str]) -> list[str]:
     forms = list(map(_FORMS.get, tokens))
     if None in forms:
+        new: dict[str, str] = {}  # a token new to the cache may repeat within the text
         for index, form in enumerate(forms):
             if form is None:
                 token = tokens[index]
-                forms[index] = form = _token_form(token)
-                if len(token) <= _CACHED_TOKEN:
-                    if len(_FORMS) >= _FORMS_MAX:
-                        _FORMS.clear()
-                    _FORMS[token] = form
+                form = new.get(token)
+                if form is None:
+                    form = new[token] = _token_form(token)
+                forms[index] = form
+        if len(new) <= _FORMS_MAX // 4:  # a huge text of distinct words is not kept
+            if len(_FORMS) + len(new) > _FORMS_MAX:
+                _FORMS.clear()
+            _FORMS.update((token, form) for token, form in new.items() if len(token) <= _CACHED_TOKEN)
     return forms  # type: ignore[return-value]
 
 
