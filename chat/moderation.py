@@ -105,9 +105,18 @@ class Rule:
     # The literal pieces one of whose sets the pattern can't match without (None: always run).
     needs: tuple[frozenset[str], ...] | None = None
 
+    # Where its matches can begin (None: anywhere, the regex searches the whole text).
+    starts: moderation_literals.Starts | None = None
+
     @functools.cached_property
     def requirement(self) -> moderation_literals.Requirement | None:
         return None if self.needs is None else moderation_literals.Requirement(self.needs)
+
+    def matches(self, normalised: str, found: frozenset[str]) -> bool:
+        """`pattern.search(normalised)`, tried only where a match can begin when that is known."""
+        if self.starts is None:
+            return self.pattern.search(normalised) is not None
+        return self.starts.search(self.pattern, normalised, found)
 
 
 def _load_yaml(name: str) -> Any:
@@ -135,6 +144,7 @@ def _rules() -> tuple[Rule, ...]:
                 pattern=re.compile(pattern, re.MULTILINE),
                 unless=re.compile(_splice(unless, vocab)) if unless else None,
                 needs=moderation_literals.needs(moderation_literals.required_literals(pattern, re.MULTILINE)),
+                starts=moderation_literals.Starts.of(pattern, re.MULTILINE),
             )
         )
     return tuple(rules)
@@ -142,7 +152,9 @@ def _rules() -> tuple[Rule, ...]:
 
 @cache
 def _rule_index() -> moderation_literals.LiteralIndex:
-    return moderation_literals.LiteralIndex(rule.needs for rule in _rules())
+    requirements = [rule.needs for rule in _rules()]
+    requirements += [rule.starts.needs for rule in _rules() if rule.starts is not None]
+    return moderation_literals.LiteralIndex(requirements)
 
 
 @cache
@@ -157,14 +169,15 @@ def _refusals() -> dict:
 
 def _rule_verdict(text: str, threshold: float, *, normalised: str | None = None) -> Verdict:
     """The heaviest matching rule (the first in rules.yaml of equal weight). Rules are tried
-    heaviest first, so the first match decides; and only those whose literal core occurs in the
-    text are run (`moderation_literals`): the others can't match it."""
+    heaviest first, so the first match decides; only those whose literal core occurs in the
+    text are run (`moderation_literals`): the others can't match it; and a rule whose matches
+    begin with known strings is tried only where those occur (`Starts`)."""
     normalised = normalise(text) if normalised is None else normalised
     found = _rule_index().found(normalised)
     for rule in _rules_by_weight():
         if not moderation_literals.may_match(rule.requirement, found):
             continue
-        if rule.pattern.search(normalised) and not (rule.unless and rule.unless.search(normalised)):
+        if rule.matches(normalised, found) and not (rule.unless and rule.unless.search(normalised)):
             return Verdict(
                 allowed=rule.weight < threshold, category=rule.category, score=rule.weight, reason=f"rules:{rule.id}"
             )

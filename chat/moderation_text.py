@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
 
 # Each expansion with a literal its pattern can't match without: a message with no apostrophe
 # skips nine of them (a cheap `in` instead of a regex pass over a long text).
@@ -91,15 +90,49 @@ def _char_class(codepoints: list[int]) -> re.Pattern[str]:
 _HAS_INVISIBLE = _char_class(sorted(_INVISIBLE))
 
 
-@lru_cache(maxsize=65_536)
-def _fix_short_token(token: str) -> str:
-    return _fix_token(token)
+# The contractions that read one token (all but the last, "your X", which reads two): none of
+# their patterns can match whitespace, and a token's edges are word boundaries as the spaces around
+# it are, so applying them token by token gives what a pass over the whole text gives.
+_TOKEN_CONTRACTIONS = _CONTRACTIONS[:-1]
+_TWO_WORD_CONTRACTIONS = _CONTRACTIONS[-1:]
 
 
-def _fix(token: str) -> str:
-    # Words repeat across messages: a short token is fixed once per process. Long ones (a URL, a
-    # 100 kB run of one letter) are not kept in the cache.
-    return _fix_short_token(token) if len(token) <= 40 else _fix_token(token)
+def _token_form(token: str) -> str:
+    """A whitespace-free token as normalisation leaves it: repeated letters collapsed, leetspeak and
+    look-alikes undone, one-token contractions expanded (each step only looks inside the token)."""
+    if len(token) > 2:
+        token = _REPEATS.sub(r"\1", token)
+    token = _fix_token(token)
+    for literal, pattern, replacement in _TOKEN_CONTRACTIONS:
+        if literal in token:
+            token = pattern.sub(replacement, token)
+    return token
+
+
+# Words repeat across messages: a token's form is worked out once per process (a dict looked up
+# for every token of a text in one C-level map). Long tokens (a URL, a 100 kB run of one letter)
+# are not kept; the cache is emptied when full.
+_FORMS: dict[str, str] = {}
+_CACHED_TOKEN = 40
+_FORMS_MAX = 65_536
+
+
+def _token_forms(tokens: list[str]) -> list[str]:
+    forms = list(map(_FORMS.get, tokens))
+    if None in forms:
+        new: dict[str, str] = {}  # a token new to the cache may repeat within the text
+        for index, form in enumerate(forms):
+            if form is None:
+                token = tokens[index]
+                form = new.get(token)
+                if form is None:
+                    form = new[token] = _token_form(token)
+                forms[index] = form
+        if len(new) <= _FORMS_MAX // 4:  # a huge text of distinct words is not kept
+            if len(_FORMS) + len(new) > _FORMS_MAX:
+                _FORMS.clear()
+            _FORMS.update((token, form) for token, form in new.items() if len(token) <= _CACHED_TOKEN)
+    return forms  # type: ignore[return-value]
 
 
 def normalise(text: str) -> str:
@@ -114,10 +147,10 @@ def normalise(text: str) -> str:
     text = _SPELT_OUT.sub(lambda match: _SPELT_SEPARATORS.sub("", match.group(0)), text)
     if _QUOTES_OR_DASHES.search(text):
         text = text.translate(_QUOTES).translate(_DASHES)
-    text = _REPEATS.sub(r"\1", text)
-    # str.split() and the regex \S+ split on the same characters (Py_UNICODE_ISSPACE).
-    text = " ".join(map(_fix, text.split()))
-    for literal, pattern, replacement in _CONTRACTIONS:
+    # str.split() and the regex \S+ split on the same characters (Py_UNICODE_ISSPACE); repeated
+    # letters, leetspeak and one-token contractions never cross a space, so each token is done once.
+    text = " ".join(_token_forms(text.split()))
+    for literal, pattern, replacement in _TWO_WORD_CONTRACTIONS:
         if literal in text:
             text = pattern.sub(replacement, text)
     if "  " in text or "\t" in text or "\u00a0" in text:

@@ -100,9 +100,73 @@ def test_required_literals_of_a_regex(pattern, literals):
     assert (None if found is None else set(found)) == literals
 
 
+@pytest.mark.parametrize(
+    ("pattern", "starts"),
+    [
+        (r"\bkill (?:him|her)\b", {"kill him", "kill her"}),
+        (
+            r"\b(?:all |the )?(?:jews|gays) are",
+            {"all jews are", "all gays are", "the jews are", "the gays are", "jews are", "gays are"},
+        ),
+        (r"\b(?:how|where) to \w+", {"how to ", "where to "}),
+        (r"(?:kill|murder)\w* (?:him|her)|\bstab", {"kill", "murder", "stab"}),
+        (r"(?:ab)+c", {"ab"}),
+        (r"(?<!\S)(?:f\*+k|fu+ck)", {"f*", "fu"}),
+        (r"\b\w*пизд", None),
+        (r"(?:just )?\w+ it", None),
+        (r"^\W*kill", None),
+        (r"(?i)kill", None),
+    ],
+)
+def test_start_literals_of_a_regex(pattern, starts):
+    found = moderation_literals.start_literals(pattern)
+    assert (None if found is None else set(found)) == starts
+
+
+def _rule_probes() -> list[str]:
+    """Texts built to hit the anchored search's edges: a start string inside a word (no \\b before
+    it), at the very start and end, repeated past MAX_ATTEMPTS before the one real match."""
+    many = moderation_literals.MAX_ATTEMPTS + 5
+    return [
+        "xhow to make meth",
+        "how to make meth",
+        "please, how to make meth",
+        "showhow to make meth",
+        "how to " * many + "make meth",
+        "how to cook pasta " * many,
+        "how to cook pasta " * many + "how to make meth",
+        "jews are " * many + "vermin",
+        "alljews are vermin",
+        "kill him",
+        "skill him",
+        "ты тупой " * 3,
+        "как " * many + "сварить мет",
+    ]
+
+
+def test_a_rule_tried_where_its_matches_begin_finds_what_a_search_finds():
+    """Rule by rule, on every text we have: `Rule.matches` (the literal filter, then anchored
+    attempts at its start strings) says exactly whether `pattern.search` finds a match."""
+    index = moderation._rule_index()
+    anchored = [rule for rule in moderation._rules() if rule.starts is not None]
+    assert len(anchored) > len(moderation._rules()) * 3 // 4  # most rules are tried at their starts
+    mismatched, matches = [], 0
+    for normalised in map(normalise, CORPUS + TRAIN[::5] + LONG + ODD + _rule_probes()):
+        found = index.found(normalised)
+        for rule in anchored:
+            expected = rule.pattern.search(normalised) is not None
+            matches += expected
+            if moderation_literals.may_match(rule.requirement, found) and rule.matches(normalised, found) != expected:
+                mismatched.append((rule.id, normalised[:80]))
+            if expected and not moderation_literals.may_match(rule.requirement, found):
+                mismatched.append((rule.id, normalised[:80]))
+    assert matches > 1_500  # the check saw real matches
+    assert mismatched == []
+
+
 def test_rule_verdicts_equal_running_every_rule():
     mismatched = []
-    for text in CORPUS + TRAIN[::5] + LONG + ODD:
+    for text in CORPUS + TRAIN[::5] + LONG + ODD + _rule_probes():
         normalised = normalise(text)
         expected = reference.rule(normalised)
         verdict = moderation._rule_verdict(text, 0.7, normalised=normalised)
