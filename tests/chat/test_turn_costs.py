@@ -8,7 +8,7 @@ import re
 import asgiref.sync
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import connection
+from django.db import connection as default_connection
 from django.db.backends.signals import connection_created
 from redis.asyncio.connection import AbstractConnection
 
@@ -123,7 +123,7 @@ def test_a_steady_state_turn_runs_at_most_seven_sql_statements(user, started, st
 
 
 def test_the_finishing_hop_is_one_statement_on_postgresql(user, started, statements):
-    if connection.vendor != "postgresql":
+    if default_connection.vendor != "postgresql":
         pytest.skip("SQLite has no data-modifying CTEs: there it is three statements in one transaction")
     chat_reply(user=user, text="What are you working on?", platform=Platform.WEB, conversation=started.conversation)
 
