@@ -13,12 +13,12 @@ import hmac
 import json
 import logging
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from digitalme.db import db_async
 from digitalme.errors import error_body
 from digitalme.metrics import record_telegram_webhook
 from telegram_bot.services import UpdateStored, update_store
@@ -53,7 +53,7 @@ async def telegram_webhook(request: HttpRequest) -> HttpResponse:
         logger.warning("telegram webhook: no update_id; ignored")
         record_telegram_webhook("bad_request")
         return JsonResponse({"ok": True})
-    stored = await sync_to_async(update_store)(
+    stored = await db_async(update_store)(
         update_id=update_id, payload=data, request_id=getattr(request, "request_id", "")
     )
     if stored is UpdateStored.DUPLICATE:

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from django.test import AsyncClient
 
 from telegram_bot.bot import update_process, webhook_application_shutdown
 from telegram_bot.models import ProcessedUpdate, UpdateStatus
@@ -39,20 +39,32 @@ async def handle_stored_updates() -> list[str]:
     return [(await update_process(update_id=update_id)).status for update_id in ids]
 
 
+def asgi_client() -> httpx.AsyncClient:
+    """A client of the ASGI application daphne serves (its direct webhook route included)."""
+    from digitalme.asgi import application
+
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://testserver")
+
+
 @pytest.fixture
 async def webhook(fake_telegram):
-    """Posts updates to /telegram/webhook/ and, unless wait=False, handles them as the worker would."""
-    client = AsyncClient()
+    """Posts updates to /telegram/webhook/ through the ASGI application (as daphne serves it) and,
+    unless wait=False, handles them as the worker would."""
+    async with asgi_client() as client:
 
-    async def post(update: Any, *, secret: str | None = WEBHOOK_SECRET, raw: bytes | None = None, wait: bool = True):
-        headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
-        body = raw if raw is not None else json.dumps(update)
-        response = await client.post("/telegram/webhook/", data=body, content_type="application/json", headers=headers)
-        if wait:
-            await handle_stored_updates()
-        return response
+        async def post(
+            update: Any, *, secret: str | None = WEBHOOK_SECRET, raw: bytes | None = None, wait: bool = True
+        ) -> httpx.Response:
+            headers = {"Content-Type": "application/json"}
+            if secret is not None:
+                headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+            body = raw if raw is not None else json.dumps(update).encode()
+            response = await client.post("/telegram/webhook/", content=body, headers=headers)
+            if wait:
+                await handle_stored_updates()
+            return response
 
-    yield post
+        yield post
     await webhook_application_shutdown()
 
 

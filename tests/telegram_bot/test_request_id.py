@@ -7,28 +7,29 @@ import json
 import logging
 
 import pytest
-from django.test import AsyncClient
 
 from digitalme.request_id import RequestIdLogFilter
-from tests.telegram_bot.conftest import WEBHOOK_SECRET, handle_stored_updates, message_update
+from tests.telegram_bot.conftest import WEBHOOK_SECRET, asgi_client, handle_stored_updates, message_update
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def test_the_reply_is_logged_with_the_webhook_requests_id(webhook, fake_telegram, ivan, caplog):
     caplog.handler.addFilter(RequestIdLogFilter())
-    headers = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET, "X-Request-ID": "tg-chain-0001"}
+    headers = {
+        "Content-Type": "application/json",
+        "X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET,
+        "X-Request-ID": "tg-chain-0001",
+    }
 
     with caplog.at_level(logging.INFO):
-        response = await AsyncClient().post(
-            "/telegram/webhook/",
-            data=json.dumps(message_update("Hello Ivan, how are you?")),
-            content_type="application/json",
-            headers=headers,
-        )
+        async with asgi_client() as client:
+            response = await client.post(
+                "/telegram/webhook/", content=json.dumps(message_update("Hello Ivan, how are you?")), headers=headers
+            )
         await handle_stored_updates()
 
-    assert response["X-Request-ID"] == "tg-chain-0001"
+    assert response.headers["X-Request-ID"] == "tg-chain-0001"
     assert fake_telegram.calls_of("sendMessage")
     sent = [r for r in caplog.records if r.getMessage() == "telegram reply sent"]
     assert [r.request_id for r in sent] == ["tg-chain-0001"]

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from telegram_bot.bot import update_process
 from telegram_bot.models import ProcessedUpdate
-from telegram_bot.services import update_finish, update_lease, updates_resume
+from telegram_bot.services import UpdateStored, update_finish, update_lease, update_store, updates_resume
 from tests.telegram_bot.conftest import WEBHOOK_SECRET, callback_update, handle_stored_updates, message_update
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -138,7 +138,7 @@ async def test_a_full_backlog_answers_503_so_telegram_keeps_the_update(webhook, 
     response = await webhook(message_update("/help"), wait=False)
 
     assert response.status_code == 503
-    assert response["Retry-After"] == "30"
+    assert response.headers["Retry-After"] == "30"
     assert response.json()["code"] == "backlog_full"
     assert await ProcessedUpdate.objects.acount() == 2
 
@@ -325,35 +325,33 @@ def _post_sync(client, update):
 
 
 def test_the_webhook_stores_a_new_update_in_one_sql_statement_and_queues_it_once(
-    fake_telegram, client, django_assert_num_queries
+    fake_telegram, django_assert_num_queries
 ):
-    """The ack path: verify the secret, store (de-duplicated, backlog-bounded, marked queued) in one
-    statement, publish, 200. It was six (SELECT, COUNT, BEGIN, INSERT, COMMIT, UPDATE)."""
+    """The ack path's database work: store (de-duplicated, backlog-bounded, marked queued) in one
+    statement, publish. It was six (SELECT, COUNT, BEGIN, INSERT, COMMIT, UPDATE)."""
     update = message_update("/help")
     published, capture = _published_update_tasks()
     try:
         with django_assert_num_queries(1):
-            response = _post_sync(client, update)
+            stored = update_store(update_id=update["update_id"], payload=update, request_id="r-1")
     finally:
         signals.before_task_publish.disconnect(capture)
 
-    assert response.status_code == 200
+    assert stored is UpdateStored.STORED
     assert published == [1]
-    stored = ProcessedUpdate.objects.get(update_id=update["update_id"])
-    assert (stored.status, stored.payload, stored.queued_at is not None) == ("pending", update, True)
+    row = ProcessedUpdate.objects.get(update_id=update["update_id"])
+    assert (row.status, row.payload, row.queued_at is not None) == ("pending", update, True)
 
 
-def test_a_redelivered_update_costs_two_statements_and_is_not_stored_again(
-    fake_telegram, client, django_assert_num_queries
-):
+def test_a_redelivered_update_costs_two_statements_and_is_not_stored_again(fake_telegram, django_assert_num_queries):
     update = message_update("/help")
-    _post_sync(client, update)
+    update_store(update_id=update["update_id"], payload=update)
     ProcessedUpdate.objects.filter(update_id=update["update_id"]).update(status="done")
 
     with django_assert_num_queries(2):
-        response = _post_sync(client, update)
+        stored = update_store(update_id=update["update_id"], payload=update)
 
-    assert response.json() == {"ok": True, "duplicate": True}
+    assert stored is UpdateStored.DUPLICATE
     assert ProcessedUpdate.objects.count() == 1
 
 
