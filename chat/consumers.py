@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import uuid
 from collections import deque
@@ -39,6 +40,13 @@ CLOSE_UNAUTHENTICATED = 4401
 PERSONA_SLUG = "ivan"
 MAX_FRAME_CHARS = 16_000  # a 4,000-character message in JSON fits easily; anything bigger is refused
 OWN_CLIENT_IDS_KEPT = 200
+
+
+def reply_token_frame_start(message_id: int) -> str:
+    """The text of a `reply.token` frame up to its delta: the frame is this, json.dumps(delta), "}" —
+    the same text as json.dumps({"type": "reply.token", "message_id": message_id, "delta": delta})
+    (tests/chat/test_consumers.py), without a dict and a full encode per streamed token."""
+    return '{"type": "reply.token", "message_id": ' + json.dumps(message_id) + ', "delta": '
 
 
 def _user_payload(user) -> dict[str, Any]:
@@ -154,15 +162,17 @@ class ChatConsumer(OutageCloseMixin, SessionRevocationMixin, PooledDatabaseConsu
         self.turn = spawn(self._run_turn(text=text, conversation_id=content.get("conversation"), client_id=client_id))
 
     async def _run_turn(self, *, text: str, conversation_id: Any, client_id: str) -> None:
-        streaming: dict[str, int] = {}
+        token_frame_start = ""
 
         async def on_start(user_message, reply, user_payload) -> None:
-            streaming["id"] = reply.id
+            nonlocal token_frame_start
+            token_frame_start = reply_token_frame_start(reply.id)
             await self.send_json({"type": "message.created", "message": user_payload})
             await self.send_json({"type": "reply.start", "conversation": reply.conversation_id, "message_id": reply.id})
 
         async def on_token(delta: str) -> None:
-            await self.send_json({"type": "reply.token", "message_id": streaming["id"], "delta": delta})
+            # reply_token_frame(): the frame's fixed part is encoded once per reply, not per token
+            await self.send(text_data=token_frame_start + json.dumps(delta) + "}")
 
         try:
             turn = await achat_reply(

@@ -37,7 +37,7 @@ import zipfile
 from array import array
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import add, mul, truediv
@@ -457,12 +457,12 @@ class _Block:
         straightforward reference)."""
         return {term: index + self.offset for term, index in self.local.items()}
 
-    def features(self, text: str) -> list[tuple[int, float]]:
-        """(column, value) of the text's sublinear tf-idf, L2-normalised within the block."""
+    def features(self, text: str) -> tuple[list[int], list[float]]:
+        """Columns and values of the text's sublinear tf-idf, L2-normalised within the block."""
         counts = self.counts(text)
         values = self._values(counts)
         norm = math.sqrt(sum(map(mul, values, values)))
-        return [(column + self.offset, value / norm) for column, value in zip(counts, values, strict=True)]
+        return list(map(self.offset.__add__, counts)), list(map(truediv, values, itertools.repeat(norm)))
 
     def counts(self, text: str) -> Counter[int]:
         """Local column → count of the text's in-vocabulary terms, in order of first occurrence (the
@@ -494,12 +494,6 @@ class _Block:
 
     def _values(self, counts: Counter[int]) -> list[float]:
         return list(map(mul, map(_TF.__getitem__, counts.values()), map(self.idf.__getitem__, counts)))
-
-    def harm_products(self, counts: Counter[int]) -> Iterator[float]:
-        """coef × normalised value of each term: the block's part of the harm logit (for fsum)."""
-        values = self._values(counts)
-        norm = math.sqrt(sum(map(mul, values, values)))
-        return map(mul, map(self.harm_coef.__getitem__, counts), map(truediv, values, itertools.repeat(norm)))
 
 
 class Classifier:
@@ -534,30 +528,39 @@ class Classifier:
         """The threshold chosen for this predicted harm (cross-validated), else the overall one."""
         return self.category_thresholds.get(category, self.threshold)
 
-    def _vector(self, normalised: str) -> list[tuple[int, float]]:
-        return [feature for block in self.blocks for feature in block.features(normalised)]
+    def features(self, normalised: str) -> tuple[list[int], list[float]]:
+        """Columns and values of the text's feature vector (the character block's, then the words')."""
+        columns, values = self.blocks[0].features(normalised)
+        for block in self.blocks[1:]:
+            block_columns, block_values = block.features(normalised)
+            columns += block_columns
+            values += block_values
+        return columns, values
+
+    def scored(self, normalised: str) -> tuple[float, tuple[list[int], list[float]]]:
+        """P(harmful), unrounded, of one text scored exactly, and its features (kept for its harm)."""
+        features = self.features(normalised)
+        return self._harm_of(*features), features
 
     def harm_probability(self, normalised: str) -> float:
         """P(harmful), unrounded: the same floats as `probability`'s, without the harm's logits."""
-        products = (block.harm_products(block.counts(normalised)) for block in self.blocks)
-        logit = self.harm_intercept + math.fsum(itertools.chain.from_iterable(products))
-        return 1.0 / (1.0 + math.exp(-logit))
+        return self._harm_of(*self.features(normalised))
 
     def category(self, normalised: str) -> str:
         """The most probable harm."""
-        return self._category_of(self._vector(normalised))
+        return self._category_of(*self.features(normalised))
 
-    def _harm_of(self, vector: list[tuple[int, float]]) -> float:
-        logit = self.harm_intercept + math.fsum(self.harm_coef[column] * value for column, value in vector)
+    def _harm_of(self, columns: list[int], values: list[float]) -> float:
+        """The logit's sum is math.fsum's, correctly rounded whatever the order of its terms."""
+        logit = self.harm_intercept + math.fsum(map(mul, map(self.harm_coef.__getitem__, columns), values))
         return 1.0 / (1.0 + math.exp(-logit))
 
-    def _category_of(self, vector: list[tuple[int, float]]) -> str:
+    def _category_of(self, columns: list[int], values: list[float]) -> str:
         """Each harm's logit is its intercept plus weight × value of every feature, added one by one
         in the vector's order (reduce: the same sums as a loop of +=, in C)."""
         harms = len(self.categories)
         coef = self.category_coef
-        values = [value for _, value in vector]
-        rows = [coef[column * harms : column * harms + harms] for column, _ in vector]
+        rows = [coef[column * harms : column * harms + harms] for column in columns]
         weights_by_harm = zip(*rows, strict=True) if rows else ((),) * harms
         logits = [
             functools.reduce(add, map(mul, weights, values), intercept)
@@ -567,8 +570,8 @@ class Classifier:
 
     def probability(self, normalised: str) -> tuple[float, str]:
         """P(harmful) unrounded and the most probable harm."""
-        vector = self._vector(normalised)
-        return self._harm_of(vector), self._category_of(vector)
+        features = self.features(normalised)
+        return self._harm_of(*features), self._category_of(*features)
 
     def score(self, normalised: str) -> Prediction:
         harmful, category = self.probability(normalised)
@@ -585,21 +588,15 @@ class Classifier:
         the moderation layer passes its lowest threshold and gets category "" below it)."""
         if sum(1 for _ in itertools.islice(_WORD.finditer(normalised), MIN_WORDS)) < MIN_WORDS:
             return Prediction(0.0, "")
-        parts = self.candidates(normalised)
-        if len(parts) == 1:  # a short message: one feature vector for both
-            vector = self._vector(parts[0])
-            score = round(self._harm_of(vector), 4)
-            if score <= 0.0:
-                return Prediction(0.0, "")
-            return Prediction(score, self._category_of(vector) if score >= category_from else "")
-        best_score, best_window = 0.0, ""
-        for window in parts:
-            score = round(self.harm_probability(window), 4)
-            if score > best_score:
-                best_score, best_window = score, window
-        if best_score <= 0.0:
+        best_score, best_features = 0.0, None
+        for window in self.candidates(normalised):
+            harmful, features = self.scored(window)
+            score = round(harmful, 4)
+            if score > best_score:  # the first of the highest rounded scores
+                best_score, best_features = score, features
+        if best_features is None:
             return Prediction(0.0, "")
-        return Prediction(best_score, self.category(best_window) if best_score >= category_from else "")
+        return Prediction(best_score, self._category_of(*best_features) if best_score >= category_from else "")
 
     def lowest_threshold(self) -> float:
         """No predicted harm blocks below this score."""
@@ -614,6 +611,15 @@ class Classifier:
             found = cache[token] = (*self.blocks[0].token_estimate(token), *self.blocks[1].token_estimate(token))
         return found
 
+    def _estimates_of(self, tokens: list[str]) -> list[tuple[float, float, float, float]]:
+        """Each token's estimate parts: the cached ones in one C-level map, the others worked out."""
+        estimates = list(map(self._estimates.get, tokens))
+        if None in estimates:
+            for index, found in enumerate(estimates):
+                if found is None:
+                    estimates[index] = self._token_estimates(tokens[index])
+        return estimates  # type: ignore[return-value]
+
     def candidates(self, normalised: str) -> list[str]:
         """What a text's exact score is the highest of: the text itself when it fits one window;
         else, of all its windows (`windows`) and its sentences (of MIN_WORDS words or more that fit
@@ -624,23 +630,23 @@ class Classifier:
         if len(normalised) <= WINDOW_CHARS:
             return [normalised]
         tokens = normalised.split(" ")
-        starts = list(itertools.accumulate((len(token) + 1 for token in tokens), initial=0))
+        starts = list(itertools.accumulate(map((1).__add__, map(len, tokens)), initial=0))
         # Prefix sums of the four estimate parts over the tokens.
-        sums = [
-            list(itertools.accumulate(part, initial=0.0))
-            for part in zip(*map(self._token_estimates, tokens), strict=True)
-        ]
+        sums = [list(itertools.accumulate(part, initial=0.0)) for part in zip(*self._estimates_of(tokens), strict=True)]
         spans: list[tuple[int, int, int, int]] = []  # (first token, end token, start char, end char)
         count = len(tokens)
         for start in window_starts(len(normalised)):  # a window's estimate: the tokens starting in it
             end = start + WINDOW_CHARS
             spans.append((bisect_left(starts, start, 0, count), bisect_left(starts, end, 0, count), start, end))
+        # The sentences: up to each token that ends one, and the last.
+        ends = list(itertools.compress(range(count), map(str.endswith, tokens, itertools.repeat(_SENTENCE_END))))
+        if not ends or ends[-1] != count - 1:
+            ends.append(count - 1)
         first = 0
-        for index, token in enumerate(tokens):
-            if token.endswith(_SENTENCE_END) or index == count - 1:
-                if index + 1 - first >= MIN_WORDS and starts[index + 1] - 1 - starts[first] <= WINDOW_CHARS:
-                    spans.append((first, index + 1, starts[first], starts[index + 1] - 1))
-                first = index + 1
+        for index in ends:
+            if index + 1 - first >= MIN_WORDS and starts[index + 1] - 1 - starts[first] <= WINDOW_CHARS:
+                spans.append((first, index + 1, starts[first], starts[index + 1] - 1))
+            first = index + 1
 
         def estimate(span: tuple[int, int, int, int]) -> float:
             first, end = span[0], span[1]

@@ -74,6 +74,30 @@ WHERE c.user_id = %s AND m.content <> ''
 """
 
 
+# The finishing hop in one statement (PostgreSQL: data-modifying CTEs): fill the reply, move the
+# conversation up (a NULL title keeps its title), and read memory upkeep's trigger as it stands after
+# both. The CTEs share the statement's snapshot, so the reply is counted with its new text, by hand.
+_FINISH_TURN = """
+WITH reply AS (
+    UPDATE chat_message SET content = %s, tokens = %s, tokenizer = %s, model = %s, prompt_tokens = %s,
+        completion_tokens = %s, latency_ms = %s, ttft_ms = %s, stopped = %s, moderation = {json},
+        quality = {json}
+    WHERE id = %s
+    RETURNING id
+), moved AS (
+    UPDATE chat_conversation SET updated = %s, title = COALESCE(%s, title) WHERE id = %s RETURNING id
+), since AS (
+    SELECT COALESCE((SELECT summarized_until_id FROM chat_usermemory WHERE user_id = %s), 0) AS id
+)
+SELECT
+    (SELECT COUNT(*) FROM reply),
+    (SELECT COALESCE(SUM(LENGTH(m.content)), 0)
+       FROM chat_message m JOIN chat_conversation c ON c.id = m.conversation_id
+      WHERE c.user_id = %s AND m.content <> '' AND m.id <> %s AND m.id > (SELECT id FROM since))
+    + CASE WHEN %s <> '' AND %s > (SELECT id FROM since) THEN LENGTH(%s) ELSE 0 END
+"""
+
+
 # "Moderation refused it", read from a message's JSON in each dialect.
 _REFUSED = {
     "postgresql": "moderation -> 'allowed' = 'false'::jsonb",
@@ -165,25 +189,57 @@ def reply_finish(reply: Message) -> None:
     """Write a finished reply's fields (what the LLM, the moderation and the quality gate said); a
     row deleted meanwhile is an error, as Model.save(update_fields=...) has it."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            _sql(_FINISH_REPLY),
-            [
-                reply.content,
-                reply.tokens,
-                reply.tokenizer,
-                reply.model,
-                reply.prompt_tokens,
-                reply.completion_tokens,
-                reply.latency_ms,
-                reply.ttft_ms,
-                reply.stopped,
-                json.dumps(reply.moderation),
-                json.dumps(reply.quality),
-                reply.pk,
-            ],
-        )
+        cursor.execute(_sql(_FINISH_REPLY), _finish_params(reply))
         if cursor.rowcount != 1:
             raise DatabaseError("Save with update_fields did not affect any rows.")
+
+
+def _finish_params(reply: Message) -> list[Any]:
+    """_FINISH_REPLY's parameters (also the start of _FINISH_TURN's)."""
+    return [
+        reply.content,
+        reply.tokens,
+        reply.tokenizer,
+        reply.model,
+        reply.prompt_tokens,
+        reply.completion_tokens,
+        reply.latency_ms,
+        reply.ttft_ms,
+        reply.stopped,
+        json.dumps(reply.moderation),
+        json.dumps(reply.quality),
+        reply.pk,
+    ]
+
+
+def turn_finish(*, reply: Message, user_id: int, updated: datetime, title: str | None) -> int:
+    """The finishing hop's writes and read: `reply_finish(reply)`, `conversation_touch` of its
+    conversation, then `pending_chars(user_id)` (returned). One statement on PostgreSQL (three
+    elsewhere); run it in a transaction, as the three were."""
+    if connection.vendor != "postgresql":
+        reply_finish(reply)
+        conversation_touch(conversation_id=reply.conversation_id, updated=updated, title=title)
+        return pending_chars(user_id=user_id)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _sql(_FINISH_TURN),
+            [
+                *_finish_params(reply),
+                connection.ops.adapt_datetimefield_value(updated),
+                title,
+                reply.conversation_id,
+                user_id,
+                user_id,
+                reply.pk,
+                reply.content,
+                reply.pk,
+                reply.content,
+            ],
+        )
+        updated_rows, pending = cursor.fetchone()
+    if updated_rows != 1:
+        raise DatabaseError("Save with update_fields did not affect any rows.")
+    return int(pending)
 
 
 def conversation_touch(*, conversation_id: int, updated: datetime, title: str | None) -> None:

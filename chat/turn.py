@@ -464,10 +464,16 @@ def _finish_turn(
     reply.stopped = result.stopped and verdict.allowed
     reply.moderation = moderation_record
     reply.quality = quality.record if quality else {}
+    conversation = begun.conversation
+    updated = timezone.now()
+    title = None if conversation.title else title_from(begun.user_message.content)
     with transaction.atomic():
-        rows.reply_finish(reply)
-        _touch(begun.conversation, first_text=begun.user_message.content)
-        remember(user=user, user_message=begun.user_message, language=begun.language)
+        # the reply, the conversation moved up (titled from its first exchange), memory's trigger: one statement
+        pending = rows.turn_finish(reply=reply, user_id=user.pk, updated=updated, title=title)
+        conversation.updated = updated
+        if title is not None:
+            conversation.title = title
+        remember(user=user, user_message=begun.user_message, language=begun.language, pending_chars=pending)
     return reply, message_payload(reply)
 
 

@@ -39,13 +39,15 @@ SUMMARY_PROMPT = (
 SUMMARY_MAX_TOKENS = 220
 
 
-def remember(*, user, user_message: Message, language: str) -> None:
-    """After an exchange: store the facts stated in the message now, queue the LLM work after commit."""
+def remember(*, user, user_message: Message, language: str, pending_chars: int | None = None) -> None:
+    """After an exchange: store the facts stated in the message now, queue the LLM work after commit.
+    `pending_chars`: the summary trigger's count when the caller read it already (the chat turn
+    reads it with its finishing write), else it is read here."""
     for fact in extract_facts(user_message.content):
         memory_fact_record(user=user, fact=fact, source_message=user_message, language=language)
     if llm_extraction_enabled():
         _enqueue("memory_extract_llm", user_message.pk)
-    if summary_due(user=user):
+    if summary_due(user=user, pending_chars=pending_chars):
         _enqueue("memory_summarize", user.pk)
 
 
@@ -98,10 +100,13 @@ def _pending(user) -> QuerySet[Message]:
     return Message.objects.filter(conversation__user=user, id__gt=Coalesce(Subquery(mark), 0)).exclude(content="")
 
 
-def summary_due(*, user) -> bool:
-    """True when the not-yet-summarised messages probably pass the threshold: one statement per turn,
-    ~4 characters per token; the task counts for real (and does nothing when it was wrong)."""
-    return rows.pending_chars(user_id=user.pk) / 4 >= settings.CHAT_SUMMARY_THRESHOLD_TOKENS
+def summary_due(*, user, pending_chars: int | None = None) -> bool:
+    """True when the not-yet-summarised messages probably pass the threshold: ~4 characters per
+    token (`pending_chars`, or one statement to count them); the task counts for real (and does
+    nothing when it was wrong)."""
+    if pending_chars is None:
+        pending_chars = rows.pending_chars(user_id=user.pk)
+    return pending_chars / 4 >= settings.CHAT_SUMMARY_THRESHOLD_TOKENS
 
 
 def _messages_to_summarise(*, user) -> list[Message]:

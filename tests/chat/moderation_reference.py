@@ -5,8 +5,10 @@ exactly these results. Keep in step with the features of chat/moderation_model.p
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
+from bisect import bisect_left
 from collections import Counter
 
 from chat import moderation, moderation_model
@@ -72,14 +74,52 @@ def probability(model: moderation_model.Classifier, normalised: str) -> tuple[fl
     return 1.0 / (1.0 + math.exp(-logit)), model.categories[max(range(harms), key=logits.__getitem__)]
 
 
+def candidates(model: moderation_model.Classifier, normalised: str) -> list[str]:
+    """`Classifier.candidates` token by token: every window and sentence ranked by the estimate
+    (each token's parts from the blocks, uncached), the EXACT_WINDOWS highest in text order."""
+    if len(normalised) <= moderation_model.WINDOW_CHARS:
+        return [normalised]
+    tokens = normalised.split(" ")
+    starts = list(itertools.accumulate((len(token) + 1 for token in tokens), initial=0))
+    estimates = [(*model.blocks[0].token_estimate(token), *model.blocks[1].token_estimate(token)) for token in tokens]
+    sums = [list(itertools.accumulate(part, initial=0.0)) for part in zip(*estimates, strict=True)]
+    count = len(tokens)
+    spans = []
+    for start in moderation_model.window_starts(len(normalised)):
+        end = start + moderation_model.WINDOW_CHARS
+        spans.append((bisect_left(starts, start, 0, count), bisect_left(starts, end, 0, count), start, end))
+    first = 0
+    for index, token in enumerate(tokens):
+        if token.endswith((".", "!", "?", "…", ";")) or index == count - 1:
+            if (
+                index + 1 - first >= moderation_model.MIN_WORDS
+                and starts[index + 1] - 1 - starts[first] <= moderation_model.WINDOW_CHARS
+            ):
+                spans.append((first, index + 1, starts[first], starts[index + 1] - 1))
+            first = index + 1
+
+    def estimate(span: tuple[int, int, int, int]) -> float:
+        a_chars, b_chars, a_words, b_words = (part[span[1]] - part[span[0]] for part in sums)
+        return (a_chars / math.sqrt(b_chars) if b_chars > 0 else 0.0) + (
+            a_words / math.sqrt(b_words) if b_words > 0 else 0.0
+        )
+
+    chosen: dict[str, int] = {}
+    for span in sorted(spans, key=estimate, reverse=True):
+        chosen.setdefault(normalised[span[2] : span[3]], span[2])
+        if len(chosen) == moderation_model.EXACT_WINDOWS:
+            break
+    return sorted(chosen, key=chosen.__getitem__)
+
+
 def predict(model: moderation_model.Classifier, text: str) -> moderation_model.Prediction:
     best = moderation_model.Prediction(0.0, "")
     normalised = normalise(moderation_model.collapse_repetition(text))
     if len(moderation_model._WORD.findall(normalised)) < moderation_model.MIN_WORDS:
         return best
-    # Which windows and sentences are scored is the model's choice (`candidates`, an estimate);
-    # what is checked here is their exact scores.
-    for window in model.candidates(normalised):
+    # Which windows and sentences are scored is the estimate's choice (`candidates`, checked
+    # against the model's own in test_moderation_fast.py); their scores here are exact.
+    for window in candidates(model, normalised):
         harmful, category = probability(model, window)
         if round(harmful, 4) > best.harmful:
             best = moderation_model.Prediction(round(harmful, 4), category)

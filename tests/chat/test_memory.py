@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from chat import tasks
+import chat.turn
+from chat import rows, tasks
 from chat.memory import extract_facts
 from chat.models import MemoryFact, Message, Platform, UserMemory
 from chat.services import chat_reply, memory_extract_with_llm, memory_summarize
@@ -147,3 +148,26 @@ def test_deleting_the_account_deletes_conversations_and_memory(user, ivan, auth_
 
     assert response.status_code == 204
     assert not Message.objects.exists() and not MemoryFact.objects.exists()
+
+
+def test_the_turn_reads_the_summary_trigger_as_it_stands_after_its_reply(user, ivan, settings, monkeypatch):
+    # the finishing hop counts the unsummarised characters in the same statement that fills the reply
+    settings.CHAT_SUMMARY_THRESHOLD_TOKENS = 40
+    settings.CHAT_SUMMARY_KEEP_RECENT = 2
+    seen: list[int | None] = []
+    real_remember = chat.turn.remember
+
+    def recording(**kwargs):
+        seen.append(kwargs.get("pending_chars"))
+        real_remember(**kwargs)
+
+    monkeypatch.setattr(chat.turn, "remember", recording)
+    first = chat_reply(user=user, text="We talked about a trip to the Altai mountains in July.", platform=Platform.WEB)
+    for text in ("And about buying a tent for four people.", "Something new"):
+        chat_reply(user=user, text=text, platform=Platform.WEB, conversation=first.conversation)
+    after_three = rows.pending_chars(user_id=user.pk)
+    assert tasks.memory_summarize.run(user.pk) is True  # older turns folded: summarized_until moves
+    chat_reply(user=user, text="What did we plan?", platform=Platform.WEB, conversation=first.conversation)
+
+    assert seen[2] == after_three > 0
+    assert seen[3] == rows.pending_chars(user_id=user.pk) < after_three

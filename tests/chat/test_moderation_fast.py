@@ -182,6 +182,14 @@ def test_classifier_scores_equal_the_reference_bit_for_bit():
     assert ours == [reference.probability(model, window) for window in windows]
 
 
+def test_the_windows_scored_exactly_are_the_reference_choice():
+    model = moderation_model.classifier()
+    texts = [normalise(text) for text in LONG + ODD + CORPUS[::7]]
+    texts += [normalise(" ".join(CORPUS[start : start + size])) for start, size in ((3, 90), (500, 200), (900, 31))]
+    assert sum(len(text) > moderation_model.WINDOW_CHARS for text in texts) > 15
+    assert [model.candidates(text) for text in texts] == [reference.candidates(model, text) for text in texts]
+
+
 def test_classifier_predictions_equal_the_reference():
     model = moderation_model.classifier()
     texts = CORPUS + TRAIN[::10] + LONG + ODD

@@ -80,8 +80,8 @@ def test_the_same_long_reply_without_it_passes():
 def test_a_long_text_is_scored_exactly_a_bounded_number_of_times(monkeypatch, length):
     model = moderation_model.classifier()
     scored: list[str] = []
-    original = model.harm_probability
-    monkeypatch.setattr(model, "harm_probability", lambda text: scored.append(text) or original(text))
+    original = model.scored
+    monkeypatch.setattr(model, "scored", lambda text: scored.append(text) or original(text))
     text = normalise((SMALL_TALK * (length // len(SMALL_TALK) + 1))[:length])
     model.predict_normalised(text)
     assert 1 <= len(scored) <= moderation_model.EXACT_WINDOWS
