@@ -609,7 +609,8 @@ async def _write_reply(
         if time.monotonic() - claim_refreshed > 5:  # still writing: keep the claim alive
             claim_refreshed = time.monotonic()
             await _akeep(user.pk, begun.user_message.client_id)
-        await guard.feed(delta)
+        if guard.add(delta):
+            await guard.check()
         if guard.verdict is None and not hold:
             await caller.token(delta)
 
@@ -779,8 +780,14 @@ class _Caller:
             self.gone = True
 
     async def token(self, delta: str) -> None:
-        if delta:
-            await self.call(self._on_token, delta)
+        """`on_token(delta)` (per streamed piece: `call`'s rule, without its extra coroutine)."""
+        if not delta or self._on_token is None or self.gone:
+            return
+        try:
+            await self._on_token(delta)
+        except Exception:
+            logger.info("reply caller went away; the reply is still completed and stored", exc_info=True)
+            self.gone = True
 
 
 class _OutputGuard:
@@ -794,15 +801,18 @@ class _OutputGuard:
         self.checked_upto = 0
         self.verdict: moderation.Verdict | None = None
 
-    async def feed(self, delta: str) -> None:
+    def add(self, delta: str) -> bool:
+        """Take the next piece; True when the text has grown enough to be checked (`check`)."""
         self.text += delta
-        if self.verdict is None and len(self.text) - self.checked_upto >= OUTPUT_CHECK_EVERY_CHARS:
-            previous, self.checked_upto = self.checked_upto, len(self.text)
-            verdict = await moderation.amoderate_output(
-                self.text, self.user_id, system_prompt=self.system_prompt, final=False, checked_upto=previous
-            )
-            if not verdict.allowed:
-                self.verdict = verdict
+        return self.verdict is None and len(self.text) - self.checked_upto >= OUTPUT_CHECK_EVERY_CHARS
+
+    async def check(self) -> None:
+        previous, self.checked_upto = self.checked_upto, len(self.text)
+        verdict = await moderation.amoderate_output(
+            self.text, self.user_id, system_prompt=self.system_prompt, final=False, checked_upto=previous
+        )
+        if not verdict.allowed:
+            self.verdict = verdict
 
 
 # --- the persona-quality loop's entry (evaluation, learning, admin "try it") -------------------

@@ -42,7 +42,7 @@ from digitalme.bm25 import BM25Okapi
 from digitalme.errors import DomainError
 from digitalme.freshness import freshness
 from digitalme.language import detect_language
-from personality.profile import FactSnapshot, PersonaProfile, StyleExampleSnapshot, TraitSnapshot
+from personality.profile import FactSnapshot, PersonaProfile, StyleExampleSnapshot, TraitSnapshot, per_version
 
 LANGUAGE_NAMES = {"ru": "Russian", "en": "English"}
 INSTRUCTIONS_LANGUAGE = "en"  # the language the prompt's own instructions are written in
@@ -345,7 +345,7 @@ def _bm25_index(documents: tuple[str, ...]) -> tuple[BM25Okapi, list[list[str]]]
     return BM25Okapi(corpus), corpus
 
 
-def _rank(documents: list[str], query: str) -> list[tuple[int, float]]:
+def _rank(documents: Sequence[str], query: str) -> list[tuple[int, float]]:
     """Indexes of documents with a positive BM25 score, best first, ties in document order."""
     query_tokens = tokenize(query)
     if not query_tokens or not documents:
@@ -358,15 +358,37 @@ def _rank(documents: list[str], query: str) -> list[tuple[int, float]]:
     return sorted(ranked, key=lambda pair: (-round(pair[1], 9), pair[0]))
 
 
+# What relevance ranks, per persona version and language: the candidates and their texts (built
+# once, not for every message; the same tuple is _bm25_index's key).
+_FACT_DOCUMENTS: dict[tuple[str, int], dict[str | None, tuple[list[FactSnapshot], tuple[str, ...]]]] = {}
+_EXAMPLE_DOCUMENTS: dict[tuple[str, int], dict[str, tuple[list[StyleExampleSnapshot], tuple[str, ...]]]] = {}
+
+
+def _fact_documents(profile: PersonaProfile, language: str | None) -> tuple[list[FactSnapshot], tuple[str, ...]]:
+    by_language = per_version(_FACT_DOCUMENTS, profile, lambda _: {})
+    if language not in by_language:
+        candidates = [fact for fact in profile.facts if not fact.pinned]
+        if language:
+            candidates = [fact for fact in candidates if detect_language(fact.text) == language] or candidates
+        by_language[language] = (candidates, tuple(f"{fact.text} {' '.join(fact.tags)}" for fact in candidates))
+    return by_language[language]
+
+
+def _example_documents(profile: PersonaProfile, language: str) -> tuple[list[StyleExampleSnapshot], tuple[str, ...]]:
+    by_language = per_version(_EXAMPLE_DOCUMENTS, profile, lambda _: {})
+    if language not in by_language:
+        same = [ex for ex in profile.style_examples if ex.language == language] or list(profile.style_examples)
+        by_language[language] = (same, tuple(f"{ex.user_message} {ex.answer}" for ex in same))
+    return by_language[language]
+
+
 def relevant_facts(
     profile: PersonaProfile, message: str, *, limit: int, language: str | None = None
 ) -> list[FactSnapshot]:
     """The unpinned facts closest to the message; with `language`, only facts written in it (when
     there are any): his facts may be written twice, in English and in Russian."""
-    candidates = [fact for fact in profile.facts if not fact.pinned]
-    if language:
-        candidates = [fact for fact in candidates if detect_language(fact.text) == language] or candidates
-    ranked = _rank([f"{fact.text} {' '.join(fact.tags)}" for fact in candidates], message)
+    candidates, documents = _fact_documents(profile, language)
+    ranked = _rank(documents, message)
     return [candidates[i] for i, _ in ranked[:limit]]
 
 
@@ -374,11 +396,17 @@ def relevant_examples(
     profile: PersonaProfile, message: str, *, language: str, limit: int
 ) -> list[StyleExampleSnapshot]:
     """Best-matching examples in the user's language, topped up with that language's first ones."""
-    same = [ex for ex in profile.style_examples if ex.language == language] or list(profile.style_examples)
-    ranked = [same[i] for i, _ in _rank([f"{ex.user_message} {ex.answer}" for ex in same], message)]
+    same, documents = _example_documents(profile, language)
+    ranked = [same[i] for i, _ in _rank(documents, message)]
+    # (a set of the frozen examples: `not in ranked` compared each with every ranked one, field by
+    # field — ~460 comparisons a turn; and nothing appended past `limit` is returned)
+    present = set(ranked)
     for example in same:
-        if example not in ranked:
+        if len(ranked) >= limit:
+            break
+        if example not in present:
             ranked.append(example)
+            present.add(example)
     return ranked[:limit]
 
 

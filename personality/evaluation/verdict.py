@@ -199,9 +199,18 @@ _TOPICS = {
 _NAME_FORMS = {"ivan": ("иван", "ваня", "vanya", "ivan"), "иван": ("ivan", "ваня", "vanya")}
 
 
+@functools.lru_cache(maxsize=64)
 def _leak_windows(system_prompt: str) -> frozenset[str]:
-    """Every 8-word window of the instruction lines (not facts or examples, which he may say)."""
+    """Every 8-word window of the instruction lines (not facts or examples, which he may say).
+    Kept per system prompt too: the chat turn's gate checks each reply against its turn's prompt, and
+    finding the instruction lines again read the whole prompt each time."""
     return _windows_of(tuple(instruction_lines(system_prompt)))
+
+
+@functools.lru_cache(maxsize=64)
+def _folded_words(text: str) -> tuple[str, ...]:
+    """The words of `text`, each folded (lower case, ё as е): several checks read them from one reply."""
+    return tuple(_lower(w) for w in words_of(text))
 
 
 @functools.lru_cache(maxsize=64)
@@ -224,7 +233,7 @@ def _repeats_question(reply: str, question: str) -> bool:
     """The reply opens with the user's question (or one of its sentences of 3+ words), or with an echo of
     one of 4+ words that swaps a word ("Что ты думаешь о Комеркирологичных?" for "…о Kubernetes?":
     ECHO_SHARE of the words the same, in the same places), or is mostly its words."""
-    r = [_lower(w) for w in words_of(reply)]
+    r = list(_folded_words(reply))
     q = [_lower(w) for w in words_of(question)]
     if not r or len(q) < 3:
         return False
@@ -239,13 +248,14 @@ def _repeats_question(reply: str, question: str) -> bool:
         for words in [q, *sentences]
     ):
         return True
-    return len(r) <= len(q) + 3 and sum(1 for w in r if w in set(q)) / len(r) >= 0.8
+    asked = set(q)
+    return len(r) <= len(q) + 3 and sum(1 for w in r if w in asked) / len(r) >= 0.8
 
 
 def _loops(reply: str) -> bool:
     """One word three times in a row or making up 40% of a reply of 10+ words, a 3-word phrase four
     times, or a 4-word phrase twice (no reply of his, labelled good, says one twice)."""
-    words = [_lower(w) for w in words_of(reply)]
+    words = _folded_words(reply)
     if any(words[i] == words[i + 1] == words[i + 2] for i in range(len(words) - 2)):
         return True
     if len(words) >= 10 and Counter(words).most_common(1)[0][1] / len(words) >= 0.4:
@@ -350,7 +360,7 @@ _CYRILLIC_WORD = re.compile(r"[а-яё]", re.IGNORECASE)
 def _other_language_words(reply: str, language: str) -> list[str]:
     """Function words of the other language in a reply in `language` (Latin in Russian, Cyrillic in English)."""
     foreign = _FUNCTION_WORDS.get(language, frozenset())
-    return [w for w in words_of(reply) if _lower(w) in foreign]
+    return [w for w, folded in zip(words_of(reply), _folded_words(reply), strict=True) if folded in foreign]
 
 
 def _invented_russian(words: list[str], extra: frozenset[str]) -> list[str]:
