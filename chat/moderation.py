@@ -21,7 +21,7 @@ import functools
 import logging
 import random
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import cache
@@ -160,6 +160,12 @@ def _rule_index() -> moderation_literals.LiteralIndex:
 @cache
 def _secret_rules() -> tuple[tuple[str, re.Pattern[str]], ...]:
     return tuple((raw["id"], re.compile(raw["pattern"])) for raw in _load_yaml("leaks.yaml")["secrets"])
+
+
+@cache
+def _secret_filters() -> tuple[Callable[[str], bool], ...]:
+    """Per secret shape, a quick test of the literals its matches contain (`may_contain`)."""
+    return tuple(moderation_literals.may_contain(pattern) for _, pattern in _secret_rules())
 
 
 @cache
@@ -425,8 +431,8 @@ def _secret_leak(text: str) -> Verdict | None:
     for value in _configured_secret_values():
         if value in text:
             return Verdict(allowed=False, category=SECRET, score=1.0, reason="leak:configured_secret")
-    for rule_id, pattern in _secret_rules():
-        if pattern.search(text):
+    for (rule_id, pattern), may_match in zip(_secret_rules(), _secret_filters(), strict=True):
+        if may_match(text) and pattern.search(text):
             return Verdict(allowed=False, category=SECRET, score=1.0, reason=f"leak:{rule_id}")
     return None
 

@@ -164,6 +164,70 @@ def test_a_rule_tried_where_its_matches_begin_finds_what_a_search_finds():
     assert mismatched == []
 
 
+SECRETS = [
+    "sk-proj-" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4",
+    "-----BEGIN OPENSSH PRIVATE KEY-----",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    "AKIAIOSFODNN7EXAMPLE",
+    "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY1",
+    "Aws_Secret_Access_Key: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY1'",
+    "ghp_" + "a" * 36,
+    "xoxb-1234567890-abcdef",
+    "AIza" + "b" * 35,
+    "ya29." + "c" * 24,
+    "sk_live_" + "d" * 20,
+    "123456789:AA" + "e" * 33,
+    "Authorization: Bearer abcdefghijklmnop1234",
+    "AUTHORIZATION:   token abcdefghijklmnop1234",
+    "postgres://ivan:hunter2pass@db.internal/app",
+    "password: hunter2024x",
+    "PASSWORD = 'Hunter2024x'",
+    "Пароль: qwerty12345",
+    "ПАРОЛЯ — qwerty12345",
+    "pa\u017f\u017fword: hunter2024x",  # long s: IGNORECASE matches it with s, lower() does not
+    "AP\u0130_KEY=abcdefghijklmnopqrstuvwxyz",  # dotted capital I: lower() makes it two characters
+    "api\u0131key: abcdefghijklmnopqrstuvwxyz",  # dotless i
+    "Client_Secret = abcdefghijklmnopqrstuvwxyz12",
+    "\u212aey: value",  # Kelvin sign
+]
+
+
+def test_a_secret_shape_is_searched_only_when_its_literals_can_be_there():
+    """The quick literal test of each secret pattern is True on every text the pattern matches:
+    the corpus, long and odd texts, and secrets in several cases and spellings, alone and inside
+    text in both scripts."""
+    texts = CORPUS + LONG + ODD + SECRETS
+    texts += [f"вот конфиг, {secret} — не теряй" for secret in SECRETS] + [f"config: {secret}." for secret in SECRETS]
+    missed, matches = [], 0
+    for (rule_id, pattern), may_match in zip(moderation._secret_rules(), moderation._secret_filters(), strict=True):
+        for text in texts:
+            if pattern.search(text):
+                matches += 1
+                if not may_match(text):
+                    missed.append((rule_id, text[:80]))
+    assert matches > 40
+    assert missed == []
+    assert sum(may_match(LONG[0]) for may_match in moderation._secret_filters()) <= 2  # it does filter
+
+
+def test_lower_case_agrees_with_the_regex_on_ascii_but_for_three_characters():
+    """`may_contain` looks for ASCII literals in text.lower(): for every code point and every
+    printable ASCII character, IGNORECASE matching and lower() agree, except the three characters
+    it checks for first (U+0130, U+0131, U+017F)."""
+    import re
+    import string
+
+    everything = "".join(chr(point) for point in range(0x110000) if not 0xD800 <= point <= 0xDFFF)
+    lowering_to: dict[str, set[str]] = {}
+    for other in everything:
+        lowering_to.setdefault(other.lower(), set()).add(other)
+    differing: set[str] = set()
+    for char in string.printable.strip():
+        by_regex = set(re.findall(re.escape(char), everything, re.IGNORECASE))
+        differing |= by_regex ^ lowering_to[char.lower()]
+    assert {char for char in differing if not moderation_literals._LOWER_DIFFERS.match(char)} == set()
+
+
 def test_rule_verdicts_equal_running_every_rule():
     mismatched = []
     for text in CORPUS + TRAIN[::5] + LONG + ODD + _rule_probes():
