@@ -205,9 +205,16 @@ def _fewest_pieces(literals: Iterable[str], length: int) -> list[str]:
 def _starts(items: Any) -> set[str] | None:
     """Strings one of which every match of this sequence begins with; None when none is known."""
     run: set[str] = {""}  # the exact text of the fixed parts read so far
-    for op, value in items:
+    items = list(items)
+    for index, (op, value) in enumerate(items):
         exact, _required = _node(op, value)
         strings = exact if exact is not None else _item_starts(op, value)
+        optional = op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) and value[0] == 0
+        if strings is None and optional and "" in run:
+            # "(?:step by \w+ )?guide": a match begins with the optional part or with what follows
+            # it (only looked into while nothing is known yet: it multiplies the strings)
+            present, absent = _starts(value[2]), _starts(items[index + 1 :])
+            strings = None if present is None or absent is None else present | absent
         if strings is None:
             break
         fitted = _fit(len(run), strings)
@@ -327,6 +334,9 @@ class Starts:
 
     @classmethod
     def of(cls, pattern: str, flags: int = 0) -> Starts | None:
+        parsed = list(sre_parse.parse(pattern, flags))
+        if parsed and parsed[0][0] is sre.AT and parsed[0][1] in (sre.AT_BEGINNING, sre.AT_BEGINNING_STRING):
+            return LineStarts(multiline=bool(flags & re.MULTILINE) and parsed[0][1] is sre.AT_BEGINNING)
         strings = start_literals(pattern, flags)
         if strings is None or not all(map(_pieces, strings)):
             return None  # unknown, or a string of spaces only: nothing to look for
@@ -349,6 +359,31 @@ class Starts:
                     if attempts > MAX_ATTEMPTS:
                         return pattern.search(text) is not None
                     position = text.find(string, position + 1)
+        return False
+
+
+class LineStarts(Starts):
+    """A regex that begins with `^` (or `\\A`): its matches begin at the start of the text, or with
+    MULTILINE after a newline (the only line break `^` knows) — tried there only."""
+
+    __slots__ = ("multiline",)
+
+    def __init__(self, *, multiline: bool) -> None:
+        super().__init__(frozenset())
+        self.multiline = multiline
+
+    def search(self, pattern: re.Pattern[str], text: str, found: frozenset[str]) -> bool:
+        if pattern.match(text, 0):
+            return True
+        position = text.find("\n") if self.multiline else -1
+        attempts = 0
+        while position >= 0:
+            if pattern.match(text, position + 1):
+                return True
+            attempts += 1
+            if attempts > MAX_ATTEMPTS:
+                return pattern.search(text) is not None
+            position = text.find("\n", position + 1)
         return False
 
 

@@ -90,6 +90,19 @@ def _task_finished(task_id: str = "", task: Any = None, state: str | None = None
             current_request_id.reset(token)
 
 
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _return_database_connections(task: Any = None, **kwargs: Any) -> None:
+    """Django's connection hygiene around a request, around a task: stale or broken connections
+    closed, the rest given back to the pool. (CELERY_DB_REUSE_MAX keeps the fixup from closing
+    the pool itself each time.) An eager task runs inside its caller's transaction: left alone."""
+    if getattr(getattr(task, "request", None), "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()
+
+
 @signals.worker_ready.connect
 def _worker_heartbeat(**kwargs: Any) -> None:
     from ops.heartbeat import start_process_heartbeat

@@ -5,6 +5,7 @@ and a streamed reply's checks read the reply a bounded number of times. Equality
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -112,6 +113,8 @@ def test_required_literals_of_a_regex(pattern, literals):
         (r"(?:kill|murder)\w* (?:him|her)|\bstab", {"kill", "murder", "stab"}),
         (r"(?:ab)+c", {"ab"}),
         (r"(?<!\S)(?:f\*+k|fu+ck)", {"f*", "fu"}),
+        (r"(?:step by \w+ )?guide", {"step by ", "guide"}),
+        (r"\b(?:you|u) (?:(?:dumb|fat) )*(?:idiot|moron)", {"you ", "u "}),
         (r"\b\w*пизд", None),
         (r"(?:just )?\w+ it", None),
         (r"^\W*kill", None),
@@ -141,6 +144,19 @@ def _rule_probes() -> list[str]:
         "skill him",
         "ты тупой " * 3,
         "как " * many + "сварить мет",
+    ]
+
+
+@pytest.mark.parametrize("flags", [0, re.MULTILINE])
+@pytest.mark.parametrize("pattern", [r"^\W*(?:make|cook) meth\b", r"\A\W*(?:make|cook) meth\b"])
+def test_a_regex_anchored_at_a_line_start_is_tried_only_there(pattern, flags):
+    starts = moderation_literals.Starts.of(pattern, flags)
+    assert isinstance(starts, moderation_literals.LineStarts)
+    compiled = re.compile(pattern, flags)
+    texts = ["make meth", "  make meth!", "x make meth", "x\nmake meth", "x\n\ncook meth", "\n" * 200 + "cook meth"]
+    texts += ["x\n" * 200 + "cook meth", "x\n" * 200, "", "\n"]
+    assert [starts.search(compiled, text, frozenset()) for text in texts] == [
+        compiled.search(text) is not None for text in texts
     ]
 
 
