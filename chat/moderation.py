@@ -180,7 +180,10 @@ def _rule_verdict(text: str, threshold: float, *, normalised: str | None = None)
     begin with known strings is tried only where those occur (`Starts`)."""
     normalised = normalise(text) if normalised is None else normalised
     found = _rule_index().found(normalised)
-    for rule in _rules_by_weight():
+    rules = _rules_by_weight()
+    always, by_piece = _rules_by_piece()
+    for place in sorted(always.union(*map(by_piece.__getitem__, by_piece.keys() & found))):
+        rule = rules[place]
         if not moderation_literals.may_match(rule.requirement, found):
             continue
         if rule.matches(normalised, found) and not (rule.unless and rule.unless.search(normalised)):
@@ -193,6 +196,23 @@ def _rule_verdict(text: str, threshold: float, *, normalised: str | None = None)
 @cache
 def _rules_by_weight() -> tuple[Rule, ...]:
     return tuple(sorted(_rules(), key=lambda rule: -rule.weight))  # stable: file order within a weight
+
+
+@cache
+def _rules_by_piece() -> tuple[frozenset[int], dict[str, frozenset[int]]]:
+    """The places (in `_rules_by_weight`) of the rules without a literal requirement, and per piece
+    those whose requirement can only be met when it is found (one of its single pieces or
+    anchors): a message's rules are looked up from its pieces, not each tested in turn."""
+    always: set[int] = set()
+    by_piece: dict[str, set[int]] = {}
+    for place, rule in enumerate(_rules_by_weight()):
+        requirement = rule.requirement
+        if requirement is None:
+            always.add(place)
+            continue
+        for piece in requirement.single | requirement.anchors:
+            by_piece.setdefault(piece, set()).add(place)
+    return frozenset(always), {piece: frozenset(places) for piece, places in by_piece.items()}
 
 
 # --- Classifier (offline, chat/moderation_model.py) ------------------------------------------

@@ -244,6 +244,16 @@ def test_lower_case_agrees_with_the_regex_on_ascii_but_for_three_characters():
     assert {char for char in differing if not moderation_literals._LOWER_DIFFERS.match(char)} == set()
 
 
+def test_the_rules_looked_up_from_a_messages_pieces_are_all_that_can_pass_the_filter():
+    index, rules = moderation._rule_index(), moderation._rules_by_weight()
+    always, by_piece = moderation._rules_by_piece()
+    for normalised in map(normalise, CORPUS + TRAIN[::20] + LONG + ODD):
+        found = index.found(normalised)
+        looked_up = always.union(*(places for piece, places in by_piece.items() if piece in found))
+        passing = {place for place, rule in enumerate(rules) if moderation_literals.may_match(rule.requirement, found)}
+        assert passing <= looked_up, normalised[:80]
+
+
 def test_rule_verdicts_equal_running_every_rule():
     mismatched = []
     for text in CORPUS + TRAIN[::5] + LONG + ODD + _rule_probes():
