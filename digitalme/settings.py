@@ -238,12 +238,6 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT_S", default=600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT_S", default=540)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Celery's Django fixup closes every connection before and after each task and, with psycopg's pool
-# in a prefork worker, the whole pool: each task opened a new PostgreSQL connection (a server
-# backend forked, the pool's threads restarted; docs/QUALITY.md, Telegram fourth pass). The pool
-# is now recycled every this many tasks; each task's connections still go back to it when the task
-# ends (digitalme/celery.py), as Django does after a request.
-CELERY_DB_REUSE_MAX = 1000
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
