@@ -37,7 +37,7 @@ import zipfile
 from array import array
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import add, mul, truediv
@@ -425,6 +425,16 @@ _CACHED_WORD = 40
 _WORD_CACHE = 16_384
 
 
+def _reduce_sum(values: Iterable[float], start: float) -> float:
+    return functools.reduce(add, values, start)
+
+
+# Floats added one by one, left to right, as a loop of += does. Python 3.11's sum() does exactly
+# that in a C double (without a float object per step: ≈ 2× reduce(add)); from 3.12 sum()
+# compensates rounding errors, which would change the logits' last bits, so reduce is used there.
+_sequential_sum: Callable[[Iterable[float], float], float] = sum if sys.version_info < (3, 12) else _reduce_sum
+
+
 class _TermFrequency(dict[int, float]):
     """count → 1 + ln(count), sublinear tf as scikit-learn computes it, filled on first use."""
 
@@ -602,13 +612,13 @@ class Classifier:
 
     def _category_of(self, columns: list[int], values: list[float]) -> str:
         """Each harm's logit is its intercept plus weight × value of every feature, added one by one
-        in the vector's order (reduce: the same sums as a loop of +=, in C)."""
+        in the vector's order (the same sums as a loop of +=, in C)."""
         harms = len(self.categories)
         coef = self.category_coef
         rows = [coef[column * harms : column * harms + harms] for column in columns]
         weights_by_harm = zip(*rows, strict=True) if rows else ((),) * harms
         logits = [
-            functools.reduce(add, map(mul, weights, values), intercept)
+            _sequential_sum(map(mul, weights, values), intercept)
             for weights, intercept in zip(weights_by_harm, self.category_intercept, strict=True)
         ]
         return self.categories[max(range(harms), key=logits.__getitem__)]

@@ -48,21 +48,37 @@ UPDATE chat_message SET content = %s, tokens = %s, tokenizer = %s, model = %s, p
 WHERE id = %s
 """
 
-# The latest messages before the turn's, newest first, each with whether moderation refused it.
-_HISTORY = """
-SELECT role, content, tokens, tokenizer, client_id, COALESCE({refused}, false)
-FROM chat_message
-WHERE conversation_id = %s AND id < %s AND content <> ''
-ORDER BY created DESC, id DESC
-LIMIT %s
-"""
-
 # What of the user's memory the prompt may use: the summary (first column true) and the current facts.
 _MEMORY = """
 SELECT * FROM (SELECT true, '', summary FROM chat_usermemory WHERE user_id = %s AND summary <> '') AS s
 UNION ALL
 SELECT * FROM (SELECT false, key, text FROM chat_memoryfact WHERE user_id = %s AND replaced_by_id IS NULL
   ORDER BY created DESC, id DESC LIMIT %s) AS f
+"""
+
+# What the prompt reads, in one round trip: the latest messages before the turn's (part 0; newest
+# first, each with whether moderation refused it), the user's summary (part 1) and current facts
+# (part 2, _MEMORY's), each part numbered in its own order.
+_PROMPT_READS = """
+SELECT * FROM (
+    SELECT 0 AS part, ROW_NUMBER() OVER (ORDER BY created DESC, id DESC) AS n, role AS a, content AS b,
+        tokens, tokenizer, client_id, COALESCE({refused}, false) AS refused
+    FROM chat_message
+    WHERE conversation_id = %s AND id < %s AND content <> ''
+    ORDER BY created DESC, id DESC
+    LIMIT %s
+) AS h
+UNION ALL
+SELECT 1, 1, '', summary, CAST(NULL AS INTEGER), '', '', false FROM chat_usermemory WHERE user_id = %s AND summary <> ''
+UNION ALL
+SELECT * FROM (
+    SELECT 2, ROW_NUMBER() OVER (ORDER BY created DESC, id DESC), key, text, CAST(NULL AS INTEGER), '', '', false
+    FROM chat_memoryfact
+    WHERE user_id = %s AND replaced_by_id IS NULL
+    ORDER BY created DESC, id DESC
+    LIMIT %s
+) AS f
+ORDER BY 1, 2
 """
 
 # Characters of the user's messages not folded into the summary yet (memory upkeep's trigger).
@@ -254,15 +270,25 @@ def conversation_touch(*, conversation_id: int, updated: datetime, title: str | 
             )
 
 
-def history_lines(*, conversation_id: int, before_id: int, limit: int = 60) -> list[HistoryLine]:
-    """The latest messages of the conversation before `before_id`, oldest first."""
+def prompt_reads(
+    *, conversation_id: int, before_id: int, user_id: int, facts_limit: int, limit: int = 60
+) -> tuple[list[HistoryLine], str, list[tuple[str, str]]]:
+    """`history_lines(...)` and `memory_lines(...)` in one statement: (the history oldest first, the
+    summary or "", the current facts newest first as (key, text))."""
+    history: list[HistoryLine] = []
+    summary = ""
+    facts: list[tuple[str, str]] = []
     with connection.cursor() as cursor:
-        cursor.execute(_sql(_HISTORY), [conversation_id, before_id, limit])
-        rows = cursor.fetchall()
-    return [
-        HistoryLine(role, content, tokens, tokenizer, client_id, {"allowed": False} if refused else {})
-        for role, content, tokens, tokenizer, client_id, refused in reversed(rows)
-    ]
+        cursor.execute(_sql(_PROMPT_READS), [conversation_id, before_id, limit, user_id, user_id, facts_limit])
+        for part, _, a, b, tokens, tokenizer, client_id, refused in cursor.fetchall():
+            if part == 0:
+                history.append(HistoryLine(a, b, tokens, tokenizer, client_id, {"allowed": False} if refused else {}))
+            elif part == 1:
+                summary = b
+            else:
+                facts.append((a, b))
+    history.reverse()
+    return history, summary, facts
 
 
 def memory_lines(*, user_id: int, facts_limit: int) -> tuple[str, list[tuple[str, str]]]:

@@ -36,6 +36,7 @@ from chat import llm, moderation, rows
 from chat.context import context_for
 from chat.errors import EmptyMessage, InvalidInput, LLMUnavailable, MessageTooLong, NotFound, TurnInProgress
 from chat.memory import memory_for_prompt, remember
+from chat.memory.retrieval import FACTS_CONSIDERED
 from chat.models import Conversation, Message, Platform, Role
 from chat.prompting import BuiltPrompt, build_prompt
 from chat.ratelimit import count_chat_message, raise_if_limited
@@ -355,7 +356,13 @@ def _build(*, user, text: str, begun: _Begun, model: str) -> BuiltPrompt:
     """The first hop's reads: the live persona (cached per version), history, memory, context; then the prompt.
     History messages bring their stored token counts (counted again only under another tokenizer)."""
     tokenizer = tokens.tokenizer_of(model)
-    lines = rows.history_lines(conversation_id=begun.conversation.pk, before_id=begun.user_message.pk)
+    # history and memory in one statement
+    lines, summary, facts = rows.prompt_reads(
+        conversation_id=begun.conversation.pk,
+        before_id=begun.user_message.pk,
+        user_id=user.pk,
+        facts_limit=FACTS_CONSIDERED,
+    )
     history = [
         {"role": line.role, "content": line.content, "tokens": line.tokens if line.tokenizer == tokenizer else None}
         for line in usable_history(lines)
@@ -364,7 +371,7 @@ def _build(*, user, text: str, begun: _Begun, model: str) -> BuiltPrompt:
         profile=persona_profile_live(),
         text=text,
         history=history,
-        memory=memory_for_prompt(user=user, text=text),
+        memory=memory_for_prompt(user=user, text=text, stored=(summary, facts)),
         context=context_for(user, text),
         model=model,
     )

@@ -8,8 +8,10 @@ count tasks for Prometheus, and start the worker's and beat's heartbeats.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
+import sys
 import time
 from contextvars import Token
 from typing import Any
@@ -88,6 +90,36 @@ def _task_finished(task_id: str = "", task: Any = None, state: str | None = None
     if token is not None:
         with contextlib.suppress(ValueError):  # set in another context (an eager task): leave it
             current_request_id.reset(token)
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _return_database_connections(task: Any = None, **kwargs: Any) -> None:
+    """Django's connection hygiene around a request, around a task: stale or broken connections
+    closed, the rest given back to the pool. An eager task runs inside its caller's transaction: left alone."""
+    if getattr(getattr(task, "request", None), "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()
+
+
+_modules_when_frozen = 0
+
+
+@signals.task_postrun.connect
+def _freeze_the_warm_heap(task: Any = None, **kwargs: Any) -> None:
+    """After a task that imported something new (a pool child's first task imports what tasks
+    need; a memory job imports litellm later), move every object the collector tracks to the
+    permanent generation (gc.freeze; no collection first — that alone took 200–700 ms here): full
+    collections then scan only what tasks create. Without it a Telegram reply now and then waited
+    170–470 ms (once 2.2 s) behind a full collection of the child's whole heap (docs/QUALITY.md,
+    Telegram fourth pass). Eager tasks (tests) leave it be."""
+    global _modules_when_frozen
+    if len(sys.modules) == _modules_when_frozen or getattr(getattr(task, "request", None), "is_eager", False):
+        return
+    gc.freeze()
+    _modules_when_frozen = len(sys.modules)
 
 
 @signals.worker_ready.connect

@@ -11,7 +11,6 @@ import contextvars
 import logging
 import re
 
-from asgiref.sync import sync_to_async
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
@@ -29,6 +28,7 @@ from telegram.ext import (
 )
 
 from chat.errors import TurnInProgress
+from digitalme.db import db_async
 from digitalme.errors import DomainError
 from digitalme.metrics import record_telegram_update
 from telegram_bot import services
@@ -87,19 +87,24 @@ async def _skip_unknown(update: Update, context: Context) -> None:
         raise ApplicationHandlerStop
 
 
-async def _sender(update: Update) -> TelegramAccount:
+def _profile(update: Update) -> services.TelegramProfile:
     user = update.effective_user
     chat = update.effective_chat
     assert user is not None and chat is not None
-    profile = services.TelegramProfile(
+    return services.TelegramProfile(
         telegram_user_id=user.id,
         chat_id=chat.id,
         username=user.username or "",
         first_name=user.first_name or "",
         language_code=user.language_code or "",
     )
-    return await sync_to_async(services.telegram_account_touch)(
-        profile=profile, private_chat=chat.type == ChatType.PRIVATE
+
+
+async def _sender(update: Update) -> TelegramAccount:
+    chat = update.effective_chat
+    assert chat is not None
+    return await db_async(services.telegram_account_touch)(
+        profile=_profile(update), private_chat=chat.type == ChatType.PRIVATE
     )
 
 
@@ -150,7 +155,7 @@ async def _ask_to_link(update: Update, account: TelegramAccount, code: str) -> N
     """`/start CODE` only asks: a deep link may be someone else's, so nothing links before "yes"."""
     language = _language(account)
     try:
-        preview = await sync_to_async(services.telegram_link_preview)(code=code, account=account)
+        preview = await db_async(services.telegram_link_preview)(code=code, account=account)
     except services.TelegramBotError as exc:
         await _answer(update, text(exc.code, language))
         return
@@ -184,7 +189,7 @@ async def on_link_answer(update: Update, context: Context) -> None:
         await query.edit_message_text(text("link_cancelled", language))
         return
     try:
-        result = await sync_to_async(services.telegram_link_confirm)(code=match.group(2), account=account)
+        result = await db_async(services.telegram_link_confirm)(code=match.group(2), account=account)
     except services.TelegramBotError as exc:
         await query.edit_message_text(text(exc.code, language))
         return
@@ -215,7 +220,7 @@ async def on_about(update: Update, context: Context) -> None:
 
     account = await _sender(update)
     try:
-        profile = await sync_to_async(persona_profile_live)()
+        profile = await db_async(persona_profile_live)()
     except DomainError:  # no published persona yet
         await _answer(update, text("error", _language(account)))
         return
@@ -226,7 +231,7 @@ async def on_about(update: Update, context: Context) -> None:
 async def on_unlink(update: Update, context: Context) -> None:
     account = await _sender(update)
     language = _language(account)
-    unlinked = await sync_to_async(services.telegram_unlink)(account=account)
+    unlinked = await db_async(services.telegram_unlink)(account=account)
     await _answer(update, text("unlinked" if unlinked else "not_linked", language))
 
 
@@ -236,11 +241,11 @@ async def on_new(update: Update, context: Context) -> None:
 
     account = await _sender(update)
     language = _language(account)
-    user = await sync_to_async(services.telegram_chat_user)(account=account)
+    user = await db_async(services.telegram_chat_user)(account=account)
     if user is None:
         await _answer(update, text("guest_disabled", language))
         return
-    await sync_to_async(conversation_create)(user=user, platform=Platform.TELEGRAM)
+    await db_async(conversation_create)(user=user, platform=Platform.TELEGRAM)
     await _answer(update, text("new", language))
 
 
@@ -249,11 +254,11 @@ async def on_memory(update: Update, context: Context) -> None:
 
     account = await _sender(update)
     language = _language(account)
-    user = await sync_to_async(services.telegram_chat_user)(account=account)
+    user = await db_async(services.telegram_chat_user)(account=account)
     if user is None:
         await _answer(update, text("guest_disabled", language))
         return
-    memories = await sync_to_async(lambda: list(memory_fact_list(user=user)))()
+    memories = await db_async(lambda: list(memory_fact_list(user=user)))()
     if not memories:
         await _answer(update, text("memory_empty", language))
         return
@@ -286,9 +291,9 @@ async def on_forget_answer(update: Update, context: Context) -> None:
     if query.data != "forget:yes":
         await query.edit_message_text(text("forget_cancelled", language))
         return
-    user = await sync_to_async(services.telegram_chat_user)(account=account)
+    user = await db_async(services.telegram_chat_user)(account=account)
     if user is not None:
-        await sync_to_async(memory_delete_all)(user=user)
+        await db_async(memory_delete_all)(user=user)
     await query.edit_message_text(text("forget_done", language))
 
 
@@ -308,11 +313,13 @@ async def on_text(update: Update, context: Context) -> None:
         content = _addressed_text(message, context.bot.id, context.bot.username)
         if not content:
             return
-    account = await _sender(update)
-    language = _language(account)
-    start = await sync_to_async(services.telegram_turn_start)(
-        account=account, chat_id=chat_id, group_title=None if is_private else (message.chat.title or "")
+    # The sender and what the turn needs, in one database hop.
+    account, start = await db_async(services.telegram_text_start)(
+        profile=_profile(update),
+        private_chat=is_private,
+        group_title=None if is_private else (message.chat.title or ""),
     )
+    language = _language(account)
     if start.user is None:
         await _answer(update, text("guest_disabled", language))
         return
@@ -361,7 +368,7 @@ async def on_feedback(update: Update, context: Context) -> None:
     account = await _sender(update)
     language = _language(account)
     chat = update.effective_chat
-    user = await sync_to_async(services.telegram_feedback_user)(
+    user = await db_async(services.telegram_feedback_user)(
         account=account,
         chat_id=chat.id if chat else account.chat_id,
         private_chat=chat is None or chat.type == ChatType.PRIVATE,
@@ -369,7 +376,7 @@ async def on_feedback(update: Update, context: Context) -> None:
     try:
         if user is None:
             raise services.TelegramBotError("no chat user")
-        await sync_to_async(message_feedback)(user=user, message_id=message_id, rating=rating)
+        await db_async(message_feedback)(user=user, message_id=message_id, rating=rating)
     except (DomainError, Http404, ObjectDoesNotExist):
         await query.answer(text("feedback_gone", language))
         return
@@ -389,7 +396,7 @@ async def on_error(update: object, context: Context) -> None:
     error = context.error
     chat = update.effective_chat if isinstance(update, Update) else None
     if isinstance(error, Forbidden) and chat is not None:
-        await sync_to_async(services.telegram_account_mark_blocked)(chat_id=chat.id)
+        await db_async(services.telegram_account_mark_blocked)(chat_id=chat.id)
         return
     errors = handler_errors.get()
     if errors is not None:

@@ -337,6 +337,15 @@ def telegram_turn_start(*, account: TelegramAccount, chat_id: int, group_title: 
     return TurnStart(user=user, conversation=conversation_latest(user=user), rate=rate)
 
 
+def telegram_text_start(
+    *, profile: TelegramProfile, private_chat: bool, group_title: str | None = None
+) -> tuple[TelegramAccount, TurnStart]:
+    """A text message's database work before the turn, for one thread hop: the sender
+    (telegram_account_touch), then telegram_turn_start in the message's chat."""
+    account = telegram_account_touch(profile=profile, private_chat=private_chat)
+    return account, telegram_turn_start(account=account, chat_id=profile.chat_id, group_title=group_title)
+
+
 @transaction.atomic
 def telegram_group_user(*, chat_id: int, title: str = "") -> User:
     """The guest user a group chat talks to Ivan as (created on first mention)."""

@@ -45,9 +45,9 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
 )
 def update_process(self, update_id: int) -> str:
     """Handle stored update `update_id`; a retryable failure queues it again after the delay it needs."""
-    from telegram_bot.bot import update_process as handle
+    from telegram_bot.bot import update_process_blocking
 
-    outcome = _run(handle(update_id=update_id))
+    outcome = update_process_blocking(update_id=update_id, run=_run)
     if outcome.retry_in_s is not None:
         services.update_enqueue(update_id=update_id, countdown=outcome.retry_in_s)
     return outcome.status

@@ -8,7 +8,10 @@ Per message:
   - ack: POST → the webhook's 200 (the update is stored and queued);
   - reply: POST → sendMessage arriving at the Bot API;
   - LLM: the model's own time for the reply (the stored reply's `latency_ms`);
-  - overhead: reply − LLM (queueing, the worker, the database, moderation, Telegram calls).
+  - overhead: reply − LLM (queueing, the worker, the database, moderation, Telegram calls);
+and where a reply's time goes, from the rows' own timestamps (one wall clock, one machine): the
+webhook storing it, the Celery queue up to the turn's start (publish, delivery to a pool child,
+its lease and the sender's hop), then the chat turn and its reply to sendMessage at the Bot API.
 Prints p50/p95/max of each (one percentile rule: digitalme/stats.py) against the issue's targets
 (ack p95 < 50 ms, overhead p95 < 100 ms) and writes bench-output/telegram_latency.json.
 
@@ -18,6 +21,7 @@ Prints p50/p95/max of each (one percentile rule: digitalme/stats.py) against the
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -54,6 +58,42 @@ def _update(update_id: int, run: int) -> dict[str, Any]:
             "text": f"Latency probe number {run}",
         },
     }
+
+
+STAGES = ("stored", "queued_to_turn", "turn_to_send")
+
+
+def _timeline(samples: list[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
+    """Per stage, p50/p95/max ms over the samples, from the update's and its messages' stored times."""
+    from django.apps import apps
+
+    from digitalme.stats import percentiles_ms
+
+    update_ids = [sample["update_id"] for sample in samples]
+    updates = dict(
+        apps.get_model("telegram_bot", "ProcessedUpdate")
+        .objects.filter(update_id__in=update_ids)
+        .values_list("update_id", "received")
+    )
+    messages = apps.get_model("chat", "Message").objects.filter(client_id__in=[f"tg:{u}" for u in update_ids])
+    turn_start = dict(messages.filter(role="user").values_list("client_id", "created"))
+    stages: dict[str, list[float]] = {stage: [] for stage in STAGES}
+    for sample in samples:
+        received, start = updates.get(sample["update_id"]), turn_start.get(f"tg:{sample['update_id']}")
+        if received is None or start is None:
+            continue
+        posted = sample["posted_at"]
+        marks = [posted, received.timestamp(), start.timestamp(), posted + sample["reply_ms"] / 1000]
+        for stage, (begin, finish) in zip(STAGES, itertools.pairwise(marks), strict=True):
+            stages[stage].append((finish - begin) * 1000)
+    return {stage: percentiles_ms(values) for stage, values in stages.items()}
+
+
+def _parent_cpu_s(worker: Any) -> float | None:
+    """The Celery parent's own CPU (the broker loop, handing tasks to the pool), without its children's."""
+    from loadtest.server import _cpu_s
+
+    return _cpu_s(worker.process.pid) if worker.process is not None else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         with httpx.Client(base_url=web.http_url, trust_env=False, timeout=args.timeout) as http:
             first_id = int(time.time() * 1000) % 2_000_000_000
 
-            def post(number: int) -> tuple[float, float]:
-                started = time.monotonic()
+            def post(number: int) -> tuple[float, float, float]:
+                posted_at, started = time.time(), time.monotonic()
                 response = http.post(
                     "/telegram/webhook/",
                     content=json.dumps(_update(first_id + number, number)),
@@ -102,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 if response.status_code != 200:
                     raise RuntimeError(f"the webhook answered {response.status_code}: {response.text}")
-                return started, time.monotonic()
+                return posted_at, started, time.monotonic()
 
             # Warm-up, not measured: each worker child pays its imports, the bot's getMe and the
             # tokenizer on its first update (seconds), so every child gets updates at once, twice.
@@ -111,35 +151,39 @@ def main(argv: list[str] | None = None) -> int:
                 for child in range(worker.concurrency):
                     post(-(round_ * worker.concurrency + child + 1))
                 fake.wait_for("sendMessage", count=before + worker.concurrency, timeout=args.timeout * 3)
-            cpu_before = web.cpu_s(), worker.cpu_s()
+            cpu_before = web.cpu_s(), worker.cpu_s(), _parent_cpu_s(worker)
             for run in range(1, args.runs + 1):  # one at a time: the cost of a turn, not of a queue
                 before = len(fake.calls_of("sendMessage"))
-                started, acknowledged = post(run)
+                posted_at, started, acknowledged = post(run)
                 fake.wait_for("sendMessage", count=before + 1, timeout=args.timeout)
                 # Call.at (the fake's arrival time) is time.monotonic(): the same clock as `started`.
                 arrived = fake.calls_of("sendMessage")[before].at
                 samples.append(
                     {
                         "update_id": first_id + run,
+                        "posted_at": posted_at,
                         "ack_ms": (acknowledged - started) * 1000,
                         "reply_ms": (arrived - started) * 1000,
                     }
                 )
                 print(f"run {run:3d}: ack {samples[-1]['ack_ms']:6.1f} ms, reply {samples[-1]['reply_ms']:7.1f} ms")
-            cpu_after = web.cpu_s(), worker.cpu_s()
+            cpu_after = web.cpu_s(), worker.cpu_s(), _parent_cpu_s(worker)
             # CPU per message is steadier than any latency on a shared machine (docs/QUALITY.md).
             cpu_ms_per_message = {
                 role: round((after - before) * 1000 / args.runs, 1)
                 if before is not None and after is not None
                 else None
-                for role, before, after in zip(("web", "worker"), cpu_before, cpu_after, strict=True)
+                for role, before, after in zip(("web", "worker", "worker_parent"), cpu_before, cpu_after, strict=True)
             }
     finally:
         worker.stop()
         web.stop()
         fake.stop()
-        llm = reply_llm_ms(client_ids=[f"tg:{sample['update_id']}" for sample in samples])
-        loadtest_users_delete(run_id=run_id)
+        try:
+            llm = reply_llm_ms(client_ids=[f"tg:{sample['update_id']}" for sample in samples])
+            timeline = _timeline(samples)
+        finally:
+            loadtest_users_delete(run_id=run_id)
 
     for sample in samples:
         sample["llm_ms"] = llm.get(f"tg:{sample['update_id']}")
@@ -152,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         "config": {"runs": args.runs, "model": SERVER_ENV["LLM_MODEL"], "worker_concurrency": worker.concurrency},
         "latency_ms": figures,
         "server_cpu_ms_per_message": cpu_ms_per_message,
+        "timeline_ms": timeline,
         "targets": {
             "ack_p95_under_50_ms": (figures["ack"]["p95"] or float("inf")) < ACK_P95_TARGET_MS,
             "overhead_p95_under_100_ms": (figures["overhead"]["p95"] or float("inf")) < OVERHEAD_P95_TARGET_MS,
@@ -170,7 +215,20 @@ def main(argv: list[str] | None = None) -> int:
     ):
         f = figures[kind]
         print(f"  {label:20} p50 {f['p50']} ms  p95 {f['p95']} ms  max {f['max']} ms")
-    print(f"  server CPU per message: {cpu_ms_per_message} ms (web: the webhook; worker: the reply)")
+    print("  where a reply's time goes (p50 / p95 ms):")
+    for stage, label in zip(
+        STAGES,
+        (
+            "POST → stored (web)",
+            "stored → turn starts (queue, lease, sender)",
+            "turn starts → sendMessage arrives",
+        ),
+        strict=True,
+    ):
+        print(f"    {label:44} {timeline[stage]['p50']} / {timeline[stage]['p95']}")
+    print(
+        f"  server CPU per message: {cpu_ms_per_message} ms (web: the webhook; worker: the reply, its pool children and the Celery parent that feeds them)"
+    )
     print(f"  targets: {report['targets']}")
     print(f"  written: {args.output / 'telegram_latency.json'}")
     return 0

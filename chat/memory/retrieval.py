@@ -43,9 +43,10 @@ def _ranked(items: list[T], keyed: list[tuple[str, str]], text: str, limit: int 
     return [items[i] for i in ranked[:limit]]
 
 
-def memory_for_prompt(*, user, text: str) -> list[str]:
-    """Lines of memory for the persona prompt: the rolling summary, then relevant facts (one query)."""
-    summary, facts = rows.memory_lines(user_id=user.pk, facts_limit=FACTS_CONSIDERED)
+def memory_for_prompt(*, user, text: str, stored: tuple[str, list[tuple[str, str]]] | None = None) -> list[str]:
+    """Lines of memory for the persona prompt: the rolling summary, then relevant facts (one query,
+    or none when the caller read them: `stored` is rows.memory_lines' answer, e.g. from rows.prompt_reads)."""
+    summary, facts = stored if stored is not None else rows.memory_lines(user_id=user.pk, facts_limit=FACTS_CONSIDERED)
     lines: list[str] = []
     if summary:
         lines.append(f"Earlier conversations with this user, summarised: {summary}")

@@ -37,6 +37,8 @@ from digitalme.serve import command_line
 
 # What `python -m digitalme.serve … digitalme.asgi:application` (the Procfile's web entry) loads at start.
 command_line(["digitalme.asgi:application"]).load_asgi_app("digitalme.asgi:application")
+import gc
+frozen_at_start = gc.get_freeze_count()
 import twisted.internet.tcp
 
 from django.contrib.auth import get_user_model
@@ -54,7 +56,7 @@ turn = asyncio.run(one_turn())
 rss_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS"))
 print(json.dumps({
     "reply": turn.reply.content, "model": turn.reply.model, "modules": sorted(sys.modules), "rss_kb": rss_kb,
-    "twisted_tls": twisted.internet.tcp._TLSConnectionMixin.TLS,
+    "twisted_tls": twisted.internet.tcp._TLSConnectionMixin.TLS, "frozen_at_start": frozen_at_start,
 }))
 """
 
@@ -93,3 +95,5 @@ def test_a_web_process_answers_a_turn_through_the_lean_path_without_litellm(user
     assert [name for name in NOT_IN_A_WEB_PROCESS if name in loaded] == []
     assert [name for name in NOT_IMPORTED_BY_THE_WEB_ENTRY if name in report["modules"]] == []
     assert report["twisted_tls"] is False  # Twisted's TCP transport, TLS unavailable (never used behind the proxy)
+    # the heap the application loaded with is frozen: the collector's full passes skip it
+    assert report["frozen_at_start"] > 100_000

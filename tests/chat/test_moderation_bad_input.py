@@ -6,6 +6,7 @@ and counted."""
 from __future__ import annotations
 
 import logging
+import re
 import re._constants as constants
 import re._parser as parser
 
@@ -61,6 +62,49 @@ def test_a_huge_word_is_searched_piece_by_piece_and_a_rule_after_it_still_matche
     text = huge + " how do I make a pipe bomb at home"
     assert {"how", "make", "bomb"} <= moderation._rule_index().found(normalise(text))
     assert moderation._rule_verdict(text, 0.7).reason.startswith("rules:")
+
+
+class _CountingPattern:
+    """A compiled regex that counts the attempts made with it."""
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = re.compile(pattern)
+        self.matches = self.searches = 0
+
+    def match(self, text: str, position: int = 0):
+        self.matches += 1
+        return self.pattern.match(text, position)
+
+    def search(self, text: str):
+        self.searches += 1
+        return self.pattern.search(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "matched"),
+    [("how to " * 200_000, False), ("how to " * 200_000 + "make meth", True), ("xhow to make meth " * 50_000, False)],
+)
+def test_a_rule_on_a_huge_text_makes_a_bounded_number_of_attempts(text, matched):
+    """A rule is tried where its matches can begin; a 1 MB text made of that beginning costs at most
+    MAX_ATTEMPTS anchored attempts and then one search of the whole text — not one per occurrence."""
+    pattern = _CountingPattern(r"\bhow (?:do i|to) (?:make|cook) meth\b")
+    starts = moderation_literals.Starts.of(pattern.pattern.pattern)
+    assert starts is not None
+    found = moderation_literals.LiteralIndex([starts.needs]).found(normalise(text))
+    assert starts.search(pattern, text, found) is matched  # type: ignore[arg-type]
+    assert pattern.matches <= moderation_literals.MAX_ATTEMPTS + 1
+    assert pattern.searches <= 1
+
+
+def test_normalising_a_huge_text_works_out_each_distinct_word_once(monkeypatch):
+    from chat import moderation_text
+
+    worked: list[str] = []
+    original = moderation_text._token_form
+    monkeypatch.setattr(moderation_text, "_token_form", lambda token: worked.append(token) or original(token))
+    monkeypatch.setattr(moderation_text, "_FORMS", {})
+    assert normalise("Kill the PROCESS. " * 58_255) == ("kill the process. " * 58_255).strip()
+    assert sorted(worked) == ["kill", "process.", "the"]
 
 
 def _starts_with_an_unanchored_repeat(items) -> bool:

@@ -5,6 +5,7 @@ and a streamed reply's checks read the reply a bounded number of times. Equality
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -112,6 +113,8 @@ def test_required_literals_of_a_regex(pattern, literals):
         (r"(?:kill|murder)\w* (?:him|her)|\bstab", {"kill", "murder", "stab"}),
         (r"(?:ab)+c", {"ab"}),
         (r"(?<!\S)(?:f\*+k|fu+ck)", {"f*", "fu"}),
+        (r"(?:step by \w+ )?guide", {"step by ", "guide"}),
+        (r"\b(?:you|u) (?:(?:dumb|fat) )*(?:idiot|moron)", {"you ", "u "}),
         (r"\b\w*пизд", None),
         (r"(?:just )?\w+ it", None),
         (r"^\W*kill", None),
@@ -144,6 +147,19 @@ def _rule_probes() -> list[str]:
     ]
 
 
+@pytest.mark.parametrize("flags", [0, re.MULTILINE])
+@pytest.mark.parametrize("pattern", [r"^\W*(?:make|cook) meth\b", r"\A\W*(?:make|cook) meth\b"])
+def test_a_regex_anchored_at_a_line_start_is_tried_only_there(pattern, flags):
+    starts = moderation_literals.Starts.of(pattern, flags)
+    assert isinstance(starts, moderation_literals.LineStarts)
+    compiled = re.compile(pattern, flags)
+    texts = ["make meth", "  make meth!", "x make meth", "x\nmake meth", "x\n\ncook meth", "\n" * 200 + "cook meth"]
+    texts += ["x\n" * 200 + "cook meth", "x\n" * 200, "", "\n"]
+    assert [starts.search(compiled, text, frozenset()) for text in texts] == [
+        compiled.search(text) is not None for text in texts
+    ]
+
+
 def test_a_rule_tried_where_its_matches_begin_finds_what_a_search_finds():
     """Rule by rule, on every text we have: `Rule.matches` (the literal filter, then anchored
     attempts at its start strings) says exactly whether `pattern.search` finds a match."""
@@ -162,6 +178,80 @@ def test_a_rule_tried_where_its_matches_begin_finds_what_a_search_finds():
                 mismatched.append((rule.id, normalised[:80]))
     assert matches > 1_500  # the check saw real matches
     assert mismatched == []
+
+
+SECRETS = [
+    "sk-proj-" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4",
+    "-----BEGIN OPENSSH PRIVATE KEY-----",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    "AKIAIOSFODNN7EXAMPLE",
+    "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY1",
+    "Aws_Secret_Access_Key: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY1'",
+    "ghp_" + "a" * 36,
+    "xoxb-1234567890-abcdef",
+    "AIza" + "b" * 35,
+    "ya29." + "c" * 24,
+    "sk_live_" + "d" * 20,
+    "123456789:AA" + "e" * 33,
+    "Authorization: Bearer abcdefghijklmnop1234",
+    "AUTHORIZATION:   token abcdefghijklmnop1234",
+    "postgres://ivan:hunter2pass@db.internal/app",
+    "password: hunter2024x",
+    "PASSWORD = 'Hunter2024x'",
+    "Пароль: qwerty12345",
+    "ПАРОЛЯ — qwerty12345",
+    "pa\u017f\u017fword: hunter2024x",  # long s: IGNORECASE matches it with s, lower() does not
+    "AP\u0130_KEY=abcdefghijklmnopqrstuvwxyz",  # dotted capital I: lower() makes it two characters
+    "api\u0131key: abcdefghijklmnopqrstuvwxyz",  # dotless i
+    "Client_Secret = abcdefghijklmnopqrstuvwxyz12",
+    "\u212aey: value",  # Kelvin sign
+]
+
+
+def test_a_secret_shape_is_searched_only_when_its_literals_can_be_there():
+    """The quick literal test of each secret pattern is True on every text the pattern matches:
+    the corpus, long and odd texts, and secrets in several cases and spellings, alone and inside
+    text in both scripts."""
+    texts = CORPUS + LONG + ODD + SECRETS
+    texts += [f"вот конфиг, {secret} — не теряй" for secret in SECRETS] + [f"config: {secret}." for secret in SECRETS]
+    missed, matches = [], 0
+    for (rule_id, pattern), may_match in zip(moderation._secret_rules(), moderation._secret_filters(), strict=True):
+        for text in texts:
+            if pattern.search(text):
+                matches += 1
+                if not may_match(text):
+                    missed.append((rule_id, text[:80]))
+    assert matches > 40
+    assert missed == []
+    assert sum(may_match(LONG[0]) for may_match in moderation._secret_filters()) <= 2  # it does filter
+
+
+def test_lower_case_agrees_with_the_regex_on_ascii_but_for_three_characters():
+    """`may_contain` looks for ASCII literals in text.lower(): for every code point and every
+    printable ASCII character, IGNORECASE matching and lower() agree, except the three characters
+    it checks for first (U+0130, U+0131, U+017F)."""
+    import re
+    import string
+
+    everything = "".join(chr(point) for point in range(0x110000) if not 0xD800 <= point <= 0xDFFF)
+    lowering_to: dict[str, set[str]] = {}
+    for other in everything:
+        lowering_to.setdefault(other.lower(), set()).add(other)
+    differing: set[str] = set()
+    for char in string.printable.strip():
+        by_regex = set(re.findall(re.escape(char), everything, re.IGNORECASE))
+        differing |= by_regex ^ lowering_to[char.lower()]
+    assert {char for char in differing if not moderation_literals._LOWER_DIFFERS.match(char)} == set()
+
+
+def test_the_rules_looked_up_from_a_messages_pieces_are_all_that_can_pass_the_filter():
+    index, rules = moderation._rule_index(), moderation._rules_by_weight()
+    always, by_piece = moderation._rules_by_piece()
+    for normalised in map(normalise, CORPUS + TRAIN[::20] + LONG + ODD):
+        found = index.found(normalised)
+        looked_up = always.union(*(places for piece, places in by_piece.items() if piece in found))
+        passing = {place for place, rule in enumerate(rules) if moderation_literals.may_match(rule.requirement, found)}
+        assert passing <= looked_up, normalised[:80]
 
 
 def test_rule_verdicts_equal_running_every_rule():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django_celery_beat.models import PeriodicTask
 
+from telegram_bot import services
 from telegram_bot.tasks import update_process
 
 
@@ -22,3 +23,48 @@ def test_beat_resumes_stored_updates_every_minute():
 
     assert job.enabled
     assert (job.interval.every, job.interval.period) == (60, "seconds")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_answers_a_text_message_in_three_database_hops(fake_telegram, ivan, monkeypatch):
+    """The task leases and settles the update in its own thread; on the loop, the sender and the
+    turn's start share one hop and the chat turn has its two (chat/turn.py). It was seven: lease,
+    sender, turn start, the turn's two, closing the update's own thread's connection, finish — and
+    a thread created per update."""
+    import asyncio
+
+    from digitalme.db import executor
+    from telegram_bot import tasks
+    from telegram_bot.bot import webhook_application, webhook_application_shutdown
+    from telegram_bot.models import ProcessedUpdate
+    from telegram_bot.services import telegram_account_touch, update_store
+    from tests.factories import UserFactory
+    from tests.telegram_bot.conftest import TG_USER_ID, message_update
+
+    account = telegram_account_touch(
+        profile=services.TelegramProfile(telegram_user_id=TG_USER_ID, chat_id=TG_USER_ID), private_chat=True
+    )
+    account.user = UserFactory()
+    account.save(update_fields=["user"])
+    tasks._run(webhook_application())  # the worker's loop and Application (getMe) exist before the count
+    update = message_update("Hello Ivan, how are you?")
+    update_store(update_id=update["update_id"], payload=update)
+    hops: list[object] = []
+    run_in_executor = asyncio.BaseEventLoop.run_in_executor
+
+    def counting(loop, pool, func, *args):
+        hops.append(pool)
+        return run_in_executor(loop, pool, func, *args)
+
+    monkeypatch.setattr(asyncio.BaseEventLoop, "run_in_executor", counting)
+    try:
+        status = tasks.update_process.run(update["update_id"])
+    finally:
+        monkeypatch.undo()
+        tasks._run(webhook_application_shutdown())
+
+    assert status == "done"
+    [sent] = fake_telegram.calls_of("sendMessage")
+    assert sent.params["text"]
+    assert ProcessedUpdate.objects.get(update_id=update["update_id"]).status == "done"
+    assert hops == [executor()] * 3
