@@ -104,6 +104,27 @@ def _return_database_connections(task: Any = None, **kwargs: Any) -> None:
     close_old_connections()
 
 
+_PID_AT_IMPORT = os.getpid()  # a prefork pool's children are forked after this: their pid differs
+
+
+@signals.worker_process_init.connect  # connected at import: runs before the Django fixup's receiver
+def _give_back_connections_before_the_fixup(**kwargs: Any) -> None:
+    """Celery's Django fixup handles `worker_process_init` as if in a freshly forked child: it
+    `os.close()`s the file descriptor of every connection the thread has open (the parent's socket,
+    in a child), then hands the connection back to psycopg's pool. But the solo pool sends the
+    signal in the worker's own process, so a connection open there lost its socket while the pool
+    kept it as healthy; the fd number went to the next socket opened (a Redis connection), and the
+    next query on that pooled connection was written to Redis and waited forever for PostgreSQL.
+    Without CELERY_DB_REUSE_MAX the fixup happened to close the thread's connections just before
+    (at worker_init); with it, it doesn't. So in the worker's own process give them back properly
+    first; in a forked child leave them to the fixup (they are the parent's, not to be used)."""
+    if os.getpid() != _PID_AT_IMPORT:
+        return
+    from django.db import connections
+
+    connections.close_all()
+
+
 _modules_when_frozen = 0
 
 

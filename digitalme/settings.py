@@ -238,6 +238,13 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT_S", default=600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT_S", default=540)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes every connection before and after each task and, with psycopg's pool
+# in a prefork worker, the whole pool: each task (each Telegram reply) opened a new PostgreSQL
+# connection. The pool is recycled every this many tasks instead; each task's connections still go
+# back to it when the task ends (digitalme/celery.py), as Django does after a request. With it, the
+# fixup no longer closes the starting thread's connections before a solo pool's start: see
+# `_give_back_connections_before_the_fixup` in digitalme/celery.py for why that had to be done there.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
