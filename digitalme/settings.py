@@ -245,6 +245,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # fixup no longer closes the starting thread's connections before a solo pool's start: see
 # `_give_back_connections_before_the_fixup` in digitalme/celery.py for why that had to be done there.
 CELERY_DB_REUSE_MAX = 1000
+# Telegram updates have a queue of their own, consumed by a worker of their own (the Procfile's
+# `telegram`), so a reply never waits for a pool child behind a background job (a memory summary
+# importing litellm once held one for 4.6 s; docs/QUALITY.md). Every other task uses the default.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+TELEGRAM_QUEUE = "telegram"
+CELERY_TASK_ROUTES = {"telegram_bot.update_process": {"queue": TELEGRAM_QUEUE}}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

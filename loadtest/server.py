@@ -230,10 +230,14 @@ class BalancerProcess(_Process):
 
 class CeleryWorker(_Process):
     """A Celery worker (the Procfile's, prefork with CONCURRENCY children) on the environment's
-    broker; `start` returns when it answers a ping. Its CPU is the parent's only."""
+    broker, consuming `queues` (as the Procfile's worker entries name them); `start` returns when it
+    answers a ping."""
 
-    def __init__(self, *, env: dict[str, str], concurrency: int = 2, log_path: Path | None = None) -> None:
+    def __init__(
+        self, *, env: dict[str, str], queues: tuple[str, ...], concurrency: int = 2, log_path: Path | None = None
+    ) -> None:
         self.env = {**os.environ, **env}
+        self.queues = queues
         self.concurrency = concurrency
         self.log_path = log_path
 
@@ -253,7 +257,8 @@ class CeleryWorker(_Process):
         self.process = subprocess.Popen(
             [
                 *(sys.executable, "-m", "celery", "-A", "digitalme", "worker", "--loglevel=INFO", "-n", name),
-                *(f"--concurrency={self.concurrency}", "--without-mingle", "--without-gossip"),
+                *(f"--concurrency={self.concurrency}", "-Q", ",".join(self.queues)),
+                *("--without-mingle", "--without-gossip"),
             ],
             cwd=BASE_DIR,
             env=self.env,

@@ -42,10 +42,12 @@ def process_metrics() -> Iterable[Metric]:
 
 
 def celery_queue_metrics() -> Iterable[Metric]:
+    from django.conf import settings
+
     from digitalme.celery import app
 
     depth = GaugeMetricFamily("dm_celery_queue_length", "Messages waiting in the Celery queue.", labels=["queue"])
-    for queue, length in queue_lengths([app.conf.task_default_queue]).items():
+    for queue, length in queue_lengths([app.conf.task_default_queue, settings.TELEGRAM_QUEUE]).items():
         if length is not None:
             depth.add_metric([queue], length)
     return [depth]

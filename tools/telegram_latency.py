@@ -4,6 +4,10 @@ Starts daphne (the webhook) and a Celery worker (which answers stored updates, a
 on PostgreSQL and Redis from the environment, the fake Telegram Bot API from the tests on loopback
 and the fake LLM (`fake/ivan`); links a throwaway user to a Telegram user id; then, one message at
 a time, POSTs an update to /telegram/webhook/ and waits for the bot's sendMessage at the fake.
+With --background-s S, one background job of S seconds (`loadtest.hold`, a stand-in for a memory
+summary waiting for the LLM) is queued on the default queue before each measured message;
+--workers shared runs the old shape (one worker for both queues) to compare with the Procfile's
+split (a background worker on `celery`, the Telegram worker on `telegram`).
 Per message:
   - ack: POST → the webhook's 200 (the update is stored and queued);
   - reply: POST → sendMessage arriving at the Bot API;
@@ -89,6 +93,14 @@ def _timeline(samples: list[dict[str, Any]]) -> dict[str, dict[str, float | None
     return {stage: percentiles_ms(values) for stage, values in stages.items()}
 
 
+def _purge_background_jobs() -> None:
+    """Drop the background jobs still queued (a run leaves its backlog; the next must not inherit it)."""
+    from digitalme.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge("celery")
+
+
 def _parent_cpu_s(worker: Any) -> float | None:
     """The Celery parent's own CPU (the broker loop, handing tasks to the pool), without its children's."""
     from loadtest.server import _cpu_s
@@ -101,6 +113,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=30, help="measured messages (after a warm-up of each worker child)")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for one reply")
     parser.add_argument("--output", type=Path, default=ROOT / "bench-output")
+    parser.add_argument(
+        "--background-s",
+        type=float,
+        default=0.0,
+        help="queue a background job of this many seconds before each message",
+    )
+    parser.add_argument(
+        "--workers",
+        choices=("split", "shared"),
+        default="split",
+        help="split: the Procfile's background and Telegram workers; shared: one worker for both queues (before)",
+    )
     args = parser.parse_args(argv)
     if args.runs < 1:
         print("--runs must be ≥ 1", file=sys.stderr)
@@ -123,13 +147,25 @@ def main(argv: list[str] | None = None) -> int:
     run_id, (user,) = loadtest_users_create(count=1)
     loadtest_telegram_link(user_id=user.id, telegram_user_id=TG_USER_ID)
     web = DaphneServer(env=env, log_path=args.output / "telegram-daphne.log")
-    worker = CeleryWorker(env=env, log_path=args.output / "telegram-worker.log")
+    from django.conf import settings
+
+    from digitalme.celery import app
+
+    telegram_queues = (settings.TELEGRAM_QUEUE,) if args.workers == "split" else ("celery", settings.TELEGRAM_QUEUE)
+    worker = CeleryWorker(env=env, queues=telegram_queues, log_path=args.output / "telegram-worker.log")
+    background = (
+        CeleryWorker(env=env, queues=("celery",), log_path=args.output / "background-worker.log")
+        if args.workers == "split"
+        else None
+    )
     samples: list[dict[str, Any]] = []
     cpu_ms_per_message: dict[str, float | None] = {}
     loadavg_before = os.getloadavg()
     try:
         web.start()
         worker.start()
+        if background is not None:
+            background.start()
         with httpx.Client(base_url=web.http_url, trust_env=False, timeout=args.timeout) as http:
             first_id = int(time.time() * 1000) % 2_000_000_000
 
@@ -153,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
                 fake.wait_for("sendMessage", count=before + worker.concurrency, timeout=args.timeout * 3)
             cpu_before = web.cpu_s(), worker.cpu_s(), _parent_cpu_s(worker)
             for run in range(1, args.runs + 1):  # one at a time: the cost of a turn, not of a queue
+                if args.background_s > 0:
+                    app.send_task("loadtest.hold", args=[args.background_s])
                 before = len(fake.calls_of("sendMessage"))
                 posted_at, started, acknowledged = post(run)
                 fake.wait_for("sendMessage", count=before + 1, timeout=args.timeout)
@@ -176,6 +214,10 @@ def main(argv: list[str] | None = None) -> int:
                 for role, before, after in zip(("web", "worker", "worker_parent"), cpu_before, cpu_after, strict=True)
             }
     finally:
+        if args.background_s > 0:
+            _purge_background_jobs()
+        if background is not None:
+            background.stop()
         worker.stop()
         web.stop()
         fake.stop()
@@ -193,7 +235,13 @@ def main(argv: list[str] | None = None) -> int:
     }
     report = {
         "machine": {"cpus": os.cpu_count(), "loadavg_before": loadavg_before, "loadavg_after": os.getloadavg()},
-        "config": {"runs": args.runs, "model": SERVER_ENV["LLM_MODEL"], "worker_concurrency": worker.concurrency},
+        "config": {
+            "runs": args.runs,
+            "model": SERVER_ENV["LLM_MODEL"],
+            "worker_concurrency": worker.concurrency,
+            "workers": args.workers,
+            "background_s": args.background_s,
+        },
         "latency_ms": figures,
         "server_cpu_ms_per_message": cpu_ms_per_message,
         "timeline_ms": timeline,

@@ -17,13 +17,17 @@ from django.core.management import get_commands
 from django.urls import resolve
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-PROCFILE = dict(
-    line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if re.match(r"^\w+: ", line)
-)
+
+
+def _procfile(name: str) -> dict[str, str]:
+    return dict(line.split(": ", 1) for line in (ROOT / name).read_text().splitlines() if re.match(r"^\w+: ", line))
+
+
+PROCFILE = _procfile("Procfile")
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
 RENDER = yaml.safe_load((ROOT / "render.yaml").read_text())
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
-APP_SERVICES = ("release", "web", "worker", "beat")
+APP_SERVICES = ("release", "web", "worker", "telegram", "beat")
 
 
 def _runs(command: list[str] | str) -> tuple[str, str]:
@@ -46,7 +50,7 @@ def _check_runs(command: list[str] | str) -> None:
 
 
 def test_the_procfile_names_every_process_and_its_tools_exist():
-    assert set(PROCFILE) == {"release", "web", "worker", "beat"}
+    assert set(PROCFILE) == {"release", "web", "worker", "telegram", "beat"}
     commands = get_commands()
     for step in PROCFILE["release"].split("&&"):
         words = shlex.split(step)
@@ -59,6 +63,7 @@ def test_the_procfile_names_every_process_and_its_tools_exist():
     assert "digitalme.asgi:application" in PROCFILE["web"]
     assert "$PORT" in PROCFILE["web"]
     assert PROCFILE["worker"].startswith("celery -A digitalme worker")
+    assert PROCFILE["telegram"].startswith("celery -A digitalme worker")
     assert PROCFILE["beat"].startswith("celery -A digitalme beat")
     assert "django_celery_beat.schedulers:DatabaseScheduler" in PROCFILE["beat"]
 
@@ -190,3 +195,24 @@ def test_procfile_sh_makes_a_single_command_the_process_itself(tmp_path: Path):
     )
     out, _ = process.communicate(timeout=30)
     assert out.strip() == f"pid {process.pid}"  # no shell left in between to swallow SIGTERM
+
+
+def _consumed_queues(command: str) -> set[str]:
+    words = shlex.split(command)
+    return set(words[words.index("-Q") + 1].split(",")) if "-Q" in words else set()
+
+
+@pytest.mark.parametrize("procfile", ["Procfile", "Procfile.dev"])
+def test_telegram_updates_have_a_worker_of_their_own_and_every_queue_a_consumer(procfile, settings):
+    """A reply must not wait for a pool child behind a background job: Telegram updates go to a
+    queue that only the `telegram` worker reads, and every queue a task can be sent to is read."""
+    from digitalme.celery import app
+
+    entries = _procfile(procfile)
+    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()} | {app.conf.task_default_queue}
+    consumed = {name: _consumed_queues(command) for name, command in entries.items() if " worker " in f"{command} "}
+
+    assert consumed["telegram"] == {settings.TELEGRAM_QUEUE}
+    assert settings.TELEGRAM_QUEUE not in consumed["worker"]
+    assert set().union(*consumed.values()) == routed
+    assert "-n telegram@%h" in entries["telegram"]  # two workers on one host need two node names

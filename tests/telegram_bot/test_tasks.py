@@ -68,3 +68,35 @@ def test_the_worker_answers_a_text_message_in_three_database_hops(fake_telegram,
     assert sent.params["text"]
     assert ProcessedUpdate.objects.get(update_id=update["update_id"]).status == "done"
     assert hops == [executor()] * 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_update_is_published_to_the_telegram_queue_and_a_background_job_is_not(settings):
+    """Only the Telegram worker reads the queue `telegram` (Procfile), so an update never waits for
+    a pool child behind a background job."""
+    from celery import signals
+
+    from chat.tasks import memory_summarize
+    from telegram_bot.models import ProcessedUpdate
+
+    if not settings.REDIS_URL:
+        pytest.skip("needs the Redis broker")
+    published: dict[str, str] = {}
+
+    def seen(sender: str = "", routing_key: str = "", **kwargs) -> None:
+        published[sender] = routing_key
+
+    ProcessedUpdate.objects.create(update_id=77_001, payload={"update_id": 77_001})
+    signals.before_task_publish.connect(seen)
+    try:
+        services.update_enqueue(update_id=77_001, countdown=3600)
+        memory_summarize.apply_async(args=[0], countdown=3600)
+    finally:
+        signals.before_task_publish.disconnect(seen)
+        from digitalme.celery import app
+
+        with app.connection_for_write() as conn:  # leave nothing queued for other tests' workers
+            for queue in (settings.TELEGRAM_QUEUE, "celery"):
+                conn.default_channel.queue_purge(queue)
+
+    assert published == {"telegram_bot.update_process": "telegram", "chat.memory_summarize": "celery"}

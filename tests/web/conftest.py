@@ -326,6 +326,8 @@ def connected_stack(browser) -> Iterator[ConnectedStack]:
             "worker",
             "--pool=solo",
             "--loglevel=INFO",
+            "-Q",
+            "celery,telegram",  # one worker for the background and the Telegram queue (the Procfile has two)
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
