@@ -44,24 +44,27 @@ RETURNING id
 # A turn's two new rows in a conversation of the user's, with the turn's lookups riding along
 # (PostgreSQL): nothing is written, and no row comes back, when the conversation is not the user's
 # or the user sent this client_id before (then the caller looks, as turn_lookup). Rows come back
-# in id order with the conversation's columns. VALUES' first row carries each column's type.
+# in id order with the conversation's columns. What a new row leaves at its default (what the
+# finished reply and the user's rating fill in later) is written here, not sent: every parameter
+# costs its client-side quoting.
 _INSERT_PAIR_CHECKED = """
 WITH target AS (
     SELECT c.id, c.persona, c.title, c.platform, c.created, c.updated FROM chat_conversation c
     WHERE c.id = %s AND c.user_id = %s AND NOT EXISTS (
         SELECT 1 FROM chat_message m JOIN chat_conversation mc ON mc.id = m.conversation_id
         WHERE mc.user_id = %s AND m.role = 'user' AND m.client_id = %s AND m.client_id <> '')
+), shared AS (
+    SELECT CAST(%s AS varchar) AS platform, CAST(%s AS timestamptz) AS created, CAST(%s AS varchar) AS client_id
 ), pair AS (
     INSERT INTO chat_message (conversation_id, role, content, platform, created, client_id, prompt_tokens,
         completion_tokens, tokens, tokenizer, model, latency_ms, ttft_ms, moderation, quality, stopped, rating,
         correction)
-    SELECT target.id, v.* FROM target, (VALUES
-        (CAST(%s AS varchar), CAST(%s AS text), CAST(%s AS varchar), CAST(%s AS timestamptz),
-         CAST(%s AS varchar), CAST(%s AS integer), CAST(%s AS integer), CAST(%s AS integer), CAST(%s AS varchar),
-         CAST(%s AS varchar), CAST(%s AS integer), CAST(%s AS integer), %s::jsonb, %s::jsonb, CAST(%s AS boolean),
-         CAST(%s AS smallint), CAST(%s AS text)),
-        (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, %s)
-    ) AS v
+    SELECT target.id, v.role, v.content, shared.platform, shared.created, shared.client_id, NULL, NULL, v.tokens,
+        v.tokenizer, '', NULL, NULL, v.moderation, '{}'::jsonb, false, NULL, ''
+    FROM target, shared, (VALUES
+        (CAST(%s AS varchar), CAST(%s AS text), CAST(%s AS integer), CAST(%s AS varchar), %s::jsonb),
+        (%s, %s, %s, %s, %s::jsonb)
+    ) AS v (role, content, tokens, tokenizer, moderation)
     RETURNING id
 )
 SELECT pair.id, t.persona, t.title, t.platform, t.created, t.updated FROM pair, target t ORDER BY pair.id
@@ -200,12 +203,29 @@ def _conversation(
     return conversation
 
 
-def _pair_params(messages: tuple[Message, Message], *, with_conversation: bool) -> list[Any]:
+# A new row's fields that stay at their defaults until its reply ends or the user rates it.
+_NEW_ROW = (None, None, "", None, None, {}, False, None, "")
+
+
+def _finished_fields(m: Message) -> tuple[Any, ...]:
+    return (
+        m.prompt_tokens,
+        m.completion_tokens,
+        m.model,
+        m.latency_ms,
+        m.ttft_ms,
+        m.quality,
+        m.stopped,
+        m.rating,
+        m.correction,
+    )
+
+
+def _pair_params(messages: tuple[Message, Message]) -> list[Any]:
     params: list[Any] = []
     for m in messages:
-        if with_conversation:
-            params.append(m.conversation_id)
         params += [
+            m.conversation_id,
             m.role,
             m.content,
             m.platform,
@@ -238,7 +258,7 @@ def messages_insert_pair(user_message: Message, reply: Message) -> None:
     """INSERT a turn's two new rows in one statement; each gets its id (in order, as bulk_create)."""
     messages = (user_message, reply)
     with connection.cursor() as cursor:
-        cursor.execute(_sql(_INSERT_PAIR), _pair_params(messages, with_conversation=True))
+        cursor.execute(_sql(_INSERT_PAIR), _pair_params(messages))
         ids = [row[0] for row in cursor.fetchall()]
     _stored(messages, ids)
 
@@ -256,17 +276,30 @@ def messages_insert_pair_checked(
     user's and the user never sent `user_message.client_id` before; the conversation comes back,
     else None (nothing written: the caller looks with turn_lookup)."""
     messages = (user_message, reply)
+    for m in messages:
+        if (m.platform, m.created, m.client_id) != (
+            user_message.platform,
+            user_message.created,
+            user_message.client_id,
+        ):
+            raise ValueError("A turn's two rows share their platform, time and client_id.")
+        if m.pk is not None or _finished_fields(m) != _NEW_ROW:
+            raise ValueError(
+                "messages_insert_pair_checked writes new rows (a reply's outcome is written when it ends)."
+            )
+    params: list[Any] = [
+        conversation_id,
+        user_id,
+        user_id,
+        user_message.client_id,
+        user_message.platform,
+        connection.ops.adapt_datetimefield_value(user_message.created),
+        user_message.client_id,
+    ]
+    for m in messages:
+        params += [m.role, m.content, m.tokens, m.tokenizer, json.dumps(m.moderation)]
     with connection.cursor() as cursor:
-        cursor.execute(
-            _INSERT_PAIR_CHECKED,
-            [
-                conversation_id,
-                user_id,
-                user_id,
-                user_message.client_id,
-                *_pair_params(messages, with_conversation=False),
-            ],
-        )
+        cursor.execute(_INSERT_PAIR_CHECKED, params)
         rows = cursor.fetchall()
     if not rows:
         return None

@@ -85,14 +85,29 @@ def test_a_checked_pair_is_written_in_the_users_conversation_as_the_orm_would():
         conversation.updated,
     )
     assert asked.pk < reply.pk  # history orders by id: the question first
+    by_orm = _pair("c-new")
+    other = ConversationFactory(user=conversation.user)
+    for message in by_orm:
+        message.conversation = other
+    Message.objects.bulk_create(by_orm)
+    # created: the ORM stamps its own time on a new row; here both rows carry the turn's
+    fields = [f.attname for f in Message._meta.concrete_fields if f.attname not in ("id", "conversation_id", "created")]
     stored = Message.objects.filter(conversation=conversation).order_by("id")
-    assert [
-        (m.pk, m.role, m.content, m.client_id, m.moderation, m.tokens, m.tokenizer, m.quality, m.stopped, m.rating)
-        for m in stored
-    ] == [
-        (asked.pk, Role.USER, "a question", "c-new", {"allowed": True}, 3, "cl100k_base", {}, False, None),
-        (reply.pk, Role.ASSISTANT, "", "c-new", {}, None, "", {}, False, None),
-    ]
+    expected = Message.objects.filter(conversation=other).order_by("id")
+    assert [(m.pk, m.created) for m in stored] == [(asked.pk, asked.created), (reply.pk, asked.created)]
+    assert [[getattr(m, f) for f in fields] for m in stored] == [[getattr(m, f) for f in fields] for m in expected]
+
+
+@postgresql_only
+def test_a_checked_pair_refuses_rows_that_are_not_new():
+    conversation = ConversationFactory()
+    asked, reply = _pair("c-2")
+    reply.model = "fake/ivan"  # a finished reply's field: written when the reply ends, not here
+
+    with pytest.raises(ValueError):
+        rows.messages_insert_pair_checked(asked, reply, user_id=conversation.user_id, conversation_id=conversation.pk)
+
+    assert Message.objects.count() == 0
 
 
 @postgresql_only
