@@ -204,7 +204,7 @@ def _conversation(
 
 
 # A new row's fields that stay at their defaults until its reply ends or the user rates it.
-_NEW_ROW = (None, None, "", None, None, {}, False, None, "")
+_NEW_ROW: tuple[Any, ...] = (None, None, "", None, None, {}, False, None, "")
 
 
 def _finished_fields(m: Message) -> tuple[Any, ...]:
