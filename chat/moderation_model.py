@@ -37,7 +37,7 @@ import sys
 import threading
 import zipfile
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -80,6 +80,8 @@ WINDOW_STEP = 300
 EXACT_WINDOWS = 2
 # A sentence ends at a token ending in one of these (normalised text keeps punctuation).
 _SENTENCE_END = (".", "!", "?", "…", ";")
+# Where a token ends a sentence: one of those characters before a space or the text's end.
+_SENTENCE_ENDING = re.compile("[" + re.escape("".join(_SENTENCE_END)) + "](?= |\\Z)")
 
 # The classifier needs this many words before it may score a message at all. Its training rows are
 # almost all six words or more (12 harmful rows of ~28k have two, none fewer) and the frozen test
@@ -808,15 +810,14 @@ class Classifier:
             return [normalised]
         tokens = normalised.split(" ")
         starts = list(itertools.accumulate(map((1).__add__, map(len, tokens)), initial=0))
-        # Prefix sums of the four estimate parts over the tokens.
-        sums = [list(itertools.accumulate(part, initial=0.0)) for part in zip(*self._estimates_of(tokens), strict=True)]
+        parts = list(zip(*self._estimates_of(tokens), strict=True))  # the four estimate parts, per token
         spans: list[tuple[int, int, int, int]] = []  # (first token, end token, start char, end char)
         count = len(tokens)
         for start in window_starts(len(normalised)):  # a window's estimate: the tokens starting in it
             end = start + WINDOW_CHARS
             spans.append((bisect_left(starts, start, 0, count), bisect_left(starts, end, 0, count), start, end))
         # The sentences: up to each token that ends one, and the last.
-        ends = list(itertools.compress(range(count), map(str.endswith, tokens, itertools.repeat(_SENTENCE_END))))
+        ends = [bisect_right(starts, match.start()) - 1 for match in _SENTENCE_ENDING.finditer(normalised)]
         if not ends or ends[-1] != count - 1:
             ends.append(count - 1)
         first = 0
@@ -824,6 +825,9 @@ class Classifier:
             if index + 1 - first >= MIN_WORDS and starts[index + 1] - 1 - starts[first] <= WINDOW_CHARS:
                 spans.append((first, index + 1, starts[first], starts[index + 1] - 1))
             first = index + 1
+        # Prefix sums of the four parts, at the spans' token boundaries only (the same floats).
+        bounds = sorted({index for span in spans for index in span[:2]})
+        sums = [_prefix_sums(part, bounds) for part in parts]
 
         def estimate(span: tuple[int, int, int, int]) -> float:
             first, end = span[0], span[1]
@@ -842,6 +846,18 @@ class Classifier:
 
 # ≈ 300 bytes an entry: a conversation's words, not a dictionary's (cleared when full).
 _ESTIMATE_CACHE = 8_192
+
+
+def _prefix_sums(values: tuple[float, ...], bounds: list[int]) -> dict[int, float]:
+    """`list(itertools.accumulate(values, initial=0.0))` at the sorted `bounds` only: each total
+    continues the previous one, adding the values one by one in order, so every float is the one
+    accumulate gives — without a float object per value."""
+    sums: dict[int, float] = {}
+    total, previous = 0.0, 0
+    for bound in bounds:
+        total = sums[bound] = _sequential_sum(values[previous:bound], total)
+        previous = bound
+    return sums
 
 
 def window_starts(length: int) -> range:
