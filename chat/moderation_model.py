@@ -27,8 +27,10 @@ from __future__ import annotations
 import ast
 import dataclasses
 import functools
+import gzip
 import itertools
 import json
+import logging
 import math
 import re
 import struct
@@ -50,8 +52,13 @@ from chat.moderation_text import normalise
 from digitalme import russian_morphology
 from digitalme.language import detect_language
 
+logger = logging.getLogger(__name__)
+
 MODEL_FILE = Path(__file__).resolve().parent / "moderation_data" / "classifier.npz"
 META_FILE = Path(__file__).resolve().parent / "moderation_data" / "classifier.json"
+# Every dictionary word whose lemma is one of the model's lemma features (`FeatureLemmas`), written
+# with the model by `train_and_save` (or alone by `manage.py build_moderation_lemmas`).
+LEMMA_FILE = Path(__file__).resolve().parent / "moderation_data" / "classifier_lemmas.tsv.gz"
 
 HARM_CATEGORIES = (
     "violence",
@@ -116,12 +123,121 @@ STOP_WORDS = frozenset(
 
 def word_features(text: str) -> list[str]:
     """Words (but function words), Russian lemmas and word pairs of an already normalised text (the
-    word analyser)."""
+    word analyser of training; scoring uses `FeatureLemmas.word_features`, which gives the same
+    in-vocabulary terms in the same order)."""
     words = _WORD.findall(text)
     features = [word for word in words if word not in STOP_WORDS]
     features.extend(["~" + _lemma(word) for word in features if len(word) > 2 and _CYRILLIC_WORD.match(word)])
     features.extend(f"{first} {second}" for first, second in itertools.pairwise(words))
     return features
+
+
+def _dictionary_revision() -> str:
+    """Which OpenCorpora dictionary the lemmas come from (a table built on another is stale)."""
+    meta = russian_morphology.analyzer().dictionary.meta
+    return f"{meta.get('source_revision')} {meta.get('compiled_at')}"
+
+
+def build_lemma_table(lemmas: Iterable[str]) -> dict[str, str]:
+    """Word → lemma for every dictionary word whose lemma (`_lemma`, pymorphy3's first parse) is one
+    of `lemmas`. Complete for dictionary words: a word the dictionary knows is parsed by the
+    dictionary alone (its analyser group is terminal when it finds anything), so its lemma is the
+    normal form of one of its dictionary entries — every entry with a normal form in `lemmas` is
+    enumerated (≈ 5.1M entries, ≈ 45 s) and its word's real `_lemma` kept when it is one of them
+    (an ambiguous word's first parse may belong to another lexeme). Words the dictionary doesn't
+    know are guessed by suffix and prefix, and a guess can be a lemma feature too ("аеловека" →
+    "аеловек", learned from obfuscated training rows): those stay with pymorphy3 at scoring time."""
+    wanted = frozenset(lemmas)
+    candidates = {
+        word.replace("ё", "е")
+        for word, _tag, normal_form, _para, _idx in russian_morphology.analyzer().dictionary.iter_known_words("")
+        if normal_form in wanted
+    }
+    table = {}
+    for word in sorted(candidates):
+        if _CYRILLIC_WORD.match(word) and (lemma := _lemma(word)) in wanted:
+            table[word] = lemma
+    return table
+
+
+def save_lemma_table(word_terms: Iterable[str], *, path: Path = LEMMA_FILE) -> int:
+    """Write the table for a model's word vocabulary: a header naming the dictionary, then one line
+    per lemma with its words. Returns the number of words."""
+    lemmas = sorted({term[1:] for term in word_terms if term.startswith("~")})
+    by_lemma: dict[str, list[str]] = {lemma: [] for lemma in lemmas}
+    table = build_lemma_table(lemmas)
+    for word, lemma in table.items():
+        by_lemma[lemma].append(word)
+    lines = [f"# {_dictionary_revision()}"]
+    lines += [f"{lemma}\t{' '.join(sorted(words))}" for lemma, words in by_lemma.items()]
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0))  # 1 MB of text → 0.2
+    return len(table)
+
+
+def _word_analyser(word_terms: str, lemma_path: Path) -> Callable[[str], list[str]]:
+    """The stored table's analyser when it was built for exactly this model's lemma features (and,
+    checked on first use, the installed dictionary); else `word_features` (the same scores, slower),
+    with a warning."""
+    lemmas = FeatureLemmas(lemma_path) if lemma_path.exists() else None
+    wanted = frozenset(term[1:] for term in word_terms.split("\n") if term.startswith("~"))
+    if lemmas is not None and lemmas.lemmas == wanted:
+        return lemmas.word_features
+    logger.warning("%s is missing or stale: run `manage.py build_moderation_lemmas`", lemma_path)
+    return word_features
+
+
+class FeatureLemmas:
+    """Scoring's word analyser: `word_features` with a lemma only where it can be a feature. A
+    lemma costs pymorphy3 ≈ 30–140 µs for a dictionary word and 80–240 µs for a guessed one, paid by
+    every word new to the process; only the model's 2,613 lemma features count, so dictionary words
+    are looked up in the stored table (`build_lemma_table`), and a dictionary word not in it gets
+    no lemma — its lemma is no feature, and out-of-vocabulary terms are dropped anyway. Words the
+    dictionary doesn't know (typos, obfuscations, slang) are still parsed: their guessed lemma may
+    be a feature."""
+
+    def __init__(self, path: Path = LEMMA_FILE) -> None:
+        lines = gzip.decompress(path.read_bytes()).decode().splitlines()
+        self.revision = lines[0].removeprefix("# ")
+        rows = [line.split("\t") for line in lines[1:]]
+        self._lemma_names = [lemma for lemma, _words in rows]
+        self.lemmas = frozenset(self._lemma_names)
+        # 53,102 words: kept compact (a dict of them allocated 7 MiB), looked up once per distinct
+        # word (the cache below).
+        words = [(word, index) for index, (_lemma, line) in enumerate(rows) for word in line.split()]
+        self._words = HashedVocabulary("\n".join(word for word, _index in words))
+        self._lemma_of_word = array("H", [index for _word, index in words])
+        self.lemma = lru_cache(maxsize=50_000)(self._lemma)
+
+    def __len__(self) -> int:
+        return len(self._lemma_of_word)
+
+    @functools.cached_property
+    def current(self) -> bool:
+        """Built on the installed dictionary (checked when the first Russian word comes: the
+        dictionary is loaded then, not with the model)."""
+        if self.revision == _dictionary_revision():
+            return True
+        logger.warning("the moderation lemma table is stale: run `manage.py build_moderation_lemmas`")
+        return False
+
+    def _lemma(self, word: str) -> str | None:
+        if not self.current:
+            return _lemma(word)
+        found = self._words.get(word)
+        if found is not None:
+            return self._lemma_names[self._lemma_of_word[found]]
+        if russian_morphology.analyzer().word_is_known(word):
+            return None  # a dictionary word not in the table: its lemma is no feature
+        return _lemma(word)
+
+    def word_features(self, text: str) -> list[str]:
+        """`word_features`' terms but lemmas that can't be features, in the same order."""
+        words = _WORD.findall(text)
+        features = [word for word in words if word not in STOP_WORDS]
+        lemmas = map(self.lemma, [word for word in features if len(word) > 2 and _CYRILLIC_WORD.match(word)])
+        features.extend(["~" + lemma for lemma in lemmas if lemma is not None])
+        features.extend(f"{first} {second}" for first, second in itertools.pairwise(words))
+        return features
 
 
 # --- Training (scikit-learn) ------------------------------------------------------------------
@@ -390,6 +506,7 @@ def train_and_save(*, folds: int = 5) -> dict[str, Any]:
         "features": {"chars": len(fitted.vectorizers[0].vocabulary_), "words": len(fitted.vectorizers[1].vocabulary_)},
     }
     save(fitted, info)
+    save_lemma_table(fitted.vectorizers[1].vocabulary_)
     _Loaded.classifier = None
     return info
 
@@ -592,7 +709,7 @@ class _Block:
 class Classifier:
     """The stored model, ready to score: `predict(text) -> Prediction`."""
 
-    def __init__(self, path: Path = MODEL_FILE, meta_path: Path = META_FILE) -> None:
+    def __init__(self, path: Path = MODEL_FILE, meta_path: Path = META_FILE, lemma_path: Path = LEMMA_FILE) -> None:
         stored = json.loads(meta_path.read_text(encoding="utf-8"))
         self.threshold = float(stored["threshold"])
         self.category_thresholds = {name: float(value) for name, value in stored.get("category_thresholds", {}).items()}
@@ -604,7 +721,12 @@ class Classifier:
         chars_terms = arrays["chars_terms"][0]
         self.blocks = [
             _Block(char_wb_ngrams, chars_terms, arrays["chars_idf"][0], 0, hashed=True),
-            _Block(word_features, arrays["words_terms"][0], arrays["words_idf"][0], chars_terms.count("\n") + 1),
+            _Block(
+                _word_analyser(arrays["words_terms"][0], lemma_path),
+                arrays["words_terms"][0],
+                arrays["words_idf"][0],
+                chars_terms.count("\n") + 1,
+            ),
         ]
         self.harm_coef = array("d", arrays["harm_coef"][0])
         weights = memoryview(self.harm_coef)

@@ -413,7 +413,8 @@ def test_classifier_keeps_one_compact_copy_of_its_weights():
     """Its weights are held once, as doubles (the stored float32 values exactly): the per-block harm
     weights are views of the classifier's, not lists of Python floats beside float32 arrays.
     Loading the model allocated 31.4 MiB with those copies (tracemalloc), 25.6 MiB without, and
-    14.8 MiB since the character n-grams' vocabulary is a hashed array, not a dict (13.1 MiB)."""
+    14.8 MiB since the character n-grams' vocabulary is a hashed array, not a dict (13.1 MiB);
+    17.5 MiB with the word → lemma table (2.7 MiB, hashed too: as a dict it allocated 7 MiB)."""
     import gc
     import tracemalloc
     from array import array
@@ -433,7 +434,7 @@ def test_classifier_keeps_one_compact_copy_of_its_weights():
         assert block.harm_coef.obj is model.harm_coef
         assert len(block.harm_coef) == len(block.idf) == len(block.local)
     assert isinstance(model.blocks[0].local, moderation_model.HashedVocabulary)
-    assert allocated < 17 * 2**20, f"{allocated / 2**20:.1f} MiB"
+    assert allocated < 18 * 2**20, f"{allocated / 2**20:.1f} MiB"
 
 
 def test_the_hashed_vocabulary_finds_exactly_the_stored_terms():
