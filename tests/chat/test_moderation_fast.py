@@ -280,6 +280,15 @@ def test_the_windows_scored_exactly_are_the_reference_choice():
     assert [model.candidates(text) for text in texts] == [reference.candidates(model, text) for text in texts]
 
 
+def test_numbered_junk_is_collapsed_as_the_reference_does():
+    junk = ["more 1 more 2 " * 20, "#1 item #2 item " * 8, "a b c " * 4, "a b c d " * 10, "kill them all! " * 20]
+    texts = CORPUS + TRAIN[::10] + LONG + ODD + junk
+    assert [moderation_model.collapse_repetition(text) for text in texts] == [
+        reference.collapse_repetition(text) for text in texts
+    ]
+    assert sum(moderation_model.collapse_repetition(text) is not text for text in junk) == 4
+
+
 def test_classifier_predictions_equal_the_reference():
     model = moderation_model.classifier()
     texts = CORPUS + TRAIN[::10] + LONG + ODD
