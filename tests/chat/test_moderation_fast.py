@@ -14,6 +14,7 @@ import pytest
 from chat import moderation, moderation_corpus, moderation_literals, moderation_model
 from chat.moderation import Verdict, moderate_input, moderate_output
 from chat.moderation_text import normalise
+from digitalme.language import detect_language
 from tests.chat import moderation_reference as reference
 
 DATA_DIR = Path(moderation.DATA_DIR)
@@ -336,7 +337,9 @@ def _reference_input_verdict(text: str, settings) -> Verdict:
     if rule is not None and rule.weight >= settings.MODERATION_INPUT_THRESHOLD:
         return Verdict(allowed=False, category=rule.category, score=rule.weight, reason=f"rules:{rule.id}")
     prediction = reference.predict(moderation_model.classifier(), text)
-    if text.strip() and prediction.harmful >= moderation.classifier_threshold("input", prediction.category):
+    language = detect_language(normalise(moderation_model.collapse_repetition(text)))
+    threshold = moderation.classifier_threshold("input", prediction.category, language)
+    if text.strip() and prediction.harmful >= threshold:
         return Verdict(
             allowed=False,
             category=prediction.category,
