@@ -310,7 +310,7 @@ def test_prefix_sums_at_bounds_are_accumulates_floats():
     values = tuple(
         rng.choice([0, -0.0, 1e-300, 3.0, -2.5]) * rng.random() * 10 ** rng.randint(-20, 20) for _ in range(500)
     )
-    bounds = sorted(rng.sample(range(501), 60)) + [500]
+    bounds = [*sorted(rng.sample(range(501), 60)), 500]
     expected = list(itertools.accumulate(values, initial=0.0))
     sums = moderation_model._prefix_sums(values, sorted(set(bounds)))
     assert all(sums[bound] == expected[bound] and str(sums[bound]) == str(expected[bound]) for bound in bounds)
