@@ -384,18 +384,50 @@ def prompt_reads(
 ) -> tuple[list[HistoryLine], str, list[tuple[str, str]]]:
     """`history_lines(...)` and `memory_lines(...)` in one statement: (the history oldest first, the
     summary or "", the current facts newest first as (key, text))."""
+    with connection.cursor() as cursor:
+        cursor.execute(_sql(_PROMPT_READS), [conversation_id, before_id, limit, user_id, user_id, facts_limit])
+        return _prompt_rows(cursor.fetchall())
+
+
+def prompt_reads_along(
+    *,
+    conversation_id: int,
+    before_id: int,
+    user_id: int,
+    facts_limit: int,
+    statement: tuple[str, list[Any]],
+    limit: int = 60,
+) -> tuple[tuple[list[HistoryLine], str, list[tuple[str, str]]], list[tuple[Any, ...]]]:
+    """(`prompt_reads(...)`, the rows of another read `statement` (sql, params)): on PostgreSQL
+    both in one round trip (statements separated by ";", psycopg's client-side binding allows it:
+    the results come one after the other), elsewhere one after the other."""
+    params = [conversation_id, before_id, limit, user_id, user_id, facts_limit]
+    sql, extra = statement
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(_sql(_PROMPT_READS) + ";\n" + sql, [*params, *extra])
+            reads = _prompt_rows(cursor.fetchall())
+            if not cursor.nextset():
+                raise DatabaseError("The statement sent with the prompt's reads gave no result.")
+        else:
+            cursor.execute(_sql(_PROMPT_READS), params)
+            reads = _prompt_rows(cursor.fetchall())
+            cursor.execute(sql, extra)
+        return reads, list(cursor.fetchall())
+
+
+def _prompt_rows(rows: list[tuple[Any, ...]]) -> tuple[list[HistoryLine], str, list[tuple[str, str]]]:
+    """_PROMPT_READS' rows as prompt_reads returns them."""
     history: list[HistoryLine] = []
     summary = ""
     facts: list[tuple[str, str]] = []
-    with connection.cursor() as cursor:
-        cursor.execute(_sql(_PROMPT_READS), [conversation_id, before_id, limit, user_id, user_id, facts_limit])
-        for part, _, a, b, tokens, tokenizer, client_id, refused in cursor.fetchall():
-            if part == 0:
-                history.append(HistoryLine(a, b, tokens, tokenizer, client_id, {"allowed": False} if refused else {}))
-            elif part == 1:
-                summary = b
-            else:
-                facts.append((a, b))
+    for part, _, a, b, tokens, tokenizer, client_id, refused in rows:
+        if part == 0:
+            history.append(HistoryLine(a, b, tokens, tokenizer, client_id, {"allowed": False} if refused else {}))
+        elif part == 1:
+            summary = b
+        else:
+            facts.append((a, b))
     history.reverse()
     return history, summary, facts
 

@@ -57,7 +57,7 @@ from personality.evaluation.gate import (
     gate_mode,
 )
 from personality.profile import PersonaProfile
-from personality.selectors import persona_profile_live
+from personality.selectors import live_version_statement, persona_profile_live, persona_profile_live_from
 
 logger = logging.getLogger(__name__)
 
@@ -398,19 +398,20 @@ def _build(*, user, text: str, begun: _Begun, model: str) -> BuiltPrompt:
     """The first hop's reads: the live persona (cached per version), history, memory, context; then the prompt.
     History messages bring their stored token counts (counted again only under another tokenizer)."""
     tokenizer = tokens.tokenizer_of(model)
-    # history and memory in one statement
-    lines, summary, facts = rows.prompt_reads(
+    # history and memory in one statement, which version of Ivan is live in the same round trip
+    (lines, summary, facts), live = rows.prompt_reads_along(
         conversation_id=begun.conversation.pk,
         before_id=begun.user_message.pk,
         user_id=user.pk,
         facts_limit=FACTS_CONSIDERED,
+        statement=live_version_statement(),
     )
     history = [
         {"role": line.role, "content": line.content, "tokens": line.tokens if line.tokenizer == tokenizer else None}
         for line in usable_history(lines)
     ]
     return build_prompt(
-        profile=persona_profile_live(),
+        profile=persona_profile_live_from(live[0] if live else None),
         text=text,
         history=history,
         memory=memory_for_prompt(user=user, text=text, stored=(summary, facts)),

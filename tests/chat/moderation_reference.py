@@ -127,9 +127,16 @@ def candidates(model: moderation_model.Classifier, normalised: str) -> list[str]
     return sorted(chosen, key=chosen.__getitem__)
 
 
+def collapse_repetition(text: str) -> str:
+    words = moderation_model._LETTER_WORD.findall(text.lower())
+    if len(words) < moderation_model.REPEATED_MIN_WORDS or len(set(words)) > moderation_model.REPEATED_DISTINCT:
+        return text
+    return " ".join(dict.fromkeys(words))
+
+
 def predict(model: moderation_model.Classifier, text: str) -> moderation_model.Prediction:
     best = moderation_model.Prediction(0.0, "")
-    normalised = normalise(moderation_model.collapse_repetition(text))
+    normalised = normalise(collapse_repetition(text))
     if len(moderation_model._WORD.findall(normalised)) < moderation_model.MIN_WORDS:
         return best
     # Which windows and sentences are scored is the estimate's choice (`candidates`, checked

@@ -44,6 +44,21 @@ def test_prompt_reads_are_the_history_before_the_turn_and_the_users_memory():
     assert facts == [(second.key, second.text), (first.key, first.text)]  # current facts, newest first
 
 
+def test_prompt_reads_along_another_statement_read_both():
+    conversation = ConversationFactory()
+    MessageFactory(conversation=conversation, content="earlier")
+    turn = MessageFactory(conversation=conversation, content="now")
+    UserMemory.objects.create(user=conversation.user, summary="Tents.")
+    reads = dict(conversation_id=conversation.pk, before_id=turn.pk, user_id=conversation.user_id, facts_limit=10)
+
+    along, extra = rows.prompt_reads_along(
+        **reads, statement=("SELECT id, title FROM chat_conversation WHERE id = %s", [conversation.pk])
+    )
+
+    assert along == rows.prompt_reads(**reads)
+    assert extra == [(conversation.pk, conversation.title)]
+
+
 def test_prompt_reads_of_a_user_without_memory():
     turn = MessageFactory()
 
