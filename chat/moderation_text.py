@@ -58,6 +58,10 @@ def _fix_token(token: str) -> str:
 # "я и в" and the like are ordinary Russian).
 _SPELT_OUT = re.compile(r"(?<!\S)(?:[^\W\d_][ .\-_*]){3,}[^\W\d_](?![^\W\d_])")
 _SPELT_SEPARATORS = re.compile(r"[ .\-_*]")
+# What every spelt-out run of four or more letters contains (its second and third letters between
+# separators), found by a pattern that starts with a character class — a fast scan in C — where
+# _SPELT_OUT tries its lookbehind at every position (0.08 vs 0.18 ms on an 8 kB reply).
+_MAY_BE_SPELT_OUT = re.compile(r"[ .\-_*][^\W\d_][ .\-_*][^\W\d_][ .\-_*]")
 
 
 def _invisible(codepoint: int) -> bool:
@@ -141,10 +145,13 @@ def normalise(text: str) -> str:
     Linear in the text, each pass skipped when it can't change anything (a test checks this gives
     the straightforward sequence of passes' output on the corpus and on odd input)."""
     text = unicodedata.normalize("NFKC", text)
-    if _HAS_INVISIBLE.search(text):
+    # Format and control characters are never printable: a printable text (but for its newlines
+    # and tabs, which are kept) needs no search for them.
+    if not text.replace("\n", "").replace("\t", "").isprintable() and _HAS_INVISIBLE.search(text):
         text = text.translate(_INVISIBLE)
     text = text.lower().replace("ё", "е")
-    text = _SPELT_OUT.sub(lambda match: _SPELT_SEPARATORS.sub("", match.group(0)), text)
+    if _MAY_BE_SPELT_OUT.search(text):
+        text = _SPELT_OUT.sub(lambda match: _SPELT_SEPARATORS.sub("", match.group(0)), text)
     if _QUOTES_OR_DASHES.search(text):
         text = text.translate(_QUOTES).translate(_DASHES)
     # str.split() and the regex \S+ split on the same characters (Py_UNICODE_ISSPACE); repeated

@@ -41,6 +41,35 @@ VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, {json}, {json}, %s, 
 RETURNING id
 """
 
+# A turn's two new rows in a conversation of the user's, with the turn's lookups riding along
+# (PostgreSQL): nothing is written, and no row comes back, when the conversation is not the user's
+# or the user sent this client_id before (then the caller looks, as turn_lookup). Rows come back
+# in id order with the conversation's columns. What a new row leaves at its default (what the
+# finished reply and the user's rating fill in later) is written here, not sent: every parameter
+# costs its client-side quoting.
+_INSERT_PAIR_CHECKED = """
+WITH target AS (
+    SELECT c.id, c.persona, c.title, c.platform, c.created, c.updated FROM chat_conversation c
+    WHERE c.id = %s AND c.user_id = %s AND NOT EXISTS (
+        SELECT 1 FROM chat_message m JOIN chat_conversation mc ON mc.id = m.conversation_id
+        WHERE mc.user_id = %s AND m.role = 'user' AND m.client_id = %s AND m.client_id <> '')
+), shared AS (
+    SELECT CAST(%s AS varchar) AS platform, CAST(%s AS timestamptz) AS created, CAST(%s AS varchar) AS client_id
+), pair AS (
+    INSERT INTO chat_message (conversation_id, role, content, platform, created, client_id, prompt_tokens,
+        completion_tokens, tokens, tokenizer, model, latency_ms, ttft_ms, moderation, quality, stopped, rating,
+        correction)
+    SELECT target.id, v.role, v.content, shared.platform, shared.created, shared.client_id, NULL, NULL, v.tokens,
+        v.tokenizer, '', NULL, NULL, v.moderation, '{}'::jsonb, false, NULL, ''
+    FROM target, shared, (VALUES
+        (CAST(%s AS varchar), CAST(%s AS text), CAST(%s AS integer), CAST(%s AS varchar), %s::jsonb),
+        (%s, %s, %s, %s, %s::jsonb)
+    ) AS v (role, content, tokens, tokenizer, moderation)
+    RETURNING id
+)
+SELECT pair.id, t.persona, t.title, t.platform, t.created, t.updated FROM pair, target t ORDER BY pair.id
+"""
+
 _FINISH_REPLY = """
 UPDATE chat_message SET content = %s, tokens = %s, tokenizer = %s, model = %s, prompt_tokens = %s,
     completion_tokens = %s, latency_ms = %s, ttft_ms = %s, stopped = %s, moderation = {json},
@@ -153,6 +182,13 @@ def turn_lookup(*, user_id: int, client_id: str, conversation_id: int | None) ->
         existing_id, pk, persona, title, platform, created, updated = cursor.fetchone()
     if pk is None:
         return existing_id, None
+    return existing_id, _conversation(pk, user_id, persona, title, platform, created, updated)
+
+
+def _conversation(
+    pk: int, user_id: int, persona: str, title: str, platform: str, created: Any, updated: Any
+) -> Conversation:
+    """A Conversation from its columns as read here, as if the ORM had loaded it."""
     conversation = Conversation(
         id=pk,
         user_id=user_id,
@@ -164,12 +200,28 @@ def turn_lookup(*, user_id: int, client_id: str, conversation_id: int | None) ->
     )
     conversation._state.adding = False
     conversation._state.db = connection.alias
-    return existing_id, conversation
+    return conversation
 
 
-def messages_insert_pair(user_message: Message, reply: Message) -> None:
-    """INSERT a turn's two new rows in one statement; each gets its id (in order, as bulk_create)."""
-    messages = (user_message, reply)
+# A new row's fields that stay at their defaults until its reply ends or the user rates it.
+_NEW_ROW: tuple[Any, ...] = (None, None, "", None, None, {}, False, None, "")
+
+
+def _finished_fields(m: Message) -> tuple[Any, ...]:
+    return (
+        m.prompt_tokens,
+        m.completion_tokens,
+        m.model,
+        m.latency_ms,
+        m.ttft_ms,
+        m.quality,
+        m.stopped,
+        m.rating,
+        m.correction,
+    )
+
+
+def _pair_params(messages: tuple[Message, Message]) -> list[Any]:
     params: list[Any] = []
     for m in messages:
         params += [
@@ -192,13 +244,70 @@ def messages_insert_pair(user_message: Message, reply: Message) -> None:
             m.rating,
             m.correction,
         ]
-    with connection.cursor() as cursor:
-        cursor.execute(_sql(_INSERT_PAIR), params)
-        ids = [row[0] for row in cursor.fetchall()]
+    return params
+
+
+def _stored(messages: tuple[Message, Message], ids: list[int]) -> None:
     for message, pk in zip(messages, ids, strict=True):
         message.pk = pk
         message._state.adding = False
         message._state.db = connection.alias
+
+
+def messages_insert_pair(user_message: Message, reply: Message) -> None:
+    """INSERT a turn's two new rows in one statement; each gets its id (in order, as bulk_create)."""
+    messages = (user_message, reply)
+    with connection.cursor() as cursor:
+        cursor.execute(_sql(_INSERT_PAIR), _pair_params(messages))
+        ids = [row[0] for row in cursor.fetchall()]
+    _stored(messages, ids)
+
+
+def can_insert_pair_checked() -> bool:
+    """Whether `messages_insert_pair_checked` is one statement here (PostgreSQL's data-modifying CTEs)."""
+    return connection.vendor == "postgresql"
+
+
+def messages_insert_pair_checked(
+    user_message: Message, reply: Message, *, user_id: int, conversation_id: int
+) -> Conversation | None:
+    """`turn_lookup` and `messages_insert_pair` in one statement (PostgreSQL only), for a turn in
+    conversation `conversation_id`: the rows are written (and get their ids) only when it is the
+    user's and the user never sent `user_message.client_id` before; the conversation comes back,
+    else None (nothing written: the caller looks with turn_lookup)."""
+    messages = (user_message, reply)
+    for m in messages:
+        if (m.platform, m.created, m.client_id) != (
+            user_message.platform,
+            user_message.created,
+            user_message.client_id,
+        ):
+            raise ValueError("A turn's two rows share their platform, time and client_id.")
+        if m.pk is not None or _finished_fields(m) != _NEW_ROW:
+            raise ValueError(
+                "messages_insert_pair_checked writes new rows (a reply's outcome is written when it ends)."
+            )
+    params: list[Any] = [
+        conversation_id,
+        user_id,
+        user_id,
+        user_message.client_id,
+        user_message.platform,
+        connection.ops.adapt_datetimefield_value(user_message.created),
+        user_message.client_id,
+    ]
+    for m in messages:
+        params += [m.role, m.content, m.tokens, m.tokenizer, json.dumps(m.moderation)]
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_PAIR_CHECKED, params)
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    _stored(messages, [row[0] for row in rows])
+    conversation = _conversation(conversation_id, user_id, *rows[0][1:])
+    for message in messages:
+        message.conversation = conversation
+    return conversation
 
 
 def reply_finish(reply: Message) -> None:
@@ -275,18 +384,50 @@ def prompt_reads(
 ) -> tuple[list[HistoryLine], str, list[tuple[str, str]]]:
     """`history_lines(...)` and `memory_lines(...)` in one statement: (the history oldest first, the
     summary or "", the current facts newest first as (key, text))."""
+    with connection.cursor() as cursor:
+        cursor.execute(_sql(_PROMPT_READS), [conversation_id, before_id, limit, user_id, user_id, facts_limit])
+        return _prompt_rows(cursor.fetchall())
+
+
+def prompt_reads_along(
+    *,
+    conversation_id: int,
+    before_id: int,
+    user_id: int,
+    facts_limit: int,
+    statement: tuple[str, list[Any]],
+    limit: int = 60,
+) -> tuple[tuple[list[HistoryLine], str, list[tuple[str, str]]], list[tuple[Any, ...]]]:
+    """(`prompt_reads(...)`, the rows of another read `statement` (sql, params)): on PostgreSQL
+    both in one round trip (statements separated by ";", psycopg's client-side binding allows it:
+    the results come one after the other), elsewhere one after the other."""
+    params = [conversation_id, before_id, limit, user_id, user_id, facts_limit]
+    sql, extra = statement
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(_sql(_PROMPT_READS) + ";\n" + sql, [*params, *extra])
+            reads = _prompt_rows(cursor.fetchall())
+            if not cursor.nextset():
+                raise DatabaseError("The statement sent with the prompt's reads gave no result.")
+        else:
+            cursor.execute(_sql(_PROMPT_READS), params)
+            reads = _prompt_rows(cursor.fetchall())
+            cursor.execute(sql, extra)
+        return reads, list(cursor.fetchall())
+
+
+def _prompt_rows(rows: list[tuple[Any, ...]]) -> tuple[list[HistoryLine], str, list[tuple[str, str]]]:
+    """_PROMPT_READS' rows as prompt_reads returns them."""
     history: list[HistoryLine] = []
     summary = ""
     facts: list[tuple[str, str]] = []
-    with connection.cursor() as cursor:
-        cursor.execute(_sql(_PROMPT_READS), [conversation_id, before_id, limit, user_id, user_id, facts_limit])
-        for part, _, a, b, tokens, tokenizer, client_id, refused in cursor.fetchall():
-            if part == 0:
-                history.append(HistoryLine(a, b, tokens, tokenizer, client_id, {"allowed": False} if refused else {}))
-            elif part == 1:
-                summary = b
-            else:
-                facts.append((a, b))
+    for part, _, a, b, tokens, tokenizer, client_id, refused in rows:
+        if part == 0:
+            history.append(HistoryLine(a, b, tokens, tokenizer, client_id, {"allowed": False} if refused else {}))
+        elif part == 1:
+            summary = b
+        else:
+            facts.append((a, b))
     history.reverse()
     return history, summary, facts
 

@@ -57,7 +57,7 @@ from personality.evaluation.gate import (
     gate_mode,
 )
 from personality.profile import PersonaProfile
-from personality.selectors import persona_profile_live
+from personality.selectors import live_version_statement, persona_profile_live, persona_profile_live_from
 
 logger = logging.getLogger(__name__)
 
@@ -255,6 +255,15 @@ def _begin_turn(
         wanted = rows.as_bigint(conversation_id)
         if wanted is None:
             raise NotFound("No such conversation.")
+    pair: _Pair | None = None
+    known = conversation.pk if conversation is not None else wanted
+    if claimed and known is not None and rows.can_insert_pair_checked():
+        # The steady state: the lookups ride the INSERT; only a retried client_id or someone else's
+        # conversation (nothing written) goes on to look as below.
+        pair = _prepare_pair(user=user, text=text, platform=platform, client_id=client_id, language=language)
+        begun = _write_pair(pair, user=user, conversation=conversation, checked_conversation_id=known)
+        if begun is not None:
+            return begun
     existing_id, found = rows.turn_lookup(user_id=user.pk, client_id=client_id, conversation_id=wanted)
     if existing_id is not None:
         retried = _begin_retried_turn(user=user, platform=platform, client_id=client_id, claimed=claimed)
@@ -266,9 +275,11 @@ def _begin_turn(
         if found is None:
             raise NotFound("No such conversation.")
         conversation = found
-    return _begin_new_turn(
-        user=user, text=text, platform=platform, conversation=conversation, client_id=client_id, language=language
-    )
+    if pair is None:
+        pair = _prepare_pair(user=user, text=text, platform=platform, client_id=client_id, language=language)
+    begun = _write_pair(pair, user=user, conversation=conversation)
+    assert begun is not None  # unchecked: always written
+    return begun
 
 
 def _begin_retried_turn(*, user, platform: str, client_id: str, claimed: bool) -> _Begun | None:
@@ -299,52 +310,83 @@ def _begin_retried_turn(*, user, platform: str, client_id: str, claimed: bool) -
     return _Begun(existing.conversation, existing, reply, language, False, False, message_payload(existing), None)
 
 
-def _begin_new_turn(
-    *, user, text: str, platform: str, conversation: Conversation | None, client_id: str, language: str
-) -> _Begun:
+@dataclass
+class _Pair:
+    """A new turn's two rows before they are written (their conversation set when they are)."""
+
+    user_message: Message
+    reply: Message
+    language: str
+    refusal: str  # Ivan's refusal when moderation blocked the message, else ""
+
+
+def _prepare_pair(*, user, text: str, platform: str, client_id: str, language: str) -> _Pair:
+    """Moderate the message and make its two rows: the user's, and the reply (empty, or the refusal)."""
     verdict = moderation.moderate_input(text, language=language)
     refusal = "" if verdict.allowed else moderation.refusal_for(verdict, language, persona=_live_profile_or_none())
     model = llm.current_model()
     tokenizer = tokens.tokenizer_of(model)
+    now = timezone.now()
+    user_message = Message(
+        role=Role.USER,
+        content=text,
+        platform=platform,
+        created=now,
+        client_id=client_id,
+        moderation=verdict.as_dict(),
+        tokens=tokens.count_text(text, model),
+        tokenizer=tokenizer,
+    )
+    reply = Message(
+        role=Role.ASSISTANT,
+        content=refusal,
+        platform=platform,
+        created=now,
+        client_id=client_id,
+        moderation={"allowed": True, "refusal": True} if refusal else {},
+        tokens=tokens.count_text(refusal, model) if refusal else None,
+        tokenizer=tokenizer if refusal else "",
+    )
+    return _Pair(user_message, reply, language, refusal)
+
+
+def _write_pair(
+    pair: _Pair, *, user, conversation: Conversation | None, checked_conversation_id: int | None = None
+) -> _Begun | None:
+    """Store the pair: in `conversation` (a new one when None), or — `checked_conversation_id` — in
+    that conversation only if it is the user's and the client_id is new, in the same statement
+    (None when it was not written)."""
+    refusal = pair.refusal
+    user_message, reply = pair.user_message, pair.reply
     # One statement in the steady state; a new conversation or a refusal's title make it a transaction.
-    writes = transaction.atomic() if conversation is None or refusal else contextlib.nullcontext()
+    new_conversation = conversation is None and checked_conversation_id is None
+    writes = transaction.atomic() if new_conversation or refusal else contextlib.nullcontext()
     try:
         with writes:
-            if conversation is None:
-                conversation = Conversation.objects.create(user=user, platform=Platform(platform))
-            now = timezone.now()
-            user_message = Message(
-                conversation=conversation,
-                role=Role.USER,
-                content=text,
-                platform=platform,
-                created=now,
-                client_id=client_id,
-                moderation=verdict.as_dict(),
-                tokens=tokens.count_text(text, model),
-                tokenizer=tokenizer,
-            )
-            reply = Message(
-                conversation=conversation,
-                role=Role.ASSISTANT,
-                content=refusal,
-                platform=platform,
-                created=now,
-                client_id=client_id,
-                moderation={"allowed": True, "refusal": True} if refusal else {},
-                tokens=tokens.count_text(refusal, model) if refusal else None,
-                tokenizer=tokenizer if refusal else "",
-            )
-            rows.messages_insert_pair(user_message, reply)  # one INSERT; ids in this order
+            if checked_conversation_id is not None:
+                found = rows.messages_insert_pair_checked(
+                    user_message, reply, user_id=user.pk, conversation_id=checked_conversation_id
+                )
+                if found is None:
+                    return None
+                if conversation is None:
+                    conversation = found
+                else:  # the caller's object, which the turn keeps up to date
+                    user_message.conversation = reply.conversation = conversation
+            else:
+                if conversation is None:
+                    conversation = Conversation.objects.create(user=user, platform=Platform(user_message.platform))
+                user_message.conversation = reply.conversation = conversation
+                rows.messages_insert_pair(user_message, reply)  # one INSERT; ids in this order
             if refusal:
-                _touch(conversation, first_text=text)
+                _touch(conversation, first_text=user_message.content)
     except IntegrityError:  # the same client_id raced in through another socket
         raise InvalidInput("This message was already sent.", fields={"client_id": "duplicate"}) from None
     return _Begun(
         conversation,
         user_message,
         reply,
-        language,
+        pair.language,
         bool(refusal),
         False,
         message_payload(user_message),
@@ -356,19 +398,20 @@ def _build(*, user, text: str, begun: _Begun, model: str) -> BuiltPrompt:
     """The first hop's reads: the live persona (cached per version), history, memory, context; then the prompt.
     History messages bring their stored token counts (counted again only under another tokenizer)."""
     tokenizer = tokens.tokenizer_of(model)
-    # history and memory in one statement
-    lines, summary, facts = rows.prompt_reads(
+    # history and memory in one statement, which version of Ivan is live in the same round trip
+    (lines, summary, facts), live = rows.prompt_reads_along(
         conversation_id=begun.conversation.pk,
         before_id=begun.user_message.pk,
         user_id=user.pk,
         facts_limit=FACTS_CONSIDERED,
+        statement=live_version_statement(),
     )
     history = [
         {"role": line.role, "content": line.content, "tokens": line.tokens if line.tokenizer == tokenizer else None}
         for line in usable_history(lines)
     ]
     return build_prompt(
-        profile=persona_profile_live(),
+        profile=persona_profile_live_from(live[0] if live else None),
         text=text,
         history=history,
         memory=memory_for_prompt(user=user, text=text, stored=(summary, facts)),

@@ -13,6 +13,11 @@ again: anything that really needs them later imports them as usual. An `ssl:` en
 daphne as it ships (`tests/digitalme/test_serve.py`; docs/QUALITY.md, memory of a web process).
 Once the application is loaded, that heap is frozen (`gc.freeze`): the collector's full passes
 skip what lives as long as the process.
+Autobahn (daphne's WebSocket layer) passes every frame's debug-log arguments through its
+highlighter, which colours them with click (always imported here: Celery uses it) whether or not
+debug logging is on — ≈ 2–3 µs per frame sent, ≈ 2 % of a chat turn's CPU (docs/QUALITY.md, "Fifth
+pass"). Log lines of a web process go to files and collectors, not a terminal: its highlighter
+returns plain text (`plain_autobahn_highlights`).
 """
 
 from __future__ import annotations
@@ -46,11 +51,20 @@ def wants_tls(argv: Sequence[str]) -> bool:
     return any("ssl:" in arg for arg in argv)
 
 
+def plain_autobahn_highlights() -> None:
+    """Autobahn's `hl*` helpers return their text uncoloured (no click styling), as they do where
+    click is not installed: the switch they read is the module's own."""
+    import autobahn.util
+
+    autobahn.util._HAS_CLICK = False
+
+
 def command_line(args: Sequence[str]) -> Any:
     """daphne's command line, imported and loading the application with the unused imports declined."""
     names = () if wants_tls(args) else DECLINED_IMPORTS
     with declined(names):
         from daphne.cli import CommandLineInterface  # imports Twisted and installs its asyncio reactor
+    plain_autobahn_highlights()
 
     class WebCommandLine(CommandLineInterface):
         def load_asgi_app(self, asgi_app_path: str) -> Any:

@@ -168,9 +168,22 @@ def persona_profile_live(slug: str = DEFAULT_SLUG) -> PersonaProfile:
     derived from it (the prompt's fixed part, token counts) is cached with it.
     Raises PersonaNotPublishedError (a DomainError, 409) when the persona or its published version is missing.
     """
+    sql, params = live_version_statement(slug)
     with connection.cursor() as cursor:  # every chat turn asks: plain SQL, no query to build
-        cursor.execute(_LIVE_VERSION, [slug, VersionStatus.PUBLISHED.value])
+        cursor.execute(sql, params)
         row = cursor.fetchone()
+    return persona_profile_live_from(row, slug)
+
+
+def live_version_statement(slug: str = DEFAULT_SLUG) -> tuple[str, list[Any]]:
+    """The question persona_profile_live asks (which version is live: at most one row), for a
+    caller that sends it in one round trip with reads of its own (the chat turn's first hop) and
+    hands its row to `persona_profile_live_from`."""
+    return _LIVE_VERSION, [slug, VersionStatus.PUBLISHED.value]
+
+
+def persona_profile_live_from(row: Any, slug: str = DEFAULT_SLUG) -> PersonaProfile:
+    """persona_profile_live, given the row its statement (`live_version_statement`) just read (None: no row)."""
     live = (row[0], row[1]) if row is not None else None
     cached = _live_profiles.get(slug)
     if live is not None and cached is not None and cached[0] == live:

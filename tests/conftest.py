@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -63,6 +64,18 @@ def celery_eager():
     app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
     yield app
     app.conf.task_always_eager, app.conf.task_eager_propagates = previous
+
+
+@pytest.fixture
+def root_logging_kept() -> Iterator[None]:
+    """For a test that starts a Celery worker in this process (celery.contrib.testing's
+    start_worker): that sets up Celery's logging — the root logger at ERROR with a handler of its
+    own — and later tests' caplog then saw no warning at all. The root logger is put back."""
+    root = logging.getLogger()
+    level, handlers = root.level, root.handlers[:]
+    yield
+    root.setLevel(level)
+    root.handlers[:] = handlers
 
 
 @pytest.fixture

@@ -52,8 +52,21 @@ def rule(normalised: str) -> moderation.Rule | None:
     return best
 
 
+def _analyser(block: moderation_model._Block):
+    """The training analysers (the word block's scoring one skips lemmas that can't be features)."""
+    return block.analyzer if block.analyzer is moderation_model.char_wb_ngrams else moderation_model.word_features
+
+
+def _token_estimate(block: moderation_model._Block, token: str) -> tuple[float, float]:
+    columns = [block.vocabulary[term] - block.offset for term in _analyser(block)(token) if term in block.vocabulary]
+    return (
+        sum(block.harm_coef[column] * block.idf[column] for column in columns),
+        sum(block.idf[column] * block.idf[column] for column in columns),
+    )
+
+
 def _features(block: moderation_model._Block, text: str) -> list[tuple[int, float]]:
-    counts = Counter(term for term in block.analyzer(text) if term in block.vocabulary)
+    counts = Counter(term for term in _analyser(block)(text) if term in block.vocabulary)
     weighted = [
         (block.vocabulary[term], (1.0 + math.log(count)) * block.idf[block.vocabulary[term] - block.offset])
         for term, count in counts.items()
@@ -81,7 +94,9 @@ def candidates(model: moderation_model.Classifier, normalised: str) -> list[str]
         return [normalised]
     tokens = normalised.split(" ")
     starts = list(itertools.accumulate((len(token) + 1 for token in tokens), initial=0))
-    estimates = [(*model.blocks[0].token_estimate(token), *model.blocks[1].token_estimate(token)) for token in tokens]
+    estimates = [
+        (*_token_estimate(model.blocks[0], token), *_token_estimate(model.blocks[1], token)) for token in tokens
+    ]
     sums = [list(itertools.accumulate(part, initial=0.0)) for part in zip(*estimates, strict=True)]
     count = len(tokens)
     spans = []
@@ -112,9 +127,16 @@ def candidates(model: moderation_model.Classifier, normalised: str) -> list[str]
     return sorted(chosen, key=chosen.__getitem__)
 
 
+def collapse_repetition(text: str) -> str:
+    words = moderation_model._LETTER_WORD.findall(text.lower())
+    if len(words) < moderation_model.REPEATED_MIN_WORDS or len(set(words)) > moderation_model.REPEATED_DISTINCT:
+        return text
+    return " ".join(dict.fromkeys(words))
+
+
 def predict(model: moderation_model.Classifier, text: str) -> moderation_model.Prediction:
     best = moderation_model.Prediction(0.0, "")
-    normalised = normalise(moderation_model.collapse_repetition(text))
+    normalised = normalise(collapse_repetition(text))
     if len(moderation_model._WORD.findall(normalised)) < moderation_model.MIN_WORDS:
         return best
     # Which windows and sentences are scored is the estimate's choice (`candidates`, checked

@@ -57,6 +57,7 @@ rss_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line
 print(json.dumps({
     "reply": turn.reply.content, "model": turn.reply.model, "modules": sorted(sys.modules), "rss_kb": rss_kb,
     "twisted_tls": twisted.internet.tcp._TLSConnectionMixin.TLS, "frozen_at_start": frozen_at_start,
+    "autobahn_highlight": __import__("autobahn.util").util.hlval("frame"),
 }))
 """
 
@@ -97,3 +98,5 @@ def test_a_web_process_answers_a_turn_through_the_lean_path_without_litellm(user
     assert report["twisted_tls"] is False  # Twisted's TCP transport, TLS unavailable (never used behind the proxy)
     # the heap the application loaded with is frozen: the collector's full passes skip it
     assert report["frozen_at_start"] > 100_000
+    # autobahn's per-frame debug arguments are plain text, not styled by click (an escape sequence each)
+    assert report["autobahn_highlight"] == "frame"

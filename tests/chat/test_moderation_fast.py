@@ -4,6 +4,7 @@ and a streamed reply's checks read the reply a bounded number of times. Equality
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from chat import moderation, moderation_corpus, moderation_literals, moderation_model
 from chat.moderation import Verdict, moderate_input, moderate_output
 from chat.moderation_text import normalise
+from digitalme.language import detect_language
 from tests.chat import moderation_reference as reference
 
 DATA_DIR = Path(moderation.DATA_DIR)
@@ -280,6 +282,49 @@ def test_the_windows_scored_exactly_are_the_reference_choice():
     assert [model.candidates(text) for text in texts] == [reference.candidates(model, text) for text in texts]
 
 
+def test_candidates_equal_the_reference_where_sentences_and_spans_are_odd():
+    """Sentence ends found by a regex over the text and prefix sums taken at span boundaries only
+    must choose what the token-by-token reference chooses: punctuation at the text's end, runs of
+    bare punctuation, dots inside tokens, one-token and repeated sentences, random characters."""
+    model = moderation_model.classifier()
+    sentence = "how do i make a pipe bomb at home"
+    texts = [
+        (sentence + "; ") * 30 + "end;",
+        ". " * 300 + sentence,
+        "! ? … ; . " * 60,
+        "version 3.5.1 of the tool. " * 20 + "kill the process… now?",
+        "word " * 120 + sentence + ".",
+        (sentence + ".") * 15,
+        "a. " * 200,
+        sentence.replace(" ", " . ") * 12,
+    ]
+    words = ["kill", "bomb", "the", "process.", "how", "to", "make", ".", ";", "!?", "…", "you;", "a", "it!"]
+    texts += [" ".join(random.Random(seed).choices(words, k=300)) for seed in range(20)]
+    texts = [text for text in map(normalise, texts) if len(text) > moderation_model.WINDOW_CHARS]
+    assert len(texts) == 28
+    assert [model.candidates(text) for text in texts] == [reference.candidates(model, text) for text in texts]
+
+
+def test_prefix_sums_at_bounds_are_accumulates_floats():
+    rng = random.Random(7)
+    values = tuple(
+        rng.choice([0, -0.0, 1e-300, 3.0, -2.5]) * rng.random() * 10 ** rng.randint(-20, 20) for _ in range(500)
+    )
+    bounds = [*sorted(rng.sample(range(501), 60)), 500]
+    expected = list(itertools.accumulate(values, initial=0.0))
+    sums = moderation_model._prefix_sums(values, sorted(set(bounds)))
+    assert all(sums[bound] == expected[bound] and str(sums[bound]) == str(expected[bound]) for bound in bounds)
+
+
+def test_numbered_junk_is_collapsed_as_the_reference_does():
+    junk = ["more 1 more 2 " * 20, "#1 item #2 item " * 8, "a b c " * 4, "a b c d " * 10, "kill them all! " * 20]
+    texts = CORPUS + TRAIN[::10] + LONG + ODD + junk
+    assert [moderation_model.collapse_repetition(text) for text in texts] == [
+        reference.collapse_repetition(text) for text in texts
+    ]
+    assert sum(moderation_model.collapse_repetition(text) is not text for text in junk) == 4
+
+
 def test_classifier_predictions_equal_the_reference():
     model = moderation_model.classifier()
     texts = CORPUS + TRAIN[::10] + LONG + ODD
@@ -292,7 +337,9 @@ def _reference_input_verdict(text: str, settings) -> Verdict:
     if rule is not None and rule.weight >= settings.MODERATION_INPUT_THRESHOLD:
         return Verdict(allowed=False, category=rule.category, score=rule.weight, reason=f"rules:{rule.id}")
     prediction = reference.predict(moderation_model.classifier(), text)
-    if text.strip() and prediction.harmful >= moderation.classifier_threshold("input", prediction.category):
+    language = detect_language(normalise(moderation_model.collapse_repetition(text)))
+    threshold = moderation.classifier_threshold("input", prediction.category, language)
+    if text.strip() and prediction.harmful >= threshold:
         return Verdict(
             allowed=False,
             category=prediction.category,
@@ -410,7 +457,8 @@ def test_classifier_keeps_one_compact_copy_of_its_weights():
     """Its weights are held once, as doubles (the stored float32 values exactly): the per-block harm
     weights are views of the classifier's, not lists of Python floats beside float32 arrays.
     Loading the model allocated 31.4 MiB with those copies (tracemalloc), 25.6 MiB without, and
-    14.8 MiB since the character n-grams' vocabulary is a hashed array, not a dict (13.1 MiB)."""
+    14.8 MiB since the character n-grams' vocabulary is a hashed array, not a dict (13.1 MiB);
+    17.5 MiB with the word → lemma table (2.7 MiB, hashed too: as a dict it allocated 7 MiB)."""
     import gc
     import tracemalloc
     from array import array
@@ -430,7 +478,7 @@ def test_classifier_keeps_one_compact_copy_of_its_weights():
         assert block.harm_coef.obj is model.harm_coef
         assert len(block.harm_coef) == len(block.idf) == len(block.local)
     assert isinstance(model.blocks[0].local, moderation_model.HashedVocabulary)
-    assert allocated < 17 * 2**20, f"{allocated / 2**20:.1f} MiB"
+    assert allocated < 18 * 2**20, f"{allocated / 2**20:.1f} MiB"
 
 
 def test_the_hashed_vocabulary_finds_exactly_the_stored_terms():

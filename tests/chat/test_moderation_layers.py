@@ -11,6 +11,8 @@ from prometheus_client import REGISTRY
 from chat import moderation
 from chat.moderation import Verdict, moderate_input, moderate_output, parse_guard_answer
 from chat.moderation_corpus import Sample
+from chat.moderation_text import normalise
+from digitalme.language import detect_language
 
 
 def _count(name: str, labels: dict[str, str]) -> float:
@@ -37,7 +39,9 @@ def test_the_classifier_blocks_what_the_rules_let_through(text, category, settin
     assert not verdict.allowed
     assert verdict.category == category
     assert verdict.reason == f"classifier:{category}"
-    assert verdict.score >= moderation.classifier_threshold(category=category)
+    assert verdict.score >= moderation.classifier_threshold(
+        category=category, language=detect_language(normalise(text))
+    )
 
 
 @pytest.mark.parametrize(
@@ -69,7 +73,24 @@ def test_each_predicted_harm_has_the_threshold_chosen_for_it_when_trained():
     assert set(stored) == set(moderation.moderation_model.HARM_CATEGORIES)
     for harm, threshold in stored.items():
         assert moderation.classifier_threshold(category=harm) == threshold == model.threshold_for(harm)
+        assert moderation.classifier_threshold(category=harm, language="en") == threshold
     assert moderation.classifier_threshold(category="not-a-harm") == model.threshold
+
+
+def test_russian_has_per_harm_thresholds_of_its_own():
+    model = moderation.moderation_model.classifier()
+    stored = moderation.moderation_model.meta()["language_thresholds"]
+    assert set(stored) == {"ru"}
+    assert set(stored["ru"]) == set(moderation.moderation_model.HARM_CATEGORIES)
+    for harm, threshold in stored["ru"].items():
+        assert (
+            moderation.classifier_threshold(category=harm, language="ru")
+            == threshold
+            == model.threshold_for(harm, "ru")
+        )
+    assert model.lowest_threshold() == min(
+        [model.threshold, *model.category_thresholds.values(), *stored["ru"].values()]
+    )
 
 
 def _oof(language: str, label: str, category: str, scores: list[float]) -> list[tuple[float, str, Sample]]:

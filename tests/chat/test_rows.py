@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.utils import timezone
 
 from chat import rows
-from chat.models import Role, UserMemory
-from tests.factories import ConversationFactory, MemoryFactFactory, MessageFactory
+from chat.models import Message, Role, UserMemory
+from tests.factories import ConversationFactory, MemoryFactFactory, MessageFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="data-modifying CTEs: elsewhere the turn looks first, then inserts"
+)
 
 
 def test_prompt_reads_are_the_history_before_the_turn_and_the_users_memory():
@@ -39,6 +44,21 @@ def test_prompt_reads_are_the_history_before_the_turn_and_the_users_memory():
     assert facts == [(second.key, second.text), (first.key, first.text)]  # current facts, newest first
 
 
+def test_prompt_reads_along_another_statement_read_both():
+    conversation = ConversationFactory()
+    MessageFactory(conversation=conversation, content="earlier")
+    turn = MessageFactory(conversation=conversation, content="now")
+    UserMemory.objects.create(user=conversation.user, summary="Tents.")
+    reads = dict(conversation_id=conversation.pk, before_id=turn.pk, user_id=conversation.user_id, facts_limit=10)
+
+    along, extra = rows.prompt_reads_along(
+        **reads, statement=("SELECT id, title FROM chat_conversation WHERE id = %s", [conversation.pk])
+    )
+
+    assert along == rows.prompt_reads(**reads)
+    assert extra == [(conversation.pk, conversation.title)]
+
+
 def test_prompt_reads_of_a_user_without_memory():
     turn = MessageFactory()
 
@@ -47,3 +67,84 @@ def test_prompt_reads_of_a_user_without_memory():
     )
 
     assert (history, summary, facts) == ([], "", [])
+
+
+def _pair(client_id: str) -> tuple[Message, Message]:
+    now = timezone.now()
+    asked = Message(
+        role=Role.USER,
+        content="a question",
+        platform="web",
+        created=now,
+        client_id=client_id,
+        moderation={"allowed": True},
+        tokens=3,
+        tokenizer="cl100k_base",
+    )
+    reply = Message(role=Role.ASSISTANT, content="", platform="web", created=now, client_id=client_id)
+    return asked, reply
+
+
+@postgresql_only
+def test_a_checked_pair_is_written_in_the_users_conversation_as_the_orm_would():
+    conversation = ConversationFactory(title="Tents")
+    asked, reply = _pair("c-new")
+
+    found = rows.messages_insert_pair_checked(
+        asked, reply, user_id=conversation.user_id, conversation_id=conversation.pk
+    )
+
+    assert found is not None and (found.pk, found.title, found.updated) == (
+        conversation.pk,
+        "Tents",
+        conversation.updated,
+    )
+    assert asked.pk < reply.pk  # history orders by id: the question first
+    by_orm = _pair("c-new")
+    other = ConversationFactory(user=conversation.user)
+    for message in by_orm:
+        message.conversation = other
+    Message.objects.bulk_create(by_orm)
+    # created: the ORM stamps its own time on a new row; here both rows carry the turn's
+    fields = [f.attname for f in Message._meta.concrete_fields if f.attname not in ("id", "conversation_id", "created")]
+    stored = Message.objects.filter(conversation=conversation).order_by("id")
+    expected = Message.objects.filter(conversation=other).order_by("id")
+    assert [(m.pk, m.created) for m in stored] == [(asked.pk, asked.created), (reply.pk, asked.created)]
+    assert [[getattr(m, f) for f in fields] for m in stored] == [[getattr(m, f) for f in fields] for m in expected]
+
+
+@postgresql_only
+def test_a_checked_pair_refuses_rows_that_are_not_new():
+    conversation = ConversationFactory()
+    asked, reply = _pair("c-2")
+    reply.model = "fake/ivan"  # a finished reply's field: written when the reply ends, not here
+
+    with pytest.raises(ValueError):
+        rows.messages_insert_pair_checked(asked, reply, user_id=conversation.user_id, conversation_id=conversation.pk)
+
+    assert Message.objects.count() == 0
+
+
+@postgresql_only
+def test_a_checked_pair_writes_nothing_in_someone_elses_conversation():
+    theirs = ConversationFactory()
+    asked, reply = _pair("c-1")
+
+    found = rows.messages_insert_pair_checked(asked, reply, user_id=UserFactory().pk, conversation_id=theirs.pk)
+
+    assert found is None and asked.pk is None
+    assert Message.objects.count() == 0
+
+
+@postgresql_only
+def test_a_checked_pair_writes_nothing_for_a_client_id_the_user_sent_before():
+    earlier = MessageFactory(client_id="c-seen")  # in another conversation of the same user
+    conversation = ConversationFactory(user=earlier.conversation.user)
+    asked, reply = _pair("c-seen")
+
+    found = rows.messages_insert_pair_checked(
+        asked, reply, user_id=conversation.user_id, conversation_id=conversation.pk
+    )
+
+    assert found is None
+    assert list(Message.objects.values_list("pk", flat=True)) == [earlier.pk]

@@ -113,13 +113,14 @@ def test_a_steady_state_turn_makes_one_hop_before_the_stream_and_one_after(user,
     assert hops == ["_begin_and_build", "_finish_turn"]
 
 
-def test_a_steady_state_turn_runs_at_most_six_sql_statements(user, started, statements):
+def test_a_steady_state_turn_makes_at_most_four_round_trips_to_the_database(user, started, statements):
     chat_reply(user=user, text="What are you working on?", platform=Platform.WEB, conversation=started.conversation)
 
-    # first hop: client-id lookup + one INSERT of both rows, then the live version, history with
-    # memory (summary and facts), integrations' enabled kinds; finish: one statement for the reply,
-    # the conversation and the summary check.
-    assert len(statements) <= 6, "\n".join(statements)
+    # first hop: one INSERT of both rows with the client-id lookup riding it, then history with
+    # memory (summary and facts) sent with the live version's question, then integrations' enabled
+    # kinds; finish: one statement for the reply, the conversation and the summary check. On
+    # PostgreSQL; elsewhere the lookup and the live version are statements of their own.
+    assert len(statements) <= (4 if default_connection.vendor == "postgresql" else 6), "\n".join(statements)
 
 
 def test_the_finishing_hop_is_one_statement_on_postgresql(user, started, statements):
@@ -136,7 +137,8 @@ def test_a_turn_by_conversation_id_looks_it_up_in_the_first_hop(user, started, s
     chat_reply(user=user, text="And then?", platform=Platform.WEB, conversation_id=started.conversation.pk)
 
     assert hops == ["_begin_and_build", "_finish_turn"]
-    assert len(statements) <= 6, "\n".join(statements)  # the conversation comes with the client-id lookup
+    # the conversation comes with the client-id lookup, which rides the INSERT (PostgreSQL)
+    assert len(statements) <= (4 if default_connection.vendor == "postgresql" else 6), "\n".join(statements)
 
 
 def test_no_turn_hop_runs_on_the_single_thread_sensitive_executor(user, started, monkeypatch):

@@ -93,3 +93,35 @@ def test_after_a_crashed_turn_the_retry_replaces_its_empty_reply(user, ivan, fak
     assert list(Message.objects.filter(client_id="tg:1", role=Role.ASSISTANT).values_list("content", flat=True)) == [
         turn.reply.content
     ]
+
+
+def test_a_client_id_sent_again_in_its_conversation_returns_the_stored_turn(user, ivan, fake_llm):
+    first = chat_reply(user=user, text="hello once", platform=Platform.WEB, client_id="c-12")
+    fake_llm.reset()
+
+    # by id, as a socket sends it: the turn's lookups ride the INSERT, which writes nothing here
+    again = chat_reply(
+        user=user, text="hello once", platform=Platform.WEB, client_id="c-12", conversation_id=first.conversation.pk
+    )
+
+    assert again.replayed is True
+    assert (again.user_message.pk, again.reply.pk) == (first.user_message.pk, first.reply.pk)
+    assert fake_llm.calls == []
+    assert Message.objects.count() == 2
+
+
+def test_after_a_crashed_turn_the_retry_in_its_conversation_replaces_its_empty_reply(user, ivan, fake_llm):
+    first = chat_reply(user=user, text="hi", platform=Platform.WEB, client_id="c-13")
+    # what a worker killed mid-stream leaves: the user message and an empty reply row
+    Message.objects.create(conversation=first.conversation, role=Role.USER, content="still there?", client_id="c-14")
+    Message.objects.create(conversation=first.conversation, role=Role.ASSISTANT, content="", client_id="c-14")
+
+    turn = chat_reply(
+        user=user, text="still there?", platform=Platform.WEB, client_id="c-14", conversation=first.conversation
+    )
+
+    assert turn.replayed is False and turn.reply.content == "Ivan here. You said: still there?"
+    assert list(Message.objects.filter(client_id="c-14").values_list("role", "content")) == [
+        (Role.USER, "still there?"),
+        (Role.ASSISTANT, "Ivan here. You said: still there?"),
+    ]

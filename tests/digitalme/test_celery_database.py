@@ -80,7 +80,7 @@ def test_a_tasks_connection_goes_back_to_the_pool_when_it_ends():
     assert connection.connection is None
 
 
-def test_a_solo_worker_starting_in_this_process_leaves_the_open_connection_its_socket(settings):
+def test_a_solo_worker_starting_in_this_process_leaves_the_open_connection_its_socket(settings, root_logging_kept):
     """The solo pool sends worker_process_init in the worker's own process; the fixup's handler
     closes the fd of every open connection as if it were a forked child's copy. The connection this
     thread had open must instead go back to the pool whole: same socket, still PostgreSQL's."""

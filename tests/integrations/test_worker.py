@@ -20,7 +20,7 @@ TEST_QUEUE = "integrations-test"
 
 
 @pytest.mark.django_db(transaction=True)
-def test_real_worker_syncs_and_is_listed_by_worker_status(user, providers, settings):
+def test_real_worker_syncs_and_is_listed_by_worker_status(user, providers, settings, root_logging_kept):
     if not settings.REDIS_URL:
         pytest.skip("needs the Redis broker")
     _, github = providers
