@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from ops.registry import register_panel, register_series
@@ -255,10 +256,14 @@ def _celery_panel(ctx: PanelContext) -> PanelData:
     from digitalme.celery import app, queue_lengths
     from ops.selectors import role_state
 
-    depth = queue_lengths([app.conf.task_default_queue]).get(app.conf.task_default_queue)
+    # Telegram updates have a queue and worker of their own (settings.TELEGRAM_QUEUE): a backlog there
+    # is a reply users wait for, so it is shown beside the background jobs' queue, not summed into it.
+    depths = queue_lengths([app.conf.task_default_queue, settings.TELEGRAM_QUEUE])
     stats = [
-        Stat(
-            "queue", _("Queue depth"), depth, "", grade(depth, QUEUE_DEPTH) if depth is not None else "bad", chart=True
+        Stat(key, label, depth, "", grade(depth, QUEUE_DEPTH) if depth is not None else "bad", chart=True)
+        for key, label, depth in (
+            ("queue", _("Queue depth"), depths[app.conf.task_default_queue]),
+            ("telegram_queue", _("Telegram queue depth"), depths[settings.TELEGRAM_QUEUE]),
         )
     ]
     for role, label in (("worker", _("Worker heartbeat")), ("beat", _("Beat heartbeat"))):

@@ -87,6 +87,27 @@ def test_the_first_sample_has_no_window_yet():
     assert http["p95"] == {"value": None, "status": "none"}
 
 
+def test_the_telegram_queue_has_its_own_depth_beside_the_background_jobs_queue(settings):
+    """Telegram updates wait on a queue of their own (its own worker): its backlog is what users wait
+    for, so the dashboard shows it by itself — read from the real broker, not summed into the other."""
+    from digitalme.celery import app
+
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        for queue in (app.conf.task_default_queue, settings.TELEGRAM_QUEUE):
+            channel.queue_declare(queue=queue, durable=True, auto_delete=False)
+            channel.queue_purge(queue)
+        try:
+            for update in range(3):  # routed by CELERY_TASK_ROUTES, published, and nobody consumes them here
+                app.send_task("telegram_bot.update_process", args=[update])
+            celery = _frame()["panels"]["celery"]["stats"]
+        finally:
+            channel.queue_purge(settings.TELEGRAM_QUEUE)
+
+    assert celery["telegram_queue"] == {"value": 3, "status": "ok"}
+    assert celery["queue"] == {"value": 0, "status": "ok"}
+
+
 def test_charted_stats_accumulate_a_time_series():
     now = timezone.now()
     ops_sample(now=now - timedelta(seconds=20), readiness=("ok", {}))
