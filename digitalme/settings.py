@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from kombu import Exchange, Queue
 
 # litellm fetches a price map from the network on import unless told not to.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -251,6 +252,12 @@ CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 TELEGRAM_QUEUE = "telegram"
 CELERY_TASK_ROUTES = {"telegram_bot.update_process": {"queue": TELEGRAM_QUEUE}}
+# Both queues declared (each with its own exchange, as Celery would create them): a worker started
+# without -Q reads both, so a deployment or test stack that runs one plain worker still answers
+# Telegram; the Procfile's `worker` (-Q celery) and `telegram` (-Q telegram) split them.
+CELERY_TASK_QUEUES = tuple(
+    Queue(name, Exchange(name), routing_key=name) for name in (CELERY_TASK_DEFAULT_QUEUE, TELEGRAM_QUEUE)
+)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

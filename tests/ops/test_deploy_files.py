@@ -216,3 +216,14 @@ def test_telegram_updates_have_a_worker_of_their_own_and_every_queue_a_consumer(
     assert settings.TELEGRAM_QUEUE not in consumed["worker"]
     assert set().union(*consumed.values()) == routed
     assert "-n telegram@%h" in entries["telegram"]  # two workers on one host need two node names
+
+
+def test_a_worker_started_without_queues_reads_every_queue_a_task_is_sent_to(settings):
+    """A stack that runs one plain `celery worker` (an older deployment, a test stack) must still
+    answer Telegram: both queues are declared, so a worker without -Q consumes both."""
+    from digitalme.celery import app
+
+    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()} | {app.conf.task_default_queue}
+
+    assert set(app.amqp.queues) == routed
+    assert app.amqp.router.route({}, "telegram_bot.update_process")["queue"].name == settings.TELEGRAM_QUEUE

@@ -160,15 +160,17 @@ def database_behind_a_proxy():
         pytest.skip("needs PostgreSQL with psycopg's pool (the production setup)")
     proxy = TcpProxy(db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432)).start()
     saved = db["HOST"], db["PORT"], db["OPTIONS"]["pool"]
-    connection.close()
-    connection.close_pool()  # the next connection of any thread comes from a pool through the proxy
+    # The settings first, then the pool: a thread that opens the next pool (any thread of the
+    # process) must already read the proxy's port, never PostgreSQL's own.
     db["HOST"], db["PORT"] = "127.0.0.1", str(proxy.port)
     db["OPTIONS"]["pool"] = {**saved[2], "timeout": 2.0}  # a pool that can't connect gives up soon
+    connection.close()
+    connection.close_pool()  # the next connection of any thread comes from a pool through the proxy
     yield proxy
-    proxy.cut()
+    db["HOST"], db["PORT"], db["OPTIONS"]["pool"] = saved
     connection.close()
     connection.close_pool()
-    db["HOST"], db["PORT"], db["OPTIONS"]["pool"] = saved
+    proxy.cut()
 
 
 async def test_a_database_that_goes_away_is_503_and_the_update_is_kept_when_telegram_sends_it_again(
@@ -181,6 +183,7 @@ async def test_a_database_that_goes_away_is_503_and_the_update_is_kept_when_tele
     proxy = database_behind_a_proxy
     body = json.dumps(message_update("/help", update_id=91_001)).encode()
     assert (await _post(json.dumps(message_update("/help", update_id=91_000)).encode())).status_code == 200
+    assert proxy.accepted >= 1  # the route's connection came through the proxy
 
     proxy.cut()
     down = await _post(body)
