@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
+from django.db import OperationalError
 from django.test import AsyncClient
 
 from digitalme import metrics
 from digitalme.db import executor
 from telegram_bot.models import ProcessedUpdate
-from tests.fakes.tcp_proxy import TcpProxy
 from tests.telegram_bot.conftest import WEBHOOK_SECRET, asgi_client, message_update
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -148,59 +148,16 @@ async def test_a_host_not_allowed_is_400(fake_telegram):
     assert not await ProcessedUpdate.objects.aexists()
 
 
-@pytest.fixture
-def database_behind_a_proxy():
-    """Every database connection made from here on goes through a loopback proxy to PostgreSQL that
-    the test can cut: the database "goes away" for this process only — the shared server, which
-    other test runs use, is never stopped."""
-    from django.db import connection, connections
+async def test_a_database_that_is_down_is_503_so_telegram_sends_the_update_again(fake_telegram, monkeypatch):
+    def down(**kwargs: Any) -> None:
+        raise OperationalError("connection refused")
 
-    db = connections.settings["default"]  # the dict every thread's connection reads
-    if connection.vendor != "postgresql" or "pool" not in db.get("OPTIONS", {}):
-        pytest.skip("needs PostgreSQL with psycopg's pool (the production setup)")
-    proxy = TcpProxy(db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432)).start()
-    saved = db["HOST"], db["PORT"], db["OPTIONS"]["pool"]
-    # The settings first, then the pool: a thread that opens the next pool (any thread of the
-    # process) must already read the proxy's port, never PostgreSQL's own.
-    db["HOST"], db["PORT"] = "127.0.0.1", str(proxy.port)
-    db["OPTIONS"]["pool"] = {**saved[2], "timeout": 2.0}  # a pool that can't connect gives up soon
-    connection.close()
-    connection.close_pool()  # the next connection of any thread comes from a pool through the proxy
-    yield proxy
-    db["HOST"], db["PORT"], db["OPTIONS"]["pool"] = saved
-    connection.close()
-    connection.close_pool()
-    proxy.cut()
+    monkeypatch.setattr("telegram_bot.views.update_store", down)
 
+    response = await _post(json.dumps(message_update("/help")).encode())
 
-async def test_a_database_that_goes_away_is_503_and_the_update_is_kept_when_telegram_sends_it_again(
-    fake_telegram, database_behind_a_proxy
-):
-    """The real psycopg path, nothing patched: PostgreSQL goes away (its connections reset, its port
-    closed), the webhook answers 503 with Retry-After — not a 500, not a 200 for an update it could
-    not keep — so Telegram keeps the update and sends it again; once the database is back, the
-    redelivered update is stored, once."""
-    proxy = database_behind_a_proxy
-    body = json.dumps(message_update("/help", update_id=91_001)).encode()
-    assert (await _post(json.dumps(message_update("/help", update_id=91_000)).encode())).status_code == 200
-    assert proxy.accepted >= 1  # the route's connection came through the proxy
-
-    proxy.cut()
-    down = await _post(body)
-
-    assert down.status_code == 503
-    assert down.headers["Retry-After"]
-
-    proxy.restore()
-    # Telegram sends it again until it gets a 200; connections the pool still holds from before the
-    # cut fail once each and are dropped (at most the pool's size), then the update is kept.
-    answers = []
-    while len(answers) < 5 and 200 not in answers:
-        answers.append((await _post(body)).status_code)
-
-    assert answers[-1] == 200
-    assert set(answers) <= {200, 503}
-    assert await ProcessedUpdate.objects.filter(update_id=91_001).acount() == 1
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
 
 
 # --- what the middleware gave, kept --------------------------------------------------------------
