@@ -325,6 +325,7 @@ def test_trait_radar_draws_into_reserved_space_without_layout_shift(pages, orm):
     page = pages.new()
     page.add_init_script(RADAR_WATCH)
     page.goto("/persona/")
+    page.wait_for_selector("#persona-conn[data-state=online]")  # the push below must find the page listening
     page.wait_for_selector("#trait-radar svg polygon.value")
     before = page.evaluate("window.__radarBefore")
     drawn = page.evaluate(RADAR_BOX)
