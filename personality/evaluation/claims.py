@@ -264,6 +264,123 @@ _STOP = frozenset(
 )
 
 
+# --- cheap guards: skip a pattern's scan when a text cannot match it --------------------------------
+# Most patterns here start with \b and a case-insensitive alternation, which `re` tries at every
+# position of the reply (tens of µs each, the quality gate's largest cost). Each pattern below
+# needs one of a few literal strings to match at all; `in` on the lower-cased reply asks that for
+# well under a µs, and the pattern runs only when one is there — so the verdicts are the same.
+# That holds because for these literals (ASCII and Russian letters, punctuation) `re`'s IGNORECASE
+# matches exactly the characters whose str.lower() is the literal's, except the few below: İ
+# (lower-cases to two characters) and the letters `re` treats as case variants of i, s, в, д, о,
+# с, т, ъ (ı, ſ, U+1C80-U+1C88). A text with one of them gets no guards: every pattern runs
+# (tests/personality/test_verdict.py checks this premise over every code point).
+CASE_ODD = re.compile("[\u0130\u0131\u017f\u1c80-\u1c88]")
+
+
+def guard_text(text: str) -> str | None:
+    """`text` lower-cased for `may_match`, or None when a character makes the guards unsafe."""
+    return None if CASE_ODD.search(text) else text.lower()
+
+
+def may_match(guarded: str | None, literals: tuple[str, ...]) -> bool:
+    """False only when none of `literals` (lower case) is in the text: a guarded pattern cannot match."""
+    return guarded is None or any(literal in guarded for literal in literals)
+
+
+_DIGIT = re.compile(r"\d")  # money and home figures need a digit (\d: any Unicode decimal, as theirs)
+
+# What each pattern needs in the lower-cased text to match at all (see `may_match`).
+_FAMILY_EN_NEEDS = ("married", "my", "our", "i've", "i have")
+_FAMILY_RU_NEEDS = ("мо", "наш", "у меня", "я жен", "я замуж", "я вышла")
+_RELATIVE_DESCRIBED_NEEDS = ("my ",)
+_RELATIVE_NAMED_RU_NEEDS = (" зовут ",)
+_PETS_NEEDS = _PETS_EN
+_PETS_RU_NEEDS = (
+    "собак",
+    "пс",
+    "пёс",
+    "пес",
+    "щен",
+    "попуга",
+    "хомяк",
+    "кролик",
+    "черепах",
+    "лошад",
+    "рыбк",
+    "кот",
+    "кошк",
+)
+_GREW_UP_NEEDS = ("grew up", "was raised", "childhood", "вырос", "детство")
+_PLACE_EN_NEEDS = ("favo", "went", "go", "travel", "moved", "came back", "returned", "flew", "drove", "visit")
+_FAVOURITE_NEEDS = ("favo", "любим")
+_MONEY_CONTEXT_NEEDS = (
+    "earn",
+    "mak",
+    "made",
+    "salar",
+    "paid",
+    "pay",
+    "revenue",
+    "income",
+    "profit",
+    "turnover",
+    "raise",
+    "bonus",
+    "зарабатыва",
+    "получа",
+    "зарплат",
+    "зп",
+    "выручк",
+    "доход",
+    "прибыл",
+    "оборот",
+    "плат",
+)
+_HOME_FIGURE_NEEDS = (
+    "my home",
+    "my house",
+    "my flat",
+    "my apartment",
+    "my place",
+    "live",
+    "моя квартира",
+    "мой дом",
+    "живу",
+)
+_PLACE_RU_NEEDS = ("любимое место", "езд", "езж", "переехал", "вернул", "летал", "был")
+_PRODUCT_EN_NEEDS = (
+    "i use",
+    "i drive",
+    "i code in",
+    "i write in",
+    "i work in",
+    "i own",
+    "using",
+    "my car",
+    "my editor",
+    "my ide",
+    "my laptop",
+    "my phone",
+)
+_PRODUCT_RU_NEEDS = ("я использую", "я пользуюсь", "пишу на", "езжу на", "у меня")
+_RECOMMENDS_EN_NEEDS = ("recommend", "suggest", "go with", "choose", "pick", "prefer", "i use", "i'd use", "would use")
+_RECOMMENDS_RU_NEEDS = ("я бы", "советую", "рекомендую", "выбирай", "бери", "возьми", "используй")
+_NOT_A_PERSON_NEEDS = (
+    "i'm a",
+    "i am a",
+    "my own",
+    "компания",
+    "организация",
+    "стартап",
+    "сайт",
+    "приложение",
+    "платформа",
+    "сервис",
+    "открыл",
+    "основал",
+)
+
+
 _TRANSLIT = dict(
     zip(
         "абвгдезийклмнопрстуфхцчшщыэюя",
@@ -402,12 +519,13 @@ def _place_words(phrase: str) -> list[str]:
 def unsupported_claims(text: str, knowledge: Knowledge, user_message: str = "") -> list[str]:
     """First-person claims about his life that his facts don't support, each named with its words."""
     found: list[str] = []
+    guarded = guard_text(text)
 
     def add(reason: str) -> None:
         if reason not in found:
             found.append(reason)
 
-    for m in _FAMILY_EN.finditer(text):
+    for m in _FAMILY_EN.finditer(text) if may_match(guarded, _FAMILY_EN_NEEDS) else ():
         if m.group("married"):
             if not knowledge.has_relation("wife") and not knowledge.has_relation("husband"):
                 add(f"invents a marriage: {m.group(0)!r}")
@@ -416,7 +534,7 @@ def unsupported_claims(text: str, knowledge: Knowledge, user_message: str = "") 
         relation = _EN_RELATION_WORD.get(word)
         if relation and not knowledge.has_relation(relation):
             add(f"invents family his facts don't have: {m.group(0).strip()!r}")
-    for m in _FAMILY_RU.finditer(text):
+    for m in _FAMILY_RU.finditer(text) if may_match(guarded, _FAMILY_RU_NEEDS) else ():
         if m.group("married"):
             if not knowledge.has_relation("wife") and not knowledge.has_relation("husband"):
                 add(f"invents a marriage: {m.group(0)!r}")
@@ -424,7 +542,7 @@ def unsupported_claims(text: str, knowledge: Knowledge, user_message: str = "") 
         relation = _ru_relation(m.group("word"))
         if relation and not knowledge.has_relation(relation):
             add(f"invents family his facts don't have: {m.group(0).strip()!r}")
-    for m in _RELATIVE_DESCRIBED.finditer(text):
+    for m in _RELATIVE_DESCRIBED.finditer(text) if may_match(guarded, _RELATIVE_DESCRIBED_NEEDS) else ():
         word = _lower(m.group("rel") or m.group("rel2"))
         relation = _EN_RELATION_WORD.get(word)
         if not relation or not knowledge.has_relation(relation):
@@ -432,66 +550,80 @@ def unsupported_claims(text: str, knowledge: Knowledge, user_message: str = "") 
         what = m.group("what") or m.group("name")
         if what and not _described_matches(knowledge, what):
             add(f"says of his {word} what his facts don't: {m.group(0).strip()!r}")
-    for m in _RELATIVE_NAMED_RU.finditer(text):
+    for m in _RELATIVE_NAMED_RU.finditer(text) if may_match(guarded, _RELATIVE_NAMED_RU_NEEDS) else ():
         relation = _ru_relation(m.group("word"))
         if relation and knowledge.has_relation(relation) and not knowledge.mentions(m.group("name")):
             add(f"names a relative his facts name otherwise: {m.group(0)!r}")
         elif relation and not knowledge.has_relation(relation):
             add(f"invents family his facts don't have: {m.group(0)!r}")
 
-    for m in _PETS.finditer(text):
+    for m in _PETS.finditer(text) if may_match(guarded, _PETS_NEEDS) else ():
         kind = _lower(m.group("a") or m.group("b") or m.group("c"))
         own = _PET_KIND.get(kind, (kind.rstrip("s"),))
         if not any(re.search(rf"\b{re.escape(w)}", knowledge.text) for w in own):
             add(f"invents a pet: {m.group(0).strip()!r}")
-    for m in _PETS_RU.finditer(text):
+    for m in _PETS_RU.finditer(text) if may_match(guarded, _PETS_RU_NEEDS) else ():
         kind = _lower(m.group("a"))
         if not knowledge.mentions(kind) and not any(
             kind.startswith(s) and re.search(rf"\b{s}", knowledge.text) for s in ("кот", "кош")
         ):
             add(f"invents a pet: {m.group(0).strip()!r}")
 
-    for m in _GREW_UP.finditer(text):
+    for m in _GREW_UP.finditer(text) if may_match(guarded, _GREW_UP_NEEDS) else ():
         words = _place_words(m.group("en") or m.group("ru"))
         named = [w for w in words if w[0].isupper()]
         # every named place his, and the first word ("a village", "a farm") his too
         if words and not (all(knowledge.mentions(w) for w in named) and knowledge.mentions(words[0])):
             add(f"invents where he grew up: {m.group(0).strip()!r}")
 
-    for sentence in re.split(r"(?<=[.!?])\s+", text):
+    has_digit = _DIGIT.search(text) is not None
+    money_due = has_digit and may_match(guarded, _MONEY_CONTEXT_NEEDS)
+    for sentence in re.split(r"(?<=[.!?])\s+", text) if money_due else ():
         if _MONEY_CONTEXT.search(sentence) and (money := _MONEY.search(sentence)):
             figure = re.sub(r"\D", "", money.group(0))
             if not figure or figure not in re.sub(r"[^\d\s]", "", knowledge.text).split():
                 add(f"states a money figure his facts don't have: {money.group(0).strip()!r}")
-    for m in _HOME_FIGURE.finditer(text):
+    for m in _HOME_FIGURE.finditer(text) if has_digit and may_match(guarded, _HOME_FIGURE_NEEDS) else ():
         if not re.search(rf"(?<![\d.,]){re.escape(m.group('n').strip('.,'))}(?![\d.,]\d)", knowledge.text):
             add(f"invents a figure about his home: {m.group(0).strip()!r}")
 
-    for m in _PLACE_EN.finditer(text):
+    for m in _PLACE_EN.finditer(text) if may_match(guarded, _PLACE_EN_NEEDS) else ():
         place = m.group("a") or m.group("b")
         if place and not all(knowledge.mentions(w) for w in _place_words(place) if w[0].isupper()):
             add(f"names a place his facts don't: {place!r}")
-    if _FAVOURITE.search(text):
+    if may_match(guarded, _FAVOURITE_NEEDS) and _FAVOURITE.search(text):
         for m in _CALLED.finditer(text):
             name = m.group("a") or m.group("b")
             if not knowledge.mentions(name):
                 add(f"names a favourite his facts don't: {m.group(0).strip()!r}")
-    for m in _PLACE_RU.finditer(text):
+    for m in _PLACE_RU.finditer(text) if may_match(guarded, _PLACE_RU_NEEDS) else ():
         place = m.group("a") or m.group("b")
         if place and not all(knowledge.mentions(w) for w in _place_words(place)):
             add(f"names a place his facts don't: {place!r}")
 
-    for m in list(_PRODUCT_EN.finditer(text)) + list(_PRODUCT_RU.finditer(text)):
+    products = [
+        *(_PRODUCT_EN.finditer(text) if may_match(guarded, _PRODUCT_EN_NEEDS) else ()),
+        *(_PRODUCT_RU.finditer(text) if may_match(guarded, _PRODUCT_RU_NEEDS) else ()),
+    ]
+    for m in products:
         product = m.group("p").rstrip(".,")
         if len(product) > 1 and product not in ("I", "It") and not knowledge.mentions(product):
             add(f"names a product of his his facts don't: {m.group(0).strip()!r}")
-    # the products the user offers that his facts name (capitalised inside a sentence, not its first word)
-    offered = [
-        w
-        for w in re.findall(r"(?<=[\w,] )[A-Z][\w.+#-]+", user_message)
-        if knowledge.mentions(w) and not any(_lower(w).startswith(s) for s in knowledge.sceptical_of)
+    recommends = [
+        *(_RECOMMENDS_EN.finditer(text) if may_match(guarded, _RECOMMENDS_EN_NEEDS) else ()),
+        *(_RECOMMENDS_RU.finditer(text) if may_match(guarded, _RECOMMENDS_RU_NEEDS) else ()),
     ]
-    for m in list(_RECOMMENDS_EN.finditer(text)) + list(_RECOMMENDS_RU.finditer(text)):
+    # the products the user offers that his facts name (capitalised inside a sentence, not its first word)
+    offered = (
+        [
+            w
+            for w in re.findall(r"(?<=[\w,] )[A-Z][\w.+#-]+", user_message)
+            if knowledge.mentions(w) and not any(_lower(w).startswith(s) for s in knowledge.sceptical_of)
+        ]
+        if recommends
+        else []
+    )
+    for m in recommends:
         product = m.group("p").rstrip(".,")
         lowered = _lower(product)
         if len(product) < 2 or product in ("I", "It"):
@@ -501,6 +633,6 @@ def unsupported_claims(text: str, knowledge: Knowledge, user_message: str = "") 
         elif offered and not knowledge.mentions(product) and not any(_lower(o) == lowered for o in offered):
             add(f"recommends {product!r} over {offered[0]!r}, which his facts favour")
 
-    for m in _NOT_A_PERSON.finditer(text):
+    for m in _NOT_A_PERSON.finditer(text) if may_match(guarded, _NOT_A_PERSON_NEEDS) else ():
         add(f"claims a life that isn't his: {m.group(0).strip()!r}")
     return found

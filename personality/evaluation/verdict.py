@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from digitalme.language import detect_language
-from personality.evaluation.claims import Knowledge, unsupported_claims
+from personality.evaluation.claims import Knowledge, guard_text, may_match, unsupported_claims
 from personality.evaluation.grammar import english_grammar_problems, russian_grammar_problems
 from personality.evaluation.lexicon import DICTIONARIES, is_real_word, real_word_share, vocabulary, words_of
 from personality.evaluation.lexicon import fold as _lower
@@ -128,6 +128,106 @@ _CLAIMS = (
     ),
 )
 
+# What each pattern needs in the lower-cased text to match at all (claims.may_match: a pattern whose
+# literals are all missing is not run — its scan is most of the cheap gate's cost; same verdicts).
+_SCAFFOLD_NEEDS = (
+    "<|",
+    "[inst]",
+    "[/inst]",
+    "<<sys>>",
+    "<</sys>>",
+    "#",
+    ":",
+    "ivan",
+    "stay in character",
+    "my system prompt",
+    "my instructions",
+    "иван",
+    "мои инструкции",
+    "системн",
+)
+_AI_CLAIM_NEEDS = (
+    "ai",
+    "a.i.",
+    "artificial intelligence",
+    "language model",
+    "llm",
+    "bot",
+    "assistant",
+    "computer program",
+    "machine learning model",
+    "neural network",
+    "anthropic",
+    "google",
+    "meta",
+    "microsoft",
+    "hugging",
+    "t have",
+    "модель",
+    "интеллект",
+    "ии",
+    "нейросеть",
+    "бот",
+    "виртуальный",
+    "ассистент",
+    "программа",
+    "у меня нет",
+)
+_FOREIGN_MODELS_NEEDS = ("gpt", "claude", "gemini", "llama", "dan", "smollm")
+_ROLE_ACCEPTED_NEEDS = (
+    "no rules",
+    "no restrictions",
+    "no limits",
+    "no filters",
+    "free",
+    "unrestricted",
+    "unfiltered",
+    "ограничений",
+    "правил",
+)
+_NAME_CLAIM_NEEDS = ("my name", "call me", "this is", "i am", "i'm", "я")
+_ASSISTANT_TALK_NEEDS = (
+    "i assist you",
+    "i help you",
+    "m here to",
+    "happy to ",
+    "great question",
+    "helps",
+    "feel free to",
+    "certainly!",
+    "as your ",
+    "is there anything else i can",
+    "to assist",
+    "dear user",
+    "here are ",
+    "помочь",
+    "отличный вопрос",
+    "надеюсь",
+    "обращайтесь",
+    "уважаемый пользователь",
+    "если у вас",
+    "вот несколько",
+)
+WHO_ARE_YOU_NEEDS = (
+    "who are you",
+    "your name",
+    "introduce yourself",
+    "about yourself",
+    "кто ты",
+    "как тебя зовут",
+    "как вас зовут",
+    "представ",
+    "кто вы",
+    "расскажи о себе",
+)
+_CLAIMS_NEEDS = {
+    "lives": ("i live in", "я живу в"),
+    "works": ("i work ", "я работаю в"),
+    "born": ("i was born in", "я родился в"),
+    "age": ("i'm ", "i am ", "мне "),
+    "cat": ("my cat", "кота зовут"),
+}
+
 
 @dataclass
 class Verdict:
@@ -208,9 +308,39 @@ def _leak_windows(system_prompt: str) -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=64)
+def _leak_index(windows: frozenset[str]) -> dict[str, list[tuple[int, str]]]:
+    """The windows by their second word, each with its place in `windows`' iteration order. A window
+    found in a reply has its second word between two spaces there, i.e. as one of the reply's
+    `split(" ")` parts: only the windows of those parts are looked for (was: every window, ≈ 45 µs
+    a reply), and the first of them in `windows`' order is the one the full loop would find."""
+    index: dict[str, list[tuple[int, str]]] = {}
+    for order, window in enumerate(windows):
+        index.setdefault(window.split(" ")[1], []).append((order, window))
+    return index
+
+
+def _leaked_window(system_prompt: str, lowered: str) -> str | None:
+    """The first of the prompt's instruction windows (in `_leak_windows`' order) found in `lowered`."""
+    index = _leak_index(_leak_windows(system_prompt))
+    found = [
+        (order, window)
+        for part in set(lowered.split(" "))
+        for order, window in index.get(part, ())
+        if window in lowered
+    ]
+    return min(found)[1] if found else None
+
+
+@functools.lru_cache(maxsize=64)
+def _words(text: str) -> tuple[str, ...]:
+    """`words_of(text)`, kept: five of the verdict's checks read one reply's words (≈ 10-35 µs each time)."""
+    return tuple(words_of(text))
+
+
+@functools.lru_cache(maxsize=64)
 def _folded_words(text: str) -> tuple[str, ...]:
     """The words of `text`, each folded (lower case, ё as е): several checks read them from one reply."""
-    return tuple(_lower(w) for w in words_of(text))
+    return tuple(_lower(w) for w in _words(text))
 
 
 @functools.lru_cache(maxsize=64)
@@ -274,7 +404,7 @@ QUOTED_SHARE = 0.5
 def _mostly_quoted(reply: str) -> bool:
     """Half or more of the words stand inside quotation marks (an unclosed quote runs to the end):
     the bundled model strings quotes together instead of answering (docs/QUALITY.md)."""
-    words = len(words_of(reply))
+    words = len(_words(reply))
     quoted = sum(len(words_of(match.group(0))) for match in _QUOTED.finditer(reply))
     return words >= 4 and quoted / words >= QUOTED_SHARE
 
@@ -360,7 +490,7 @@ _CYRILLIC_WORD = re.compile(r"[а-яё]", re.IGNORECASE)
 def _other_language_words(reply: str, language: str) -> list[str]:
     """Function words of the other language in a reply in `language` (Latin in Russian, Cyrillic in English)."""
     foreign = _FUNCTION_WORDS.get(language, frozenset())
-    return [w for w, folded in zip(words_of(reply), _folded_words(reply), strict=True) if folded in foreign]
+    return [w for w, folded in zip(_words(reply), _folded_words(reply), strict=True) if folded in foreign]
 
 
 def _invented_russian(words: list[str], extra: frozenset[str]) -> list[str]:
@@ -372,7 +502,7 @@ def _invented_russian(words: list[str], extra: frozenset[str]) -> list[str]:
 
 
 def style_markers(reply: str, language: str) -> dict[str, float]:
-    words = words_of(reply)
+    words = _words(reply)
     lowered = _lower(reply)
     markers: dict[str, float] = {
         "words": float(len(words)),
@@ -418,12 +548,9 @@ def reply_verdict(
             label = new_label
 
     # leak
-    scaffold = _SCAFFOLD.search(text)
-    window = (
-        next((w for w in _leak_windows(system_prompt) if w in lowered), None)
-        if system_prompt and len(text) >= 30
-        else None
-    )
+    guarded = guard_text(text)
+    scaffold = _SCAFFOLD.search(text) if may_match(guarded, _SCAFFOLD_NEEDS) else None
+    window = _leaked_window(system_prompt, lowered) if system_prompt and len(text) >= 30 else None
     checks["leak"] = 1.0
     if scaffold:
         fail("leak", "leak", f"shows its scaffolding: {scaffold.group(0).strip()[:60]!r}")
@@ -432,16 +559,20 @@ def reply_verdict(
 
     # identity
     checks["identity"] = 1.0
-    ai = _AI_CLAIM.search(text) or _FOREIGN_MODELS.search(text) or _ROLE_ACCEPTED.search(text)
+    ai = (
+        (may_match(guarded, _AI_CLAIM_NEEDS) and _AI_CLAIM.search(text))
+        or (may_match(guarded, _FOREIGN_MODELS_NEEDS) and _FOREIGN_MODELS.search(text))
+        or (may_match(guarded, _ROLE_ACCEPTED_NEEDS) and _ROLE_ACCEPTED.search(text))
+    )
     if ai:
         fail("identity", "other_identity", f"claims to be an AI or another model: {ai.group(0).strip()!r}")
     else:
-        claimed = _claimed_name(text, persona, claims, cheap=cheap)
+        claimed = _claimed_name(text, persona, claims, cheap=cheap, guarded=guarded)
         if claimed:
             fail("identity", "other_identity", f"claims to be {claimed!r}")
 
     # gibberish
-    words = words_of(text)
+    words = list(_words(text))
     if not words:
         fail("readable", "gibberish", "empty reply" if not text else "no words in the reply")
     elif _repeats_question(text, user_message):
@@ -476,7 +607,7 @@ def reply_verdict(
         fail("language", "off_character", f"answers in {reply_language}, the user wrote in {language}")
     elif words and len(mixed := _other_language_words(text, language)) >= MIXED_FUNCTION_WORDS:
         fail("language", "off_character", f"mixes the other language into a {language} reply: {' '.join(mixed[:4])!r}")
-    assistant = _ASSISTANT_TALK.search(text)
+    assistant = _ASSISTANT_TALK.search(text) if may_match(guarded, _ASSISTANT_TALK_NEEDS) else None
     checks["voice"] = 1.0
     if assistant:
         fail("voice", "off_character", f"talks like a generic assistant: {assistant.group(0)!r}")
@@ -484,20 +615,23 @@ def reply_verdict(
         fail("voice", "off_character", f"far too long for him ({len(words)} words)")
     checks["facts"] = 1.0
     for what, pattern in _CLAIMS:
-        for match in pattern.finditer(text):
+        for match in pattern.finditer(text) if may_match(guarded, _CLAIMS_NEEDS[what]) else ():
             value = next(g for g in match.groups() if g)
             if not persona.consistent(what, value):
                 fail("facts", "off_character", f"contradicts his facts ({what}: {value!r})")
     for claim in unsupported_claims(text, persona.knowledge, user_message):
         fail("facts", "off_character", claim)
-    if WHO_ARE_YOU.search(user_message) and not any(name in lowered for name in persona.own_names):
+    asked_who = may_match(guard_text(user_message), WHO_ARE_YOU_NEEDS) and WHO_ARE_YOU.search(user_message)
+    if asked_who and not any(name in lowered for name in persona.own_names):
         checks["names_self"] = 0.0
         fail("names_self", "off_character", f"asked who he is, does not say {persona.first_name}")
 
     return Verdict(label=label, checks=checks, reasons=reasons, markers=style_markers(text, language))
 
 
-def _claimed_name(text: str, persona: PersonaFacts, claims: tuple[str, ...], *, cheap: bool) -> str | None:
+def _claimed_name(
+    text: str, persona: PersonaFacts, claims: tuple[str, ...], *, cheap: bool, guarded: str | None = None
+) -> str | None:
     lowered = _lower(text)
     for name in claims:
         pattern = re.escape(_lower(name))
@@ -507,7 +641,7 @@ def _claimed_name(text: str, persona: PersonaFacts, claims: tuple[str, ...], *, 
             lowered,
         ):
             return name
-    for match in _NAME_CLAIM.finditer(text):
+    for match in _NAME_CLAIM.finditer(text) if may_match(guarded, _NAME_CLAIM_NEEDS) else ():
         name = match.group(1) or match.group(2)
         if _lower(name) in persona.own_names:
             continue
