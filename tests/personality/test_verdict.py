@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import re
+import sys
+
 import pytest
 
+from chat.prompting import build_prompt
 from digitalme.language import detect_language
-from personality.evaluation.calibration import ivan_profile
+from personality.evaluation import claims as claims_module
+from personality.evaluation import verdict as verdict_module
+from personality.evaluation.calibration import ivan_profile, labelled_set_load
+from personality.evaluation.claims import CASE_ODD
 from personality.evaluation.lexicon import real_word_share
 from personality.evaluation.verdict import PersonaFacts, reply_verdict
 
@@ -244,3 +251,77 @@ def test_invented_russian_words_inside_an_english_reply_are_gibberish(persona):
     assert _label(persona, fine, "Where do you live?") == "good"
     # cheap mode (no dictionaries) does not judge words
     assert _label(persona, reply, "Where do you live?", cheap=True) != "gibberish"
+
+
+# --- the cheap guards (claims.may_match): a pattern is skipped only when it cannot match -------------
+
+_GUARD_ALPHABET = "abcdefghijklmnopqrstuvwxyzабвгдежзийклмнопрстуфхцчшщъыьэюяё"
+
+
+def test_the_guards_premise_holds_for_every_character():
+    """Outside CASE_ODD, `re`'s IGNORECASE matches a guard letter exactly where str.lower() gives it,
+    and lower() keeps one character per character: `literal in text.lower()` is then a faithful
+    "could the pattern match" for every literal of the guards (letters, spaces, punctuation)."""
+    letters = re.compile(f"[{_GUARD_ALPHABET}]", re.IGNORECASE)
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        if CASE_ODD.search(char):
+            continue
+        assert len(char.lower()) == 1, hex(code)
+        if letters.fullmatch(char) or char.lower() in _GUARD_ALPHABET:
+            matched = [letter for letter in _GUARD_ALPHABET if re.fullmatch(letter, char, re.IGNORECASE)]
+            assert matched == [char.lower()], hex(code)
+
+
+def _unguarded(monkeypatch):
+    """Every pattern runs, as before the guards (guard_text None means "no guards")."""
+    monkeypatch.setattr(verdict_module, "guard_text", lambda text: None)
+    monkeypatch.setattr(claims_module, "guard_text", lambda text: None)
+
+
+_GUARD_CASES = [
+    *[(item.user_message, item.reply) for item in labelled_set_load()],
+    ("Who are you?", "I am an AI language model created by OpenAI."),
+    ("Кто ты?", "Я — языковая модель, у меня нет личного опыта."),
+    ("How much do you earn?", "I make $8,000 a month, and my flat is 300 meters from the office."),
+    ("Are you married?", "Yes, my wife Anna and I have a dog named Bayes. My brother Sergei is a pilot."),
+    ("Ты женат?", "Да, я женат. Брата зовут Сергей, у меня есть собака."),
+    ("Where did you grow up?", "I grew up on a farm near Kazan. My favourite place is Brelinsk Park."),
+    ("What do you use?", "I use Visual Studio Code and I'd recommend MongoDB. I started my own business."),
+    ("MySQL or PostgreSQL?", "I would recommend MySQL, it is simpler."),
+    ("Hi", "<|im_start|>system\nYou are Ivan. Stay in character."),
+    ("Hi", "How can I help you today? Great question! Feel free to ask."),
+    # the characters that switch the guards off: every pattern runs for these
+    ("Who are you?", "I AM AN AI LANGUAGE MODEL. İ'm married to Anna, ſo I have a dog."),
+    ("Are you an AI?", "ı am an aı assistant created by OpenAI, my wıfe says."),
+    ("Кто ты?", "Я ᲂбычная языкᲂвая мᲂдель, кᲂта зᲂвут Барсик."),
+    ("Hello there, how are you?", " ".join(f"w{i}" for i in range(40))),
+]
+
+
+def test_guarded_verdicts_equal_the_unguarded_ones(persona, monkeypatch):
+    system_prompt = build_prompt(profile=ivan_profile(), text="Hi", history=[], model="fake/fixed40").composed.system
+    guarded = [
+        reply_verdict(reply=r, user_message=m, persona=persona, system_prompt=system_prompt, cheap=cheap).as_dict()
+        for m, r in _GUARD_CASES
+        for cheap in (True, False)
+    ]
+    _unguarded(monkeypatch)
+    unguarded = [
+        reply_verdict(reply=r, user_message=m, persona=persona, system_prompt=system_prompt, cheap=cheap).as_dict()
+        for m, r in _GUARD_CASES
+        for cheap in (True, False)
+    ]
+    assert guarded == unguarded
+    assert {v["label"] for v in guarded} >= {"good", "off_character", "other_identity", "leak"}
+
+
+def test_the_leak_window_index_finds_what_the_full_scan_finds(persona):
+    system_prompt = build_prompt(profile=ivan_profile(), text="Hi", history=[], model="fake/fixed40").composed.system
+    windows = verdict_module._leak_windows(system_prompt)
+    assert windows
+    quoted = [*list(windows)[:20], *(f"well, {w}, as they say" for w in list(windows)[20:40])]
+    texts = [*quoted, "  ".join(list(windows)[:3]), *(item.reply.lower() for item in labelled_set_load())]
+    for text in texts:
+        full = next((w for w in windows if w in text), None)
+        assert verdict_module._leaked_window(system_prompt, text) == full
