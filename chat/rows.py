@@ -121,14 +121,15 @@ WHERE c.user_id = %s AND m.content <> ''
 
 # The finishing hop in one statement (PostgreSQL: data-modifying CTEs): fill the reply, move the
 # conversation up (a NULL title keeps its title), and read memory upkeep's trigger as it stands after
-# both. The CTEs share the statement's snapshot, so the reply is counted with its new text, by hand.
+# both. The CTEs share the statement's snapshot, so the reply is counted from its UPDATE's RETURNING
+# (its new length: the text is sent once, not three times).
 _FINISH_TURN = """
 WITH reply AS (
     UPDATE chat_message SET content = %s, tokens = %s, tokenizer = %s, model = %s, prompt_tokens = %s,
         completion_tokens = %s, latency_ms = %s, ttft_ms = %s, stopped = %s, moderation = {json},
         quality = {json}
     WHERE id = %s
-    RETURNING id
+    RETURNING id, LENGTH(content) AS chars
 ), moved AS (
     UPDATE chat_conversation SET updated = %s, title = COALESCE(%s, title) WHERE id = %s RETURNING id
 ), since AS (
@@ -139,7 +140,7 @@ SELECT
     (SELECT COALESCE(SUM(LENGTH(m.content)), 0)
        FROM chat_message m JOIN chat_conversation c ON c.id = m.conversation_id
       WHERE c.user_id = %s AND m.content <> '' AND m.id <> %s AND m.id > (SELECT id FROM since))
-    + CASE WHEN %s <> '' AND %s > (SELECT id FROM since) THEN LENGTH(%s) ELSE 0 END
+    + COALESCE((SELECT CASE WHEN r.id > (SELECT id FROM since) THEN r.chars ELSE 0 END FROM reply r), 0)
 """
 
 
@@ -356,9 +357,6 @@ def turn_finish(*, reply: Message, user_id: int, updated: datetime, title: str |
                 user_id,
                 user_id,
                 reply.pk,
-                reply.content,
-                reply.pk,
-                reply.content,
             ],
         )
         updated_rows, pending = cursor.fetchone()

@@ -148,3 +148,27 @@ def test_a_checked_pair_writes_nothing_for_a_client_id_the_user_sent_before():
 
     assert found is None
     assert list(Message.objects.values_list("pk", flat=True)) == [earlier.pk]
+
+
+@postgresql_only
+def test_the_finishing_statement_sends_the_reply_once_and_counts_it_as_pending_chars():
+    """The reply's length for memory upkeep comes from the UPDATE's RETURNING, not from the text sent
+    twice more (client-side binding quotes every copy)."""
+    conversation = ConversationFactory()
+    MessageFactory(conversation=conversation, role=Role.USER, content="Hello there")
+    reply = MessageFactory(conversation=conversation, role=Role.ASSISTANT, content="")
+    reply.content = "A reply of some length, with 'quotes' and кириллица."
+    sent: list[tuple[str, list]] = []
+
+    def capture(execute, sql, params, many, context):
+        sent.append((sql, list(params or [])))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(capture):
+        pending = rows.turn_finish(reply=reply, user_id=conversation.user_id, updated=timezone.now(), title=None)
+
+    assert len(sent) == 1
+    assert sent[0][1].count(reply.content) == 1
+    assert pending == rows.pending_chars(user_id=conversation.user_id) == len("Hello there") + len(reply.content)
+    reply.refresh_from_db()
+    assert reply.content == "A reply of some length, with 'quotes' and кириллица."
