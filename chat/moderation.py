@@ -115,9 +115,7 @@ class Rule:
     def requirement(self) -> moderation_literals.Requirement | None:
         return None if self.needs is None else moderation_literals.Requirement(self.needs)
 
-    def matches(
-        self, normalised: str, found: frozenset[str], positions: dict[str, list[int]] | None = None
-    ) -> bool:
+    def matches(self, normalised: str, found: frozenset[str], positions: dict[str, list[int]] | None = None) -> bool:
         """`pattern.search(normalised)`, tried only where a match can begin when that is known
         (`positions`: the start strings' occurrences found so far in this text, shared by its rules)."""
         if self.starts is None:
@@ -485,7 +483,9 @@ def _secret_leak(text: str) -> Verdict | None:
     for value in _configured_secret_values():
         if value in text:
             return Verdict(allowed=False, category=SECRET, score=1.0, reason="leak:configured_secret")
-    for (rule_id, _pattern), may_match, search in zip(_secret_rules(), _secret_filters(), _secret_searches(), strict=True):
+    for (rule_id, _pattern), may_match, search in zip(
+        _secret_rules(), _secret_filters(), _secret_searches(), strict=True
+    ):
         if may_match(text) and search(text):
             return Verdict(allowed=False, category=SECRET, score=1.0, reason=f"leak:{rule_id}")
     return None

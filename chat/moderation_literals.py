@@ -18,6 +18,7 @@ of a 4 kB message cost ~0.1 ms, a handful of anchored attempts cost microseconds
 
 from __future__ import annotations
 
+import os
 import re
 import re._constants as sre  # type: ignore[import-not-found,unused-ignore]
 import re._parser as sre_parse  # type: ignore[import-not-found,unused-ignore]
@@ -225,7 +226,9 @@ class _StartSearch:
         # Cut to six characters, without any that has another as its prefix: a prefix of a string every
         # match begins with is one too, and fewer strings are fewer passes over the text.
         kept: list[str] = []
-        for string in sorted({(string.lower() if ignore_case and string.isascii() else string)[:6] for string in strings}):
+        for string in sorted(
+            {(string.lower() if ignore_case and string.isascii() else string)[:6] for string in strings}
+        ):
             if not (kept and string.startswith(kept[-1])):
                 kept.append(string)
         self.plain = tuple(string for string in kept if string.isascii() or not ignore_case)
@@ -379,19 +382,6 @@ class Requirement:
         return any(need <= found for anchor in self.anchors & found for need in self.anchored[anchor])
 
 
-def _lead(strings: list[str]) -> str:
-    """The longest common prefix of start strings that share their first word (up to its space)."""
-    lead = strings[0]
-    for string in strings[1:]:
-        size = 0
-        for left, right in zip(lead, string):
-            if left != right:
-                break
-            size += 1
-        lead = lead[:size]
-    return lead
-
-
 def _first_word(string: str) -> str:
     """The string up to a space that ends at least three characters ("how ", "как ", "i want "):
     a shorter lead ("i ", "a ") would occur all over a text."""
@@ -424,7 +414,8 @@ class Starts:
         for members in by_word.values():
             shared = frozenset.intersection(*map(_pieces, members))  # the first word's pieces at least
             anchor = max(sorted(shared), key=len)
-            by_anchor.setdefault(anchor, []).append((_lead(members), shared - {anchor}, tuple(members)))
+            lead = os.path.commonprefix(members)  # noqa: RUF071 - character by character is what is meant
+            by_anchor.setdefault(anchor, []).append((lead, shared - {anchor}, tuple(members)))
         self.by_anchor = {anchor: tuple(groups) for anchor, groups in by_anchor.items()}
         self.anchors = frozenset(by_anchor)
         self.needs = tuple({_pieces(string) for string in strings})
