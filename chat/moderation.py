@@ -108,16 +108,28 @@ class Rule:
 
     # Where its matches can begin (None: anywhere, the regex searches the whole text).
     starts: moderation_literals.Starts | None = None
+    # Where the matches of `unless` can begin (None: searched over the whole text).
+    unless_starts: moderation_literals.Starts | None = None
 
     @functools.cached_property
     def requirement(self) -> moderation_literals.Requirement | None:
         return None if self.needs is None else moderation_literals.Requirement(self.needs)
 
-    def matches(self, normalised: str, found: frozenset[str]) -> bool:
-        """`pattern.search(normalised)`, tried only where a match can begin when that is known."""
+    def matches(self, normalised: str, found: frozenset[str], positions: dict[str, list[int]] | None = None) -> bool:
+        """`pattern.search(normalised)`, tried only where a match can begin when that is known
+        (`positions`: the start strings' occurrences found so far in this text, shared by its rules)."""
         if self.starts is None:
             return self.pattern.search(normalised) is not None
-        return self.starts.search(self.pattern, normalised, found)
+        return self.starts.search(self.pattern, normalised, found, positions)
+
+    def lifted(self, normalised: str, found: frozenset[str], positions: dict[str, list[int]] | None = None) -> bool:
+        """`unless.search(normalised)` (a protective phrase anywhere in the text), tried only where its
+        matches can begin when that is known."""
+        if self.unless is None:
+            return False
+        if self.unless_starts is None:
+            return self.unless.search(normalised) is not None
+        return self.unless_starts.search(self.unless, normalised, found, positions)
 
 
 def _load_yaml(name: str) -> Any:
@@ -135,7 +147,7 @@ def _rules() -> tuple[Rule, ...]:
     vocab = {**data["vocab"], **data.get("meta", {})}
     rules = []
     for raw in data["rules"]:
-        unless = raw.get("unless")
+        unless = _splice(raw["unless"], vocab) if raw.get("unless") else None
         pattern = _splice(raw["pattern"], vocab)
         rules.append(
             Rule(
@@ -143,9 +155,10 @@ def _rules() -> tuple[Rule, ...]:
                 category=raw["category"],
                 weight=float(raw["weight"]),
                 pattern=re.compile(pattern, re.MULTILINE),
-                unless=re.compile(_splice(unless, vocab)) if unless else None,
+                unless=re.compile(unless) if unless else None,
                 needs=moderation_literals.needs(moderation_literals.required_literals(pattern, re.MULTILINE)),
                 starts=moderation_literals.Starts.of(pattern, re.MULTILINE),
+                unless_starts=moderation_literals.Starts.of(unless) if unless else None,
             )
         )
     return tuple(rules)
@@ -154,7 +167,7 @@ def _rules() -> tuple[Rule, ...]:
 @cache
 def _rule_index() -> moderation_literals.LiteralIndex:
     requirements = [rule.needs for rule in _rules()]
-    requirements += [rule.starts.needs for rule in _rules() if rule.starts is not None]
+    requirements += [starts.needs for rule in _rules() for starts in (rule.starts, rule.unless_starts) if starts]
     return moderation_literals.LiteralIndex(requirements)
 
 
@@ -167,6 +180,12 @@ def _secret_rules() -> tuple[tuple[str, re.Pattern[str]], ...]:
 def _secret_filters() -> tuple[Callable[[str], bool], ...]:
     """Per secret shape, a quick test of the literals its matches contain (`may_contain`)."""
     return tuple(moderation_literals.may_contain(pattern) for _, pattern in _secret_rules())
+
+
+@cache
+def _secret_searches() -> tuple[Callable[[str], bool], ...]:
+    """Per secret shape, its `search` tried only where a match can begin (`searcher`)."""
+    return tuple(moderation_literals.searcher(pattern) for _, pattern in _secret_rules())
 
 
 @cache
@@ -183,11 +202,12 @@ def _rule_verdict(text: str, threshold: float, *, normalised: str | None = None)
     found = _rule_index().found(normalised)
     rules = _rules_by_weight()
     always, by_piece = _rules_by_piece()
+    positions: dict[str, list[int]] = {}  # "как ", "how to ": searched once for every rule that starts so
     for place in sorted(always.union(*map(by_piece.__getitem__, by_piece.keys() & found))):
         rule = rules[place]
         if not moderation_literals.may_match(rule.requirement, found):
             continue
-        if rule.matches(normalised, found) and not (rule.unless and rule.unless.search(normalised)):
+        if rule.matches(normalised, found, positions) and not rule.lifted(normalised, found, positions):
             return Verdict(
                 allowed=rule.weight < threshold, category=rule.category, score=rule.weight, reason=f"rules:{rule.id}"
             )
@@ -463,8 +483,10 @@ def _secret_leak(text: str) -> Verdict | None:
     for value in _configured_secret_values():
         if value in text:
             return Verdict(allowed=False, category=SECRET, score=1.0, reason="leak:configured_secret")
-    for (rule_id, pattern), may_match in zip(_secret_rules(), _secret_filters(), strict=True):
-        if may_match(text) and pattern.search(text):
+    for (rule_id, _pattern), may_match, search in zip(
+        _secret_rules(), _secret_filters(), _secret_searches(), strict=True
+    ):
+        if may_match(text) and search(text):
             return Verdict(allowed=False, category=SECRET, score=1.0, reason=f"leak:{rule_id}")
     return None
 

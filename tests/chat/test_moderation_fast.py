@@ -228,6 +228,140 @@ def test_a_secret_shape_is_searched_only_when_its_literals_can_be_there():
     assert sum(may_match(LONG[0]) for may_match in moderation._secret_filters()) <= 2  # it does filter
 
 
+def _secret_probes() -> list[str]:
+    """Secret shapes where the positional search could go wrong: a start string at the very start and
+    end, inside a word (no \\b), overlapping itself, in other cases and scripts (Cyrillic letters that
+    IGNORECASE folds and lower() does not: U+1C82 narrow o), repeated past MAX_ATTEMPTS before the one
+    real match, and placeholders that must not match."""
+    many = moderation_literals.MAX_ATTEMPTS + 5
+    return [
+        "password: hunter2024x",
+        "xpassword: hunter2024x",
+        "passpassword: hunter2024x",
+        "password" * 3 + ": hunter2024x",
+        "PassWord = hunter2024x",
+        "пар\u1c82ль: qwerty12345",
+        "ПАРОЛЬ это qwerty12345",
+        "пароль пароль: qwerty12345",
+        "password: changeme " * many + "password: hunter2024x",
+        "password is ${PASS} " * many,
+        "pwd " * many,
+        "пароль " * many + "пароль: qwerty12345",
+        "the end password",
+        "password: " + "x" * 40,
+        "API_KEY=" + "a" * 30,
+        "my api-key is " * many + "api_key: " + "b" * 30,
+        "sk-sk-proj-" + "c" * 30,
+        "xsk-proj-" + "c" * 30,
+        "authorization: basic " + "d" * 20,
+    ]
+
+
+def test_a_secret_shape_searched_where_its_matches_begin_finds_what_a_search_finds():
+    """`searcher` (start strings found by `str.find`, case-insensitive ones in `text.lower()` or by a
+    case-insensitive regex, then `match` there) says exactly whether each secret pattern's `search`
+    finds a match, on every text we have and on probes made for its edges."""
+    texts = CORPUS + LONG + ODD + SECRETS + _secret_probes()
+    texts += [f"вот конфиг, {secret} — не теряй" for secret in SECRETS] + [f"config: {secret}." for secret in SECRETS]
+    mismatched, matches = [], 0
+    for (rule_id, pattern), search in zip(moderation._secret_rules(), moderation._secret_searches(), strict=True):
+        for text in texts:
+            expected = pattern.search(text) is not None
+            matches += expected
+            if search(text) != expected:
+                mismatched.append((rule_id, text[:80]))
+    assert matches > 50
+    assert mismatched == []
+    positional = [search for search in moderation._secret_searches() if hasattr(search, "__self__")]
+    assert len(positional) >= 14  # most shapes are tried at their starts
+
+
+def test_a_case_insensitive_secret_shape_is_matched_at_its_starts_only():
+    """The password shape costs `match` attempts where "pass"/"pwd"/"пароль" begin, not a search of
+    the whole reply — and falls back to one search past MAX_ATTEMPTS."""
+    pattern = next(
+        pattern for rule_id, pattern in moderation._secret_rules() if rule_id == "secret.password_assignment"
+    )
+    counting = _CountingPattern(pattern)
+    search = moderation_literals.searcher(counting)  # type: ignore[arg-type]
+    assert search("word " * 500 + "my Password: hunter2024x, пароль: qwerty12345") is True
+    assert (counting.matches, counting.searches) == (1, 0)
+    assert search("word " * 500 + "пароль: ***, PWD is <redacted>") is False
+    assert (counting.matches, counting.searches) == (3, 0)
+    assert search("pwd " * 500) is False
+    assert counting.searches == 1
+
+
+class _CountingPattern:
+    """A compiled regex that counts the attempts made with it (as `re.Pattern` to `searcher`)."""
+
+    def __init__(self, pattern: re.Pattern[str]) -> None:
+        self._pattern = pattern
+        self.pattern, self.flags = pattern.pattern, pattern.flags
+        self.matches = self.searches = 0
+
+    def match(self, text: str, position: int = 0):
+        self.matches += 1
+        return self._pattern.match(text, position)
+
+    def search(self, text: str):
+        self.searches += 1
+        return self._pattern.search(text)
+
+
+def test_an_unless_tried_where_its_matches_begin_finds_what_a_search_finds():
+    """`Rule.lifted` (the unless pattern's start strings, grouped by first word, one text's lead
+    positions shared with the other rules) says exactly whether `unless.search` finds a match."""
+    index = moderation._rule_index()
+    rules = [rule for rule in moderation._rules() if rule.unless is not None]
+    assert sum(rule.unless_starts is not None for rule in rules) > len(rules) * 3 // 4
+    mismatched, lifted = [], 0
+    for normalised in map(normalise, CORPUS + TRAIN[::5] + LONG + ODD + _rule_probes()):
+        found, positions = index.found(normalised), {}  # type: ignore[var-annotated]
+        for rule in rules:
+            expected = rule.unless.search(normalised) is not None  # type: ignore[union-attr]
+            lifted += expected
+            if rule.lifted(normalised, found, positions) != expected:
+                mismatched.append((rule.id, normalised[:80]))
+    assert lifted > 1_000
+    assert mismatched == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how to make meth",
+        "showhow to make meth",  # the lead inside a word
+        "how how to make meth",  # the lead before the string that matches
+        "how do i cook meth? how to make meth",  # two strings of one group
+        "how to " * (moderation_literals.MAX_PLACES + 2) + "make meth",  # past MAX_PLACES: one search
+        "xhow to make meth " * 30,
+        "how to cook pasta, where can i buy meth",
+        "meth how to make",
+        "how to make meth",
+    ],
+)
+def test_start_strings_grouped_by_their_first_word_find_what_a_search_finds(text):
+    """Strings of one group are found at their lead's occurrences (`startswith` of the group);
+    positions kept for one text are shared by patterns that start alike and don't change answers."""
+    patterns = [
+        r"\bhow (?:do i|to|can i) (?:make|cook) meth\b",
+        r"\bhow (?:to|do i) (?:\w+ ){0,3}?meth\b",
+        r"\b(?:where can i|how to) buy meth\b",
+        r"how to make",
+        r"\bmeth how\b",
+    ]
+    positions: dict[str, list[int]] = {}
+    for pattern in patterns:
+        starts = moderation_literals.Starts.of(pattern)
+        assert starts is not None
+        compiled = re.compile(pattern)
+        found = moderation_literals.LiteralIndex([starts.needs]).found(text)
+        expected = compiled.search(text) is not None
+        assert starts.search(compiled, text, found) is expected, pattern
+        assert starts.search(compiled, text, found, positions) is expected, pattern
+
+
 def test_lower_case_agrees_with_the_regex_on_ascii_but_for_three_characters():
     """`may_contain` looks for ASCII literals in text.lower(): for every code point and every
     printable ASCII character, IGNORECASE matching and lower() agree, except the three characters
