@@ -26,7 +26,7 @@ TEST_ENV := ENV_FILE= DEBUG=false SECRET_KEY=test-secret-key-not-for-production 
 	OPS_HEARTBEAT_INTERVAL_S=0 PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/test-prometheus
 PYTEST_ARGS ?=
 
-.PHONY: help install run test test-lite lint bench bench-live bench-telegram bench-moderation docs superuser clean
+.PHONY: help install run test test-lite lint bench bench-live bench-telegram bench-db-outage bench-moderation docs superuser clean
 
 help:
 	@echo "make run        start DigitalMe locally (SQLite, no Redis, bundled LLM) on http://127.0.0.1:8000"
@@ -36,6 +36,7 @@ help:
 	@echo "make bench      chat load benchmark (PostgreSQL + Redis); BENCH_ARGS=\"--processes 1,2\" for the scale-out curve"
 	@echo "make bench-live   live-update latency in Chromium (Telegram/publish/second tab → page), p50/p95"
 	@echo "make bench-telegram  Telegram webhook ack and reply overhead on the real stack (web + worker)"
+	@echo "make bench-db-outage  seconds until web routes answer again after PostgreSQL comes back (a cut proxy)"
 	@echo "make bench-moderation  per-message cost of the offline moderation layers"
 	@echo "make docs       documentation site (MkDocs, --strict, offline) into var/docs/site"
 
@@ -126,6 +127,10 @@ bench-telegram: install
 		$(PY) tools/check_services.py
 	$(TEST_ENV) DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(PY) tools/telegram_latency.py $(BENCH_ARGS)
+
+bench-db-outage: install
+	$(TEST_ENV) DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(PY) tools/db_outage.py $(BENCH_ARGS)
 
 bench-moderation: install
 	$(TEST_ENV) DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) tools/moderation_bench.py

@@ -144,10 +144,18 @@ def _freeze_the_warm_heap(task: Any = None, **kwargs: Any) -> None:
 
 
 @signals.worker_ready.connect
-def _worker_heartbeat(**kwargs: Any) -> None:
+def _worker_heartbeat(sender: Any = None, **kwargs: Any) -> None:
+    """The worker's heartbeat names the queues it consumes, so /ops/ and readiness can tell whether
+    anyone reads the Telegram queue (a worker started with `-Q celery` alone does not)."""
     from ops.heartbeat import start_process_heartbeat
 
-    start_process_heartbeat("worker")
+    def queues() -> list[str]:
+        task_consumer = getattr(sender, "task_consumer", None)  # None while the broker reconnects
+        if task_consumer is not None:
+            return [queue.name for queue in task_consumer.queues]
+        return list(app.amqp.queues.consume_from)
+
+    start_process_heartbeat("worker", queues=queues)
 
 
 @signals.beat_init.connect

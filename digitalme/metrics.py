@@ -172,11 +172,12 @@ def record_celery_task(*, task: str, state: str, duration_s: float | None = None
         CELERY_TASK_LATENCY.labels(task=task or "unknown").observe(max(duration_s, 0.0))
 
 
-TELEGRAM_WEBHOOK_OUTCOMES = ("accepted", "duplicate", "forbidden", "bad_request", "backlog_full")
+TELEGRAM_WEBHOOK_OUTCOMES = ("accepted", "duplicate", "forbidden", "bad_request", "backlog_full", "unavailable")
 
 
 def record_telegram_webhook(outcome: str) -> None:
-    """One POST to the webhook: accepted, duplicate, forbidden (bad secret), bad_request or backlog_full (503)."""
+    """One POST to the webhook: accepted, duplicate, forbidden (bad secret), bad_request, backlog_full or
+    unavailable (503: the database is not answering)."""
     TELEGRAM_WEBHOOK.labels(outcome=outcome if outcome in TELEGRAM_WEBHOOK_OUTCOMES else "bad_request").inc()
 
 

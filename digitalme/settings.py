@@ -153,6 +153,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
             "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
             "max_size": _DB_POOL_MAX_SIZE,
             "timeout": env.float("DB_POOL_TIMEOUT_S", default=10.0),
+            # How long the pool retries a connection it could not open before giving up on it;
+            # psycopg's default is 300 s of exponential backoff (1, 2, 4 … 64 s between tries), and
+            # only one attempt to grow the pool runs at a time. After an outage of ~40 s that left the
+            # routes answering 503 for ~19 s more with PostgreSQL back (docs/QUALITY.md, "database
+            # outage"). Given up sooner, the next request that finds no connection starts a fresh
+            # attempt, which connects at once when the database is back.
+            "reconnect_timeout": env.float("DB_POOL_RECONNECT_TIMEOUT_S", default=2.0),
         }
     # A health check is one more round trip at every checkout — three per chat turn. Off by default:
     # psycopg's pool drops a connection that broke while in use, so after a database restart a

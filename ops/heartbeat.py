@@ -14,6 +14,7 @@ import os
 import resource
 import socket
 import threading
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from django.conf import settings
@@ -38,13 +39,13 @@ def process_instance(started_at: datetime) -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{int(started_at.timestamp())}"
 
 
-def _beat_forever(role: str, started_at: datetime, stop: threading.Event) -> None:
+def _beat_forever(role: str, started_at: datetime, stop: threading.Event, queues: Callable[[], Sequence[str]]) -> None:
     from ops.services import heartbeat_record
 
     interval = settings.OPS_HEARTBEAT_INTERVAL_S
     while not stop.is_set():
         try:
-            heartbeat_record(role=role, started_at=started_at, rss_bytes=process_rss_bytes())
+            heartbeat_record(role=role, started_at=started_at, rss_bytes=process_rss_bytes(), queues=queues())
         except Exception:  # a database hiccup must not end the heartbeat: try again next beat
             logger.warning("heartbeat could not be recorded", extra={"role": role}, exc_info=True)
         finally:
@@ -53,14 +54,19 @@ def _beat_forever(role: str, started_at: datetime, stop: threading.Event) -> Non
         stop.wait(interval)
 
 
-def start_process_heartbeat(role: str) -> threading.Thread | None:
-    """Start this process's heartbeat once (per pid); no-op when OPS_HEARTBEAT_INTERVAL_S is 0."""
+def _no_queues() -> Sequence[str]:
+    return ()
+
+
+def start_process_heartbeat(role: str, *, queues: Callable[[], Sequence[str]] = _no_queues) -> threading.Thread | None:
+    """Start this process's heartbeat once (per pid); no-op when OPS_HEARTBEAT_INTERVAL_S is 0.
+    `queues` (a worker's) is asked at every beat: a consumer cancelled at run time drops out."""
     if settings.OPS_HEARTBEAT_INTERVAL_S <= 0 or os.getpid() in _started:
         return None
     started_at = timezone.now()
     stop = threading.Event()
     thread = threading.Thread(
-        target=_beat_forever, args=(role, started_at, stop), name=f"ops-heartbeat-{role}", daemon=True
+        target=_beat_forever, args=(role, started_at, stop, queues), name=f"ops-heartbeat-{role}", daemon=True
     )
     _started[os.getpid()] = thread
     thread.start()

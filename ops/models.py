@@ -25,6 +25,9 @@ class ProcessHeartbeat(models.Model):
     started_at = models.DateTimeField()
     seen_at = models.DateTimeField(db_index=True)
     rss_bytes = models.BigIntegerField(default=0)
+    queues = models.CharField(
+        max_length=255, blank=True, default="", help_text="the queues a worker consumes, comma-separated"
+    )
 
     class Meta:
         ordering = ["role", "started_at"]

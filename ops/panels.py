@@ -254,7 +254,7 @@ def _processes_panel(ctx: PanelContext) -> PanelData:
 
 def _celery_panel(ctx: PanelContext) -> PanelData:
     from digitalme.celery import app, queue_lengths
-    from ops.selectors import role_state
+    from ops.selectors import queue_consumers, role_state
 
     # Telegram updates have a queue and worker of their own (settings.TELEGRAM_QUEUE): a backlog there
     # is a reply users wait for, so it is shown beside the background jobs' queue, not summed into it.
@@ -266,6 +266,17 @@ def _celery_panel(ctx: PanelContext) -> PanelData:
             ("telegram_queue", _("Telegram queue depth"), depths[settings.TELEGRAM_QUEUE]),
         )
     ]
+    # A depth says nothing about whether anyone reads the queue: the workers' heartbeats name theirs.
+    consumers = queue_consumers(settings.TELEGRAM_QUEUE, now=ctx.now)
+    stats.append(
+        Stat(
+            "telegram_workers",
+            _("Workers on the Telegram queue"),
+            consumers,
+            status="ok" if consumers else "bad",
+            hint=_("red when no live worker consumes it"),
+        )
+    )
     for role, label in (("worker", _("Worker heartbeat")), ("beat", _("Beat heartbeat"))):
         state = role_state(role, now=ctx.now)
         age = state.age_s(ctx.now)

@@ -46,6 +46,12 @@ def role_state(role: str, *, now: datetime | None = None) -> RoleState:
     return RoleState(role=role, alive=alive, last_seen=max(rows) if rows else None)
 
 
+def queue_consumers(queue: str, *, now: datetime | None = None) -> int:
+    """How many live workers (fresh heartbeat) consume `queue`."""
+    rows = ProcessHeartbeat.objects.filter(role="worker", seen_at__gte=stale_before(now))
+    return sum(1 for queues in rows.values_list("queues", flat=True) if queue in queues.split(","))
+
+
 def processes_live(*, now: datetime | None = None) -> list[ProcessHeartbeat]:
     """Processes whose heartbeat is fresh, oldest first within each role."""
     return list(ProcessHeartbeat.objects.filter(seen_at__gte=stale_before(now)).order_by("role", "started_at"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,8 +29,10 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_KEEP = timedelta(days=1)
 
 
-def heartbeat_record(*, role: str, started_at: datetime, rss_bytes: int, now: datetime | None = None) -> None:
-    """Upsert this process's row and prune rows of long-dead processes."""
+def heartbeat_record(
+    *, role: str, started_at: datetime, rss_bytes: int, queues: Sequence[str] = (), now: datetime | None = None
+) -> None:
+    """Upsert this process's row (a worker's with the queues it consumes) and prune rows of long-dead processes."""
     now = now or timezone.now()
     ProcessHeartbeat.objects.update_or_create(
         instance=process_instance(started_at),
@@ -40,6 +43,7 @@ def heartbeat_record(*, role: str, started_at: datetime, rss_bytes: int, now: da
             "started_at": started_at,
             "seen_at": now,
             "rss_bytes": rss_bytes,
+            "queues": ",".join(sorted(queues))[:255],
         },
     )
     ProcessHeartbeat.objects.filter(seen_at__lt=now - max(HEARTBEAT_KEEP, _stale_after() * 2)).delete()

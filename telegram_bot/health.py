@@ -1,4 +1,5 @@
-"""`/health/ready/` check for the bot: mode and webhook info, from the stored BotState.
+"""`/health/ready/` checks for the bot: mode and webhook info, from the stored BotState; and whether
+a live worker consumes the Telegram queue (from the workers' heartbeats, no broker round trip).
 
 Telegram is asked (getWebhookInfo) at most once per WEBHOOK_INFO_MAX_AGE across all probes; the
 check itself reads the database row through a short cache. Optional: the site works without the bot.
@@ -15,6 +16,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from ops.selectors import queue_consumers
 from telegram_bot.selectors import bot_state_snapshot
 
 logger = logging.getLogger(__name__)
@@ -63,3 +65,19 @@ async def check_telegram() -> dict[str, Any]:
     if problems:
         return {**snapshot, "status": "degraded", "error": "; ".join(problems)}
     return snapshot
+
+
+async def check_telegram_worker() -> dict[str, Any]:
+    """Updates are stored and queued on TELEGRAM_QUEUE: without a live worker consuming it (one
+    started with `-Q celery` only, or none) the webhook keeps answering 200 and nobody replies."""
+    if not settings.TELEGRAM_BOT_TOKEN:
+        return {"detail": "the bot is disabled"}
+    consumers = await sync_to_async(queue_consumers)(settings.TELEGRAM_QUEUE)
+    result: dict[str, Any] = {"queue": settings.TELEGRAM_QUEUE, "consumers": consumers}
+    if not consumers:
+        result.update(
+            status="down",
+            error=f"no live worker consumes the {settings.TELEGRAM_QUEUE!r} queue"
+            f" (the Procfile's `telegram` entry: celery -A digitalme worker -Q {settings.TELEGRAM_QUEUE})",
+        )
+    return result

@@ -2,7 +2,8 @@
 
 The update is in the database before Telegram gets its 200, and a Celery worker handles it
 (telegram_bot/tasks.py), so a crash or deploy of the web process loses nothing and Telegram never
-waits for the LLM. A full backlog answers 503: Telegram keeps the update and redelivers it later.
+waits for the LLM. A full backlog, or a database that is not answering, answers 503 with the JSON
+error body and Retry-After: Telegram keeps the update and redelivers it later (nothing is lost).
 Bad JSON or an update we don't handle is logged and acknowledged with 200: a non-2xx answer would
 only make Telegram redeliver the same bad update.
 """
@@ -19,7 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from digitalme.db import db_async
-from digitalme.errors import error_body
+from digitalme.errors import DATABASE_DOWN_DETAIL, DATABASE_DOWN_ERRORS, DATABASE_RETRY_AFTER_S, error_body
 from digitalme.metrics import record_telegram_webhook
 from telegram_bot.services import UpdateStored, update_store
 
@@ -53,9 +54,19 @@ async def telegram_webhook(request: HttpRequest) -> HttpResponse:
         logger.warning("telegram webhook: no update_id; ignored")
         record_telegram_webhook("bad_request")
         return JsonResponse({"ok": True})
-    stored = await db_async(update_store)(
-        update_id=update_id, payload=data, request_id=getattr(request, "request_id", "")
-    )
+    try:
+        stored = await db_async(update_store)(
+            update_id=update_id, payload=data, request_id=getattr(request, "request_id", "")
+        )
+    except DATABASE_DOWN_ERRORS as exc:
+        # Not stored, so not acknowledged: Telegram sends it again until the database is back. The
+        # error body says so in JSON, as every other answer of this route (the project-wide 503 is
+        # plain text outside /api/).
+        record_telegram_webhook("unavailable")
+        logger.warning("telegram webhook: database unavailable; answered 503", extra={"error": type(exc).__name__})
+        response = JsonResponse(error_body(DATABASE_DOWN_DETAIL, "unavailable"), status=503)
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
+        return response
     if stored is UpdateStored.DUPLICATE:
         record_telegram_webhook("duplicate")
         return JsonResponse({"ok": True, "duplicate": True})

@@ -1,6 +1,7 @@
 """Fault-test fixtures: a PostgreSQL and a Redis server of the test's own, on free loopback ports in
-temporary directories, that a test stops and starts at will. The shared servers (5432, 6379) are
-never stopped or flushed: other tests and other people use them."""
+temporary directories, that a test stops and starts at will, and a TCP proxy to the test database
+that a test cuts. The shared servers (5432, 6379) are never stopped or flushed: other tests and other
+people use them."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
 from django.db import connection
 
 from loadtest.server import free_port
+from tests.fakes.tcp_proxy import TcpProxy
 
 
 def _wait_until(predicate, *, timeout_s: float, what: str) -> None:
@@ -162,3 +165,26 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         yield server.init()
     finally:
         server.remove()
+
+
+@pytest.fixture
+def database_proxy() -> Iterator[TcpProxy]:
+    """A loopback proxy to the test database, for processes the test starts with `proxied_database_url`:
+    they know no other address, so none of their connections can bypass it when it is cut (the
+    test process itself keeps its own, direct connections to read what they wrote)."""
+    db = connection.settings_dict
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL")
+    proxy = TcpProxy(db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432)).start()
+    try:
+        yield proxy
+    finally:
+        proxy.cut()
+
+
+def proxied_database_url(database_url: str, proxy: TcpProxy) -> str:
+    """`database_url` (postgres://user@host:port/name) with the proxy's address instead."""
+    parsed = urlsplit(database_url)
+    netloc = parsed.netloc.rsplit("@", 1)
+    netloc[-1] = f"127.0.0.1:{proxy.port}"
+    return urlunsplit(parsed._replace(netloc="@".join(netloc)))

@@ -1,6 +1,6 @@
 """Telegram faults with real processes (daphne + a Celery worker + a fake Bot API on loopback):
-the web process killed with an update in flight, the worker killed in the middle of one, and
-Telegram answering 429 / 5xx. Every update is answered exactly once."""
+the web process killed with an update in flight, the worker killed in the middle of one, Telegram
+answering 429 / 5xx, and the database going away. Every update is answered exactly once."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from chat.models import Message, Role
 from loadtest.server import DaphneServer
 from telegram_bot.models import ProcessedUpdate
 from telegram_bot.services import updates_resume
+from tests.fakes.tcp_proxy import TcpProxy
 from tests.fakes.telegram import FakeTelegram
+from tests.faults.conftest import proxied_database_url
 from tests.ops.test_real_processes import LOG_DIR, ROOT, _Celery, _env, _wait
 from tests.telegram_bot.conftest import WEBHOOK_SECRET, message_update
 
@@ -154,3 +156,87 @@ def test_telegram_429_and_5xx_are_honoured_and_retried_until_delivered_once(tele
     stored = ProcessedUpdate.objects.get(update_id=update["update_id"])
     assert (stored.status, stored.attempts) == ("done", 2)
     assert Message.objects.filter(client_id=f"tg:{update['update_id']}", role=Role.ASSISTANT).count() == 1
+
+
+# --- the database going away --------------------------------------------------------------------
+
+OUTAGE_S = 8  # long enough for psycopg's pool to be backing off its reconnection attempts
+RESENDS_MAX = 60  # Telegram's redeliveries after the database is back, one a second at most
+
+
+def test_a_database_outage_is_a_json_503_and_the_resent_update_is_answered_once_after_it(
+    telegram, database_proxy: TcpProxy
+):
+    """The real psycopg path, nothing patched: daphne and the worker reach PostgreSQL only through a
+    proxy the test cuts (connections reset, port closed). The webhook answers 503 with the JSON error
+    body — not a 500, not a 200 for an update it could not keep — so Telegram keeps the update and
+    sends it again; once the database is back the route answers 200 again, readiness recovers, and
+    the resent update is stored and answered once."""
+    call_command("load_persona", str(ROOT / "personality" / "data" / "ivan.yaml"), verbosity=0)
+    env = _process_env(telegram)
+    env.update(
+        DATABASE_URL=proxied_database_url(env["DATABASE_URL"], database_proxy),
+        DB_POOL_TIMEOUT_S="3",  # how long a request waits for a connection while the database is down
+        THROTTLE_HEALTH_READY="10000/min",
+    )
+    web = DaphneServer(env=env, log_path=LOG_DIR / "faults-tg-daphne-db.log").start()
+    worker = None
+    try:
+        worker = _worker(env, "faults-tg-worker-db")
+        before = message_update("before the outage", user_id=5006)
+        assert _post(web, before).status_code == 200
+        _wait(lambda: bool(_replies(telegram, "before the outage")), timeout_s=120, what="the reply before the outage")
+        through_the_proxy = database_proxy.accepted
+
+        database_proxy.cut()
+        during = message_update("sent during the outage", user_id=5007)
+        down = _post(web, during)
+        ready_down = httpx.get(f"{web.http_url}/health/ready/", timeout=30)
+        time.sleep(OUTAGE_S)  # Telegram waits before its next try; the pool keeps failing meanwhile
+        still_down = _post(web, during)
+        database_proxy.restore()
+        resends = [_resend_until_accepted(web, during)]
+        ready_after = _poll_status(f"{web.http_url}/health/ready/")
+        _wait(lambda: bool(_replies(telegram, "sent during the outage")), timeout_s=120, what="the reply after it")
+        time.sleep(3)  # room for a duplicate to show up, were there one
+    finally:
+        if worker is not None:
+            worker.stop()
+        web.stop()
+
+    assert through_the_proxy >= 2  # both processes' connections came through the proxy
+    for answer in (down, still_down):
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["Retry-After"]
+        assert answer.json()["code"] == "unavailable"
+    assert ready_down.status_code == 503
+    assert ready_down.json()["checks"]["database"]["status"] == "down"
+    statuses = resends[0]
+    assert statuses[-1] == 200, statuses
+    assert set(statuses) <= {200, 503}, statuses
+    assert ready_after == 200
+    assert len(_replies(telegram, "sent during the outage")) == 1
+    stored = ProcessedUpdate.objects.get(update_id=during["update_id"])
+    assert stored.status == "done"
+    assert Message.objects.filter(client_id=f"tg:{during['update_id']}", role=Role.USER).count() == 1
+    assert Message.objects.filter(client_id=f"tg:{during['update_id']}", role=Role.ASSISTANT).count() == 1
+
+
+def _resend_until_accepted(server: DaphneServer, update: dict) -> list[int]:
+    """Telegram's redelivery: the same update again, a second apart, until it gets a 200."""
+    statuses: list[int] = []
+    while len(statuses) < RESENDS_MAX and 200 not in statuses:
+        if statuses:
+            time.sleep(1)
+        statuses.append(_post(server, update).status_code)
+    return statuses
+
+
+def _poll_status(url: str) -> int:
+    status = 0
+    for _ in range(RESENDS_MAX):
+        status = httpx.get(url, timeout=30).status_code
+        if status == 200:
+            break
+        time.sleep(1)
+    return status

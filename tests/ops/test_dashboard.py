@@ -108,6 +108,19 @@ def test_the_telegram_queue_has_its_own_depth_beside_the_background_jobs_queue(s
     assert celery["queue"] == {"value": 0, "status": "ok"}
 
 
+def test_workers_on_the_telegram_queue_are_counted_from_their_heartbeats(settings):
+    """A queue's depth says nothing about whether anyone reads it: live workers name their queues."""
+    settings.OPS_HEARTBEAT_STALE_S = 60
+    beat("worker", queues=("celery",))  # a worker started with -Q celery: nobody reads Telegram's
+
+    nobody = _frame()["panels"]["celery"]["stats"]["telegram_workers"]
+    beat("worker", queues=("celery", settings.TELEGRAM_QUEUE))  # the same process, now reading both
+    one = _frame()["panels"]["celery"]["stats"]["telegram_workers"]
+
+    assert nobody == {"value": 0, "status": "bad"}
+    assert one == {"value": 1, "status": "ok"}
+
+
 def test_charted_stats_accumulate_a_time_series():
     now = timezone.now()
     ops_sample(now=now - timedelta(seconds=20), readiness=("ok", {}))

@@ -170,6 +170,11 @@ def test_worker_and_beat_heartbeats_task_metrics_and_request_ids(client, setting
             return checks["worker"]["status"] == "ok" and checks["beat"]["status"] == "ok"
 
         _wait(pipeline_ok, timeout_s=180, what="worker and beat heartbeats")  # a loaded 2-core host: ~30 s each
+        # The worker's heartbeat names what it consumes: a plain worker reads both declared queues.
+        from ops.models import ProcessHeartbeat
+
+        queues = ProcessHeartbeat.objects.filter(role="worker").values_list("queues", flat=True)
+        assert list(queues) == [",".join(sorted([settings.CELERY_TASK_DEFAULT_QUEUE, settings.TELEGRAM_QUEUE]))]
 
         marker = tmp_path / "pong"
         token = current_request_id.set("chain-test-0001")

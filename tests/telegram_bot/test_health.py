@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from telegram_bot.models import BotState
+from tests.ops.conftest import beat
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -80,3 +81,32 @@ def test_admin_shows_the_bot_state(client, fake_telegram, staff_user):
 
     assert "https://dm.example.com/telegram/webhook/" in page
     assert "ivan_test_bot" in page
+
+
+def test_no_live_worker_on_the_telegram_queue_is_reported_down_with_the_fix(client, fake_telegram, settings):
+    settings.OPS_HEARTBEAT_STALE_S = 60
+    beat("worker", queues=("celery",))  # alive, but started with -Q celery only
+
+    check = client.get("/health/ready/").json()["checks"]["telegram_worker"]
+
+    assert check["status"] == "down"
+    assert check["consumers"] == 0
+    assert check["required"] is False
+    assert "-Q telegram" in check["error"]
+
+
+def test_a_live_worker_on_the_telegram_queue_is_ok(client, fake_telegram, settings):
+    settings.OPS_HEARTBEAT_STALE_S = 60
+    beat("worker", queues=("celery", "telegram"))
+
+    check = client.get("/health/ready/").json()["checks"]["telegram_worker"]
+
+    assert check["status"] == "ok"
+    assert check["consumers"] == 1
+
+
+def test_a_stale_worker_on_the_telegram_queue_does_not_count(client, fake_telegram, settings):
+    settings.OPS_HEARTBEAT_STALE_S = 60
+    beat("worker", age_s=300, queues=("telegram",))
+
+    assert client.get("/health/ready/").json()["checks"]["telegram_worker"]["status"] == "down"

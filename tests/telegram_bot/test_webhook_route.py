@@ -148,16 +148,23 @@ async def test_a_host_not_allowed_is_400(fake_telegram):
     assert not await ProcessedUpdate.objects.aexists()
 
 
-async def test_a_database_that_is_down_is_503_so_telegram_sends_the_update_again(fake_telegram, monkeypatch):
+async def test_a_database_that_is_down_is_a_json_503_so_telegram_sends_the_update_again(fake_telegram, monkeypatch):
+    """The real outage, through a cut proxy and real processes: tests/faults/test_telegram_faults.py."""
+
     def down(**kwargs: Any) -> None:
         raise OperationalError("connection refused")
 
     monkeypatch.setattr("telegram_bot.views.update_store", down)
+    unavailable = metrics.TELEGRAM_WEBHOOK.labels(outcome="unavailable")
+    before = unavailable._value.get()
 
     response = await _post(json.dumps(message_update("/help")).encode())
 
     assert response.status_code == 503
     assert response.headers["Retry-After"]
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json()["code"] == "unavailable"
+    assert unavailable._value.get() == before + 1
 
 
 # --- what the middleware gave, kept --------------------------------------------------------------
