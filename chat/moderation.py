@@ -7,7 +7,7 @@ Interface used by the chat pipeline (stable; the rule set behind it grows):
   While a reply streams, call it with `final=False` on the text so far (local checks only, cheap);
   call it once with `final=True` on the complete reply (adds the provider check when configured).
 - `amoderate_input` / `amoderate_output`: the same from async code (the provider call and the
-  account lookup run off the event loop).
+  account lookup run off the event loop; a short output check without I/O runs on it).
 - `refusal_for(verdict, language, *, persona=None) -> str`: Ivan's in-character answer to a
   blocked input, or the replacement for a reply that was cut.
 Every verdict is stored on its message (`Verdict.as_dict()`). Rules, secret shapes and refusals
@@ -649,6 +649,25 @@ async def amoderate_input(text: str, language: str | None = None) -> Verdict:
     return await sync_to_async(moderate_input, thread_sensitive=False)(text, language)
 
 
+# The longest reply an async check reads on the event loop itself (below).
+INLINE_OUTPUT_CHECK_MAX_CHARS = 2_000
+
+
+def output_check_needs_thread(text: str, *, final: bool) -> bool:
+    """Whether `amoderate_output` must leave the event loop: for I/O — the guard model or the
+    provider (final checks, when configured), another account's address (`_privacy_leak` reads the
+    accounts table; only a text with "@" can hold one), the classifier's first load (≈ 0.2 s) — or a
+    long text. Otherwise the check is a few hundred µs of pure Python that holds the GIL in any
+    thread, and the hop (executor, context copy, wake-up, closing the thread's connections) costs
+    about as much again: a streamed reply is checked every 80 chars, so most turns pay it 3×."""
+    return (
+        len(text) > INLINE_OUTPUT_CHECK_MAX_CHARS
+        or "@" in text
+        or not moderation_model.loaded()
+        or (final and bool(settings.MODERATION_GUARD_MODEL or settings.MODERATION_PROVIDER_MODEL))
+    )
+
+
 async def amoderate_output(
     text: str,
     user_id: int | None = None,
@@ -657,6 +676,8 @@ async def amoderate_output(
     final: bool = True,
     checked_upto: int | None = None,
 ) -> Verdict:
+    if not output_check_needs_thread(text, final=final):
+        return moderate_output(text, user_id, system_prompt=system_prompt, final=final, checked_upto=checked_upto)
     return await sync_to_async(_moderate_output_in_thread, thread_sensitive=False)(
         text, user_id, system_prompt, final, checked_upto
     )

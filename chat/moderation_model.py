@@ -953,6 +953,11 @@ class _Loaded:
     classifier: Classifier | None = None
 
 
+def loaded() -> bool:
+    """Whether this process has loaded the model (`classifier()` then costs nothing)."""
+    return _Loaded.classifier is not None
+
+
 def classifier() -> Classifier:
     """The committed model, loaded once per process (≈ 0.2 s)."""
     if _Loaded.classifier is None:

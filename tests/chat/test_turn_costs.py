@@ -13,6 +13,7 @@ from django.db.backends.signals import connection_created
 from redis.asyncio.connection import AbstractConnection
 
 import chat.turn
+from chat import moderation, moderation_model
 from chat.consumers import ChatConsumer
 from chat.models import Message, Platform
 from chat.services import chat_reply
@@ -274,3 +275,32 @@ async def test_a_socket_turn_takes_no_hop_to_the_single_thread_sensitive_thread(
 
     # Channels' dispatch closed old connections on that one thread before every frame it handled
     assert during_the_turn == []
+
+
+def test_a_streamed_reply_is_checked_on_the_event_loop_without_a_thread_hop(user, started, monkeypatch, settings):
+    """The streamed output checks (every 80 chars) are pure Python once the classifier is loaded;
+    a thread hop for each cost about as much as the check (`moderation.output_check_needs_thread`)."""
+    settings.LLM_MODEL = "fake/fixed40"
+    moderation_model.classifier()  # loaded, as in any process after its first check
+    streamed_checks: list[int] = []
+    real_check = moderation.moderate_output
+
+    def recording_check(text, *args, final=True, **kwargs):
+        if not final:
+            streamed_checks.append(len(text))
+        return real_check(text, *args, final=final, **kwargs)
+
+    hopped: list[str] = []
+    real_init = asgiref.sync.SyncToAsync.__init__
+
+    def recording_init(self, func, *args, **kwargs):
+        hopped.append(getattr(func, "__name__", repr(func)))
+        real_init(self, func, *args, **kwargs)
+
+    monkeypatch.setattr(moderation, "moderate_output", recording_check)
+    monkeypatch.setattr(asgiref.sync.SyncToAsync, "__init__", recording_init)
+
+    chat_reply(user=user, text="What are you working on?", platform=Platform.WEB, conversation=started.conversation)
+
+    assert streamed_checks  # the 40-token reply was checked while it streamed
+    assert hopped == ["_begin_and_build", "_finish_turn"]
