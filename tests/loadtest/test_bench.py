@@ -63,7 +63,13 @@ def test_every_phase_runs_for_each_process_count_with_nothing_lost(bench):
             assert figures["errors"] == figures["failed_handshakes"] == 0
             assert figures["frames_received"] == figures["frames_expected"] == USERS * MESSAGES * FRAMES_PER_TURN
             assert figures["replies_intact"] == USERS * MESSAGES
-            assert figures["server_cpu_ms_per_turn"] > 0
+            # /proc counts CPU in clock ticks (10 ms): the floor's 6 turns (≈ 1 ms each, split over
+            # the processes) can round to 0 on a quiet machine; the chat's ≈ 6 ms turns cannot.
+            assert (
+                figures["server_cpu_ms_per_turn"] > 0
+                if name.startswith("chat")
+                else figures["server_cpu_ms_per_turn"] >= 0
+            )
             assert len(figures["server_peak_rss_mb_per_process"]) == run["processes"]
             assert all(mb > 0 for mb in figures["server_peak_rss_mb_per_process"])
         for name in ("chat", "chat_with_idle_sockets"):
