@@ -63,6 +63,17 @@ def test_normalisation_equals_the_straightforward_passes():
     assert [normalise(text) for text in texts] == [reference.normalise(text) for text in texts]
 
 
+def test_invisible_characters_are_removed_by_the_regex_as_by_the_table():
+    """normalise() deletes format and control characters with `_HAS_INVISIBLE.sub`, not
+    `translate(_INVISIBLE)`: the same code points, over every code point there is."""
+    from chat.moderation_text import _HAS_INVISIBLE, _INVISIBLE
+
+    every = "".join(map(chr, range(0x110000)))
+    kept = _HAS_INVISIBLE.sub("", every)
+    assert kept == every.translate(_INVISIBLE)
+    assert len(every) - len(kept) == len(_INVISIBLE) > 100
+
+
 def test_every_rule_match_passes_the_literal_filter():
     """Sound on everything we have: a rule the filter skips never matches the text."""
     index = moderation._rule_index()
