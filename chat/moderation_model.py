@@ -885,7 +885,7 @@ class Classifier:
         # The sentences: up to each token that ends one (its index: the spaces before its last
         # character; the next token begins two characters on), and the last.
         last_characters = [match.start() for match in _SENTENCE_ENDING.finditer(normalised)]
-        ends = zip(_spaces_before(normalised, last_characters), map((2).__add__, last_characters))
+        ends = zip(_spaces_before(normalised, last_characters), map((2).__add__, last_characters), strict=True)
         first, first_char = 0, 0
         for index, after in ends:
             if index + 1 - first >= MIN_WORDS and after - 1 - first_char <= WINDOW_CHARS:

@@ -482,7 +482,9 @@ def test_tokens_before_a_position_are_bisected_token_starts():
         assert moderation_model._tokens_before(text, positions) == {
             position: bisect_left(starts, position, 0, len(tokens)) for position in positions
         }
-        assert moderation_model._spaces_before(text, positions) == [text[:position].count(" ") for position in positions]
+        assert moderation_model._spaces_before(text, positions) == [
+            text[:position].count(" ") for position in positions
+        ]
 
 
 def test_weights_are_gathered_for_no_one_or_many_features():
