@@ -115,14 +115,24 @@ class Rule:
     def requirement(self) -> moderation_literals.Requirement | None:
         return None if self.needs is None else moderation_literals.Requirement(self.needs)
 
-    def matches(self, normalised: str, found: frozenset[str], positions: dict[str, list[int]] | None = None) -> bool:
+    def matches(
+        self,
+        normalised: str,
+        found: frozenset[str],
+        positions: dict[str, list[int]] | moderation_literals.Places | None = None,
+    ) -> bool:
         """`pattern.search(normalised)`, tried only where a match can begin when that is known
         (`positions`: the start strings' occurrences found so far in this text, shared by its rules)."""
         if self.starts is None:
             return self.pattern.search(normalised) is not None
         return self.starts.search(self.pattern, normalised, found, positions)
 
-    def lifted(self, normalised: str, found: frozenset[str], positions: dict[str, list[int]] | None = None) -> bool:
+    def lifted(
+        self,
+        normalised: str,
+        found: frozenset[str],
+        positions: dict[str, list[int]] | moderation_literals.Places | None = None,
+    ) -> bool:
         """`unless.search(normalised)` (a protective phrase anywhere in the text), tried only where its
         matches can begin when that is known."""
         if self.unless is None:
@@ -172,14 +182,23 @@ def _rule_index() -> moderation_literals.LiteralIndex:
 
 
 @cache
+def _lead_finder() -> moderation_literals.LeadFinder:
+    """Every rule's and `unless`'s start-string leads, found in a long text in one pass."""
+    return moderation_literals.LeadFinder(
+        lead for rule in _rules() for starts in (rule.starts, rule.unless_starts) if starts for lead in starts.leads
+    )
+
+
+@cache
 def _secret_rules() -> tuple[tuple[str, re.Pattern[str]], ...]:
     return tuple((raw["id"], re.compile(raw["pattern"])) for raw in _load_yaml("leaks.yaml")["secrets"])
 
 
 @cache
-def _secret_filters() -> tuple[Callable[[str], bool], ...]:
-    """Per secret shape, a quick test of the literals its matches contain (`may_contain`)."""
-    return tuple(moderation_literals.may_contain(pattern) for _, pattern in _secret_rules())
+def _secret_filter() -> moderation_literals.MayContain:
+    """Per secret shape, whether the literals its matches contain occur (`may_contain` of each, in
+    one pass over a reply)."""
+    return moderation_literals.MayContain(pattern for _, pattern in _secret_rules())
 
 
 @cache
@@ -202,7 +221,7 @@ def _rule_verdict(text: str, threshold: float, *, normalised: str | None = None)
     found = _rule_index().found(normalised)
     rules = _rules_by_weight()
     always, by_piece = _rules_by_piece()
-    positions: dict[str, list[int]] = {}  # "как ", "how to ": searched once for every rule that starts so
+    positions = _lead_finder().places(normalised)  # "как ", "how to ": found once for every rule that starts so
     for place in sorted(always.union(*map(by_piece.__getitem__, by_piece.keys() & found))):
         rule = rules[place]
         if not moderation_literals.may_match(rule.requirement, found):
@@ -484,9 +503,9 @@ def _secret_leak(text: str) -> Verdict | None:
         if value in text:
             return Verdict(allowed=False, category=SECRET, score=1.0, reason="leak:configured_secret")
     for (rule_id, _pattern), may_match, search in zip(
-        _secret_rules(), _secret_filters(), _secret_searches(), strict=True
+        _secret_rules(), _secret_filter()(text), _secret_searches(), strict=True
     ):
-        if may_match(text) and search(text):
+        if may_match and search(text):
             return Verdict(allowed=False, category=SECRET, score=1.0, reason=f"leak:{rule_id}")
     return None
 
