@@ -173,19 +173,26 @@ def test_a_regex_anchored_at_a_line_start_is_tried_only_there(pattern, flags):
     ]
 
 
-def test_a_rule_tried_where_its_matches_begin_finds_what_a_search_finds():
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_rule_tried_where_its_matches_begin_finds_what_a_search_finds(shared):
     """Rule by rule, on every text we have: `Rule.matches` (the literal filter, then anchored
-    attempts at its start strings) says exactly whether `pattern.search` finds a match."""
+    attempts at its start strings) says exactly whether `pattern.search` finds a match — alone, and
+    with the text's lead occurrences shared by its rules as `_rule_verdict` shares them (a long
+    text's found in one pass by the automaton)."""
     index = moderation._rule_index()
     anchored = [rule for rule in moderation._rules() if rule.starts is not None]
     assert len(anchored) > len(moderation._rules()) * 3 // 4  # most rules are tried at their starts
     mismatched, matches = [], 0
     for normalised in map(normalise, CORPUS + TRAIN[::5] + LONG + ODD + _rule_probes()):
         found = index.found(normalised)
+        positions = moderation._lead_finder().places(normalised) if shared else None
         for rule in anchored:
             expected = rule.pattern.search(normalised) is not None
             matches += expected
-            if moderation_literals.may_match(rule.requirement, found) and rule.matches(normalised, found) != expected:
+            if (
+                moderation_literals.may_match(rule.requirement, found)
+                and rule.matches(normalised, found, positions) != expected
+            ):
                 mismatched.append((rule.id, normalised[:80]))
             if expected and not moderation_literals.may_match(rule.requirement, found):
                 mismatched.append((rule.id, normalised[:80]))
@@ -322,15 +329,20 @@ class _CountingPattern:
         return self._pattern.search(text)
 
 
-def test_an_unless_tried_where_its_matches_begin_finds_what_a_search_finds():
+@pytest.mark.parametrize("automaton", [False, True])
+def test_an_unless_tried_where_its_matches_begin_finds_what_a_search_finds(automaton):
     """`Rule.lifted` (the unless pattern's start strings, grouped by first word, one text's lead
-    positions shared with the other rules) says exactly whether `unless.search` finds a match."""
+    positions shared with the other rules — found by `str.find`, or in one pass by the automaton)
+    says exactly whether `unless.search` finds a match."""
     index = moderation._rule_index()
     rules = [rule for rule in moderation._rules() if rule.unless is not None]
     assert sum(rule.unless_starts is not None for rule in rules) > len(rules) * 3 // 4
     mismatched, lifted = [], 0
     for normalised in map(normalise, CORPUS + TRAIN[::5] + LONG + ODD + _rule_probes()):
-        found, positions = index.found(normalised), {}  # type: ignore[var-annotated]
+        found = index.found(normalised)
+        positions: dict[str, list[int]] | moderation_literals.Places = (
+            moderation._lead_finder().places(normalised) if automaton else {}
+        )
         for rule in rules:
             expected = rule.unless.search(normalised) is not None  # type: ignore[union-attr]
             lifted += expected
@@ -373,6 +385,108 @@ def test_start_strings_grouped_by_their_first_word_find_what_a_search_finds(text
         expected = compiled.search(text) is not None
         assert starts.search(compiled, text, found) is expected, pattern
         assert starts.search(compiled, text, found, positions) is expected, pattern
+
+
+# Leads and texts where one pass of the automaton could disagree with `str.find`: overlapping
+# occurrences ("aa" in "aaaa"), one lead inside another ("ка" in "как"), a lead at the text's end and
+# inside a word, characters outside the BMP before a lead (code points, not UTF-16 units), combining
+# marks, Cyrillic ё, a lead that is a whole text.
+PROBE_LEADS = ["aa", "aaa", "a", "как ", "как", "ка", "ак", "🤖", "🤖 x", "x 🤖", "ё", "é", "e\u0301", "how to ", "to "]
+PROBE_TEXTS = [
+    "",
+    "a",
+    "aaaa",
+    "a" * 11,
+    "как как как",
+    "каккак",
+    "xкак ",
+    "скакал как",
+    "в конце как",
+    "🤖🤖 x 🤖 x 🤖",
+    "𝔘𝔫𝔦 как 𝔘 aaa",
+    "ёЁё ё",
+    "e\u0301e\u0301 é",
+    "how to how to " * 3,
+    "showhow to",
+    "how to",
+]
+
+
+def _every_occurrence(text: str, lead: str) -> list[int]:
+    return moderation_literals.occurrences(text, lead, len(text) + 1)
+
+
+def test_the_lead_automaton_finds_every_occurrence_str_find_finds():
+    """`LeadFinder.every_place` (one Aho–Corasick pass) lists, for each lead, exactly the positions
+    that `str.find` resumed one character after each hit lists — overlapping ones included — on
+    probes and on the rules' own leads over corpus rows, long texts and odd ones."""
+    probe = moderation_literals.LeadFinder(PROBE_LEADS)
+    for text in [*PROBE_TEXTS, " ".join(PROBE_TEXTS)]:
+        expected = {lead: _every_occurrence(text, lead) for lead in PROBE_LEADS}
+        assert probe.every_place(text) == {lead: places for lead, places in expected.items() if places}, text
+    assert probe.every_place("aaaa")["aa"] == [0, 1, 2]
+    assert probe.every_place("в конце как")["как"] == [8]
+    assert probe.every_place("𝔘𝔫𝔦 как")["как"] == [4]
+
+    finder = moderation._lead_finder()
+    assert len(finder.leads) > 1_000
+    texts = [*CORPUS[::40], *LONG, *ODD, *_rule_probes()]
+    mismatched, occurrences = [], 0
+    for text in map(normalise, texts):
+        every = finder.every_place(text)
+        occurrences += sum(map(len, every.values()))
+        mismatched += [
+            (lead, text[:60]) for lead in finder.leads if every.get(lead, []) != _every_occurrence(text, lead)
+        ]
+    assert occurrences > 10_000
+    assert mismatched == []
+
+
+def test_a_long_text_has_its_leads_found_in_one_pass_and_the_same_places():
+    """From MIN_CHARS to MAX_CHARS characters a text's `Places` come from the automaton; shorter and
+    longer texts' from `str.find` as the rules ask. Either way a lead's places are `occurrences`'s
+    (past MAX_PLACES all of them are kept, where `occurrences` stops at MAX_PLACES + 1: the rule
+    searches the whole text either way)."""
+    finder = moderation._lead_finder()
+    limit = moderation_literals.MAX_PLACES
+    long_texts = [normalise(text) for text in LONG] + ["как " * (limit + 10) + "сварить мет", "как " * 400]
+    short_texts = [normalise(text) for text in CORPUS[:50]] + ["как " * 200_000]
+    checked = 0
+    for text in long_texts + short_texts:
+        places = finder.places(text)
+        in_one_pass = finder.MIN_CHARS <= len(text) <= finder.MAX_CHARS
+        assert (places.every == finder.leads) is in_one_pass, text[:60]
+        for lead in sorted(finder.leads)[:: 1 if len(text) < 20_000 else 50]:
+            expected = moderation_literals.occurrences(text, lead, limit)
+            got = places.of(lead)
+            assert (got if len(expected) <= limit else got[: limit + 1]) == expected, (lead, text[:60])
+            assert len(got) > limit or len(expected) <= limit
+            checked += bool(expected)
+    assert checked > 500
+    assert finder.places("как " * 200_000).found == {}  # a 1 MB text: no pass listing 200,000 places
+
+
+def test_the_secret_literals_found_in_one_pass_are_may_contain_s_answer():
+    """`MayContain` (every secret shape's literals in one pass over the reply and one over its lower
+    case) gives each shape exactly `may_contain`'s answer (one `in` per literal): on corpus rows,
+    long and odd texts, secrets, probes, and the characters `lower()` treats unlike IGNORECASE."""
+    patterns = [pattern for _, pattern in moderation._secret_rules()]
+    one_by_one = [moderation_literals.may_contain(pattern) for pattern in patterns]
+    texts = CORPUS[::10] + LONG + ODD + SECRETS + _secret_probes() + PROBE_TEXTS
+    texts += [f"вот конфиг, {secret} — не теряй" for secret in SECRETS] + [f"config: {secret}." for secret in SECRETS]
+    texts += [
+        "PASSWORD\u0130: hunter2024x",
+        "pass\u0131word: x",
+        "\u017fk-proj-" + "c" * 30,
+        "ПАР\u1c82ЛЬ: qwerty12345",
+    ]
+    maybe = 0
+    for text in texts:
+        expected = [may_match(text) for may_match in one_by_one]
+        assert moderation._secret_filter()(text) == expected, text[:80]
+        maybe += sum(expected)
+    assert maybe > 80
+    assert sum(moderation._secret_filter()(LONG[0])) <= 2
 
 
 def test_lower_case_agrees_with_the_regex_on_ascii_but_for_three_characters():
