@@ -281,11 +281,9 @@ async def test_a_socket_turn_takes_no_hop_to_the_single_thread_sensitive_thread(
     assert during_the_turn == []
 
 
-def test_a_streamed_reply_is_checked_on_the_event_loop_without_a_thread_hop(user, started, monkeypatch, settings):
-    """The streamed output checks (every 80 chars) are pure Python once the classifier is loaded;
-    a thread hop for each cost about as much as the check (`moderation.output_check_needs_thread`)."""
-    settings.LLM_MODEL = "fake/fixed40"
-    moderation_model.classifier()  # loaded, as in any process after its first check
+@pytest.fixture
+def checks_and_hops(monkeypatch) -> tuple[list[int], list[str]]:
+    """The length of the text of every streamed output check, and the name of every thread hop, in order."""
     streamed_checks: list[int] = []
     real_check = moderation.moderate_output
 
@@ -303,6 +301,15 @@ def test_a_streamed_reply_is_checked_on_the_event_loop_without_a_thread_hop(user
 
     monkeypatch.setattr(moderation, "moderate_output", recording_check)
     monkeypatch.setattr(asgiref.sync.SyncToAsync, "__init__", recording_init)
+    return streamed_checks, hopped
+
+
+def test_a_streamed_reply_is_checked_on_the_event_loop_without_a_thread_hop(user, started, checks_and_hops, settings):
+    """The streamed output checks (every 80 chars) are pure Python once the classifier is loaded;
+    a thread hop for each cost about as much as the check (`moderation.output_check_needs_thread`)."""
+    settings.LLM_MODEL = "fake/fixed40"
+    moderation_model.classifier()  # loaded, as in any process after its first check
+    streamed_checks, hopped = checks_and_hops
 
     chat_reply(user=user, text="What are you working on?", platform=Platform.WEB, conversation=started.conversation)
 
@@ -397,29 +404,13 @@ def test_the_output_guard_copies_the_reply_at_its_checks_not_per_token():
     assert sum(due) == sum(1 for i in range(1, 201) if len("".join(pieces[:i])) >= 80) > 0  # nothing checked yet
 
 
-def test_a_long_streamed_reply_is_checked_on_the_event_loop_to_its_end(user, started, monkeypatch, settings):
+def test_a_long_streamed_reply_is_checked_on_the_event_loop_to_its_end(user, started, checks_and_hops):
     """A streamed check reads the reply's tail (≈ 500 chars), however long the reply: past 2,000
     chars its checks used to hop to a thread all the same (the rule looked at the whole text)."""
     moderation_model.classifier()
     reply = " ".join(["The reconcile loop stays small and the operator stays easy to read."] * 50)
     assert len(reply) > 3 * moderation.INLINE_OUTPUT_CHECK_MAX_CHARS / 2
-    streamed_checks: list[int] = []
-    real_check = moderation.moderate_output
-
-    def recording_check(text, *args, final=True, **kwargs):
-        if not final:
-            streamed_checks.append(len(text))
-        return real_check(text, *args, final=final, **kwargs)
-
-    hopped: list[str] = []
-    real_init = asgiref.sync.SyncToAsync.__init__
-
-    def recording_init(self, func, *args, **kwargs):
-        hopped.append(getattr(func, "__name__", repr(func)))
-        real_init(self, func, *args, **kwargs)
-
-    monkeypatch.setattr(moderation, "moderate_output", recording_check)
-    monkeypatch.setattr(asgiref.sync.SyncToAsync, "__init__", recording_init)
+    streamed_checks, hopped = checks_and_hops
 
     turn = chat_reply(user=user, text=f"[[say:{reply}]]", platform=Platform.WEB, conversation=started.conversation)
 
