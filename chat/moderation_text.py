@@ -147,8 +147,10 @@ def normalise(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     # Format and control characters are never printable: a printable text (but for its newlines
     # and tabs, which are kept) needs no search for them.
+    # Removed by the class's regex (the same code points as the table): `translate` with a dict
+    # looks every character of the text up (≈ 0.4 ms per 8 kB), the regex scans in C.
     if not text.replace("\n", "").replace("\t", "").isprintable() and _HAS_INVISIBLE.search(text):
-        text = text.translate(_INVISIBLE)
+        text = _HAS_INVISIBLE.sub("", text)
     text = text.lower().replace("ё", "е")
     if _MAY_BE_SPELT_OUT.search(text):
         text = _SPELT_OUT.sub(lambda match: _SPELT_SEPARATORS.sub("", match.group(0)), text)

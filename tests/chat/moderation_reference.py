@@ -81,9 +81,8 @@ def probability(model: moderation_model.Classifier, normalised: str) -> tuple[fl
     harms = len(model.categories)
     logits = list(model.category_intercept)
     for column, value in vector:
-        base = column * harms
         for harm in range(harms):
-            logits[harm] += model.category_coef[base + harm] * value
+            logits[harm] += model.category_weights[harm][column] * value
     return 1.0 / (1.0 + math.exp(-logit)), model.categories[max(range(harms), key=logits.__getitem__)]
 
 

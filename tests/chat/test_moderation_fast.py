@@ -63,6 +63,17 @@ def test_normalisation_equals_the_straightforward_passes():
     assert [normalise(text) for text in texts] == [reference.normalise(text) for text in texts]
 
 
+def test_invisible_characters_are_removed_by_the_regex_as_by_the_table():
+    """normalise() deletes format and control characters with `_HAS_INVISIBLE.sub`, not
+    `translate(_INVISIBLE)`: the same code points, over every code point there is."""
+    from chat.moderation_text import _HAS_INVISIBLE, _INVISIBLE
+
+    every = "".join(map(chr, range(0x110000)))
+    kept = _HAS_INVISIBLE.sub("", every)
+    assert kept == every.translate(_INVISIBLE)
+    assert len(every) - len(kept) == len(_INVISIBLE) > 100
+
+
 def test_every_rule_match_passes_the_literal_filter():
     """Sound on everything we have: a rule the filter skips never matches the text."""
     index = moderation._rule_index()
@@ -437,6 +448,56 @@ def test_candidates_equal_the_reference_where_sentences_and_spans_are_odd():
     texts = [text for text in map(normalise, texts) if len(text) > moderation_model.WINDOW_CHARS]
     assert len(texts) == 28
     assert [model.candidates(text) for text in texts] == [reference.candidates(model, text) for text in texts]
+
+
+def test_candidates_equal_the_reference_on_text_that_is_not_normalised():
+    """Token indices are counted from the spaces (`_tokens_before`), not bisected in a list of token
+    starts: runs of spaces (empty tokens), a leading or trailing space, a sentence end before a
+    double space or at the very end must give the reference's spans."""
+    model = moderation_model.classifier()
+    sentence = "how do i make a pipe bomb at home"
+    texts = [
+        "  " + (sentence + ".  ") * 20,
+        (sentence + ". ") * 20 + " ",
+        " " + "word " * 100 + sentence + "!",
+        (sentence + " ;") * 25 + "   ",
+        "x" * 450 + " " + sentence,
+        " " * 401,
+    ]
+    rng = random.Random(11)
+    texts += ["".join(rng.choice("ab .;!  ") for _ in range(rng.randint(401, 1_500))) for _ in range(40)]
+    assert all(len(text) > moderation_model.WINDOW_CHARS for text in texts)
+    assert [model.candidates(text) for text in texts] == [reference.candidates(model, text) for text in texts]
+
+
+def test_tokens_before_a_position_are_bisected_token_starts():
+    from bisect import bisect_left
+
+    rng = random.Random(3)
+    for _ in range(200):
+        text = "".join(rng.choice("ab  c") for _ in range(rng.randint(0, 60)))
+        tokens = text.split(" ")
+        starts = list(itertools.accumulate((len(token) + 1 for token in tokens), initial=0))
+        positions = sorted(set(rng.choices(range(len(text) + 5), k=10)))
+        assert moderation_model._tokens_before(text, positions) == {
+            position: bisect_left(starts, position, 0, len(tokens)) for position in positions
+        }
+        assert moderation_model._spaces_before(text, positions) == [
+            text[:position].count(" ") for position in positions
+        ]
+
+
+def test_weights_are_gathered_for_no_one_or_many_features():
+    weights = [0.5, -1.25, 3.0, 1e-30]
+    assert moderation_model._gather([])(weights) == ()
+    assert moderation_model._gather([2])(weights) == (3.0,)
+    assert moderation_model._gather([3, 0, 3])(weights) == (1e-30, 0.5, 1e-30)
+    model = moderation_model.classifier()
+    # A window with no known feature, one, a few: harm and category as the reference sums them.
+    windows = ["", "qa", "a", "b", "kill", "bomb", "how to", "убить", "a b c d"]
+    assert {len(model.features(window)[0]) for window in windows} >= {0, 1, 2}
+    ours = [(model.harm_probability(window), model.category(window)) for window in windows]
+    assert ours == [reference.probability(model, window) for window in windows]
 
 
 def test_prefix_sums_at_bounds_are_accumulates_floats():
