@@ -19,6 +19,7 @@ import json
 import logging
 import uuid
 from collections import deque
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -47,6 +48,11 @@ def reply_token_frame_start(message_id: int) -> str:
     the same text as json.dumps({"type": "reply.token", "message_id": message_id, "delta": delta})
     (tests/chat/test_consumers.py), without a dict and a full encode per streamed token."""
     return '{"type": "reply.token", "message_id": ' + json.dumps(message_id) + ', "delta": '
+
+
+# `json.dumps(text)` for a str, the same text: json's own C encoder for strings (`json.dumps` →
+# `JSONEncoder.encode` → it), without the two Python calls in front of it per streamed token.
+json_string = encode_basestring_ascii
 
 
 def _user_payload(user) -> dict[str, Any]:
@@ -171,8 +177,10 @@ class ChatConsumer(OutageCloseMixin, SessionRevocationMixin, PooledDatabaseConsu
             await self.send_json({"type": "reply.start", "conversation": reply.conversation_id, "message_id": reply.id})
 
         async def on_token(delta: str) -> None:
-            # reply_token_frame(): the frame's fixed part is encoded once per reply, not per token
-            await self.send(text_data=token_frame_start + json.dumps(delta) + "}")
+            # reply_token_frame_start(): the frame's fixed part is encoded once per reply, not per
+            # token; the frame goes to the ASGI send directly — Channels' `send(text_data=…)` only
+            # wraps it in this same message, through two more coroutines a token
+            await self.base_send({"type": "websocket.send", "text": token_frame_start + json_string(delta) + "}"})
 
         try:
             turn = await achat_reply(

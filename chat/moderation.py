@@ -615,6 +615,14 @@ STREAM_TAIL_CHARS = moderation_model.WINDOW_CHARS + 120
 STREAM_OVERLAP_CHARS = STREAM_TAIL_CHARS - 80
 
 
+def _stream_region_start(length: int, checked_upto: int | None) -> int:
+    """Where a streamed check (`moderate_output(final=False)`) starts reading a text this long."""
+    start = max(0, length - STREAM_TAIL_CHARS)
+    if checked_upto is not None:
+        start = max(0, min(start, checked_upto - STREAM_OVERLAP_CHARS))
+    return start
+
+
 def moderate_output(
     text: str,
     user_id: int | None = None,
@@ -632,13 +640,7 @@ def moderate_output(
     STREAM_OVERLAP_CHARS before that point (and at least the tail): any match up to that long is
     found by the first check after it is complete, and a long reply costs linear, not quadratic,
     time. Without it the leak checks read the whole text (one-off callers)."""
-    if final:
-        region = text
-    else:
-        start = max(0, len(text) - STREAM_TAIL_CHARS)
-        if checked_upto is not None:
-            start = max(0, min(start, checked_upto - STREAM_OVERLAP_CHARS))
-        region = text[start:]
+    region = text if final else text[_stream_region_start(len(text), checked_upto) :]
     leak_text = text if checked_upto is None else region
     normalised = normalise(region)  # once for the prompt-leak check, the rules and the classifier
     verdict = (
@@ -672,16 +674,20 @@ async def amoderate_input(text: str, language: str | None = None) -> Verdict:
 INLINE_OUTPUT_CHECK_MAX_CHARS = 2_000
 
 
-def output_check_needs_thread(text: str, *, final: bool) -> bool:
+def output_check_needs_thread(text: str, *, final: bool, checked_upto: int | None = None) -> bool:
     """Whether `amoderate_output` must leave the event loop: for I/O — the guard model or the
     provider (final checks, when configured), another account's address (`_privacy_leak` reads the
     accounts table; only a text with "@" can hold one), the classifier's first load (≈ 0.2 s) — or a
-    long text. Otherwise the check is a few hundred µs of pure Python that holds the GIL in any
+    long read. Otherwise the check is a few hundred µs of pure Python that holds the GIL in any
     thread, and the hop (executor, context copy, wake-up, closing the thread's connections) costs
-    about as much again: a streamed reply is checked every 80 chars, so most turns pay it 3×."""
+    about as much again: a streamed reply is checked every 80 chars, so most turns pay it 3×.
+    What is read is the text, or for a streamed check told `checked_upto` only its region (≤ ≈ 500
+    chars at the turn's cadence): a long reply's later checks stay on the loop, and an "@" counts
+    only while the region holds it."""
+    read = text if final or checked_upto is None else text[_stream_region_start(len(text), checked_upto) :]
     return (
-        len(text) > INLINE_OUTPUT_CHECK_MAX_CHARS
-        or "@" in text
+        len(read) > INLINE_OUTPUT_CHECK_MAX_CHARS
+        or "@" in read
         or not moderation_model.loaded()
         or (final and bool(settings.MODERATION_GUARD_MODEL or settings.MODERATION_PROVIDER_MODEL))
     )
@@ -695,7 +701,7 @@ async def amoderate_output(
     final: bool = True,
     checked_upto: int | None = None,
 ) -> Verdict:
-    if not output_check_needs_thread(text, final=final):
+    if not output_check_needs_thread(text, final=final, checked_upto=checked_upto):
         return moderate_output(text, user_id, system_prompt=system_prompt, final=final, checked_upto=checked_upto)
     return await sync_to_async(_moderate_output_in_thread, thread_sensitive=False)(
         text, user_id, system_prompt, final, checked_upto

@@ -111,34 +111,29 @@ class _StallWatchdog:
     """Gives up a stream that sends nothing for `limit_s` while it is awaited (the time between pieces).
 
     One timer for the whole stream instead of an `asyncio.timeout` per piece (a timer scheduled
-    and cancelled per token: ≈ 7 µs each, the stream's largest fixed cost after the frames): each
-    piece only notes the time, and the timer, when it fires, either expires `stall` (the stream's
-    `asyncio.timeout`: its task is cancelled and TimeoutError raised, as before) or sets itself
-    again for what is left of the current wait."""
+    and cancelled per token: ≈ 7 µs each, the stream's largest fixed cost after the frames): the
+    stream sets `since` to `time.monotonic()` before it awaits a piece and to None when it came (an
+    attribute, not a method call, per piece), and the timer, when it fires, either expires `stall`
+    (the stream's `asyncio.timeout`: its task is cancelled and TimeoutError raised, as before) or
+    sets itself again for what is left of the current wait."""
 
     def __init__(self, stall: asyncio.Timeout, limit_s: float) -> None:
         self._stall = stall
         self._limit_s = limit_s
         self._loop = asyncio.get_running_loop()
-        self._since: float | None = None  # when the current wait for a piece began (None: not waiting)
+        self.since: float | None = None  # when the current wait for a piece began (None: not waiting)
         self._timer = self._loop.call_at(self._loop.time() + limit_s, self._fire)
-
-    def waiting(self) -> None:
-        self._since = self._loop.time()
-
-    def arrived(self) -> None:
-        self._since = None
 
     def cancel(self) -> None:
         self._timer.cancel()
 
     def _fire(self) -> None:
-        now = self._loop.time()
-        if self._since is not None and now - self._since >= self._limit_s:
-            self._stall.reschedule(now)  # expire: the awaited piece is cancelled, TimeoutError raised
+        now = time.monotonic()
+        if self.since is not None and now - self.since >= self._limit_s:
+            self._stall.reschedule(self._loop.time())  # expire: the awaited piece is cancelled, TimeoutError raised
             return
-        start = self._since if self._since is not None else now
-        self._timer = self._loop.call_at(start + self._limit_s, self._fire)
+        waited = now - self.since if self.since is not None else 0.0
+        self._timer = self._loop.call_at(self._loop.time() + self._limit_s - waited, self._fire)
 
 
 def _generation_params(max_tokens: int | None, temperature: float | None) -> dict[str, Any]:
@@ -189,18 +184,18 @@ async def stream_reply(
     stopped = False
     model_used = model
     usage_prompt = usage_completion = None
-    iterator = pieces.__aiter__()
+    next_piece = pieces.__aiter__().__anext__
     try:
         async with asyncio.timeout(None) as stall:
             watchdog = _StallWatchdog(stall, settings.LLM_TIMEOUT_S)
             try:
                 while True:
-                    watchdog.waiting()
+                    watchdog.since = time.monotonic()
                     try:
-                        piece = await iterator.__anext__()
+                        piece = await next_piece()
                     except StopAsyncIteration:
                         break
-                    watchdog.arrived()
+                    watchdog.since = None
                     model_used = piece.model or model_used
                     if piece.prompt_tokens is not None or piece.completion_tokens is not None:
                         usage_prompt, usage_completion = piece.prompt_tokens, piece.completion_tokens

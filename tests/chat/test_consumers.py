@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 from django.test import override_settings
 
 from chat import moderation
-from chat.consumers import reply_token_frame_start
+from chat.consumers import json_string, reply_token_frame_start
 from chat.llm.providers.fake import SLOW_END
 from chat.models import Conversation, Message, Role
 from chat.services import chat_reply
@@ -273,8 +273,10 @@ async def test_blocked_input_gets_the_refusal_as_the_reply(user, ivan):
     assert await sync_to_async(Conversation.objects.count)() == 1
 
 
-@pytest.mark.parametrize("delta", ["w1", ' "quoted" \\ back', "line\nbreak\t", "Привет, мир 🙂", "\u2028", ""])
+@pytest.mark.parametrize(
+    "delta", ["w1", ' "quoted" \\ back', "line\nbreak\t", "Привет, мир 🙂", "\u2028", "\x00\x1f\x7f", "\ud800", ""]
+)
 def test_a_reply_token_frame_is_the_json_of_its_object(delta):
-    text = reply_token_frame_start(4711) + json.dumps(delta) + "}"
+    text = reply_token_frame_start(4711) + json_string(delta) + "}"
 
     assert text == json.dumps({"type": "reply.token", "message_id": 4711, "delta": delta})

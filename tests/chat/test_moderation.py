@@ -480,6 +480,18 @@ def test_an_output_check_leaves_the_event_loop_only_for_io_a_long_text_or_the_fi
     assert moderation.output_check_needs_thread(short, final=False)
 
 
+def test_a_streamed_check_leaves_the_event_loop_only_for_what_its_region_reads():
+    moderation_model.classifier()
+    text = "Write to ann@mail.test about it. " + "The reconcile loop stays small. " * 100
+    # read whole (final, or not told where the last check ended): long, and it holds an address
+    assert moderation.output_check_needs_thread(text, final=True)
+    assert moderation.output_check_needs_thread(text, final=False)
+    # a streamed check told `checked_upto` reads only its region: ≈ 500 chars, no address
+    assert not moderation.output_check_needs_thread(text, final=False, checked_upto=len(text) - 80)
+    # while the region still holds the address, the check goes to a thread
+    assert moderation.output_check_needs_thread(text[:200], final=False, checked_upto=120)
+
+
 async def test_an_output_check_on_the_event_loop_gives_the_threads_verdict():
     moderation_model.classifier()
     texts = [

@@ -3,7 +3,10 @@ durations (the timing lives in `make bench`, docs/QUALITY.md)."""
 
 from __future__ import annotations
 
+import json
 import re
+import sys
+import uuid
 
 import asgiref.sync
 import pytest
@@ -12,6 +15,7 @@ from django.db import connection as default_connection
 from django.db.backends.signals import connection_created
 from redis.asyncio.connection import AbstractConnection
 
+import chat.llm.client
 import chat.turn
 from chat import moderation, moderation_model
 from chat.consumers import ChatConsumer
@@ -277,11 +281,9 @@ async def test_a_socket_turn_takes_no_hop_to_the_single_thread_sensitive_thread(
     assert during_the_turn == []
 
 
-def test_a_streamed_reply_is_checked_on_the_event_loop_without_a_thread_hop(user, started, monkeypatch, settings):
-    """The streamed output checks (every 80 chars) are pure Python once the classifier is loaded;
-    a thread hop for each cost about as much as the check (`moderation.output_check_needs_thread`)."""
-    settings.LLM_MODEL = "fake/fixed40"
-    moderation_model.classifier()  # loaded, as in any process after its first check
+@pytest.fixture
+def checks_and_hops(monkeypatch) -> tuple[list[int], list[str]]:
+    """The length of the text of every streamed output check, and the name of every thread hop, in order."""
     streamed_checks: list[int] = []
     real_check = moderation.moderate_output
 
@@ -299,8 +301,119 @@ def test_a_streamed_reply_is_checked_on_the_event_loop_without_a_thread_hop(user
 
     monkeypatch.setattr(moderation, "moderate_output", recording_check)
     monkeypatch.setattr(asgiref.sync.SyncToAsync, "__init__", recording_init)
+    return streamed_checks, hopped
+
+
+def test_a_streamed_reply_is_checked_on_the_event_loop_without_a_thread_hop(user, started, checks_and_hops, settings):
+    """The streamed output checks (every 80 chars) are pure Python once the classifier is loaded;
+    a thread hop for each cost about as much as the check (`moderation.output_check_needs_thread`)."""
+    settings.LLM_MODEL = "fake/fixed40"
+    moderation_model.classifier()  # loaded, as in any process after its first check
+    streamed_checks, hopped = checks_and_hops
 
     chat_reply(user=user, text="What are you working on?", platform=Platform.WEB, conversation=started.conversation)
 
     assert streamed_checks  # the 40-token reply was checked while it streamed
+    assert hopped == ["_begin_and_build", "_finish_turn"]
+
+
+# --- the per-token path: provider chunk → frame on the socket -------------------------------------
+
+
+def _words(count: int) -> str:
+    return " ".join(["the reconcile loop stays small"] * (count // 5))
+
+
+async def _python_calls_per_streamed_turn(consumer: ChatConsumer, text: str) -> int:
+    """Python calls (sys.setprofile "call" events: function calls and generator resumptions) made
+    under `llm.stream_reply` while one socket turn streams: the per-token path and the stream's own
+    per-reply set-up. The turn's database hops run on other threads, which this does not see."""
+    stream_code = chat.llm.client.stream_reply.__code__
+    calls = 0
+
+    def count(frame, event, arg):
+        nonlocal calls
+        if event != "call":
+            return
+        caller = frame.f_back
+        for _ in range(40):
+            if caller is None:
+                return
+            if caller.f_code is stream_code:
+                calls += 1
+                return
+            caller = caller.f_back
+
+    sys.setprofile(count)
+    try:
+        await consumer._run_turn(text=text, conversation_id=None, client_id=uuid.uuid4().hex)
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+async def test_a_streamed_token_costs_at_most_ten_python_calls_from_the_provider_to_the_socket(user, ivan, monkeypatch):
+    """Per token: the fake's generator, its Piece, the turn's `on_delta` and its guard's `add`, the
+    consumer's `on_token` straight to the ASGI send, the stop poll (the turn's and the socket's)
+    and the fake's word split — 10. It was 17: a replay generator around every provider stream,
+    two watchdog method calls, `_Caller.token`, `json.dumps` → `JSONEncoder.encode`, and Channels'
+    two `send` coroutines in front of the ASGI send. Streamed output checks are per 80 chars, not
+    per token: out of this count (test above and `test_moderation.py`)."""
+    monkeypatch.setattr(chat.turn, "OUTPUT_CHECK_EVERY_CHARS", 10**9)
+    consumer = ChatConsumer()
+    sent: list[dict] = []
+
+    async def asgi_send(message: dict) -> None:
+        sent.append(message)
+
+    consumer.base_send = asgi_send
+    consumer.user = user
+    consumer.channel_name = "specific.turn-costs!probe"
+    consumer.stop_requested = False
+    await _python_calls_per_streamed_turn(consumer, "[[say:warm up]]")
+    sent.clear()
+
+    calls_40 = await _python_calls_per_streamed_turn(consumer, f"[[say:{_words(40)}]]")
+    frames_40 = len(sent)
+    calls_80 = await _python_calls_per_streamed_turn(consumer, f"[[say:{_words(80)}]]")
+
+    frames = [json.loads(message["text"]) for message in sent[frames_40:]]
+    assert [f["type"] for f in frames] == ["message.created", "reply.start", *["reply.token"] * 80, "reply.end"]
+    assert "".join(f["delta"] for f in frames if f["type"] == "reply.token") == _words(80)
+    assert (calls_80 - calls_40) / 40 <= 10, (calls_40, calls_80)
+
+
+def test_the_output_guard_copies_the_reply_at_its_checks_not_per_token():
+    """`text += delta` on an attribute copied the whole reply for every token (no in-place
+    concatenation there): a long reply's copies grew with its length squared."""
+    concatenated = 0
+
+    class Piece(str):
+        def __radd__(self, other: str) -> str:  # `reply_so_far + piece` asks the piece first (a str subclass)
+            nonlocal concatenated
+            concatenated += 1
+            return str.__add__(other, self)
+
+    guard = chat.turn._OutputGuard(user_id=1, system_prompt="")
+    pieces = [Piece(f" w{i}") for i in range(200)]
+    due = [guard.add(piece) for piece in pieces]
+
+    assert concatenated == 0
+    assert guard.text == "".join(pieces)
+    assert guard.length == len(guard.text)
+    assert sum(due) == sum(1 for i in range(1, 201) if len("".join(pieces[:i])) >= 80) > 0  # nothing checked yet
+
+
+def test_a_long_streamed_reply_is_checked_on_the_event_loop_to_its_end(user, started, checks_and_hops):
+    """A streamed check reads the reply's tail (≈ 500 chars), however long the reply: past 2,000
+    chars its checks used to hop to a thread all the same (the rule looked at the whole text)."""
+    moderation_model.classifier()
+    reply = " ".join(["The reconcile loop stays small and the operator stays easy to read."] * 50)
+    assert len(reply) > 3 * moderation.INLINE_OUTPUT_CHECK_MAX_CHARS / 2
+    streamed_checks, hopped = checks_and_hops
+
+    turn = chat_reply(user=user, text=f"[[say:{reply}]]", platform=Platform.WEB, conversation=started.conversation)
+
+    assert turn.reply.content == reply
+    assert max(streamed_checks) > moderation.INLINE_OUTPUT_CHECK_MAX_CHARS
     assert hopped == ["_begin_and_build", "_finish_turn"]

@@ -135,7 +135,7 @@ def hang_for(timeout: Any) -> float:
 
 def _split(reply: str) -> list[str]:
     words = reply.split(" ")
-    return [words[0], *(" " + word for word in words[1:])] if words else []
+    return [words[0], *[" " + word for word in words[1:]]] if words else []
 
 
 def usage(messages: list[dict[str, Any]], tokens: list[str]) -> dict[str, int]:
